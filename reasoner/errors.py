@@ -1,0 +1,57 @@
+"""The exceptions `reasoner` raises, in one tree.
+
+Expected failures (a wrong answer, a program that crashes, a candidate that
+runs out of tokens) are data: a `Verdict` status or a `Result` error field.
+Exceptions are for misuse and broken infrastructure::
+
+    ReasonerError
+    ├── ConfigError            bad option, unknown strategy or model name
+    ├── DataError              a dataset record or file that does not validate
+    ├── ModelNotFoundError     a model path or name that does not exist
+    ├── EngineError            the generation engine died or misbehaved
+    └── JobError               a solve job that cannot start or resume
+        └── ResumeMismatchError   resuming with a different configuration
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReasonerError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(ReasonerError, ValueError):
+    """An option, name or combination of settings that cannot work."""
+
+
+class DataError(ReasonerError, ValueError):
+    """A dataset record that does not validate. Names the file, line and field."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 record_id: str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.record_id = record_id
+        where = ":".join(str(p) for p in (self.path, self.line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        if record_id is not None:
+            prefix += f"record {record_id!r}: "
+        super().__init__(prefix + message)
+
+
+class ModelNotFoundError(ReasonerError, FileNotFoundError):
+    """A model name or path that resolves to nothing loadable."""
+
+
+class EngineError(ReasonerError, RuntimeError):
+    """The generation engine is dead, unreachable or returned something invalid."""
+
+
+class JobError(ReasonerError, RuntimeError):
+    """A solve job that cannot start, write its output, or resume."""
+
+
+class ResumeMismatchError(JobError):
+    """An output file written by a job with a different configuration."""

@@ -1,0 +1,186 @@
+"""Core data types: problems, sampling settings, budgets, candidates, results.
+
+These are small pydantic models, validated where data enters the program
+(CLI, files, HTTP). They carry no behaviour beyond derived properties.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from verifiers.base import CodeTests, Verdict
+
+Domain = Literal["math", "code"]
+
+
+class Problem(BaseModel):
+    """One question for a strategy to answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    """Unique within its dataset; results and resumption key on it."""
+    prompt: str
+    """The question as the model sees it."""
+    domain: Domain = "math"
+    """`math` problems are graded by the math verifier, `code` by the sandbox."""
+    answer: str | None = None
+    """Reference final answer for math problems."""
+    tests: CodeTests | None = None
+    """Hidden tests for code problems. Strategies never see them."""
+    public_tests: CodeTests | None = None
+    """Examples shown in the prompt; strategies may run candidates against them."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form extras, e.g. `level` (difficulty) or `source`."""
+
+    @field_validator("id", "prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _has_reference(self) -> Problem:
+        if self.domain == "math" and self.answer is None:
+            raise ValueError("a math problem needs `answer`")
+        if self.domain == "code" and (self.tests is None or self.tests.empty):
+            raise ValueError("a code problem needs non-empty `tests`")
+        return self
+
+    @property
+    def level(self) -> int | None:
+        """Difficulty level from the metadata, when the dataset has one."""
+        level = self.metadata.get("level")
+        return int(level) if level is not None else None
+
+    @property
+    def reference(self) -> str | CodeTests:
+        """What the verifier compares against: the answer or the hidden tests."""
+        return self.answer if self.domain == "math" else self.tests  # type: ignore[return-value]
+
+
+class SamplingConfig(BaseModel):
+    """How one model call samples. Mirrors the vLLM / OpenAI parameters we use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float = Field(0.8, ge=0.0)
+    """0 means greedy."""
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+    max_tokens: int = Field(256, ge=1)
+    """Cap on generated tokens per candidate."""
+    stop: tuple[str, ...] = ()
+    """Strings that end generation; they are not included in the text."""
+    include_stop: bool = False
+    """Keep the matched stop string in the text (useful for step delimiters)."""
+    logprobs: bool = True
+    """Return the log-probability of each sampled token."""
+    seed: int | None = None
+    """Base seed; candidate i of a call uses a seed derived from it."""
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+class Budget(BaseModel):
+    """Caps on what one problem may spend. None means no cap."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    samples: int | None = Field(None, ge=1)
+    """Most candidates generated for the problem."""
+    generated_tokens: int | None = Field(None, ge=1)
+    """Most tokens generated for the problem, summed over candidates."""
+    flops: float | None = Field(None, gt=0)
+    """Most estimated FLOPs (2 x params x tokens) for the problem."""
+
+
+class FinishReason(str, Enum):
+    STOP = "stop"
+    LENGTH = "length"
+    ABORT = "abort"
+
+
+class Candidate(BaseModel):
+    """One generated continuation."""
+
+    text: str
+    """The generated text, without the prompt or prefix."""
+    token_ids: list[int] = Field(default_factory=list)
+    """Generated token ids, when the backend returns them."""
+    num_tokens: int
+    """Number of generated tokens."""
+    finish_reason: FinishReason
+    """Why generation ended."""
+    cumulative_logprob: float | None = None
+    """Sum of the sampled tokens' log-probabilities."""
+    stop_reason: str | None = None
+    """The stop string that ended generation, if any."""
+
+    @property
+    def mean_logprob(self) -> float | None:
+        if self.cumulative_logprob is None or self.num_tokens == 0:
+            return None
+        return self.cumulative_logprob / self.num_tokens
+
+
+class Cost(BaseModel):
+    """What a problem (or a job) spent. Costs add with `+`."""
+
+    prompt_tokens: int = 0
+    """Prompt tokens sent to the model, counted once per model call."""
+    generated_tokens: int = 0
+    """Tokens the model generated."""
+    model_calls: int = 0
+    """Requests sent to the generator."""
+    samples: int = 0
+    """Candidates generated."""
+    wall_seconds: float = 0.0
+    """Elapsed time."""
+    verifier_seconds: float = 0.0
+    """Time spent in verifiers and scorers."""
+    flops: float = 0.0
+    """Estimated FLOPs: 2 x parameters x (prompt + generated) tokens, summed over models."""
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(**{name: getattr(self, name) + getattr(other, name) for name in Cost.model_fields})
+
+
+class TraceEvent(BaseModel):
+    """One step a strategy took, for debugging and analysis."""
+
+    kind: str
+    """E.g. `generate`, `vote`, `score`, `stop`."""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Result(BaseModel):
+    """What a strategy returns for one problem."""
+
+    problem_id: str
+    strategy: str
+    answer: str | None
+    """The chosen final answer (math) or program (code); None if nothing usable."""
+    chosen: int | None = None
+    """Index into `candidates` of the chosen one."""
+    candidates: list[Candidate] = Field(default_factory=list)
+    cost: Cost = Field(default_factory=Cost)
+    trace: list[TraceEvent] = Field(default_factory=list)
+    stop_reason: str = "done"
+    """Why the strategy stopped, e.g. `done` or `budget:samples`."""
+    verdict: Verdict | None = None
+    """Filled in by grading after the strategy returns; strategies never set it."""
+    error: str | None = None
+    """Set when the problem failed with an exception; the job goes on."""
+
+    @property
+    def correct(self) -> bool | None:
+        if self.verdict is None or self.verdict.score is None:
+            return None
+        return self.verdict.correct
