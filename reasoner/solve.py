@@ -1,0 +1,67 @@
+"""Solve one problem: run a strategy within a budget, then grade what it chose.
+
+Grading happens after the strategy returns and is the only place the
+reference is read. A failure inside one problem becomes that problem's
+`Result.error`; a dead engine is infrastructure and propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import traceback
+
+from reasoner.budget import Meter
+from reasoner.errors import EngineError, ReasonerError
+from reasoner.generation import Generator
+from reasoner.types import Budget, Problem, Result
+from strategies.base import SolveContext, Strategy
+from verifiers.base import Status, Verdict
+
+
+def problem_seed(seed: int | None, problem_id: str) -> int | None:
+    """A per-problem seed that does not depend on job order or concurrency."""
+    if seed is None:
+        return None
+    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+async def solve_problem(problem: Problem, strategy: Strategy, generator: Generator, math, code,
+                        budget: Budget | None = None, seed: int | None = 0) -> Result:
+    """Run `strategy` on `problem` and attach a verdict when a reference exists."""
+    meter = Meter(generator, budget)
+    ctx = SolveContext(meter=meter, math=math, code=code, seed=problem_seed(seed, problem.id))
+    try:
+        result = await strategy.solve(problem, ctx)
+    except (EngineError, asyncio.CancelledError):
+        raise
+    except ReasonerError:
+        raise
+    except Exception as exc:  # one bad problem must not stop the job; the record keeps the traceback
+        return Result(problem_id=problem.id, strategy=strategy.name, answer=None, cost=meter.finish(),
+                      trace=meter.trace, error=_describe(exc))
+    return await grade(problem, result, math, code)
+
+
+async def grade(problem: Problem, result: Result, math, code) -> Result:
+    """`result` with its verdict against the problem's reference, timed as verifier cost."""
+    reference = problem.reference
+    if reference is None:
+        return result
+    started = time.perf_counter()
+    if result.answer is None:
+        verdict = Verdict(status=Status.UNPARSEABLE, score=0.0, detail="the strategy chose no answer")
+    elif problem.domain == "code":
+        verdict = await asyncio.to_thread(code.verify, result.answer, reference)
+    else:
+        verdict = await asyncio.to_thread(math.verify, "\\boxed{" + result.answer + "}", reference)
+    cost = result.cost.model_copy(
+        update={"verifier_seconds": result.cost.verifier_seconds + time.perf_counter() - started})
+    return result.model_copy(update={"verdict": verdict, "cost": cost})
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(frames[-3:])

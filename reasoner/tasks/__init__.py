@@ -1,0 +1,203 @@
+"""Bundled task families: synthetic problems with a fixed test split and SFT data.
+
+Each family (`arith`, `pyfunc`) draws problems of difficulty level 1-5 from a
+seeded `random.Random`. This package turns families into datasets:
+
+- the test split is fixed: 500 problems, 100 per level, interleaved so any
+  prefix of five or more spans every level, drawn from constant seeds;
+- the train split is drawn from per-seed streams and never contains a prompt
+  whose normalised hash is in the test split;
+- `training_examples` mixes "solve" examples with "revision" examples whose
+  prompts, built by `revision_prompt`, show earlier (often wrong) attempts.
+
+It is not a loader for external datasets and does no grading; verifiers grade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import random
+from collections.abc import Iterator
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from reasoner.errors import ConfigError
+from reasoner.tasks import arith, pyfunc
+from reasoner.tasks.arith import check_step
+from reasoner.types import Problem
+
+__all__ = [
+    "TASKS", "SFTExample", "TaskFamily", "check_step", "load_task", "prompt_hash", "resolve_family",
+    "revision_prompt", "training_examples",
+]
+
+DATASET_VERSION = "v1"
+"""Part of every seed; bump it to publish a new version of every split."""
+LEVELS = (1, 2, 3, 4, 5)
+TEST_PER_LEVEL = 100
+TEST_SIZE = TEST_PER_LEVEL * len(LEVELS)
+WRONG_ATTEMPT_RATE = 0.8
+"""Share of earlier attempts in revision examples that are wrong; the rest are correct."""
+TWO_ATTEMPT_RATE = 0.3
+"""Share of revision examples that show two earlier attempts instead of one."""
+
+Split = Literal["train", "test"]
+
+
+@runtime_checkable
+class TaskFamily(Protocol):
+    """A generator of problems at levels 1-5, and of plausible wrong attempts at them."""
+
+    FAMILY: str
+
+    def sample(self, rng: random.Random, level: int, problem_id: str) -> Problem: ...
+
+    def wrong_attempt(self, problem: Problem, rng: random.Random) -> tuple[str, str | None]:
+        """A wrong solution text and the feedback a solver would see (None for none)."""
+        ...
+
+
+TASKS: dict[str, TaskFamily] = {"arith": arith, "pyfunc": pyfunc}  # type: ignore[dict-item]
+
+
+class SFTExample(BaseModel):
+    """One supervised fine-tuning pair."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str
+    """What the model sees."""
+    completion: str
+    """What it should write: always a correct reference solution."""
+    kind: Literal["solve", "revision"]
+    """`revision` prompts carry earlier attempts, built with `revision_prompt`."""
+
+
+def resolve_family(name: str) -> TaskFamily:
+    """A registered family, or one named by a `package.module:attribute` path."""
+    if name in TASKS:
+        return TASKS[name]
+    if ":" not in name:
+        raise ConfigError(f"unknown task {name!r}; known: {sorted(TASKS)} or a 'package.module:attr' path")
+    module_name, _, attribute = name.partition(":")
+    try:
+        family = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"cannot load task family {name!r}: {error}") from error
+    if isinstance(family, type):
+        family = family()
+    if not isinstance(family, TaskFamily):
+        raise ConfigError(f"{name!r} does not implement TaskFamily (FAMILY, sample, wrong_attempt)")
+    return family
+
+
+def prompt_hash(prompt: str) -> str:
+    """SHA-256 of the prompt with case folded and whitespace collapsed."""
+    return hashlib.sha256(" ".join(prompt.split()).casefold().encode()).hexdigest()
+
+
+def load_task(name: str, split: Split, n: int | None = None, seed: int = 0) -> list[Problem]:
+    """Problems of one family.
+
+    `test`: the fixed split, or its first `n` problems; `seed` is ignored.
+    `train`: `n` problems drawn with `seed`, none of them in the test split.
+    """
+    family = resolve_family(name)
+    if split == "test":
+        if n is not None and not 0 <= n <= TEST_SIZE:
+            raise ConfigError(f"the {name} test split has {TEST_SIZE} problems; asked for n={n}")
+        return _test_split(family, name, TEST_SIZE if n is None else n)
+    if split == "train":
+        if n is None or n < 0:
+            raise ConfigError(f"the train split needs a count n >= 0; got n={n}")
+        return _train_split(family, name, n, seed)
+    raise ConfigError(f"unknown split {split!r}; use 'train' or 'test'")
+
+
+def _test_split(family: TaskFamily, name: str, n: int) -> list[Problem]:
+    """Problem i has level (i % 5) + 1; each level comes from its own constant stream."""
+    per_level = -(-n // len(LEVELS))
+    streams = {level: _distinct(family, name, level, per_level) for level in LEVELS}
+    problems = []
+    for index in range(n):
+        level = LEVELS[index % len(LEVELS)]
+        problem = next(streams[level])
+        problems.append(problem.model_copy(update={"id": f"{name}-test-{index:05d}"}))
+    return problems
+
+
+def _distinct(family: TaskFamily, name: str, level: int, count: int) -> Iterator[Problem]:
+    """`count` problems of one level from the constant test stream, no prompt twice."""
+    rng = random.Random(f"{name}-test-{DATASET_VERSION}-level{level}")
+    seen: set[str] = set()
+    while len(seen) < count:
+        problem = family.sample(rng, level, f"{name}-test-pending")
+        digest = prompt_hash(problem.prompt)
+        if digest not in seen:
+            seen.add(digest)
+            yield problem
+
+
+def _train_split(family: TaskFamily, name: str, n: int, seed: int) -> list[Problem]:
+    excluded = {prompt_hash(problem.prompt) for problem in _test_split(family, name, TEST_SIZE)}
+    rng = random.Random(f"{name}-train-{DATASET_VERSION}-seed{seed}")
+    problems = []
+    for index in range(n):
+        level = LEVELS[index % len(LEVELS)]
+        problem_id = f"{name}-train-s{seed}-{index:06d}"
+        problem = family.sample(rng, level, problem_id)
+        while prompt_hash(problem.prompt) in excluded:
+            problem = family.sample(rng, level, problem_id)
+        problems.append(problem)
+    return problems
+
+
+def revision_prompt(problem_prompt: str, attempts: list[str], feedback: list[str | None] | None = None) -> str:
+    """The prompt that asks for a correct solution after earlier attempts.
+
+    Training and the revision strategy both build prompts with this function,
+    so the formats match. `feedback[i]` (e.g. `assert f(3) == 9 failed`) is
+    shown under attempt i when it is not None; math revision passes none.
+    """
+    if not attempts:
+        raise ConfigError("revision_prompt needs at least one earlier attempt")
+    if feedback is not None and len(feedback) != len(attempts):
+        raise ConfigError(f"got {len(feedback)} feedback entries for {len(attempts)} attempts")
+    parts = [problem_prompt]
+    for attempt, note in zip(attempts, feedback or [None] * len(attempts)):
+        block = f"Previous attempt:\n{attempt}"
+        parts.append(block if note is None else f"{block}\nFeedback: {note}")
+    parts.append("Write a correct solution.")
+    return "\n\n".join(parts)
+
+
+def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0.25) -> list[SFTExample]:
+    """`n` SFT examples from the train split drawn with `seed`; about `revision_fraction` are revisions."""
+    if not 0.0 <= revision_fraction <= 1.0:
+        raise ConfigError(f"revision_fraction must be in [0, 1]; got {revision_fraction}")
+    family = resolve_family(name)
+    rng = random.Random(f"{name}-sft-{DATASET_VERSION}-seed{seed}")
+    examples = []
+    for problem in load_task(name, "train", n, seed):
+        solution = problem.metadata["solution"]
+        if rng.random() < revision_fraction:
+            examples.append(SFTExample(prompt=_revision_for(family, problem, rng), completion=solution,
+                                       kind="revision"))
+        else:
+            examples.append(SFTExample(prompt=problem.prompt, completion=solution, kind="solve"))
+    return examples
+
+
+def _revision_for(family: TaskFamily, problem: Problem, rng: random.Random) -> str:
+    """A revision prompt with one or two earlier attempts, most of them wrong."""
+    count = 2 if rng.random() < TWO_ATTEMPT_RATE else 1
+    attempts: list[tuple[str, str | None]] = []
+    for _ in range(count):
+        if rng.random() < WRONG_ATTEMPT_RATE:
+            attempts.append(family.wrong_attempt(problem, rng))
+        else:
+            attempts.append((problem.metadata["solution"], None))
+    feedback = [note for _, note in attempts] if problem.domain == "code" else None
+    return revision_prompt(problem.prompt, [text for text, _ in attempts], feedback)

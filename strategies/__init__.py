@@ -1,0 +1,37 @@
+"""Test-time strategies: one module each, one `Strategy` protocol, one registry.
+
+`make_strategy("self_consistency", n=16)` builds one by name; a
+`package.module:Class` path works for strategies defined elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reasoner.errors import ConfigError
+from reasoner.registry import Registry
+from strategies.base import SolveContext, Strategy
+
+STRATEGIES = Registry(
+    "strategy",
+    {
+        "cot": "strategies.cot:ChainOfThought",
+        "self_consistency": "strategies.self_consistency:SelfConsistency",
+        "best_of_n": "strategies.best_of_n:BestOfN",
+    },
+)
+
+
+def make_strategy(name: str, **options: Any) -> Strategy:
+    """Build the strategy `name` with `options`, dropping None values."""
+    from pydantic import ValidationError
+
+    cls = STRATEGIES.get(name)
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        return cls(**options)
+    except ValidationError as exc:
+        raise ConfigError(f"bad options for strategy {name!r}: {exc}") from exc
+
+
+__all__ = ["STRATEGIES", "SolveContext", "Strategy", "make_strategy"]

@@ -1,0 +1,107 @@
+"""Self-consistency: sample n chains and take the most common *equivalent* answer.
+
+Answers are grouped with the math verifier's equivalence (`1/2` and `0.5`
+vote together), never by exact string. Programs are grouped by their text
+with blank lines and trailing spaces removed. The weighted vote counts each
+candidate by its sequence probability per token, exp(mean logprob).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoner.generation import GenerationRequest
+from reasoner.types import Candidate, Problem, Result, SamplingConfig
+from strategies.base import SolveContext, extract_final, make_result
+
+
+class Vote(BaseModel):
+    """Outcome of a vote over candidates."""
+
+    winner: int | None
+    """Index of the chosen candidate (the best-scored member of the winning group)."""
+    groups: dict[int, list[int]]
+    """Group label -> candidate indices."""
+    weights: dict[int, float]
+    """Group label -> total vote."""
+
+
+class SelfConsistency(BaseModel):
+    """Majority (optionally weighted) vote over n sampled answers."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "self_consistency"
+
+    n: int = Field(8, ge=1)
+    """Samples drawn."""
+    weighted: bool = False
+    """Weight votes by exp(mean token logprob) instead of counting them."""
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 256
+
+    async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
+        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p,
+                                  max_tokens=self.max_tokens, seed=ctx.seed)
+        candidates = await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=self.n,
+                                                                sampling=sampling))
+        answers = [extract_final(problem, c.text) for c in candidates]
+        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
+        ctx.meter.record("vote", groups={str(k): v for k, v in vote.groups.items()},
+                         weights={str(k): w for k, w in vote.weights.items()})
+        answer = answers[vote.winner] if vote.winner is not None else None
+        return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
+
+
+async def vote_answers(problem: Problem, answers: list[str | None], candidates: list[Candidate],
+                       ctx: SolveContext, weighted: bool = False) -> Vote:
+    """Group equivalent answers and pick the group with the largest vote."""
+    labels = await group_labels(problem, answers, ctx)
+    return tally(labels, candidates, weighted)
+
+
+async def group_labels(problem: Problem, answers: list[str | None], ctx: SolveContext) -> list[int | None]:
+    """Equal labels for equivalent answers; None for candidates without an answer."""
+    if problem.domain == "code":
+        return _label_by_key([_normalise_program(a) if a else None for a in answers])
+    return await asyncio.to_thread(ctx.math.cluster, answers)
+
+
+def tally(labels: list[int | None], candidates: list[Candidate], weighted: bool) -> Vote:
+    """Sum votes per label; ties go to the group whose best member has the higher logprob."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    weights: dict[int, float] = defaultdict(float)
+    for index, label in enumerate(labels):
+        if label is None:
+            continue
+        groups[label].append(index)
+        weights[label] += _weight(candidates[index]) if weighted else 1.0
+    if not groups:
+        return Vote(winner=None, groups={}, weights={})
+    best = max(groups, key=lambda g: (weights[g], max(_logprob(candidates[i]) for i in groups[g])))
+    winner = max(groups[best], key=lambda i: _logprob(candidates[i]))
+    return Vote(winner=winner, groups=dict(groups), weights=dict(weights))
+
+
+def _weight(candidate: Candidate) -> float:
+    mean = candidate.mean_logprob
+    return math.exp(mean) if mean is not None else 1.0
+
+
+def _logprob(candidate: Candidate) -> float:
+    mean = candidate.mean_logprob
+    return mean if mean is not None else float("-inf")
+
+
+def _label_by_key(keys: list[str | None]) -> list[int | None]:
+    seen: dict[str, int] = {}
+    return [None if key is None else seen.setdefault(key, len(seen)) for key in keys]
+
+
+def _normalise_program(program: str) -> str:
+    return "\n".join(line.rstrip() for line in program.strip().splitlines() if line.strip())

@@ -1,0 +1,66 @@
+"""Session fixtures: one tiny random Llama checkpoint and one vLLM engine per test run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reasoner.checkpoint import ModelShape, init_checkpoint, train_tokenizer
+
+TINY_SHAPE = ModelShape(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=2, max_position_embeddings=512)
+
+
+def _corpus() -> list[str]:
+    lines = []
+    for i in range(400):
+        a, b = i % 97, (i * 7) % 89
+        lines.append(f"Ann has {a} pens and buys {b} more. How many pens does she have?\n"
+                     f"{a} + {b} = {a + b}\nThe answer is \\boxed{{{a + b}}}.")
+        lines.append(f"Write a Python function `f(x)` that returns x times {b}.\n"
+                     f"```python\ndef f(x):\n    return x * {b}\n```")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer Llama with a project-trained tokenizer."""
+    out = tmp_path_factory.mktemp("tiny-checkpoint")
+    tokenizer = train_tokenizer(_corpus(), vocab_size=384)
+    return init_checkpoint(out, tokenizer, TINY_SHAPE, seed=0)
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_checkpoint: Path):
+    """The session's one in-process vLLM generator on the tiny checkpoint."""
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.runtime import run_sync
+
+    generator = VLLMGenerator.shared(str(tiny_checkpoint), dtype="float32", kv_cache_gib=1.0,
+                                     max_model_len=512)
+    generator.engine()
+    yield generator
+    run_sync(generator.close())
+
+
+@pytest.fixture(scope="session")
+def math_verifier():
+    from verifiers.math import MathVerifier
+
+    with MathVerifier(timeout=5.0) as verifier:
+        yield verifier
+
+
+@pytest.fixture(scope="session")
+def code_verifier():
+    from verifiers.code import CodeVerifier
+
+    with CodeVerifier(timeout=10.0) as verifier:
+        yield verifier
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_vllm() -> None:
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")

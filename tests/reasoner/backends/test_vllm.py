@@ -1,0 +1,101 @@
+"""The vLLM backend on a real engine: n, seeds, greedy, stop strings, logprobs, prefixes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from reasoner.errors import ModelNotFoundError
+from reasoner.generation import GenerationRequest
+from reasoner.runtime import run_sync
+from reasoner.types import FinishReason, SamplingConfig
+
+PROMPT = "Ann has 3 pens and buys 4 more. How many pens does she have?"
+
+
+def generate(engine, **kwargs):
+    return run_sync(engine.generate(GenerationRequest(prompt=PROMPT, **kwargs)))
+
+
+def test_n_candidates_with_logprobs(engine):
+    out = generate(engine, n=4, sampling=SamplingConfig(max_tokens=12, seed=1))
+    assert len(out.candidates) == 4
+    for candidate in out.candidates:
+        assert candidate.num_tokens == len(candidate.token_ids) > 0
+        assert candidate.cumulative_logprob is not None and candidate.cumulative_logprob < 0
+    assert out.prompt_tokens > 10
+
+
+def test_same_seed_same_samples(engine):
+    sampling = SamplingConfig(temperature=1.0, max_tokens=16, seed=7)
+    first = generate(engine, n=3, sampling=sampling)
+    second = generate(engine, n=3, sampling=sampling)
+    assert [c.token_ids for c in first.candidates] == [c.token_ids for c in second.candidates]
+
+
+def test_different_seed_different_samples(engine):
+    a = generate(engine, n=2, sampling=SamplingConfig(temperature=1.0, max_tokens=16, seed=1))
+    b = generate(engine, n=2, sampling=SamplingConfig(temperature=1.0, max_tokens=16, seed=2))
+    assert [c.token_ids for c in a.candidates] != [c.token_ids for c in b.candidates]
+
+
+def test_greedy_is_deterministic_and_respects_max_tokens(engine):
+    sampling = SamplingConfig(temperature=0.0, max_tokens=9)
+    first, second = generate(engine, sampling=sampling), generate(engine, sampling=sampling)
+    assert first.candidates[0].token_ids == second.candidates[0].token_ids
+    assert first.candidates[0].num_tokens <= 9
+
+
+def test_stop_string_ends_generation(engine):
+    free = generate(engine, sampling=SamplingConfig(temperature=0.0, max_tokens=40)).candidates[0]
+    stop = free.text[5:8]
+    assert len(stop) == 3 and stop in free.text
+    stopped = generate(engine, sampling=SamplingConfig(temperature=0.0, max_tokens=40, stop=(stop,)))
+    candidate = stopped.candidates[0]
+    assert candidate.finish_reason is FinishReason.STOP
+    assert candidate.stop_reason == stop
+    assert stop not in candidate.text and free.text.startswith(candidate.text)
+
+
+def test_prefix_continues_greedy_text(engine):
+    """Continuing from a prefix of the greedy output reproduces the rest of it."""
+    greedy = SamplingConfig(temperature=0.0, max_tokens=24)
+    full = generate(engine, sampling=greedy).candidates[0]
+    formatter = engine.formatter
+    base = formatter.token_ids(PROMPT)
+    split = next(k for k in range(len(full.token_ids) // 2, 0, -1)
+                 if formatter.token_ids(PROMPT, _decode(engine, full.token_ids[:k]))
+                 == base + full.token_ids[:k])
+    prefix = _decode(engine, full.token_ids[:split])
+    rest = generate(engine, prefix=prefix, sampling=greedy.model_copy(update={"max_tokens": 24 - split}))
+    assert rest.candidates[0].token_ids == full.token_ids[split:]
+    assert rest.prompt_tokens == len(base) + split
+
+
+def test_concurrent_requests_are_batched_and_independent(engine):
+    sampling = SamplingConfig(temperature=0.0, max_tokens=10)
+
+    async def many():
+        return await asyncio.gather(*(engine.generate(GenerationRequest(prompt=f"{PROMPT} {i}", sampling=sampling))
+                                      for i in range(8)))
+
+    together = run_sync(many())
+    alone = run_sync(engine.generate(GenerationRequest(prompt=f"{PROMPT} 3", sampling=sampling)))
+    assert together[3].candidates[0].token_ids == alone.candidates[0].token_ids
+
+
+def test_model_info_counts_parameters(engine):
+    assert 50_000 < engine.info.parameters < 200_000
+    assert engine.info.flops(10) == 20 * engine.info.parameters
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path):
+    from reasoner.backends.vllm import VLLMGenerator
+
+    with pytest.raises(ModelNotFoundError, match="no model folder"):
+        VLLMGenerator(str(tmp_path / "nope"))
+
+
+def _decode(engine, ids: list[int]) -> str:
+    return engine.formatter.tokenizer.decode(ids, skip_special_tokens=False)
