@@ -38,8 +38,8 @@ def engine(tiny_checkpoint: Path):
     from reasoner.backends.vllm import VLLMGenerator
     from reasoner.runtime import run_sync
 
-    generator = VLLMGenerator.shared(str(tiny_checkpoint), dtype="float32", kv_cache_gib=1.0,
-                                     max_model_len=512)
+    # Default engine options, so CLI calls in the same process share this engine.
+    generator = VLLMGenerator.shared(str(tiny_checkpoint))
     generator.engine()
     yield generator
     run_sync(generator.close())

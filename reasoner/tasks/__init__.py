@@ -15,6 +15,7 @@ It is not a loader for external datasets and does no grading; verifiers grade.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import random
@@ -42,6 +43,8 @@ WRONG_ATTEMPT_RATE = 0.8
 """Share of earlier attempts in revision examples that are wrong; the rest are correct."""
 TWO_ATTEMPT_RATE = 0.3
 """Share of revision examples that show two earlier attempts instead of one."""
+TWO_ATTEMPT_MAX_CHARS = 800
+"""A second attempt is shown only if prompt plus completion stay this short (~300 tokens)."""
 
 Split = Literal["train", "test"]
 
@@ -59,7 +62,7 @@ class TaskFamily(Protocol):
         ...
 
 
-TASKS: dict[str, TaskFamily] = {"arith": arith, "pyfunc": pyfunc}  # type: ignore[dict-item]
+TASKS: dict[str, TaskFamily] = {"arith": arith, "pyfunc": pyfunc}
 
 
 class SFTExample(BaseModel):
@@ -76,18 +79,20 @@ class SFTExample(BaseModel):
 
 
 def resolve_family(name: str) -> TaskFamily:
-    """A registered family, or one named by a `package.module:attribute` path."""
+    """A registered family, or one named by a `package.module` or `package.module:attribute` path.
+
+    A path names a module or an object with the `TaskFamily` members.
+    """
     if name in TASKS:
         return TASKS[name]
-    if ":" not in name:
-        raise ConfigError(f"unknown task {name!r}; known: {sorted(TASKS)} or a 'package.module:attr' path")
+    if "." not in name and ":" not in name:
+        raise ConfigError(f"unknown task {name!r}; known: {sorted(TASKS)}, or a 'package.module:attr' path")
     module_name, _, attribute = name.partition(":")
     try:
-        family = getattr(importlib.import_module(module_name), attribute)
+        module = importlib.import_module(module_name)
+        family = getattr(module, attribute) if attribute else module
     except (ImportError, AttributeError) as error:
         raise ConfigError(f"cannot load task family {name!r}: {error}") from error
-    if isinstance(family, type):
-        family = family()
     if not isinstance(family, TaskFamily):
         raise ConfigError(f"{name!r} does not implement TaskFamily (FAMILY, sample, wrong_attempt)")
     return family
@@ -99,7 +104,7 @@ def prompt_hash(prompt: str) -> str:
 
 
 def load_task(name: str, split: Split, n: int | None = None, seed: int = 0) -> list[Problem]:
-    """Problems of one family.
+    """Problems of one family (a `TASKS` name or a path, see `resolve_family`).
 
     `test`: the fixed split, or its first `n` problems; `seed` is ignored.
     `train`: `n` problems drawn with `seed`, none of them in the test split.
@@ -108,18 +113,19 @@ def load_task(name: str, split: Split, n: int | None = None, seed: int = 0) -> l
     if split == "test":
         if n is not None and not 0 <= n <= TEST_SIZE:
             raise ConfigError(f"the {name} test split has {TEST_SIZE} problems; asked for n={n}")
-        return _test_split(family, name, TEST_SIZE if n is None else n)
+        return _test_split(family, TEST_SIZE if n is None else n)
     if split == "train":
         if n is None or n < 0:
             raise ConfigError(f"the train split needs a count n >= 0; got n={n}")
-        return _train_split(family, name, n, seed)
+        return _train_split(family, n, seed)
     raise ConfigError(f"unknown split {split!r}; use 'train' or 'test'")
 
 
-def _test_split(family: TaskFamily, name: str, n: int) -> list[Problem]:
+def _test_split(family: TaskFamily, n: int) -> list[Problem]:
     """Problem i has level (i % 5) + 1; each level comes from its own constant stream."""
+    name = family.FAMILY
     per_level = -(-n // len(LEVELS))
-    streams = {level: _distinct(family, name, level, per_level) for level in LEVELS}
+    streams = {level: _distinct(family, level, per_level) for level in LEVELS}
     problems = []
     for index in range(n):
         level = LEVELS[index % len(LEVELS)]
@@ -128,24 +134,33 @@ def _test_split(family: TaskFamily, name: str, n: int) -> list[Problem]:
     return problems
 
 
-def _distinct(family: TaskFamily, name: str, level: int, count: int) -> Iterator[Problem]:
+def _distinct(family: TaskFamily, level: int, count: int) -> Iterator[Problem]:
     """`count` problems of one level from the constant test stream, no prompt twice."""
-    rng = random.Random(f"{name}-test-{DATASET_VERSION}-level{level}")
+    rng = random.Random(f"{family.FAMILY}-test-{DATASET_VERSION}-level{level}")
     seen: set[str] = set()
     while len(seen) < count:
-        problem = family.sample(rng, level, f"{name}-test-pending")
+        problem = family.sample(rng, level, f"{family.FAMILY}-test-pending")
         digest = prompt_hash(problem.prompt)
         if digest not in seen:
             seen.add(digest)
             yield problem
 
 
-def _train_split(family: TaskFamily, name: str, n: int, seed: int) -> list[Problem]:
-    excluded = {prompt_hash(problem.prompt) for problem in _test_split(family, name, TEST_SIZE)}
+# The test split is a constant, and trainers draw many small train batches; without
+# this memo, rebuilding the split would dominate each draw.
+@functools.lru_cache(maxsize=None)
+def _test_hashes(family: TaskFamily) -> frozenset[str]:
+    return frozenset(prompt_hash(problem.prompt) for problem in _test_split(family, TEST_SIZE))
+
+
+def _train_split(family: TaskFamily, n: int, seed: int) -> list[Problem]:
+    """Levels are drawn uniformly, so even a small draw is an unbiased mix."""
+    name = family.FAMILY
+    excluded = _test_hashes(family)
     rng = random.Random(f"{name}-train-{DATASET_VERSION}-seed{seed}")
     problems = []
     for index in range(n):
-        level = LEVELS[index % len(LEVELS)]
+        level = rng.choice(LEVELS)
         problem_id = f"{name}-train-s{seed}-{index:06d}"
         problem = family.sample(rng, level, problem_id)
         while prompt_hash(problem.prompt) in excluded:
@@ -178,7 +193,7 @@ def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0
     if not 0.0 <= revision_fraction <= 1.0:
         raise ConfigError(f"revision_fraction must be in [0, 1]; got {revision_fraction}")
     family = resolve_family(name)
-    rng = random.Random(f"{name}-sft-{DATASET_VERSION}-seed{seed}")
+    rng = random.Random(f"{family.FAMILY}-sft-{DATASET_VERSION}-seed{seed}")
     examples = []
     for problem in load_task(name, "train", n, seed):
         solution = problem.metadata["solution"]
@@ -193,11 +208,19 @@ def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0
 def _revision_for(family: TaskFamily, problem: Problem, rng: random.Random) -> str:
     """A revision prompt with one or two earlier attempts, most of them wrong."""
     count = 2 if rng.random() < TWO_ATTEMPT_RATE else 1
-    attempts: list[tuple[str, str | None]] = []
-    for _ in range(count):
-        if rng.random() < WRONG_ATTEMPT_RATE:
-            attempts.append(family.wrong_attempt(problem, rng))
-        else:
-            attempts.append((problem.metadata["solution"], None))
+    attempts = [_attempt(family, problem, rng) for _ in range(count)]
+    prompt = _revision_with(problem, attempts)
+    if len(prompt) + len(problem.metadata["solution"]) > TWO_ATTEMPT_MAX_CHARS:
+        prompt = _revision_with(problem, attempts[-1:])
+    return prompt
+
+
+def _attempt(family: TaskFamily, problem: Problem, rng: random.Random) -> tuple[str, str | None]:
+    if rng.random() < WRONG_ATTEMPT_RATE:
+        return family.wrong_attempt(problem, rng)
+    return problem.metadata["solution"], None
+
+
+def _revision_with(problem: Problem, attempts: list[tuple[str, str | None]]) -> str:
     feedback = [note for _, note in attempts] if problem.domain == "code" else None
     return revision_prompt(problem.prompt, [text for text, _ in attempts], feedback)

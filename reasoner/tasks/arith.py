@@ -218,7 +218,7 @@ def _fits(spec: LevelSpec, op: str, a: int, b: int) -> bool:
 
 def render_solution(steps: list[Step]) -> str:
     """The reference format: one `a op b = c` per line, then the boxed answer."""
-    return _render_attempt(_solve(steps))
+    return _render(_solve(steps))
 
 
 def _to_problem(story: _Story, level: int, problem_id: str) -> Problem:
@@ -254,14 +254,18 @@ def wrong_attempt(problem: Problem, rng: random.Random) -> tuple[str, None]:
     for _ in range(50):
         attempt = _perturb(steps, rng)
         if attempt is not None and attempt[-1][3] != int(problem.answer or 0):
-            return _render_attempt(attempt), None
+            return _render(attempt), None
     # A last-step slip upward always changes the answer and stays positive.
     *head, (a, op, b, c) = _solve(steps)
-    return _render_attempt([*head, (a, op, b, c + rng.randint(1, 9))]), None
+    return _render([*head, (a, op, b, c + rng.randint(1, 9))]), None
 
 
 def _perturb(steps: list[Step], rng: random.Random) -> list[Line] | None:
-    """Replay `steps` with one error at a random step; None if a value turns negative."""
+    """Replay `steps` with one error at a random step; None if a value turns negative.
+
+    The error is a slip in the result or a wrong second operand. Later operands
+    equal to a changed result are taken to be that result and changed with it.
+    """
     j = rng.randrange(len(steps))
     slip = rng.random() < 0.5
     delta = rng.choice([-1, 1]) * rng.choice([1, 1, 2, 3, 10])
@@ -289,7 +293,7 @@ def _solve(steps: list[Step]) -> list[Line]:
     return [(a, op, b, _apply(a, op, b)) for a, op, b in steps]
 
 
-def _render_attempt(lines: list[Line]) -> str:
+def _render(lines: list[Line]) -> str:
     """Lines as written, correct or not, then the boxed last result."""
     body = [f"{a} {op} {b} = {c}" for a, op, b, c in lines]
     return "\n".join([*body, f"The answer is \\boxed{{{lines[-1][3]}}}."])

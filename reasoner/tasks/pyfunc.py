@@ -31,17 +31,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifiers.base import CodeTests
-
 from reasoner.types import Problem
+from verifiers.base import CodeTests
 
 FAMILY = "pyfunc"
 
 VAR = {"int": "x", "str": "s", "list": "xs"}
 """The variable that holds a value of each kind in the canonical solution."""
 LETTERS = "abcdeilmnorstu"
+"""Alphabet of input strings: few letters, a third of them vowels, so letter tests bite."""
 MAX_INT = 10**6
+"""Largest integer any test value may take, input, intermediate or output."""
 MAX_LEN = 12
+"""Longest string or list any test value may be, so asserts stay short."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,13 @@ class Stage:
     """Python expression over `VAR[takes]`; `{k}`/`{j}` become the parameter's literal."""
     params: tuple[Any, ...] = ()
     """Parameter choices; a tuple choice fills `{k}` and `{j}`."""
+    last_only: bool = False
+    """Only ends a pipeline, e.g. upper case, which later letter tests would misread."""
+
+    @property
+    def ends(self) -> bool:
+        """True when nothing may follow this stage."""
+        return self.last_only or self.gives == "bool"
 
     @functools.cached_property
     def function(self) -> Callable[..., Any]:
@@ -99,10 +108,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("greater", "int", "bool", 1, "{v} is greater than {k}", "x > {k}", _ints(1, 99)),
     Stage("int_palindrome", "int", "bool", 2, "{v} reads the same backwards", "str(x) == str(x)[::-1]"),
     Stage("digits", "int", "list", 2, "lists the digits of {v}", "[int(d) for d in str(x)]"),
-    Stage("binary", "int", "str", 2, "writes {v} in binary", 'format(x, "b")'),
     Stage("rev_str", "str", "str", 1, "reverses {v}", "s[::-1]"),
-    Stage("upper", "str", "str", 1, "converts {v} to upper case", "s.upper()"),
-    Stage("prefix", "str", "str", 1, "keeps the first {k} characters of {v}", "s[:{k}]", _ints(1, 5)),
+    Stage("upper", "str", "str", 1, "converts {v} to upper case", "s.upper()", last_only=True),
+    Stage("prefix", "str", "str", 1, "keeps the first {k} characters of {v}", "s[:{k}]", _ints(2, 5)),
     Stage("drop_char", "str", "str", 1, "drops the first character of {v}", "s[1:]"),
     Stage("append", "str", "str", 1, "appends '{k}' to {v}", "s + {k}", _SUFFIXES),
     Stage("repeat", "str", "str", 1, "repeats {v} {k} times", "s * {k}", _ints(2, 3)),
@@ -125,7 +133,7 @@ STAGES: tuple[Stage, ...] = (
           "[i for i, c in enumerate(s) if c == {k}]", tuple("aeiou")),
     Stage("rev_list", "list", "list", 1, "reverses {v}", "xs[::-1]"),
     Stage("sort", "list", "list", 1, "sorts {v}", "sorted(xs)"),
-    Stage("take", "list", "list", 1, "keeps the first {k} numbers of {v}", "xs[:{k}]", _ints(1, 4)),
+    Stage("take", "list", "list", 1, "keeps the first {k} numbers of {v}", "xs[:{k}]", _ints(2, 4)),
     Stage("drop_num", "list", "list", 1, "drops the first number of {v}", "xs[1:]"),
     Stage("sort_desc", "list", "list", 2, "sorts {v} in descending order", "sorted(xs, reverse=True)"),
     Stage("evens", "list", "list", 2, "keeps the even numbers of {v}", "[n for n in xs if n % 2 == 0]"),
@@ -207,8 +215,7 @@ def _draw_pipeline(rng: random.Random, spec: LevelSpec) -> list[Step]:
         for position in range(depth):
             last = position == depth - 1
             used = {stage.name for stage, _ in pipeline}
-            stage = rng.choice([s for s in STAGES if s.takes == kind and s.name not in used
-                                and (last or s.gives != "bool")])
+            stage = rng.choice([s for s in STAGES if s.takes == kind and s.name not in used and (last or not s.ends)])
             pipeline.append((stage, rng.choice(stage.params) if stage.params else None))
             kind = stage.gives
         if spec.tiers[0] <= sum(stage.tier for stage, _ in pipeline) <= spec.tiers[1]:
@@ -260,7 +267,7 @@ def _draw_input(rng: random.Random, kind: str) -> Any:
 
 
 def _draw_cases(rng: random.Random, pipeline: list[Step], count: int) -> list[tuple[Any, Any]] | None:
-    """`count` distinct (input, output) pairs with varied outputs, or None if the pipeline is too narrow."""
+    """`count` (input, output) pairs with distinct inputs, or None if few inputs suit the pipeline."""
     cases: dict[str, tuple[Any, Any]] = {}
     for _ in range(count * 8):
         value = _draw_input(rng, pipeline[0][0].takes)
@@ -401,6 +408,8 @@ def _mutate_sibling(pipeline: list[Step], rng: random.Random) -> list[Step] | No
     i = rng.randrange(len(pipeline))
     stage, _ = pipeline[i]
     siblings = [s for s in STAGES if (s.takes, s.gives) == (stage.takes, stage.gives) and s != stage]
+    if not siblings:
+        return None
     sibling = rng.choice(siblings)
     return _replace_step(pipeline, i, (sibling, rng.choice(sibling.params) if sibling.params else None))
 

@@ -1,0 +1,1 @@
+"""Training: supervised training of the bundled models, and GRPO."""

@@ -1,0 +1,66 @@
+"""Every registered strategy runs on the real engine and returns a well-formed, costed result."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from reasoner.errors import ConfigError
+from reasoner.solve import solve_problem
+from reasoner.types import Budget, Problem
+from strategies import STRATEGIES, make_strategy
+
+PROBLEM = Problem(id="p", prompt="Ann has 3 pens and buys 4 more. How many pens?", answer="7",
+                  metadata={"level": 1})
+
+
+def solve(engine, math_verifier, code_verifier, strategy, budget=None, seed=0):
+    return asyncio.run(solve_problem(PROBLEM, strategy, engine, math_verifier, code_verifier, budget, seed))
+
+
+@pytest.mark.parametrize(("name", "options", "samples"), [
+    ("cot", {"max_tokens": 16}, 1),
+    ("self_consistency", {"n": 4, "max_tokens": 16}, 4),
+    ("best_of_n", {"n": 3, "max_tokens": 16}, 3),
+])
+def test_strategy_books_its_cost(engine, math_verifier, code_verifier, name, options, samples):
+    result = solve(engine, math_verifier, code_verifier, make_strategy(name, **options))
+    assert len(result.candidates) == samples
+    assert result.cost.samples == samples and result.cost.model_calls == 1
+    assert result.cost.generated_tokens == sum(c.num_tokens for c in result.candidates)
+    assert result.cost.flops == pytest.approx(
+        2 * engine.info.parameters * (result.cost.prompt_tokens + result.cost.generated_tokens))
+    assert result.verdict is not None and result.verdict.score is not None
+
+
+def test_same_seed_same_result(engine, math_verifier, code_verifier):
+    strategy = make_strategy("self_consistency", n=3, max_tokens=12)
+    first = solve(engine, math_verifier, code_verifier, strategy, seed=5)
+    second = solve(engine, math_verifier, code_verifier, strategy, seed=5)
+    assert [c.text for c in first.candidates] == [c.text for c in second.candidates]
+
+
+def test_sample_cap_is_never_exceeded(engine, math_verifier, code_verifier):
+    strategy = make_strategy("self_consistency", n=8, max_tokens=8)
+    result = solve(engine, math_verifier, code_verifier, strategy, budget=Budget(samples=3))
+    assert len(result.candidates) == 3 and result.stop_reason == "budget:samples"
+
+
+def test_token_cap_is_never_exceeded(engine, math_verifier, code_verifier):
+    strategy = make_strategy("self_consistency", n=4, max_tokens=16)
+    result = solve(engine, math_verifier, code_verifier, strategy, budget=Budget(generated_tokens=20))
+    assert result.cost.generated_tokens <= 20
+    assert all(c.num_tokens <= 5 for c in result.candidates)
+
+
+def test_registry_lists_strategies_and_accepts_module_paths():
+    assert {"cot", "self_consistency", "best_of_n"} <= set(STRATEGIES.names())
+    assert type(make_strategy("strategies.cot:ChainOfThought")).name == "cot"
+
+
+def test_unknown_strategy_and_bad_options_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
+        make_strategy("nope")
+    with pytest.raises(ConfigError, match="bad options for strategy 'cot'"):
+        make_strategy("cot", n=4)
