@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands)
     _add_verify(commands)
     _add_models(commands)
+    _add_train(commands)
     return parser
 
 
@@ -223,6 +224,42 @@ def run_models(args: argparse.Namespace) -> int:
     for entry in entries:
         state = f"{entry.parameters:,} params" if entry.available else "not built"
         print(f"{entry.name:8} {state:>18}  {entry.path}")
+    return 0
+
+
+def _add_train(commands) -> None:
+    p = commands.add_parser("train", help="train models")
+    kinds = p.add_subparsers(title="kinds")
+    s = kinds.add_parser("sft", help="train a bundled-size model from scratch on the task families")
+    s.add_argument("--task", action="append", default=None, help="task family (repeatable; default arith and pyfunc)")
+    s.add_argument("--size", default="tiny", help="model size: tiny or small")
+    s.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    s.add_argument("--batch-size", type=int, default=None, help="sequences per step")
+    s.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    s.add_argument("--seed", type=int, default=0, help="seed for data and initialisation")
+    s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
+    s.add_argument("--export", type=Path, default=None, help="also copy the final model here (bf16)")
+    s.set_defaults(run=run_train_sft)
+
+
+def run_train_sft(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from reasoner.errors import ConfigError
+    from reasoner.training.sft import SIZES, SFTConfig, export_model, train_sft
+
+    if args.size not in SIZES:
+        raise ConfigError(f"unknown --size {args.size!r}; choose one of {', '.join(SIZES)}")
+    options = {"tasks": args.task, "size": args.size, "steps": args.steps, "batch_size": args.batch_size,
+               "lr": args.lr, "seed": args.seed}
+    try:
+        config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(f"bad training options: {exc}") from exc
+    stats = train_sft(config, args.out)
+    print(json.dumps({"out": str(args.out), **stats}))
+    if args.export is not None:
+        print(f"exported to {export_model(args.out, args.export)}")
     return 0
 
 

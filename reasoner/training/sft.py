@@ -139,7 +139,8 @@ class Trainer:
         self.out = Path(out_dir)
         self.state_dir = self.out / "trainer_state"
 
-    def run(self, progress: bool = True) -> dict[str, Any]:
+    def run(self, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+        """Train to `config.steps`, or pause after step `stop_at` (checkpointed) to resume later."""
         import torch
 
         if self.config.threads:
@@ -149,7 +150,8 @@ class Trainer:
         started, tokens = time.perf_counter(), 0
         bar = _bar(self.config.steps, step, progress)
         model.train()
-        while step < self.config.steps:
+        last = min(self.config.steps, stop_at if stop_at is not None else self.config.steps)
+        while step < last:
             loss, batch_tokens = self._step(model, tokenizer, optimizer, step)
             step += 1
             tokens += batch_tokens
@@ -158,7 +160,7 @@ class Trainer:
             log.write(json.dumps(record) + "\n")
             log.flush()
             bar(step, record)
-            if step % self.config.checkpoint_every == 0 or step == self.config.steps:
+            if step % self.config.checkpoint_every == 0 or step == last:
                 self._save(model, tokenizer, optimizer, step)
         log.close()
         return {"steps": step, "seconds": time.perf_counter() - started, "tokens": tokens}
@@ -257,6 +259,28 @@ def _bar(total: int, start: int, enabled: bool):
     return update
 
 
-def train_sft(config: SFTConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+def train_sft(config: SFTConfig, out_dir: str | Path, progress: bool = True,
+              stop_at: int | None = None) -> dict[str, Any]:
     """Train (or resume) a model per `config` into `out_dir`; returns steps, seconds, tokens."""
-    return Trainer(config, out_dir).run(progress=progress)
+    return Trainer(config, out_dir).run(progress=progress, stop_at=stop_at)
+
+
+SHIPPED_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                 "chat_template.jinja", "special_tokens_map.json", "sft_config.json")
+
+
+def export_model(run_dir: str | Path, dest: str | Path) -> Path:
+    """Copy a finished run's model to `dest` with bf16 weights (half the bytes), for shipping."""
+    import shutil
+
+    import torch
+    from transformers import LlamaForCausalLM
+
+    run, out = Path(run_dir), Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    model = LlamaForCausalLM.from_pretrained(run, torch_dtype=torch.bfloat16)
+    model.save_pretrained(out, safe_serialization=True)
+    for name in SHIPPED_FILES:
+        if (run / name).is_file():
+            shutil.copy2(run / name, out / name)
+    return out

@@ -1,0 +1,64 @@
+"""SFT: batches are reproducible, loss goes down, and a run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reasoner.checkpoint import count_parameters
+from reasoner.errors import ResumeMismatchError
+from reasoner.training.sft import SIZES, SFTConfig, batch_examples, lr_at, train_sft
+
+QUICK = dict(size="tiny", batch_size=8, micro_batch=8, lr=3e-3, warmup_steps=5, tokenizer_examples=300,
+             checkpoint_every=10, bf16=False)
+
+
+def losses(run_dir):
+    return [json.loads(line)["loss"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_batches_are_a_pure_function_of_seed_and_step():
+    config = SFTConfig(**QUICK)
+    assert batch_examples(config, 3) == batch_examples(config, 3)
+    assert batch_examples(config, 3) != batch_examples(config, 4)
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = SFTConfig(**QUICK, steps=100)
+    assert lr_at(0, config) < lr_at(4, config) == pytest.approx(config.lr)
+    assert lr_at(99, config) == pytest.approx(0.1 * config.lr, rel=0.01)
+
+
+def test_short_run_lowers_the_loss(tmp_path):
+    train_sft(SFTConfig(**QUICK, steps=40), tmp_path, progress=False)
+    curve = losses(tmp_path)
+    assert len(curve) == 40
+    assert sum(curve[-5:]) / 5 < 0.6 * sum(curve[:5]) / 5
+    assert count_parameters(tmp_path) > 500_000
+
+
+def test_resume_continues_at_the_saved_step_and_matches(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_sft(SFTConfig(**QUICK, steps=20), straight, progress=False)
+    train_sft(SFTConfig(**QUICK, steps=20), resumed, progress=False, stop_at=10)
+    assert len(losses(resumed)) == 10
+    train_sft(SFTConfig(**QUICK, steps=20), resumed, progress=False)
+    steps = [json.loads(line)["step"] for line in (resumed / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 21))
+    assert losses(resumed) == pytest.approx(losses(straight), rel=1e-4)
+
+
+def test_resume_with_another_configuration_is_refused(tmp_path):
+    train_sft(SFTConfig(**QUICK, steps=10), tmp_path, progress=False)
+    with pytest.raises(ResumeMismatchError):
+        train_sft(SFTConfig(**{**QUICK, "lr": 1e-3}, steps=10), tmp_path, progress=False)
+
+
+def test_small_has_four_to_eight_times_the_flops_of_tiny():
+    def per_token(shape):
+        layer = 4 * shape.hidden_size ** 2 + 3 * shape.hidden_size * shape.intermediate_size
+        return layer * shape.num_hidden_layers
+
+    ratio = per_token(SIZES["small"]) / per_token(SIZES["tiny"])
+    assert 4 <= ratio <= 8
