@@ -1,0 +1,115 @@
+"""Verifier scores as RL rewards, in the two shapes trainers expect.
+
+- TRL: a reward function `(prompts, completions, **dataset_columns) ->
+  list[float | None]`. Completions may be strings or chat message lists.
+  `None` marks a sample the verifier could not grade; TRL's `GRPOTrainer`
+  treats it as missing (NaN) rather than as a zero reward.
+- verl: `compute_score(data_source, solution_str, ground_truth,
+  extra_info=None) -> float | None`, routed to the code verifier when the
+  ground truth is a test suite and to the math verifier otherwise.
+
+Both are thin wrappers: grading is the verifiers' job. Neither ever turns an
+ungradable sample into 0.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from verifiers.base import CodeTests
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a TRL completion: a string, or the last message of a chat list."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content", ""))
+    raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
+
+
+class MathReward:
+    """TRL reward: 1.0 when the completion's answer equals the `answer` column."""
+
+    def __init__(self, verifier=None, answer_column: str = "answer") -> None:
+        self.verifier = verifier
+        self.answer_column = answer_column
+        self.__name__ = "math_reward"
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        answers = _column(columns, self.answer_column, len(completions))
+        verdicts = _math(self.verifier).verify_batch(
+            [(completion_text(c), str(a)) for c, a in zip(completions, answers)])
+        return [v.score for v in verdicts]
+
+
+class CodeReward:
+    """TRL reward: 1.0 when the completion's program passes the `tests` column."""
+
+    def __init__(self, verifier=None, tests_column: str = "tests") -> None:
+        self.verifier = verifier
+        self.tests_column = tests_column
+        self.__name__ = "code_reward"
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        tests = _column(columns, self.tests_column, len(completions))
+        verdicts = _code(self.verifier).verify_batch(
+            [(completion_text(c), as_tests(t)) for c, t in zip(completions, tests)])
+        return [v.score for v in verdicts]
+
+
+def compute_score(data_source: str, solution_str: str, ground_truth: Any,
+                  extra_info: dict[str, Any] | None = None) -> float | None:
+    """verl-style score of one response; None when it could not be graded."""
+    if _is_tests(ground_truth):
+        return _code(None).verify(solution_str, as_tests(ground_truth)).score
+    return _math(None).verify(solution_str, str(ground_truth)).score
+
+
+def as_tests(value: Any) -> CodeTests:
+    """A `CodeTests` from a dataset cell: the model itself, a dict, or a list of asserts."""
+    if isinstance(value, CodeTests):
+        return value
+    if isinstance(value, dict):
+        return CodeTests.model_validate(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return CodeTests(asserts=list(value))
+    raise TypeError(f"cannot read tests from a {type(value).__name__}")
+
+
+def _is_tests(value: Any) -> bool:
+    return isinstance(value, (CodeTests, dict, list, tuple))
+
+
+def _column(columns: dict[str, Any], name: str, count: int) -> list[Any]:
+    if name not in columns:
+        raise KeyError(f"the dataset has no {name!r} column; columns: {sorted(columns)}")
+    values = list(columns[name])
+    if len(values) != count:
+        raise ValueError(f"column {name!r} has {len(values)} values for {count} completions")
+    return values
+
+
+def _math(verifier):
+    return verifier if verifier is not None else _default_math()
+
+
+def _code(verifier):
+    return verifier if verifier is not None else _default_code()
+
+
+@functools.cache
+def _default_math():
+    """One shared math verifier per process for callers that pass none (verl calls bare functions)."""
+    from verifiers.math import MathVerifier
+
+    return MathVerifier()
+
+
+@functools.cache
+def _default_code():
+    from verifiers.code import CodeVerifier
+
+    return CodeVerifier()
