@@ -52,43 +52,80 @@ def _add_solve(commands) -> None:
     p.add_argument("--base-url", default=None, help="server URL for --backend openai")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--concurrency", type=int, default=64, help="problems in flight at once")
+    p.add_argument("--concurrency", type=int, default=64, help="problems in flight at once (in-process)")
+    p.add_argument("--workers", type=int, default=None, help="solve on N Ray actors, each with its own engine")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.set_defaults(run=run_solve)
 
 
 def run_solve(args: argparse.Namespace) -> int:
+    import os
     import time
 
     from reasoner.datasets import load_dataset
-    from reasoner.jobs import JobConfig, run_job
+    from reasoner.jobs import JobConfig
     from reasoner.runtime import engine_loop
 
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
     options = {k: v for k, v in {"n": args.n, "max_tokens": args.max_tokens}.items() if v is not None}
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
                        model=args.model, backend=args.backend, seed=args.seed)
-    generator = _generator(args)
-    math, code = _verifiers()
+    address = args.ray_address or os.environ.get("RAY_ADDRESS")
     started = time.perf_counter()
-    future = _submit(run_job(config, problems, generator, math, code, out=args.out,
-                             concurrency=args.concurrency), engine_loop())
+    future = _submit(_solve_job(args, config, problems, address), engine_loop())
     try:
         summary = future.result()
     except KeyboardInterrupt:
         future.cancel()
-        print(f"\ninterrupted; finished problems are saved in {args.out}.", file=sys.stderr)
-        if args.out is not None:
-            print("resume with the same command.", file=sys.stderr)
+        _report_interrupted(args)
         return 130
-    finally:
-        math.close()
-        code.close()
     summary.update(strategy=args.strategy, n=args.n or 1, model=args.model, dataset=args.dataset,
                    wall_s=round(time.perf_counter() - started, 3))
     _print_summary(summary, as_json=args.json)
     return 0
+
+
+async def _solve_job(args: argparse.Namespace, config, problems, address: str | None) -> dict[str, Any]:
+    from reasoner.jobs import run_job
+
+    pool, closers = await _make_pool(args, config, address)
+    try:
+        return await run_job(config, problems, pool, out=args.out)
+    finally:
+        await pool.close()
+        for close in closers:
+            close()
+
+
+async def _make_pool(args: argparse.Namespace, config, address: str | None):
+    """A Ray pool when --workers or a Ray address is given, else everything in-process."""
+    from reasoner.errors import ConfigError
+    from reasoner.pool import LocalPool, RayPool
+
+    if args.workers is not None or address:
+        if args.backend != "vllm":
+            raise ConfigError("--workers runs vLLM engines in Ray actors; it needs --backend vllm")
+        pool = RayPool(config, workers=args.workers or 1, address=address)
+        return await pool.start(), []
+    math, code = _verifiers()
+    return LocalPool(config, _generator(args), math, code, concurrency=args.concurrency), [math.close, code.close]
+
+
+def _report_interrupted(args: argparse.Namespace) -> None:
+    from reasoner.jobs import read_records
+    from reasoner.metrics import summarize
+
+    print("\ninterrupted.", file=sys.stderr)
+    if args.out is None:
+        print("no --out was given, so nothing was kept.", file=sys.stderr)
+        return
+    records = read_records(args.out)
+    if records:
+        _print_summary(summarize(records), as_json=False)
+    print(f"{len(records)} finished problems are saved in {args.out}; "
+          f"re-run the same command to resume.", file=sys.stderr)
 
 
 def _generator(args: argparse.Namespace):

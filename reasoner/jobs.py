@@ -18,12 +18,9 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import JobError, ResumeMismatchError
-from reasoner.generation import Generator
 from reasoner.metrics import summarize
 from reasoner.progress import Progress
-from reasoner.solve import solve_problem
 from reasoner.types import Budget, Problem, Result
-from strategies import make_strategy
 
 
 class JobConfig(BaseModel):
@@ -140,25 +137,28 @@ class ResultWriter:
             self._handle = None
 
 
-async def run_job(config: JobConfig, problems: Sequence[Problem], generator: Generator, math, code,
-                  out: Path | None = None, concurrency: int = 64, progress: bool = True) -> dict[str, Any]:
-    """Solve `problems`, streaming records to `out`; returns the summary of all records."""
-    if out is not None and out.exists() and out.is_dir():
+async def run_job(config: JobConfig, problems: Sequence[Problem], pool, out: Path | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out`.
+
+    Returns the summary of every record for these problems, including ones
+    finished by earlier runs of the same job.
+    """
+    if out is not None and out.is_dir():
         raise JobError(f"--out {out} is a directory; give a .jsonl file path")
     writer = ResultWriter(out, config) if out is not None else _MemoryWriter(None, config)
-    strategy = make_strategy(config.strategy, **config.strategy_options)
     pending = [p for p in problems if p.id not in writer.done]
-    limit = asyncio.Semaphore(concurrency)
+    slots = asyncio.Semaphore(pool.capacity)
     wanted = {p.id for p in problems}
 
     async def one(problem: Problem, bar: Progress) -> None:
-        async with limit:
-            result = await solve_problem(problem, strategy, generator, math, code, config.budget, config.seed)
+        async with slots:
+            result = await pool.solve(problem)
         writer.write(record_of(problem, result, config.hash))
         bar.update(result.cost.generated_tokens, result.correct)
 
     try:
-        with Progress(len(pending), f"{config.strategy}", stream=None if progress else _Null()) as bar:
+        with Progress(len(pending), config.strategy, stream=None if progress else _Null()) as bar:
             async with asyncio.TaskGroup() as group:
                 for problem in pending:
                     group.create_task(one(problem, bar))

@@ -8,6 +8,7 @@ import pytest
 
 from reasoner.errors import ResumeMismatchError
 from reasoner.jobs import JobConfig, read_records, run_job
+from reasoner.pool import LocalPool
 from reasoner.runtime import run_sync
 from reasoner.types import Problem
 
@@ -18,7 +19,8 @@ def problems(count: int) -> list[Problem]:
 
 
 def run(engine, math_verifier, code_verifier, config, items, out):
-    return run_sync(run_job(config, items, engine, math_verifier, code_verifier, out=out, progress=False))
+    pool = LocalPool(config, engine, math_verifier, code_verifier)
+    return run_sync(run_job(config, items, pool, out=out, progress=False))
 
 
 def test_every_problem_gets_one_record(engine, math_verifier, code_verifier, tmp_path):

@@ -1,0 +1,186 @@
+"""Worker pools: where a job's problems are solved.
+
+One protocol, two implementations:
+
+- `LocalPool`: one engine in this process, no Ray.
+- `RayPool`: N Ray actors, each hosting its own engine and verifiers. Each
+  actor runs many problems' strategies concurrently on its event loop, so its
+  engine batches tokens across problems. Problems go to the least-busy live
+  actor as slots free up (a queue, not a static split). If an actor dies, its
+  in-flight problems are retried on a replacement; a problem that has killed
+  `max_attempts` workers is recorded as an error and the job goes on.
+
+Grading runs inside the pool next to the strategy, in the verifiers' own
+worker processes, so code execution never blocks token generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, Protocol, runtime_checkable
+
+from reasoner.errors import ConfigError, EngineError
+from reasoner.jobs import JobConfig
+from reasoner.solve import solve_problem
+from reasoner.types import Problem, Result
+from strategies import make_strategy
+
+
+@runtime_checkable
+class WorkerPool(Protocol):
+    """Solves and grades problems for a job."""
+
+    @property
+    def capacity(self) -> int:
+        """How many problems the pool wants in flight to stay busy."""
+        ...
+
+    async def solve(self, problem: Problem) -> Result: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalPool:
+    """Everything in this process: one shared engine, concurrent strategies."""
+
+    def __init__(self, config: JobConfig, generator, math, code, concurrency: int = 64) -> None:
+        self.config = config
+        self.generator = generator
+        self.math, self.code = math, code
+        self.strategy = make_strategy(config.strategy, **config.strategy_options)
+        self._capacity = concurrency
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    async def solve(self, problem: Problem) -> Result:
+        return await solve_problem(problem, self.strategy, self.generator, self.math, self.code,
+                                   self.config.budget, self.config.seed)
+
+    async def close(self) -> None:
+        pass
+
+
+class SolverActor:
+    """Body of a Ray actor: an engine, verifiers and a strategy, solving many problems at once."""
+
+    def __init__(self, config_json: str, engine_options: dict[str, Any]) -> None:
+        from reasoner.backends.vllm import VLLMGenerator
+        from verifiers.code import CodeVerifier
+        from verifiers.math import MathVerifier
+
+        self.config = JobConfig.model_validate_json(config_json)
+        self.generator = VLLMGenerator(self.config.model, **engine_options)
+        self.math, self.code = MathVerifier(), CodeVerifier()
+        self.strategy = make_strategy(self.config.strategy, **self.config.strategy_options)
+
+    async def ready(self) -> int:
+        """Start the engine; returns this worker's process id."""
+        import os
+
+        await asyncio.to_thread(self.generator.engine)
+        return os.getpid()
+
+    async def solve(self, problem_json: str) -> str:
+        problem = Problem.model_validate_json(problem_json)
+        result = await solve_problem(problem, self.strategy, self.generator, self.math, self.code,
+                                     self.config.budget, self.config.seed)
+        return result.model_dump_json()
+
+
+class RayPool:
+    """N Ray actors with dynamic dispatch and retry of problems whose worker died."""
+
+    def __init__(self, config: JobConfig, workers: int, address: str | None = None,
+                 engine_options: dict[str, Any] | None = None, per_worker: int = 64,
+                 max_attempts: int = 3) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.config = config
+        self.workers = workers
+        self.address = address
+        self.engine_options = engine_options or {}
+        self.per_worker = per_worker
+        self.max_attempts = max_attempts
+        self.restarts = 0
+        self._actors: dict[int, Any] = {}
+        self._load: dict[int, int] = {}
+        self._ids = itertools.count()
+        self._lock = asyncio.Lock()
+
+    @property
+    def capacity(self) -> int:
+        return self.workers * self.per_worker
+
+    async def start(self) -> RayPool:
+        """Connect to (or start) Ray and bring every actor's engine up."""
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
+        return self
+
+    async def _spawn(self) -> int:
+        import ray
+
+        resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
+        actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
+        actor = actor_cls.remote(self.config.model_dump_json(), self.engine_options)
+        await actor.ready.remote()
+        key = next(self._ids)
+        self._actors[key], self._load[key] = actor, 0
+        return key
+
+    @property
+    def actors(self) -> list[Any]:
+        """Live actor handles (for inspection and fault-injection tests)."""
+        return list(self._actors.values())
+
+    async def solve(self, problem: Problem) -> Result:
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+        failures = []
+        for _ in range(self.max_attempts):
+            key = await self._least_busy()
+            self._load[key] += 1
+            try:
+                payload = await self._actors[key].solve.remote(problem.model_dump_json())
+                return Result.model_validate_json(payload)
+            except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
+                failures.append(type(exc).__name__)
+                await self._replace(key)
+            finally:
+                if key in self._load:
+                    self._load[key] -= 1
+        return Result(problem_id=problem.id, strategy=self.config.strategy, answer=None,
+                      error=f"worker died on this problem {len(failures)} times ({', '.join(failures)}); "
+                            f"gave up after max_attempts={self.max_attempts}")
+
+    async def _least_busy(self) -> int:
+        async with self._lock:
+            if not self._actors:
+                await self._spawn()
+            return min(self._load, key=self._load.get)
+
+    async def _replace(self, key: int) -> None:
+        """Drop a dead actor and start a replacement (once, however many problems saw it die)."""
+        async with self._lock:
+            if key not in self._actors:
+                return
+            del self._actors[key]
+            self._load.pop(key, None)
+            self.restarts += 1
+            try:
+                await self._spawn()
+            except Exception as exc:
+                raise EngineError(f"could not restart a Ray worker: {exc}") from exc
+
+    async def close(self) -> None:
+        import ray
+
+        for actor in self._actors.values():
+            ray.kill(actor)
+        self._actors.clear()
