@@ -7,13 +7,6 @@ import pytest
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_math_and_code_verifiers_grade_inside_an_actor(ray_runtime):
     @ray.remote(num_cpus=0)
     class Grader:

@@ -1,7 +1,8 @@
 """Tests for the sympy math verifier: extraction, equivalence rules, traps, limits.
 
-One verifier (and so one worker pool) is shared by the module; tests that need
-other settings build their own small one.
+Two verifiers (and so two worker pools) are shared by the module: `verifier`
+has a generous time limit, so a busy machine cannot turn a slow comparison
+into a spurious timeout; `short_clock` has a 2 s limit for the time-limit tests.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ from verifiers.base import Status
 from verifiers.math import MathVerifier, extract_answer
 
 TIMEOUT = 2.0
+GENEROUS = 30.0
 
 
 @pytest.fixture(scope="module")
 def verifier():
-    with MathVerifier(timeout=TIMEOUT, workers=2) as v:
+    with MathVerifier(timeout=GENEROUS, workers=2) as v:
+        yield v
+
+
+@pytest.fixture(scope="module")
+def short_clock():
+    with MathVerifier(timeout=TIMEOUT, workers=1) as v:
         yield v
 
 
@@ -338,22 +346,22 @@ PATHOLOGICAL = [
 
 
 @pytest.mark.parametrize("answer", PATHOLOGICAL)
-def test_pathological_input_times_out(verifier, answer):
+def test_pathological_input_times_out(short_clock, answer):
     started = time.monotonic()
-    verdict = verifier.verify(rf"\boxed{{{answer}}}", r"5+\sqrt{3}")
+    verdict = short_clock.verify(rf"\boxed{{{answer}}}", r"5+\sqrt{3}")
     assert verdict.status is Status.TIMEOUT and verdict.score is None
     assert time.monotonic() - started < TIMEOUT + 5
 
 
-def test_verifier_works_after_a_timeout(verifier):
-    verifier.verify(r"\boxed{(1+\sqrt{2})^{40000}}", r"5+\sqrt{3}")
-    assert verifier.verify(r"\boxed{\sqrt{4}}", "2").status is Status.CORRECT
+def test_verifier_works_after_a_timeout(short_clock):
+    assert short_clock.verify(r"\boxed{(1+\sqrt{2})^{40000}}", r"5+\sqrt{3}").status is Status.TIMEOUT
+    assert short_clock.verify(r"\boxed{\sqrt{4}}", "2").status is Status.CORRECT
 
 
 # ------------------------------------------------------- configuration, caching
 
 def test_percent_strict_reads_only_the_value():
-    with MathVerifier(timeout=TIMEOUT, workers=1, percent="strict") as strict:
+    with MathVerifier(timeout=GENEROUS, workers=1, percent="strict") as strict:
         assert (strict.equivalent(r"50\%", "0.5"), strict.equivalent(r"50\%", "50")) == (True, False)
 
 
@@ -399,8 +407,9 @@ def test_construction_starts_no_processes():
 
 
 def test_concurrent_threads_get_correct_verdicts(verifier):
-    items = [(rf"\boxed{{\frac{{{n}}}{{4}}}}", str(n / 4), Status.CORRECT) for n in range(1, 13)]
-    items += [(rf"\boxed{{{n}}}", str(n + 1), Status.INCORRECT) for n in range(12)]
+    """Every item needs a worker: fractions against decimals, none seen before."""
+    items = [(rf"\boxed{{\frac{{{n}}}{{16}}}}", str(n / 16), Status.CORRECT) for n in range(1, 13)]
+    items += [(rf"\boxed{{\frac{{{n}}}{{3}}}}", f"{n / 3 + 1:.6f}", Status.INCORRECT) for n in range(1, 13)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda item: verifier.verify(item[0], item[1]).status, items))
     assert statuses == [expected for _, _, expected in items]
@@ -409,40 +418,16 @@ def test_concurrent_threads_get_correct_verdicts(verifier):
 def test_pickled_verifier_works(verifier):
     clone = pickle.loads(pickle.dumps(verifier))
     try:
-        assert (clone.timeout, clone.verify(r"\boxed{x=3}", "3").status) == (TIMEOUT, Status.CORRECT)
+        assert (clone.timeout, clone.verify(r"\boxed{x=3}", "3").status) == (GENEROUS, Status.CORRECT)
     finally:
         clone.close()
 
 
 def test_closed_verifier_restarts_lazily():
-    v = MathVerifier(timeout=TIMEOUT, workers=1)
+    v = MathVerifier(timeout=GENEROUS, workers=1)
     v.close()
     try:
         assert v.verify(r"\boxed{2x+2}", "2(x+1)").status is Status.CORRECT
     finally:
         v.close()
 
-
-def test_verifier_inside_a_ray_actor():
-    ray = pytest.importorskip("ray")
-
-    @ray.remote
-    class Grader:
-        def __init__(self, verifier: MathVerifier) -> None:
-            self.verifier = verifier
-
-        def grade(self, prediction: str, reference: str) -> str:
-            return self.verifier.verify(prediction, reference).status.value
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        grader = Grader.remote(MathVerifier(timeout=TIMEOUT, workers=1))
-        statuses = ray.get([grader.grade.remote(r"\boxed{\frac12}", "0.5"),
-                            grader.grade.remote(r"\boxed{(1+\sqrt{2})^{50000}}", "1"),
-                            grader.grade.remote(r"\boxed{2x+2}", "2(x+1)")])
-    finally:
-        if started_here:
-            ray.shutdown()
-    assert statuses == ["correct", "timeout", "correct"]

@@ -1,0 +1,896 @@
+"""A disposable, confined `python3 -I` process for running untrusted code.
+
+`Sandbox.run` executes one *payload* (a function shipped to the child as
+source) in a fresh interpreter and returns what happened as data: a
+`RunResult` with an outcome, a short detail and the captured output. The code
+verifier (`verifiers.code`) is its only user; the payload there runs a
+model-written program and its tests.
+
+How a run works
+---------------
+The parent writes the job and a fresh random token into an unlinked temporary
+file and starts ``[unshare ...] python3 -I -c <bootstrap> SPEC_FD RESULT_FD``
+in a new session, with stdin from /dev/null (or the test's input), a minimal
+environment (PATH, LANG, HOME and TMPDIR set to the work directory) and a
+fresh work directory as cwd. The child reads and closes the spec, then splits:
+
+- a *supervisor* that keeps the privileges it started with, waits for the
+  worker (killing it if the parent goes away or a backstop deadline passes),
+  reports the worker's exit status and CPU time, and kills every process left
+  behind (orphans are re-parented to it: it is PID 1 of its namespace or a
+  child subreaper);
+- a *worker* that lowers its limits, drops to the run's private uid, writes
+  ``ready`` to the result pipe, runs the payload, and only if the payload
+  reports success writes the token back. Forks of the candidate that return
+  into the harness exit silently.
+
+The parent decides pass/fail from the result pipe alone: a run passes only if
+the token it generated comes back in a success report. The exit status is
+used for the failure detail, never for passing. Wall time is enforced by the
+parent (selectors over the pipes and a pidfd, no signals, so it works from
+threads and Ray actors); on overrun or output overflow it stops, then kills,
+the whole process tree, and then every process of the run's uid.
+
+Isolation, strongest first (probed once per `Sandbox`; see `Sandbox.isolation`)
+-------------------------------------------------------------------------------
+- Namespaces via util-linux ``unshare --pid --fork --kill-child --mount-proc
+  [--net]`` (plus ``--user --map-root-user`` when not root). In a PID
+  namespace nothing outlives the supervisor: when it exits the kernel kills
+  every process in the namespace, including ``setsid`` double-forked
+  grandchildren. With ``--net`` only a downed loopback exists, so no
+  connection to the host or the internet is possible.
+- In the mount namespace the whole filesystem is made read-only and nosuid
+  (``mount_setattr(AT_RECURSIVE)``), the work directory becomes a fresh,
+  size-limited tmpfs, and /dev/shm a small private tmpfs.
+- When the parent is root, each concurrent run gets its own unprivileged uid
+  from `SANDBOX_UIDS` (leased through an abstract Unix socket name, so
+  threads and processes never share one). That makes RLIMIT_NPROC bind (it is
+  not enforced for root), keeps runs from signalling or reading each other,
+  and lets the parent find and kill every process of the run by uid. Without
+  root the program runs as the parent's user (or as root of a user namespace).
+- Always: RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_CORE=0,
+  oom_score_adj=1000 (the OOM killer picks the sandbox first), nice 10,
+  PR_SET_NO_NEW_PRIVS, a capped read of stdout+stderr, and a wall-clock limit.
+
+If namespaces are refused (some containers do), the sandbox falls back to a
+plain process with the remaining protections and records why in
+`Isolation.fallbacks`; it logs a warning. It never falls back to running the
+candidate as root, and a run whose sandbox fails to start is a `SETUP_ERROR`,
+never a pass or a fail. Pass ``namespaces=True`` to make namespaces mandatory.
+
+Threat model
+------------
+Defends against accidental and casually adversarial model-written code:
+infinite loops, memory and fork bombs, huge output, huge files, writes outside
+the work directory, reading the parent's environment, network access (with
+namespaces), killing the parent or other runs, processes that escape the
+process group, and faking success by exiting early (``exit(0)``,
+``os._exit(0)``, ``SystemExit``) or by printing pass markers.
+
+It is not a VM or a container runtime: there is no seccomp filter, the kernel
+is shared, the filesystem is readable (anything world-readable can be read,
+and world-writable Unix sockets can be connected to), and the token lives in
+the worker's memory while the candidate runs: code that deliberately inspects
+the harness (frames, ``gc``, /proc/self/mem) can forge a pass, just as it can
+monkeypatch whatever the tests call. Do not run code from a determined
+attacker with it. Linux only (needs pidfd, kernel 5.3+; mount_setattr 5.12+
+for the read-only filesystem); the child interpreter needs Python 3.9+.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import enum
+import errno
+import functools
+import inspect
+import marshal
+import logging
+import math
+import os
+import pwd
+import resource
+import secrets
+import select
+import selectors
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+import psutil
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoner.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+"""PATH inside the sandbox, and where the interpreter and unshare are looked up."""
+SANDBOX_UIDS = range(0x7A00_0000, 0x7A00_0000 + 4096)
+"""Private uids for runs when the parent is root: above the ranges Debian, systemd
+containers and subuid maps allocate, below 2**31. One uid per concurrent run."""
+
+_OUTPUT_CHUNK = 1 << 16
+_RESULT_CAP = 1 << 16
+_DETAIL_CAP = 1000
+_SUPERVISOR_GRACE = 2.0
+"""Seconds past the time limit after which the supervisor kills the worker itself."""
+_DRAIN_SECONDS = 1.0
+_KILL_ROUNDS = 100
+_PROBE_SECONDS = 30.0
+
+
+class SandboxConfig(BaseModel):
+    """Limits and isolation for every run of one sandbox."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: float = Field(10.0, gt=0, le=3600)
+    """Wall-clock seconds per run; CPU time is capped at the same figure rounded up."""
+    memory_mb: int = Field(1024, ge=64)
+    """Address-space limit (RLIMIT_AS) of each sandboxed process, in MiB."""
+    max_processes: int = Field(32, ge=1)
+    """Processes and threads the program may have at once (RLIMIT_NPROC)."""
+    max_output_bytes: int = Field(1 << 20, ge=1024)
+    """Bytes of stdout plus stderr kept; more ends the run as a failure."""
+    max_file_mb: int = Field(16, ge=1)
+    """Largest file the program may write (RLIMIT_FSIZE), in MiB."""
+    disk_mb: int = Field(64, ge=1)
+    """Size of the work directory's tmpfs, when the filesystem is isolated."""
+    network: Literal["deny", "allow"] = "deny"
+    """`deny` runs the program in an empty network namespace where the platform allows it."""
+    namespaces: bool | None = None
+    """None: use Linux namespaces when they work; True: require them; False: never use them."""
+    python: str | None = None
+    """Interpreter for the program; default: `python3` on SAFE_PATH (must be usable by the sandbox uid)."""
+
+
+class Isolation(BaseModel):
+    """The isolation actually in effect, as found by probing the machine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespaces: tuple[str, ...]
+    """Linux namespaces each run gets (`pid`, `mount`, `net`, `user`); empty without unshare."""
+    read_only_filesystem: bool
+    """Everything except the work directory (a tmpfs) and /dev/shm is read-only."""
+    private_uid: bool
+    """Each run has its own unprivileged uid; False means the parent's user (or user-namespace root)."""
+    network_blocked: bool
+    """The program cannot open network connections."""
+    python: str
+    """The interpreter programs run with."""
+    fallbacks: tuple[str, ...] = ()
+    """Why stronger configurations were not used."""
+
+
+class RunOutcome(str, enum.Enum):
+    """How one sandboxed run ended."""
+
+    PASSED = "passed"
+    """The payload reported success with this run's token."""
+    FAILED = "failed"
+    """The payload reported a failure (a failing test, an exception)."""
+    CRASHED = "crashed"
+    """The program ended the process before the payload reported (exit, signal, limit)."""
+    TIMEOUT = "timeout"
+    """The wall-clock or CPU time limit was exceeded."""
+    OUTPUT_LIMIT = "output_limit"
+    """stdout plus stderr exceeded `max_output_bytes`."""
+    SETUP_ERROR = "setup_error"
+    """The sandbox itself failed before the program ran; nothing can be concluded."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one sandboxed run produced."""
+
+    outcome: RunOutcome
+    detail: str
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Child-side code: `source` defines `entry(job: dict) -> tuple[bool, str]`."""
+
+    source: str
+    entry: str
+
+    @classmethod
+    def from_functions(cls, *functions: Callable[..., Any], prelude: str = "") -> Payload:
+        """Ship module-level functions as source; the first one is the entry point."""
+        source = prelude + "\n\n".join(inspect.getsource(f) for f in functions)
+        return cls(source=source, entry=functions[0].__name__)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One way of launching runs, tried by the probe."""
+
+    name: str
+    launcher: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    mounts: bool
+    private_uid: bool
+
+
+class Sandbox:
+    """Runs payloads in confined child interpreters. Thread-safe; probes isolation on first use."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._python = _find_python(self.config.python)
+        self._lock = threading.Lock()
+        self._chosen: tuple[_Plan, Isolation] | None = None
+
+    @property
+    def isolation(self) -> Isolation:
+        """The isolation in effect on this machine (probes on first access)."""
+        return self._plan_and_isolation()[1]
+
+    def run(self, payload: Payload, job: dict[str, Any], stdin: bytes | None = None) -> RunResult:
+        """Run `payload` on `job` once, with `stdin` as standard input (else /dev/null)."""
+        plan = self._plan_and_isolation()[0]
+        return self._run(plan, payload, job, stdin)
+
+    def _plan_and_isolation(self) -> tuple[_Plan, Isolation]:
+        with self._lock:
+            if self._chosen is None:
+                self._chosen = self._probe()
+            return self._chosen
+
+    def _probe(self) -> tuple[_Plan, Isolation]:
+        failures: list[str] = []
+        probe = Payload.from_functions(_probe_payload)
+        for plan in _candidate_plans(self.config, os.geteuid() == 0):
+            result = self._run(plan, probe, {"read_only": plan.mounts}, None, timeout=_PROBE_SECONDS)
+            if result.outcome is RunOutcome.PASSED:
+                if failures:
+                    log.warning("sandbox isolation reduced: %s", "; ".join(failures))
+                return plan, self._describe(plan, failures)
+            failures.append(f"{plan.name}: {result.detail}")
+        raise ConfigError("the code sandbox cannot run on this machine: " + "; ".join(failures))
+
+    def _describe(self, plan: _Plan, failures: list[str]) -> Isolation:
+        return Isolation(namespaces=plan.namespaces, read_only_filesystem=plan.mounts,
+                         private_uid=plan.private_uid, network_blocked="net" in plan.namespaces,
+                         python=self._python, fallbacks=tuple(failures))
+
+    def _run(self, plan: _Plan, payload: Payload, job: dict[str, Any], stdin: bytes | None,
+             timeout: float | None = None) -> RunResult:
+        started = time.monotonic()
+        timeout = timeout or self.config.timeout
+        token = secrets.token_hex(32)
+        with ExitStack() as stack:
+            uid = stack.enter_context(_UidLease()) if plan.private_uid else None
+            workdir = stack.enter_context(_workdir(None if plan.mounts else uid))
+            if uid is not None and "pid" not in plan.namespaces:  # a PID namespace leaves nothing behind
+                _kill_user_processes(uid)  # leftovers of a holder that crashed
+                stack.callback(_kill_user_processes, uid)
+            spec = self._spec(plan, workdir, uid, job, token, timeout)
+            try:
+                watcher = stack.enter_context(self._start(plan, payload, spec, stdin, workdir))
+            except OSError as error:
+                return RunResult(RunOutcome.SETUP_ERROR, f"could not start the sandbox: {error}", b"", b"",
+                                 time.monotonic() - started)
+            watcher.watch(started + timeout)
+            watcher.finish()
+        return _result(watcher, token, self.config, timeout, time.monotonic() - started)
+
+    def _spec(self, plan: _Plan, workdir: str, uid: int | None, job: dict[str, Any], token: str,
+              timeout: float) -> dict[str, Any]:
+        sandbox = {"workdir": workdir, "mounts": plan.mounts, "uid": uid, "disk_mb": self.config.disk_mb,
+                   "limits": _rlimits(self.config, plan, timeout),
+                   "supervisor_seconds": timeout + _SUPERVISOR_GRACE}
+        return {"token": token, "sandbox": sandbox, "job": job}
+
+    @contextmanager
+    def _start(self, plan: _Plan, payload: Payload, spec: dict[str, Any], stdin: bytes | None,
+               workdir: str) -> Iterator[_Watcher]:
+        argv = [*plan.launcher, self._python, "-I", "-c", _bootstrap(payload)]
+        env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
+        with _spec_file(spec) as spec_fd, _stdin_file(stdin) as stdin_file:
+            result_r, result_w = os.pipe()
+            try:
+                proc = subprocess.Popen([*argv, str(spec_fd), str(result_w)], stdin=stdin_file,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=workdir,
+                                        pass_fds=(spec_fd, result_w), start_new_session=True)
+            except OSError:
+                os.close(result_r)
+                raise
+            finally:
+                os.close(result_w)
+        watcher = _Watcher(proc, result_r, self.config.max_output_bytes)
+        try:
+            yield watcher
+        finally:
+            watcher.close()
+
+
+def _find_python(python: str | None) -> str:
+    found = shutil.which(python or "python3", path=SAFE_PATH)
+    if found is None:
+        raise ConfigError(f"no Python interpreter {python or 'python3'!r} found on {SAFE_PATH}")
+    return found
+
+
+def _candidate_plans(config: SandboxConfig, root: bool) -> list[_Plan]:
+    """Launch configurations, strongest first, allowed by `config.namespaces`."""
+    plans = []
+    unshare = shutil.which("unshare", path=SAFE_PATH)
+    if config.namespaces is not False and unshare is not None:
+        net = ("--net",) if config.network == "deny" else ()
+        user = () if root else ("--user", "--map-root-user")
+        launcher = (unshare, *user, "--pid", "--fork", "--kill-child", "--mount-proc", *net, "--")
+        kinds = ("pid", "mount") + (("net",) if net else ()) + (() if root else ("user",))
+        plans.append(_Plan("namespaces, read-only filesystem", launcher, kinds, True, root))
+        plans.append(_Plan("namespaces", launcher, kinds, False, root))
+    elif config.namespaces:
+        raise ConfigError(f"namespaces=True but no `unshare` on {SAFE_PATH}")
+    if config.namespaces is not True:
+        plans.append(_Plan("plain process", (), (), False, root))
+    return plans
+
+
+def _rlimits(config: SandboxConfig, plan: _Plan, timeout: float) -> dict[str, list[int]]:
+    cpu = math.ceil(timeout)
+    memory = config.memory_mb << 20
+    file_size = config.max_file_mb << 20
+    processes = config.max_processes
+    if not plan.private_uid:  # RLIMIT_NPROC counts every process of the user
+        processes += len(_user_pids(os.getuid()))
+    return {"RLIMIT_CPU": [cpu, cpu + 1], "RLIMIT_AS": [memory, memory],
+            "RLIMIT_FSIZE": [file_size, file_size], "RLIMIT_NPROC": [processes, processes],
+            "RLIMIT_CORE": [0, 0]}
+
+
+class _UidLease:
+    """Exclusive use of one uid from SANDBOX_UIDS across threads and processes.
+
+    The lease is an abstract Unix socket name: binding is atomic, and the kernel
+    frees the name when the holder closes it or dies.
+    """
+
+    def __enter__(self) -> int:
+        offset = secrets.randbelow(len(SANDBOX_UIDS))
+        for i in range(len(SANDBOX_UIDS)):
+            uid = SANDBOX_UIDS[(offset + i) % len(SANDBOX_UIDS)]
+            if not _has_account(uid) and self._bind(uid):
+                return uid
+        raise RuntimeError(f"all {len(SANDBOX_UIDS)} sandbox uids are in use")
+
+    def _bind(self, uid: int) -> bool:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(f"\0reasoner-sandbox-uid-{uid}")
+        except OSError as error:
+            sock.close()
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+        self._socket = sock
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+
+
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
+@contextmanager
+def _workdir(owner: int | None) -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="reasoner-sandbox-")
+    try:
+        if owner is not None:
+            os.chown(path, owner, owner)
+        yield path
+    finally:
+        _make_removable(path)
+        shutil.rmtree(path)
+
+
+def _make_removable(path: str) -> None:
+    """Without root, a program can chmod its own directories so its owner cannot delete them."""
+    if os.geteuid() == 0:
+        return
+    for directory, _, _ in os.walk(path):
+        with suppress(PermissionError):
+            os.chmod(directory, 0o700)
+
+
+@contextmanager
+def _spec_file(spec: dict[str, Any]) -> Iterator[int]:
+    """The spec in an unlinked file: the child reads it once, then nothing names it."""
+    with tempfile.TemporaryFile() as handle:
+        handle.write(marshal.dumps(spec))
+        handle.flush()
+        yield handle.fileno()
+
+
+@contextmanager
+def _stdin_file(data: bytes | None) -> Iterator[IO[bytes] | int]:
+    if data is None:
+        yield subprocess.DEVNULL
+        return
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.seek(0)
+        yield handle
+
+
+class _Watcher:
+    """Reads a run's pipes with bounded memory until it exits, overruns or floods."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], result_fd: int, output_cap: int) -> None:
+        self.proc = proc
+        self.output_cap = output_cap
+        self.pidfd = os.pidfd_open(proc.pid)
+        self.stdout_fd, self.stderr_fd, self.result_fd = _fileno(proc.stdout), _fileno(proc.stderr), result_fd
+        self.streams = {fd: bytearray() for fd in (self.stdout_fd, self.stderr_fd, result_fd)}
+        self.output_bytes = 0
+        self.exited = self.timed_out = self.overflowed = False
+        self.selector = selectors.DefaultSelector()
+        for fd in (*self.streams, self.pidfd):
+            self.selector.register(fd, selectors.EVENT_READ)
+
+    @property
+    def stdout(self) -> bytes:
+        return bytes(self.streams[self.stdout_fd])
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self.streams[self.stderr_fd])
+
+    @property
+    def report(self) -> bytes:
+        return bytes(self.streams[self.result_fd])
+
+    def watch(self, deadline: float) -> None:
+        """Read until the root process exits, the deadline passes or output overflows."""
+        self._pump(deadline, stop_on_overflow=True)
+        self.timed_out = not (self.exited or self.overflowed)
+
+    def finish(self) -> None:
+        """Kill what is left of the run, reap the root, then read the pipes to the end.
+
+        The root (unshare, or the supervisor) is spared unless it hangs: the
+        supervisor reaps everything below it before exiting, and when a PID
+        namespace's init dies the kernel kills the namespace before unshare can
+        reap it, so no zombie or survivor is left once the root is reaped.
+        """
+        for attempt in range(3):
+            if not self.exited:
+                _kill_tree(self.proc.pid, include_root=attempt == 2)
+            self._pump(time.monotonic() + 5, stop_on_overflow=False)  # keep pipes flowing so nothing blocks
+        self.proc.wait()
+        self._drain(time.monotonic() + _DRAIN_SECONDS)
+
+    def close(self) -> None:
+        self.selector.close()
+        os.close(self.pidfd)
+        os.close(self.result_fd)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _pump(self, deadline: float, stop_on_overflow: bool) -> None:
+        """Read (past the caps, discarding) until the root exits or the deadline passes."""
+        while not self.exited and not (stop_on_overflow and self.overflowed):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            for key, _ in self.selector.select(remaining):
+                self._on_ready(key.fd)
+
+    def _drain(self, deadline: float) -> None:
+        with suppress(KeyError):
+            self.selector.unregister(self.pidfd)
+        while self.selector.get_map() and (remaining := deadline - time.monotonic()) > 0:
+            for key, _ in self.selector.select(remaining):
+                self._on_ready(key.fd)
+
+    def _on_ready(self, fd: int) -> None:
+        if fd == self.pidfd:
+            self.exited = True
+            self.selector.unregister(fd)
+            return
+        chunk = os.read(fd, _OUTPUT_CHUNK)
+        if not chunk:
+            self.selector.unregister(fd)
+        elif fd == self.result_fd:
+            self._keep(fd, chunk, _RESULT_CAP - len(self.streams[fd]))
+        else:
+            self._keep(fd, chunk, self.output_cap - self.output_bytes)
+            self.output_bytes += len(chunk)
+            self.overflowed = self.overflowed or self.output_bytes > self.output_cap
+
+    def _keep(self, fd: int, chunk: bytes, room: int) -> None:
+        self.streams[fd] += chunk[:max(room, 0)]
+
+
+def _fileno(stream: IO[bytes] | None) -> int:
+    if stream is None:
+        raise RuntimeError("the sandbox process was started without a pipe")
+    return stream.fileno()
+
+
+def _kill_tree(root: int, include_root: bool) -> None:
+    """Stop, then kill, every descendant of `root`: stopped processes cannot fork meanwhile."""
+    stopped: dict[int, psutil.Process] = {}
+    for _ in range(_KILL_ROUNDS):
+        fresh = [p for p in _tree(root, include_root) if p.pid not in stopped]
+        if not fresh:
+            break
+        for process in fresh:
+            with suppress(psutil.NoSuchProcess):
+                process.suspend()
+            stopped[process.pid] = process
+    for process in stopped.values():
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
+    _wait_dead(list(stopped.values()), timeout=5)
+
+
+def _wait_dead(processes: list[psutil.Process], timeout: float) -> None:
+    """Wait until none of `processes` runs; zombies count as dead (whoever adopted them reaps them)."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _tree(root: int, include_root: bool) -> list[psutil.Process]:
+    try:
+        process = psutil.Process(root)
+        found = process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = [p for p in found if _alive(p)]
+    return [process, *found] if include_root and _alive(process) else found
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _kill_user_processes(uid: int) -> None:
+    """SIGKILL every live process of `uid` until none is left; they may be forking meanwhile."""
+    for _ in range(_KILL_ROUNDS):
+        pids = _user_pids(uid)
+        if not pids:
+            return
+        for pid in pids:
+            _kill_if_owned(pid, uid)
+        deadline = time.monotonic() + 1
+        while _user_pids(uid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    raise RuntimeError(f"could not kill the processes of sandbox uid {uid}")
+
+
+def _user_pids(uid: int) -> list[int]:
+    """Live (non-zombie) processes whose real uid is `uid`, read straight from /proc (psutil is 10x slower)."""
+    return [int(entry.name) for entry in os.scandir("/proc")
+            if entry.name.isdigit() and _real_uid(entry.name, live_only=True) == uid]
+
+
+def _real_uid(pid: str, live_only: bool) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            status = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if live_only and b"\nState:\tZ" in status:
+        return None
+    start = status.find(b"\nUid:\t")
+    return int(status[start + 6:].split(None, 1)[0]) if start >= 0 else None
+
+
+def _kill_if_owned(pid: int, uid: int) -> None:
+    """Kill `pid` if it still belongs to `uid`; the pidfd pins the process between check and kill."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if _real_uid(str(pid), live_only=False) == uid:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited meanwhile
+    finally:
+        os.close(pidfd)
+
+
+def _result(watcher: _Watcher, token: str, config: SandboxConfig, timeout: float, seconds: float) -> RunResult:
+    outcome, detail = _judge(watcher, token, config, timeout)
+    return RunResult(outcome, _shorten(detail, _DETAIL_CAP), watcher.stdout, watcher.stderr, seconds)
+
+
+def _judge(watcher: _Watcher, token: str, config: SandboxConfig, timeout: float) -> tuple[RunOutcome, str]:
+    """Outcome and detail of a finished run, from the result pipe; exit codes never pass a run."""
+    lines = watcher.report.split(b"\n")
+    if lines[0] != b"ready":
+        return RunOutcome.SETUP_ERROR, _setup_failure(lines[0], watcher, timeout)
+    reports = [r for r in (_parse(line) for line in lines[1:]) if r is not None]
+    if watcher.overflowed:
+        return RunOutcome.OUTPUT_LIMIT, f"output limit of {config.max_output_bytes} bytes exceeded"
+    if any(r.get("passed") is True and secrets.compare_digest(str(r.get("token")).encode(), token.encode())
+           for r in reports):
+        return RunOutcome.PASSED, ""
+    failure = next((r for r in reports if r.get("passed") is False), None)
+    if failure is not None:
+        return RunOutcome.FAILED, str(failure.get("detail", ""))
+    if watcher.timed_out:
+        return RunOutcome.TIMEOUT, f"time limit {timeout:g}s exceeded"
+    exit_report = next((r for r in reversed(reports) if "exit" in r), {})
+    return _crash(exit_report, watcher.stderr, timeout)
+
+
+def _crash(exit_report: dict[str, Any], stderr: bytes, timeout: float) -> tuple[RunOutcome, str]:
+    code, cpu = exit_report.get("exit"), exit_report.get("cpu")
+    cpu = cpu if isinstance(cpu, (int, float)) else 0.0
+    cpu_limit = math.ceil(timeout)
+    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= cpu_limit - 0.1):
+        return RunOutcome.TIMEOUT, f"CPU time limit {cpu_limit}s exceeded"
+    if isinstance(code, int) and code < 0:
+        why = f"the program was killed by {_signal_name(-code)}"
+    elif isinstance(code, int):
+        why = f"the program exited with status {code} before the tests finished"
+    else:
+        why = "the program ended without a result"
+    tail = _last_line(stderr)
+    return RunOutcome.CRASHED, f"{why}; stderr: {tail}" if tail else why
+
+
+def _setup_failure(first_line: bytes, watcher: _Watcher, timeout: float) -> str:
+    report = _parse(first_line) or {}
+    if "setup_error" in report:
+        return f"sandbox setup failed: {report['setup_error']}"
+    if watcher.timed_out:
+        return f"the sandbox did not start within the time limit of {timeout:g}s"
+    return f"the sandbox exited before starting (status {watcher.proc.returncode}): {_last_line(watcher.stderr)}"
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """A report line (a dict literal); None for anything else the program may have written."""
+    try:
+        value = ast.literal_eval(line.decode("utf-8", "replace"))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _last_line(data: bytes) -> str:
+    lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    return _shorten(lines[-1], 200) if lines else ""
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# --- Child side ---------------------------------------------------------------
+# Everything below runs inside the sandbox: `_bootstrap` ships these functions
+# as source to `python3 -I -c`. They use only the standard library, reach each
+# other by name, and read the constants that `_bootstrap` defines for them.
+
+# Lean imports: every run pays for them (json alone would pull in `re`).
+_CHILD_IMPORTS = "import ctypes, marshal, os, resource, select, signal, struct, sys, time\n"
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+SYS_MOUNT_SETATTR = 442  # the same number on x86-64 and arm64
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+OOM_SCORE_ADJ = 1000
+NICENESS = 10
+_CHILD_CONSTANTS = ("PR_SET_CHILD_SUBREAPER", "PR_SET_NO_NEW_PRIVS", "SYS_MOUNT_SETATTR", "AT_FDCWD",
+                    "AT_RECURSIVE", "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MS_NOSUID", "MS_NODEV",
+                    "OOM_SCORE_ADJ", "NICENESS")
+
+
+@functools.lru_cache(maxsize=16)
+def _bootstrap(payload: Payload) -> str:
+    constants = "".join(f"{name} = {globals()[name]!r}\n" for name in _CHILD_CONSTANTS)
+    functions = "\n\n".join(inspect.getsource(f) for f in _CHILD_FUNCTIONS)
+    return (f"from __future__ import annotations\n{_CHILD_IMPORTS}{constants}\n{functions}\n\n"
+            f"{payload.source}\n\n_child_main({payload.entry})\n")
+
+
+def _child_main(run_payload: Callable[[dict], tuple[bool, str]]) -> None:
+    """Read the spec, prepare the filesystem, then fork the worker and supervise it."""
+    spec_fd, result_fd = int(sys.argv[1]), int(sys.argv[2])
+    spec = marshal.loads(_child_read_all(spec_fd))
+    try:
+        _child_prepare(spec["sandbox"])
+    except OSError as error:
+        _child_setup_failed(result_fd, error)
+    worker = os.fork()
+    if worker == 0:
+        _child_work(spec, result_fd, run_payload)
+    _child_supervise(worker, result_fd, spec["sandbox"]["supervisor_seconds"])
+
+
+def _child_read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _child_prepare(cfg: dict) -> None:
+    """As the launching user: OOM preference, subreaper, private filesystem, cwd."""
+    with open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write(str(OOM_SCORE_ADJ))
+    _child_prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if cfg["mounts"]:
+        _child_mount_private(cfg)
+    os.chdir(cfg["workdir"])
+
+
+def _child_mount_private(cfg: dict) -> None:
+    """Read-only, nosuid view of every mount; a fresh tmpfs for the work directory and /dev/shm."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0), 32)
+    done = libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_long(AT_FDCWD), ctypes.c_char_p(b"/"),
+                        ctypes.c_long(AT_RECURSIVE), attr, ctypes.c_long(32))
+    if done != 0:
+        raise OSError(ctypes.get_errno(), "mount_setattr(/, read-only) failed")
+    owner = "" if cfg["uid"] is None else f",uid={cfg['uid']},gid={cfg['uid']}"
+    _child_mount_tmpfs(libc, cfg["workdir"], f"size={cfg['disk_mb']}m,nr_inodes=4096,mode=700{owner}")
+    if os.path.isdir("/dev/shm"):
+        _child_mount_tmpfs(libc, "/dev/shm", "size=16m,nr_inodes=256,mode=1777")
+
+
+def _child_mount_tmpfs(libc: ctypes.CDLL, target: str, options: str) -> None:
+    if libc.mount(b"tmpfs", target.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), options.encode()) != 0:
+        raise OSError(ctypes.get_errno(), f"mounting a tmpfs on {target} failed")
+
+
+def _child_prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    zero = ctypes.c_ulong(0)
+    if libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), zero, zero, zero) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _child_setup_failed(result_fd: int, error: BaseException) -> None:
+    os.write(result_fd, (repr({"setup_error": f"{type(error).__name__}: {error}"}) + "\n").encode())
+    os._exit(3)
+
+
+def _child_work(spec: dict, result_fd: int, run_payload: Callable[[dict], tuple[bool, str]]) -> None:
+    """The worker: confine, announce, run the payload, report. Never returns."""
+    write, exit_now, getpid, encode = os.write, os._exit, os.getpid, repr  # bound before untrusted code runs
+    token = spec.pop("token")
+    try:
+        _child_confine(spec["sandbox"])
+    except (OSError, ValueError) as error:
+        _child_setup_failed(result_fd, error)
+    owner = getpid()
+    write(result_fd, b"ready\n")
+    try:
+        passed, detail = run_payload(spec["job"])
+    except BaseException as error:  # the payload reports program errors itself; this is a harness fault
+        passed, detail = False, f"harness error: {type(error).__name__}: {error}"
+    if getpid() != owner:
+        exit_now(1)  # a fork made by the program came back into the harness
+    report = {"passed": True, "token": token} if passed is True else {"passed": False, "detail": str(detail)}
+    write(result_fd, (encode(report) + "\n").encode())
+    exit_now(0)
+
+
+def _child_confine(cfg: dict) -> None:
+    """Lower priority and limits, drop to the run's uid, forbid regaining privileges."""
+    os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+    for name, (soft, hard) in cfg["limits"].items():
+        resource_id = getattr(resource, name)
+        current_hard = resource.getrlimit(resource_id)[1]
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+        resource.setrlimit(resource_id, (min(soft, hard), hard))
+    if cfg["uid"] is not None:
+        _child_drop_privileges(cfg["uid"])
+    _child_prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _child_drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
+        raise PermissionError(f"could not drop privileges to uid {uid}")
+
+
+def _child_supervise(worker: int, result_fd: int, seconds: float) -> None:
+    """Wait for the worker, stopping early if the parent disappears; report; clean up. Never returns."""
+    worker_fd = os.pidfd_open(worker)
+    poller = select.poll()
+    poller.register(worker_fd, select.POLLIN)
+    poller.register(result_fd, 0)  # POLLERR once the parent closes its end
+    deadline = time.monotonic() + seconds
+    while not poller.poll(max(deadline - time.monotonic(), 0) * 1000) and time.monotonic() < deadline:
+        pass
+    os.kill(worker, signal.SIGKILL)  # a no-op if it already exited: it is our unreaped child
+    _, status, usage = os.wait4(worker, 0)
+    exit_report = {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
+    try:
+        os.write(result_fd, (repr(exit_report) + "\n").encode())
+    except BrokenPipeError:
+        pass  # the parent is gone; there is no one to tell
+    _child_kill_children()
+    os._exit(0)
+
+
+def _child_kill_children() -> None:
+    """Kill our children until none is left; orphans of the program are re-parented to us."""
+    for _ in range(1000):
+        children = _child_children()
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _child_children() -> list[int]:
+    with open(f"/proc/self/task/{os.getpid()}/children") as handle:
+        return [int(pid) for pid in handle.read().split()]
+
+
+def _probe_payload(job: dict) -> tuple[bool, str]:
+    """Probe: the work directory is writable and, when promised, the rest is not."""
+    with open("probe.txt", "w") as handle:
+        handle.write("ok")
+    if job["read_only"]:
+        try:
+            open("/probe-must-fail", "w").close()
+        except OSError:
+            return True, ""
+        return False, "the root filesystem is writable"
+    return True, ""
+
+
+_CHILD_FUNCTIONS = (_child_main, _child_read_all, _child_prepare, _child_mount_private, _child_mount_tmpfs,
+                    _child_prctl, _child_setup_failed, _child_work, _child_confine, _child_drop_privileges,
+                    _child_supervise, _child_kill_children, _child_children)
