@@ -17,6 +17,7 @@ from reasoner.errors import ReasonerError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status. Engines stay up for the caller to reuse."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -27,6 +28,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReasonerError as exc:
         print(f"reasoner: error: {exc}", file=sys.stderr)
         return 1
+
+
+def entrypoint() -> None:
+    """The `reasoner` console script: engine logs to stderr, engines shut down before exit."""
+    import os
+
+    # vLLM logs to stdout by default, which would bury the --json summary line.
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    try:
+        status = main()
+    finally:
+        if "reasoner.backends.vllm" in sys.modules:
+            sys.modules["reasoner.backends.vllm"].VLLMGenerator.close_all()
+    sys.exit(status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,4 +317,4 @@ def run_train_sft(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entrypoint()

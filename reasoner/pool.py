@@ -7,8 +7,10 @@ One protocol, two implementations:
   actor runs many problems' strategies concurrently on its event loop, so its
   engine batches tokens across problems. Problems go to the least-busy live
   actor as slots free up (a queue, not a static split). If an actor dies, its
-  in-flight problems are retried on a replacement; a problem that has killed
-  `max_attempts` workers is recorded as an error and the job goes on.
+  in-flight problems are retried on a replacement, each alone on an actor,
+  so that the problem that kills workers is told apart from its bystanders;
+  one that has killed `max_attempts` workers is recorded as an error and the
+  job goes on.
 
 Grading runs inside the pool next to the strategy, in the verifiers' own
 worker processes, so code execution never blocks token generation.
@@ -107,8 +109,9 @@ class RayPool:
         self.restarts = 0
         self._actors: dict[int, Any] = {}
         self._load: dict[int, int] = {}
+        self._reserved: set[int] = set()
         self._ids = itertools.count()
-        self._lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
 
     @property
     def capacity(self) -> int:
@@ -142,10 +145,9 @@ class RayPool:
     async def solve(self, problem: Problem) -> Result:
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
-        failures = []
-        for _ in range(self.max_attempts):
-            key = await self._least_busy()
-            self._load[key] += 1
+        failures: list[str] = []
+        while len(failures) < self.max_attempts:
+            key = await self._acquire(alone=bool(failures))
             try:
                 payload = await self._actors[key].solve.remote(problem.model_dump_json())
                 return Result.model_validate_json(payload)
@@ -153,30 +155,51 @@ class RayPool:
                 failures.append(type(exc).__name__)
                 await self._replace(key)
             finally:
-                if key in self._load:
-                    self._load[key] -= 1
+                await self._release(key)
         return Result(problem_id=problem.id, strategy=self.config.strategy, answer=None,
                       error=f"worker died on this problem {len(failures)} times ({', '.join(failures)}); "
                             f"gave up after max_attempts={self.max_attempts}")
 
-    async def _least_busy(self) -> int:
-        async with self._lock:
-            if not self._actors:
-                await self._spawn()
-            return min(self._load, key=self._load.get)
+    async def _acquire(self, alone: bool) -> int:
+        """A live actor for one problem: the least busy, or (`alone`) an idle one reserved for it."""
+        async with self._changed:
+            while True:
+                if not self._actors:
+                    await self._spawn()
+                open_keys = [k for k in self._actors if k not in self._reserved]
+                if alone:
+                    idle = [k for k in open_keys if self._load[k] == 0]
+                    if idle:
+                        self._reserved.add(idle[0])
+                        self._load[idle[0]] += 1
+                        return idle[0]
+                elif open_keys:
+                    key = min(open_keys, key=self._load.get)
+                    self._load[key] += 1
+                    return key
+                await self._changed.wait()
+
+    async def _release(self, key: int) -> None:
+        async with self._changed:
+            if key in self._load:
+                self._load[key] -= 1
+            self._reserved.discard(key)
+            self._changed.notify_all()
 
     async def _replace(self, key: int) -> None:
         """Drop a dead actor and start a replacement (once, however many problems saw it die)."""
-        async with self._lock:
+        async with self._changed:
             if key not in self._actors:
                 return
             del self._actors[key]
             self._load.pop(key, None)
+            self._reserved.discard(key)
             self.restarts += 1
             try:
                 await self._spawn()
             except Exception as exc:
                 raise EngineError(f"could not restart a Ray worker: {exc}") from exc
+            self._changed.notify_all()
 
     async def close(self) -> None:
         import ray

@@ -61,6 +61,16 @@ def code_verifier():
         yield verifier
 
 
+@pytest.fixture(scope="session")
+def ray_runtime():
+    """A local Ray runtime for the session; logical CPUs let two engine actors plus tasks fit."""
+    import ray
+
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_vllm() -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")

@@ -76,6 +76,16 @@ class VLLMGenerator:
                 cls._shared[config] = cls(model, **options)
             return cls._shared[config]
 
+    @classmethod
+    def close_all(cls) -> None:
+        """Shut down every shared engine, e.g. before the process exits."""
+        from reasoner.runtime import run_sync
+
+        with cls._shared_lock:
+            generators = list(cls._shared.values())
+        for generator in generators:
+            run_sync(generator.close())
+
     @property
     def info(self) -> ModelInfo:
         if self._info is None:
@@ -153,6 +163,9 @@ class VLLMGenerator:
             engine, self._engine = self._engine, None
         if engine is not None:
             engine.shutdown()
+            # AsyncLLM.__del__ shuts down again; at interpreter exit that runs after module
+            # teardown and raises. It is already down, so make the second call a no-op.
+            engine.shutdown = lambda *args, **kwargs: None
         with self._shared_lock:
             for key, value in list(self._shared.items()):
                 if value is self:

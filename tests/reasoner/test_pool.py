@@ -1,0 +1,103 @@
+"""Ray pool and crash safety with real Ray actors and real vLLM engines on the tiny checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reasoner.jobs import JobConfig, read_records, run_job
+from reasoner.pool import LocalPool, RayPool
+from reasoner.runtime import run_on_engine_loop, run_sync
+from reasoner.types import Problem
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def problems(count: int) -> list[Problem]:
+    return [Problem(id=f"q{i:03d}", prompt=f"What is {i} + 1?", answer=str(i + 1)) for i in range(count)]
+
+
+def write_dataset(path: Path, items: list[Problem]) -> Path:
+    path.write_text("".join(p.model_dump_json() + "\n" for p in items))
+    return path
+
+
+def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_checkpoint, tmp_path):
+    config = JobConfig(dataset="t", strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint),
+                       strategy_options={"delay_s": 0.3, "max_tokens": 8})
+    out = tmp_path / "r.jsonl"
+    items = problems(40)
+
+    async def scenario():
+        pool = await RayPool(config, workers=2, per_worker=2).start()
+        job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
+        while not out.exists() or len(read_records(out)) < 4:
+            await asyncio.sleep(0.1)
+        victim = pool.actors[0]
+        ray_runtime.kill(victim)
+        summary = await job
+        restarts = pool.restarts
+        await pool.close()
+        return summary, restarts
+
+    summary, restarts = run_sync(scenario())
+    ids = [r["problem_id"] for r in read_records(out)]
+    assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
+    assert summary["errors"] == 0
+    assert restarts == 1
+
+
+def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_checkpoint, tmp_path):
+    config = JobConfig(dataset="t", strategy="tests.slow_strategy:KillOn", model=str(tiny_checkpoint))
+    items = problems(3) + [Problem(id="poison", prompt="boom", answer="0")]
+    out = tmp_path / "r.jsonl"
+
+    async def scenario():
+        pool = await RayPool(config, workers=1, per_worker=4, max_attempts=2).start()
+        try:
+            return await run_job(config, items, pool, out=out, progress=False)
+        finally:
+            await pool.close()
+
+    summary = run_sync(scenario())
+    records = {r["problem_id"]: r for r in read_records(out)}
+    assert set(records) == {p.id for p in items}
+    assert "worker died on this problem 2 times" in records["poison"]["error"]
+    assert summary["errors"] == 1
+
+
+def test_sigkilled_job_resumes_to_the_same_result(engine, math_verifier, code_verifier, tiny_checkpoint, tmp_path):
+    dataset = write_dataset(tmp_path / "data.jsonl", problems(30))
+    out = tmp_path / "killed.jsonl"
+    command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(dataset),
+               "--strategy", "tests.slow_strategy:Slow", "--model", str(tiny_checkpoint),
+               "--concurrency", "2", "--out", str(out), "--json"]
+    # Its own session, so the kill takes the job's engine process down with it, as a crash of the
+    # machine or the OOM killer would; a lone SIGKILL of the parent leaves vLLM's engine core orphaned.
+    job = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.monotonic() + 240
+    while (not out.exists() or len(read_records(out)) < 5) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    partial = len(read_records(out))
+    assert 5 <= partial < 30
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    ids = [r["problem_id"] for r in read_records(out)]
+    assert len(ids) == 30 == len(set(ids))
+    config = JobConfig(dataset=str(dataset), strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint))
+    fresh = run_sync(run_job(config, problems(30), LocalPool(config, engine, math_verifier, code_verifier),
+                             out=tmp_path / "fresh.jsonl", progress=False))
+    assert summary["accuracy"] == fresh["accuracy"]
+    assert summary["problems"] == 30
