@@ -1,0 +1,69 @@
+"""Quality of the bundled models on the task families' test splits, per difficulty level.
+
+Run: python benchmarks/eval_bundled.py [--models tiny,small] [--limit 500]
+
+Writes benchmarks/results/bundled_models.json with, per model: greedy `cot`
+and `self_consistency` n=16 on `arith`, and greedy `cot` on `pyfunc` graded
+by the code verifier. These are the figures MODEL.md quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from reasoner.datasets import load_dataset
+from reasoner.jobs import JobConfig, run_job
+from reasoner.pool import LocalPool
+from reasoner.runtime import run_sync
+
+RUNS = [
+    ("arith", "cot", {"max_tokens": 160}),
+    ("arith", "self_consistency", {"n": 16, "max_tokens": 160}),
+    ("pyfunc", "cot", {"max_tokens": 160}),
+]
+
+
+def evaluate(model: str, limit: int, out_dir: Path) -> dict:
+    from reasoner.backends.vllm import VLLMGenerator
+    from verifiers.code import CodeVerifier
+    from verifiers.math import MathVerifier
+
+    generator = VLLMGenerator.shared(model)
+    results = {"parameters": generator.info.parameters}
+    with MathVerifier() as math, CodeVerifier() as code:
+        for dataset, strategy, options in RUNS:
+            config = JobConfig(dataset=dataset, strategy=strategy, strategy_options=options, model=model, seed=0)
+            out = out_dir / f"{Path(model).name}-{dataset}-{strategy}.jsonl"
+            out.unlink(missing_ok=True)  # a fresh evaluation, never a resume of older weights
+            started = time.perf_counter()
+            summary = run_sync(run_job(config, load_dataset(dataset, limit=limit), LocalPool(config, generator, math, code),
+                                       out=out))
+            summary["wall_s"] = round(time.perf_counter() - started, 1)
+            results[f"{dataset}/{strategy}" + (f"@{options['n']}" if "n" in options else "")] = summary
+    run_sync(generator.close())
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="tiny")
+    parser.add_argument("--limit", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bundled_models.json"))
+    args = parser.parse_args()
+    runs = Path("runs/eval_bundled")
+    runs.mkdir(parents=True, exist_ok=True)
+    report = {model: evaluate(model, args.limit, runs) for model in args.models.split(",")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    for model, results in report.items():
+        for name, summary in results.items():
+            if isinstance(summary, dict):
+                levels = " ".join(f"L{k}={v['accuracy']:.2f}" for k, v in summary.get("by_level", {}).items())
+                print(f"{model:6} {name:28} acc={summary['accuracy']:.3f}  {levels}  ({summary['wall_s']}s)")
+
+
+if __name__ == "__main__":
+    main()
