@@ -18,6 +18,8 @@ STRATEGIES = Registry(
         "cot": "strategies.cot:ChainOfThought",
         "self_consistency": "strategies.self_consistency:SelfConsistency",
         "best_of_n": "strategies.best_of_n:BestOfN",
+        "adaptive_consistency": "strategies.adaptive_consistency:AdaptiveConsistency",
+        "revision": "strategies.revision:Revision",
     },
 )
 

@@ -19,15 +19,17 @@ def solve(engine, math_verifier, code_verifier, strategy, budget=None, seed=0):
     return asyncio.run(solve_problem(PROBLEM, strategy, engine, math_verifier, code_verifier, budget, seed))
 
 
-@pytest.mark.parametrize(("name", "options", "samples"), [
-    ("cot", {"max_tokens": 16}, 1),
-    ("self_consistency", {"n": 4, "max_tokens": 16}, 4),
-    ("best_of_n", {"n": 3, "max_tokens": 16}, 3),
+@pytest.mark.parametrize(("name", "options", "samples", "calls"), [
+    ("cot", {"max_tokens": 16}, 1, 1),
+    ("self_consistency", {"n": 4, "max_tokens": 16}, 4, 1),
+    ("best_of_n", {"n": 3, "max_tokens": 16}, 3, 1),
+    ("revision", {"chains": 2, "revisions": 1, "max_tokens": 16}, 4, 4),
+    ("adaptive_consistency", {"max_n": 4, "batch": 4, "max_tokens": 16}, 4, 1),
 ])
-def test_strategy_books_its_cost(engine, math_verifier, code_verifier, name, options, samples):
+def test_strategy_books_its_cost(engine, math_verifier, code_verifier, name, options, samples, calls):
     result = solve(engine, math_verifier, code_verifier, make_strategy(name, **options))
     assert len(result.candidates) == samples
-    assert result.cost.samples == samples and result.cost.model_calls == 1
+    assert result.cost.samples == samples and result.cost.model_calls == calls
     assert result.cost.generated_tokens == sum(c.num_tokens for c in result.candidates)
     assert result.cost.flops == pytest.approx(
         2 * engine.info.parameters * (result.cost.prompt_tokens + result.cost.generated_tokens))
@@ -55,7 +57,7 @@ def test_token_cap_is_never_exceeded(engine, math_verifier, code_verifier):
 
 
 def test_registry_lists_strategies_and_accepts_module_paths():
-    assert {"cot", "self_consistency", "best_of_n"} <= set(STRATEGIES.names())
+    assert {"cot", "self_consistency", "best_of_n", "revision", "adaptive_consistency"} <= set(STRATEGIES.names())
     assert type(make_strategy("strategies.cot:ChainOfThought")).name == "cot"
 
 

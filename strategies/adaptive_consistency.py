@@ -1,0 +1,83 @@
+"""Adaptive self-consistency: sample in small batches until the vote is settled.
+
+Stopping rule (the Beta criterion of Aggarwal et al., 2023, "Let's Sample Step
+by Step: Adaptive-Consistency for Efficient Reasoning with LLMs"): with a
+votes for the leading answer and b for the runner-up, treat the leader's share
+among the two as p ~ Beta(a + 1, b + 1) and stop once
+
+    P(p > 1/2) = P(Binomial(a + b + 1, 1/2) <= a) >= confidence.
+
+Easy problems, whose samples agree, stop after a few samples; contested ones
+sample up to `max_n`. Unanswered samples do not vote.
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoner.generation import GenerationRequest
+from reasoner.types import Candidate, Problem, Result, SamplingConfig
+from strategies.base import SolveContext, extract_final, make_result
+from strategies.self_consistency import Vote, vote_answers
+
+
+def leader_settled(leader: int, runner_up: int) -> float:
+    """P(the leader's true share beats the runner-up's) under a uniform prior: the Beta rule."""
+    trials = leader + runner_up + 1
+    return sum(comb(trials, k) for k in range(leader + 1)) / 2**trials
+
+
+class AdaptiveConsistency(BaseModel):
+    """Self-consistency that stops sampling once the majority is statistically settled."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "adaptive_consistency"
+
+    max_n: int = Field(16, ge=1)
+    """Most samples per problem."""
+    batch: int = Field(2, ge=1)
+    """Samples drawn per round."""
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    """Stop when P(leader is the true majority) reaches this."""
+    weighted: bool = False
+    """Weight votes by exp(mean logprob), as in self_consistency."""
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 256
+
+    async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
+        candidates: list[Candidate] = []
+        answers: list[str | None] = []
+        vote = Vote(winner=None, groups={}, weights={})
+        round_index = 0
+        while len(candidates) < self.max_n:
+            new = await self._sample(problem, ctx, round_index, min(self.batch, self.max_n - len(candidates)))
+            if not new:
+                break
+            candidates += new
+            answers += [extract_final(problem, c.text) for c in new]
+            vote = await vote_answers(problem, answers, candidates, ctx, weighted=False)
+            round_index += 1
+            if self._settled(vote):
+                ctx.meter.record("stop", rule="beta", samples=len(candidates))
+                break
+        if self.weighted:
+            vote = await vote_answers(problem, answers, candidates, ctx, weighted=True)
+        answer = answers[vote.winner] if vote.winner is not None else None
+        return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
+
+    async def _sample(self, problem: Problem, ctx: SolveContext, round_index: int, n: int) -> list[Candidate]:
+        seed = None if ctx.seed is None else ctx.seed + 7919 * round_index
+        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                                  seed=seed)
+        return await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=n, sampling=sampling))
+
+    def _settled(self, vote: Vote) -> bool:
+        counts = sorted((len(members) for members in vote.groups.values()), reverse=True)
+        if not counts:
+            return False
+        runner_up = counts[1] if len(counts) > 1 else 0
+        return leader_settled(counts[0], runner_up) >= self.confidence
