@@ -285,6 +285,7 @@ def _add_train(commands) -> None:
     kinds = p.add_subparsers(title="kinds")
     s = kinds.add_parser("sft", help="train a bundled-size model from scratch on the task families")
     s.add_argument("--task", action="append", default=None, help="task family (repeatable; default arith and pyfunc)")
+    s.add_argument("--weights", default=None, help="comma-separated sampling weight per task, e.g. 0.6,0.4")
     s.add_argument("--size", default="tiny", help="model size: tiny or small")
     s.add_argument("--steps", type=int, default=None, help="optimizer steps")
     s.add_argument("--batch-size", type=int, default=None, help="sequences per step")
@@ -303,8 +304,12 @@ def run_train_sft(args: argparse.Namespace) -> int:
 
     if args.size not in SIZES:
         raise ConfigError(f"unknown --size {args.size!r}; choose one of {', '.join(SIZES)}")
-    options = {"tasks": args.task, "size": args.size, "steps": args.steps, "batch_size": args.batch_size,
-               "lr": args.lr, "seed": args.seed}
+    try:
+        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    except ValueError as exc:
+        raise ConfigError(f"--weights must be comma-separated numbers, got {args.weights!r}") from exc
+    options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
+               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     try:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
