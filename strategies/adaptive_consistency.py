@@ -16,11 +16,10 @@ from __future__ import annotations
 from math import comb
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from reasoner.generation import GenerationRequest
-from reasoner.types import Candidate, Problem, Result, SamplingConfig
-from strategies.base import SolveContext, extract_final, make_result
+from reasoner.types import Candidate, Problem, Result
+from strategies.base import Sampling, SolveContext, extract_final, make_result
 from strategies.self_consistency import Vote, vote_answers
 
 
@@ -30,10 +29,9 @@ def leader_settled(leader: int, runner_up: int) -> float:
     return sum(comb(trials, k) for k in range(leader + 1)) / 2**trials
 
 
-class AdaptiveConsistency(BaseModel):
+class AdaptiveConsistency(Sampling):
     """Self-consistency that stops sampling once the majority is statistically settled."""
 
-    model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "adaptive_consistency"
 
     max_n: int = Field(16, ge=1)
@@ -44,9 +42,6 @@ class AdaptiveConsistency(BaseModel):
     """Stop when P(leader is the true majority) reaches this."""
     weighted: bool = False
     """Weight votes by exp(mean logprob), as in self_consistency."""
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 256
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates: list[Candidate] = []
@@ -54,7 +49,8 @@ class AdaptiveConsistency(BaseModel):
         vote = Vote(winner=None, groups={}, weights={})
         round_index = 0
         while len(candidates) < self.max_n:
-            new = await self._sample(problem, ctx, round_index, min(self.batch, self.max_n - len(candidates)))
+            new = await self.sample(problem, ctx, min(self.batch, self.max_n - len(candidates)),
+                                    seed_offset=7919 * round_index)
             if not new:
                 break
             candidates += new
@@ -68,12 +64,6 @@ class AdaptiveConsistency(BaseModel):
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=True)
         answer = answers[vote.winner] if vote.winner is not None else None
         return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
-
-    async def _sample(self, problem: Problem, ctx: SolveContext, round_index: int, n: int) -> list[Candidate]:
-        seed = None if ctx.seed is None else ctx.seed + 7919 * round_index
-        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-                                  seed=seed)
-        return await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=n, sampling=sampling))
 
     def _settled(self, vote: Vote) -> bool:
         counts = sorted((len(members) for members in vote.groups.values()), reverse=True)

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
 from reasoner.budget import Meter
-from reasoner.types import Candidate, Problem, Result
+from reasoner.generation import GenerationRequest
+from reasoner.types import Candidate, Problem, Result, SamplingConfig
 
 if TYPE_CHECKING:
     from verifiers.code import CodeVerifier
@@ -60,3 +63,25 @@ def make_result(name: str, problem: Problem, ctx: SolveContext, candidates: list
         candidates=candidates, cost=ctx.meter.finish(), trace=ctx.meter.trace,
         stop_reason=ctx.meter.stop_reason,
     )
+
+
+class Sampling(BaseModel):
+    """Settings shared by strategies that sample candidates of the problem's prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = 0.8
+    """Sampling temperature."""
+    top_p: float = 0.95
+    """Nucleus mass."""
+    max_tokens: int = 256
+    """Cap on each candidate's length."""
+
+    async def sample(self, problem: Problem, ctx: SolveContext, n: int, prompt: str | None = None,
+                     seed_offset: int = 0) -> list[Candidate]:
+        """n candidates for `prompt` (default: the problem's), within the budget."""
+        seed = None if ctx.seed is None else ctx.seed + seed_offset
+        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                                  seed=seed)
+        request = GenerationRequest(prompt=prompt or problem.prompt, n=n, sampling=sampling)
+        return await ctx.meter.generate(request)

@@ -21,11 +21,10 @@ import asyncio
 import time
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from reasoner.generation import GenerationRequest
-from reasoner.types import Candidate, Problem, Result, SamplingConfig
-from strategies.base import SolveContext, extract_final, make_result
+from reasoner.types import Candidate, Problem, Result
+from strategies.base import Sampling, SolveContext, extract_final, make_result
 from strategies.self_consistency import vote_answers
 
 
@@ -38,10 +37,9 @@ class Attempt(BaseModel):
     passed_public: bool | None = None
 
 
-class Revision(BaseModel):
+class Revision(Sampling):
     """p chains of s sequential revisions each."""
 
-    model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "revision"
 
     chains: int = Field(1, ge=1)
@@ -52,9 +50,6 @@ class Revision(BaseModel):
     """How the final answer is chosen from the attempts."""
     show_last: int = Field(2, ge=1)
     """Earlier attempts shown in a revision prompt."""
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 256
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         chains = await asyncio.gather(*(self._chain(problem, ctx, index) for index in range(self.chains)))
@@ -72,10 +67,7 @@ class Revision(BaseModel):
         attempts: list[Attempt] = []
         for round_index in range(self.revisions + 1):
             prompt = problem.prompt if not attempts else self._revision_prompt(problem, attempts)
-            seed = None if ctx.seed is None else ctx.seed + 1009 * index + 17 * round_index
-            sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p,
-                                      max_tokens=self.max_tokens, seed=seed)
-            new = await ctx.meter.generate(GenerationRequest(prompt=prompt, sampling=sampling))
+            new = await self.sample(problem, ctx, 1, prompt=prompt, seed_offset=1009 * index + 17 * round_index)
             if not new:
                 break
             attempt = await self._assess(problem, ctx, new[0])

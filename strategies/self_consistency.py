@@ -13,11 +13,10 @@ import math
 from collections import defaultdict
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from reasoner.generation import GenerationRequest
-from reasoner.types import Candidate, Problem, Result, SamplingConfig
-from strategies.base import SolveContext, extract_final, make_result
+from reasoner.types import Candidate, Problem, Result
+from strategies.base import Sampling, SolveContext, extract_final, make_result
 
 
 class Vote(BaseModel):
@@ -31,25 +30,18 @@ class Vote(BaseModel):
     """Group label -> total vote."""
 
 
-class SelfConsistency(BaseModel):
+class SelfConsistency(Sampling):
     """Majority (optionally weighted) vote over n sampled answers."""
 
-    model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "self_consistency"
 
     n: int = Field(8, ge=1)
     """Samples drawn."""
     weighted: bool = False
     """Weight votes by exp(mean token logprob) instead of counting them."""
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 256
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
-        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p,
-                                  max_tokens=self.max_tokens, seed=ctx.seed)
-        candidates = await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=self.n,
-                                                                sampling=sampling))
+        candidates = await self.sample(problem, ctx, self.n)
         answers = [extract_final(problem, c.text) for c in candidates]
         vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
         ctx.meter.record("vote", groups={str(k): v for k, v in vote.groups.items()},

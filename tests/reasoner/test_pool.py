@@ -11,11 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from reasoner.jobs import JobConfig, read_records, run_job
 from reasoner.pool import LocalPool, RayPool
-from reasoner.runtime import run_on_engine_loop, run_sync
+from reasoner.runtime import run_sync
 from reasoner.types import Problem
 
 REPO = Path(__file__).resolve().parents[2]
