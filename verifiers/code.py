@@ -172,10 +172,13 @@ def _as_tests(tests: CodeTests | dict[str, Any]) -> CodeTests:
 
 
 def _unparseable(text: str) -> Verdict:
-    detail = "no Python program found in the answer"
-    if text.strip():
-        detail += f": no fenced code block, and the text is not Python ({_syntax_error(text)})"
-    return Verdict(status=Status.UNPARSEABLE, score=0.0, detail=detail)
+    if not text.strip():
+        why = "the answer is empty"
+    elif _FENCE.search(text):
+        why = "its code blocks are empty"
+    else:
+        why = f"it has no fenced code block, and the text is not Python ({_syntax_error(text)})"
+    return Verdict(status=Status.UNPARSEABLE, score=0.0, detail=f"no Python program in the answer: {why}")
 
 
 def _unusable(tests: CodeTests) -> str:
@@ -206,8 +209,8 @@ def _normalize_output(text: str) -> str:
 
 
 def _clip(text: str, limit: int = 120) -> str:
-    text = repr(text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    shown = repr(text[:limit])
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
 
 
 def extract_program(text: str) -> str | None:
@@ -484,9 +487,9 @@ def _statement_at(source: str, line: int) -> str:
     """Source of the smallest statement spanning `line`, on one line."""
     best = None
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if best is None or node.end_lineno - node.lineno <= best.end_lineno - best.lineno:
-                best = node
+        spans_line = isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno)
+        if spans_line and (best is None or node.end_lineno - node.lineno <= best.end_lineno - best.lineno):
+            best = node
     text = ast.get_source_segment(source, best) if best is not None else None
     return _one_line(text or source.splitlines()[line - 1], 300)
 

@@ -24,12 +24,15 @@ fresh work directory as cwd. The child reads and closes the spec, then splits:
   reports success writes the token back. Forks of the candidate that return
   into the harness exit silently.
 
-The parent decides pass/fail from the result pipe alone: a run passes only if
-the token it generated comes back in a success report. The exit status is
-used for the failure detail, never for passing. Wall time is enforced by the
-parent (selectors over the pipes and a pidfd, no signals, so it works from
-threads and Ray actors); on overrun or output overflow it stops, then kills,
-the whole process tree, and then every process of the run's uid.
+The parent decides pass/fail from the result pipe alone (one Python dict
+literal per line, read with `ast.literal_eval`): a run passes only if the
+token it generated comes back in a success report. The exit status is used
+for the failure detail, never for passing. The token is never in argv, the
+environment or a named file, and the spec descriptor is closed before the
+worker exists. Wall time is enforced by the parent (selectors over the pipes
+and a pidfd, no signals, so it works from threads and Ray actors); on overrun
+or output overflow it stops, then kills, the whole process tree (and, without
+a PID namespace, every process of the run's uid).
 
 Isolation, strongest first (probed once per `Sandbox`; see `Sandbox.isolation`)
 -------------------------------------------------------------------------------
@@ -54,9 +57,17 @@ Isolation, strongest first (probed once per `Sandbox`; see `Sandbox.isolation`)
 
 If namespaces are refused (some containers do), the sandbox falls back to a
 plain process with the remaining protections and records why in
-`Isolation.fallbacks`; it logs a warning. It never falls back to running the
-candidate as root, and a run whose sandbox fails to start is a `SETUP_ERROR`,
-never a pass or a fail. Pass ``namespaces=True`` to make namespaces mandatory.
+`Isolation.fallbacks`; it logs a warning. A plain process can reach the
+network, write to world-writable directories (/tmp, /var/tmp, /dev/shm) and
+fill the disk one `max_file_mb` file at a time; without root it also runs as
+the verifier's own user, so it could signal it or write its files. The
+sandbox never falls back to running the candidate as root, and a run whose
+sandbox fails to start is a `SETUP_ERROR`, never a pass or a fail. Pass
+``namespaces=True`` to make namespaces mandatory.
+
+The default interpreter is the system ``python3`` (/usr/bin/python3 here):
+the sandbox uid must be able to execute it, which rules out a virtualenv
+under /root.
 
 Threat model
 ------------
@@ -69,7 +80,9 @@ process group, and faking success by exiting early (``exit(0)``,
 
 It is not a VM or a container runtime: there is no seccomp filter, the kernel
 is shared, the filesystem is readable (anything world-readable can be read,
-and world-writable Unix sockets can be connected to), and the token lives in
+and world-writable Unix sockets can be connected to), there is no cgroup, so
+memory is bounded per process (up to `max_processes` x `memory_mb` per run,
+with the OOM killer pointed at the sandbox first), and the token lives in
 the worker's memory while the candidate runs: code that deliberately inspects
 the harness (frames, ``gc``, /proc/self/mem) can forge a pass, just as it can
 monkeypatch whatever the tests call. Do not run code from a determined
@@ -429,13 +442,15 @@ def _spec_file(spec: dict[str, Any]) -> Iterator[int]:
 
 @contextmanager
 def _stdin_file(data: bytes | None) -> Iterator[IO[bytes] | int]:
+    """/dev/null, or `data` in an unlinked file the program can read but not write."""
     if data is None:
         yield subprocess.DEVNULL
         return
     with tempfile.TemporaryFile() as handle:
         handle.write(data)
-        handle.seek(0)
-        yield handle
+        handle.flush()
+        with open(f"/proc/self/fd/{handle.fileno()}", "rb") as read_only:
+            yield read_only
 
 
 class _Watcher:
@@ -703,7 +718,8 @@ def _shorten(text: str, limit: int) -> str:
 # other by name, and read the constants that `_bootstrap` defines for them.
 
 # Lean imports: every run pays for them (json alone would pull in `re`).
-_CHILD_IMPORTS = "import ctypes, marshal, os, resource, select, signal, struct, sys, time\n"
+_CHILD_IMPORTS = ("import ctypes, errno, marshal, os, resource, select, signal, struct, sys, time\n"
+                  "from contextlib import suppress\n")
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 SYS_MOUNT_SETATTR = 442  # the same number on x86-64 and arm64
@@ -847,10 +863,8 @@ def _child_supervise(worker: int, result_fd: int, seconds: float) -> None:
     os.kill(worker, signal.SIGKILL)  # a no-op if it already exited: it is our unreaped child
     _, status, usage = os.wait4(worker, 0)
     exit_report = {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
-    try:
+    with suppress(BrokenPipeError):  # the parent is gone; there is no one to tell
         os.write(result_fd, (repr(exit_report) + "\n").encode())
-    except BrokenPipeError:
-        pass  # the parent is gone; there is no one to tell
     _child_kill_children()
     os._exit(0)
 
@@ -862,15 +876,11 @@ def _child_kill_children() -> None:
         if not children:
             return
         for pid in children:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for pid in children:
-            try:
+            with suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
 
 
 def _child_children() -> list[int]:
@@ -885,8 +895,8 @@ def _probe_payload(job: dict) -> tuple[bool, str]:
     if job["read_only"]:
         try:
             open("/probe-must-fail", "w").close()
-        except OSError:
-            return True, ""
+        except OSError as error:
+            return error.errno == errno.EROFS, f"writing to / failed with {error}, not EROFS"
         return False, "the root filesystem is writable"
     return True, ""
 

@@ -107,7 +107,7 @@ def test_load_tests_errors_name_the_file(tmp_path: Path, name: str, content: str
 
 
 def test_load_tests_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="nope.json"):
+    with pytest.raises(DataError, match=r"nope\.json"):
         load_tests(tmp_path / "nope.json")
 
 
@@ -342,7 +342,7 @@ def _humaneval_tests(problem: dict) -> CodeTests:
 def test_humaneval_canonical_solutions_pass(verifier: CodeVerifier, humaneval: dict[str, dict]) -> None:
     items = [(p["prompt"] + p["canonical_solution"], _humaneval_tests(p)) for p in humaneval.values()]
     verdicts = verifier.verify_batch(items)
-    failures = {task: (v.status.value, v.detail) for task, v in zip(humaneval, verdicts) if not v.correct}
+    failures = {task: (v.status.value, v.detail) for task, v in zip(humaneval, verdicts, strict=True) if not v.correct}
     assert len(verdicts) == 164
     assert failures == {}
 
@@ -351,6 +351,6 @@ def test_humaneval_mutated_solutions_fail(verifier: CodeVerifier, humaneval: dic
     # The prompt ends inside the function to complete: `return None` becomes its whole body.
     items = [(p["prompt"] + "    return None\n", _humaneval_tests(p)) for p in humaneval.values()]
     verdicts = verifier.verify_batch(items)
-    passing = [task for task, v in zip(humaneval, verdicts) if v.status is not Status.INCORRECT]
-    unexplained = [task for task, v in zip(humaneval, verdicts) if not v.detail]
+    passing = [task for task, v in zip(humaneval, verdicts, strict=True) if v.status is not Status.INCORRECT]
+    unexplained = [task for task, v in zip(humaneval, verdicts, strict=True) if not v.detail]
     assert (passing, unexplained) == ([], [])
