@@ -93,26 +93,19 @@ for the read-only filesystem); the child interpreter needs Python 3.9+.
 from __future__ import annotations
 
 import ast
-import ctypes
 import enum
 import errno
-import functools
 import inspect
-import marshal
 import logging
 import math
+import marshal
 import os
 import pwd
-import resource
 import secrets
-import select
-import selectors
 import shutil
 import signal
 import socket
-import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -121,10 +114,11 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-import psutil
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import ConfigError
+from verifiers._sandbox_child import bootstrap, probe_payload
+from verifiers._sandbox_processes import Watcher, kill_user_processes, user_pids
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +128,9 @@ SANDBOX_UIDS = range(0x7A00_0000, 0x7A00_0000 + 4096)
 """Private uids for runs when the parent is root: above the ranges Debian, systemd
 containers and subuid maps allocate, below 2**31. One uid per concurrent run."""
 
-_OUTPUT_CHUNK = 1 << 16
-_RESULT_CAP = 1 << 16
 _DETAIL_CAP = 1000
 _SUPERVISOR_GRACE = 2.0
 """Seconds past the time limit after which the supervisor kills the worker itself."""
-_DRAIN_SECONDS = 1.0
-_KILL_ROUNDS = 100
 _PROBE_SECONDS = 30.0
 
 
@@ -268,7 +258,7 @@ class Sandbox:
 
     def _probe(self) -> tuple[_Plan, Isolation]:
         failures: list[str] = []
-        probe = Payload.from_functions(_probe_payload)
+        probe = Payload.from_functions(probe_payload)
         for plan in _candidate_plans(self.config, os.geteuid() == 0):
             result = self._run(plan, probe, {"read_only": plan.mounts}, None, timeout=_PROBE_SECONDS)
             if result.outcome is RunOutcome.PASSED:
@@ -292,8 +282,8 @@ class Sandbox:
             uid = stack.enter_context(_UidLease()) if plan.private_uid else None
             workdir = stack.enter_context(_workdir(None if plan.mounts else uid))
             if uid is not None and "pid" not in plan.namespaces:  # a PID namespace leaves nothing behind
-                _kill_user_processes(uid)  # leftovers of a holder that crashed
-                stack.callback(_kill_user_processes, uid)
+                kill_user_processes(uid)  # leftovers of a holder that crashed
+                stack.callback(kill_user_processes, uid)
             spec = self._spec(plan, workdir, uid, job, token, timeout)
             try:
                 watcher = stack.enter_context(self._start(plan, payload, spec, stdin, workdir))
@@ -313,8 +303,8 @@ class Sandbox:
 
     @contextmanager
     def _start(self, plan: _Plan, payload: Payload, spec: dict[str, Any], stdin: bytes | None,
-               workdir: str) -> Iterator[_Watcher]:
-        argv = [*plan.launcher, self._python, "-I", "-c", _bootstrap(payload)]
+               workdir: str) -> Iterator[Watcher]:
+        argv = [*plan.launcher, self._python, "-I", "-c", bootstrap(payload)]
         env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
         with _spec_file(spec) as spec_fd, _stdin_file(stdin) as stdin_file:
             result_r, result_w = os.pipe()
@@ -327,7 +317,7 @@ class Sandbox:
                 raise
             finally:
                 os.close(result_w)
-        watcher = _Watcher(proc, result_r, self.config.max_output_bytes)
+        watcher = Watcher(proc, result_r, self.config.max_output_bytes)
         try:
             yield watcher
         finally:
@@ -365,7 +355,7 @@ def _rlimits(config: SandboxConfig, plan: _Plan, timeout: float) -> dict[str, li
     file_size = config.max_file_mb << 20
     processes = config.max_processes
     if not plan.private_uid:  # RLIMIT_NPROC counts every process of the user
-        processes += len(_user_pids(os.getuid()))
+        processes += len(user_pids(os.getuid()))
     return {"RLIMIT_CPU": [cpu, cpu + 1], "RLIMIT_AS": [memory, memory],
             "RLIMIT_FSIZE": [file_size, file_size], "RLIMIT_NPROC": [processes, processes],
             "RLIMIT_CORE": [0, 0]}
@@ -453,196 +443,12 @@ def _stdin_file(data: bytes | None) -> Iterator[IO[bytes] | int]:
             yield read_only
 
 
-class _Watcher:
-    """Reads a run's pipes with bounded memory until it exits, overruns or floods."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], result_fd: int, output_cap: int) -> None:
-        self.proc = proc
-        self.output_cap = output_cap
-        self.pidfd = os.pidfd_open(proc.pid)
-        self.stdout_fd, self.stderr_fd, self.result_fd = _fileno(proc.stdout), _fileno(proc.stderr), result_fd
-        self.streams = {fd: bytearray() for fd in (self.stdout_fd, self.stderr_fd, result_fd)}
-        self.output_bytes = 0
-        self.exited = self.timed_out = self.overflowed = False
-        self.selector = selectors.DefaultSelector()
-        for fd in (*self.streams, self.pidfd):
-            self.selector.register(fd, selectors.EVENT_READ)
-
-    @property
-    def stdout(self) -> bytes:
-        return bytes(self.streams[self.stdout_fd])
-
-    @property
-    def stderr(self) -> bytes:
-        return bytes(self.streams[self.stderr_fd])
-
-    @property
-    def report(self) -> bytes:
-        return bytes(self.streams[self.result_fd])
-
-    def watch(self, deadline: float) -> None:
-        """Read until the root process exits, the deadline passes or output overflows."""
-        self._pump(deadline, stop_on_overflow=True)
-        self.timed_out = not (self.exited or self.overflowed)
-
-    def finish(self) -> None:
-        """Kill what is left of the run, reap the root, then read the pipes to the end.
-
-        The root (unshare, or the supervisor) is spared unless it hangs: the
-        supervisor reaps everything below it before exiting, and when a PID
-        namespace's init dies the kernel kills the namespace before unshare can
-        reap it, so no zombie or survivor is left once the root is reaped.
-        """
-        for attempt in range(3):
-            if not self.exited:
-                _kill_tree(self.proc.pid, include_root=attempt == 2)
-            self._pump(time.monotonic() + 5, stop_on_overflow=False)  # keep pipes flowing so nothing blocks
-        self.proc.wait()
-        self._drain(time.monotonic() + _DRAIN_SECONDS)
-
-    def close(self) -> None:
-        self.selector.close()
-        os.close(self.pidfd)
-        os.close(self.result_fd)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    def _pump(self, deadline: float, stop_on_overflow: bool) -> None:
-        """Read (past the caps, discarding) until the root exits or the deadline passes."""
-        while not self.exited and not (stop_on_overflow and self.overflowed):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            for key, _ in self.selector.select(remaining):
-                self._on_ready(key.fd)
-
-    def _drain(self, deadline: float) -> None:
-        with suppress(KeyError):
-            self.selector.unregister(self.pidfd)
-        while self.selector.get_map() and (remaining := deadline - time.monotonic()) > 0:
-            for key, _ in self.selector.select(remaining):
-                self._on_ready(key.fd)
-
-    def _on_ready(self, fd: int) -> None:
-        if fd == self.pidfd:
-            self.exited = True
-            self.selector.unregister(fd)
-            return
-        chunk = os.read(fd, _OUTPUT_CHUNK)
-        if not chunk:
-            self.selector.unregister(fd)
-        elif fd == self.result_fd:
-            self._keep(fd, chunk, _RESULT_CAP - len(self.streams[fd]))
-        else:
-            self._keep(fd, chunk, self.output_cap - self.output_bytes)
-            self.output_bytes += len(chunk)
-            self.overflowed = self.overflowed or self.output_bytes > self.output_cap
-
-    def _keep(self, fd: int, chunk: bytes, room: int) -> None:
-        self.streams[fd] += chunk[:max(room, 0)]
-
-
-def _fileno(stream: IO[bytes] | None) -> int:
-    if stream is None:
-        raise RuntimeError("the sandbox process was started without a pipe")
-    return stream.fileno()
-
-
-def _kill_tree(root: int, include_root: bool) -> None:
-    """Stop, then kill, every descendant of `root`: stopped processes cannot fork meanwhile."""
-    stopped: dict[int, psutil.Process] = {}
-    for _ in range(_KILL_ROUNDS):
-        fresh = [p for p in _tree(root, include_root) if p.pid not in stopped]
-        if not fresh:
-            break
-        for process in fresh:
-            with suppress(psutil.NoSuchProcess):
-                process.suspend()
-            stopped[process.pid] = process
-    for process in stopped.values():
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
-    _wait_dead(list(stopped.values()), timeout=5)
-
-
-def _wait_dead(processes: list[psutil.Process], timeout: float) -> None:
-    """Wait until none of `processes` runs; zombies count as dead (whoever adopted them reaps them)."""
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in processes) and time.monotonic() < deadline:
-        time.sleep(0.005)
-
-
-def _tree(root: int, include_root: bool) -> list[psutil.Process]:
-    try:
-        process = psutil.Process(root)
-        found = process.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    found = [p for p in found if _alive(p)]
-    return [process, *found] if include_root and _alive(process) else found
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _kill_user_processes(uid: int) -> None:
-    """SIGKILL every live process of `uid` until none is left; they may be forking meanwhile."""
-    for _ in range(_KILL_ROUNDS):
-        pids = _user_pids(uid)
-        if not pids:
-            return
-        for pid in pids:
-            _kill_if_owned(pid, uid)
-        deadline = time.monotonic() + 1
-        while _user_pids(uid) and time.monotonic() < deadline:
-            time.sleep(0.005)
-    raise RuntimeError(f"could not kill the processes of sandbox uid {uid}")
-
-
-def _user_pids(uid: int) -> list[int]:
-    """Live (non-zombie) processes whose real uid is `uid`, read straight from /proc (psutil is 10x slower)."""
-    return [int(entry.name) for entry in os.scandir("/proc")
-            if entry.name.isdigit() and _real_uid(entry.name, live_only=True) == uid]
-
-
-def _real_uid(pid: str, live_only: bool) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            status = handle.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    if live_only and b"\nState:\tZ" in status:
-        return None
-    start = status.find(b"\nUid:\t")
-    return int(status[start + 6:].split(None, 1)[0]) if start >= 0 else None
-
-
-def _kill_if_owned(pid: int, uid: int) -> None:
-    """Kill `pid` if it still belongs to `uid`; the pidfd pins the process between check and kill."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if _real_uid(str(pid), live_only=False) == uid:
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # it exited meanwhile
-    finally:
-        os.close(pidfd)
-
-
-def _result(watcher: _Watcher, token: str, config: SandboxConfig, timeout: float, seconds: float) -> RunResult:
+def _result(watcher: Watcher, token: str, config: SandboxConfig, timeout: float, seconds: float) -> RunResult:
     outcome, detail = _judge(watcher, token, config, timeout)
     return RunResult(outcome, _shorten(detail, _DETAIL_CAP), watcher.stdout, watcher.stderr, seconds)
 
 
-def _judge(watcher: _Watcher, token: str, config: SandboxConfig, timeout: float) -> tuple[RunOutcome, str]:
+def _judge(watcher: Watcher, token: str, config: SandboxConfig, timeout: float) -> tuple[RunOutcome, str]:
     """Outcome and detail of a finished run, from the result pipe; exit codes never pass a run."""
     lines = watcher.report.split(b"\n")
     if lines[0] != b"ready":
@@ -678,7 +484,7 @@ def _crash(exit_report: dict[str, Any], stderr: bytes, timeout: float) -> tuple[
     return RunOutcome.CRASHED, f"{why}; stderr: {tail}" if tail else why
 
 
-def _setup_failure(first_line: bytes, watcher: _Watcher, timeout: float) -> str:
+def _setup_failure(first_line: bytes, watcher: Watcher, timeout: float) -> str:
     report = _parse(first_line) or {}
     if "setup_error" in report:
         return f"sandbox setup failed: {report['setup_error']}"
@@ -710,197 +516,3 @@ def _last_line(data: bytes) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-# --- Child side ---------------------------------------------------------------
-# Everything below runs inside the sandbox: `_bootstrap` ships these functions
-# as source to `python3 -I -c`. They use only the standard library, reach each
-# other by name, and read the constants that `_bootstrap` defines for them.
-
-# Lean imports: every run pays for them (json alone would pull in `re`).
-_CHILD_IMPORTS = ("import ctypes, errno, marshal, os, resource, select, signal, struct, sys, time\n"
-                  "from contextlib import suppress\n")
-PR_SET_CHILD_SUBREAPER = 36
-PR_SET_NO_NEW_PRIVS = 38
-SYS_MOUNT_SETATTR = 442  # the same number on x86-64 and arm64
-AT_FDCWD = -100
-AT_RECURSIVE = 0x8000
-MOUNT_ATTR_RDONLY = 0x1
-MOUNT_ATTR_NOSUID = 0x2
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-OOM_SCORE_ADJ = 1000
-NICENESS = 10
-_CHILD_CONSTANTS = ("PR_SET_CHILD_SUBREAPER", "PR_SET_NO_NEW_PRIVS", "SYS_MOUNT_SETATTR", "AT_FDCWD",
-                    "AT_RECURSIVE", "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MS_NOSUID", "MS_NODEV",
-                    "OOM_SCORE_ADJ", "NICENESS")
-
-
-@functools.lru_cache(maxsize=16)
-def _bootstrap(payload: Payload) -> str:
-    constants = "".join(f"{name} = {globals()[name]!r}\n" for name in _CHILD_CONSTANTS)
-    functions = "\n\n".join(inspect.getsource(f) for f in _CHILD_FUNCTIONS)
-    return (f"from __future__ import annotations\n{_CHILD_IMPORTS}{constants}\n{functions}\n\n"
-            f"{payload.source}\n\n_child_main({payload.entry})\n")
-
-
-def _child_main(run_payload: Callable[[dict], tuple[bool, str]]) -> None:
-    """Read the spec, prepare the filesystem, then fork the worker and supervise it."""
-    spec_fd, result_fd = int(sys.argv[1]), int(sys.argv[2])
-    spec = marshal.loads(_child_read_all(spec_fd))
-    try:
-        _child_prepare(spec["sandbox"])
-    except OSError as error:
-        _child_setup_failed(result_fd, error)
-    worker = os.fork()
-    if worker == 0:
-        _child_work(spec, result_fd, run_payload)
-    _child_supervise(worker, result_fd, spec["sandbox"]["supervisor_seconds"])
-
-
-def _child_read_all(fd: int) -> bytes:
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
-
-
-def _child_prepare(cfg: dict) -> None:
-    """As the launching user: OOM preference, subreaper, private filesystem, cwd."""
-    with open("/proc/self/oom_score_adj", "w") as handle:
-        handle.write(str(OOM_SCORE_ADJ))
-    _child_prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if cfg["mounts"]:
-        _child_mount_private(cfg)
-    os.chdir(cfg["workdir"])
-
-
-def _child_mount_private(cfg: dict) -> None:
-    """Read-only, nosuid view of every mount; a fresh tmpfs for the work directory and /dev/shm."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0), 32)
-    done = libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_long(AT_FDCWD), ctypes.c_char_p(b"/"),
-                        ctypes.c_long(AT_RECURSIVE), attr, ctypes.c_long(32))
-    if done != 0:
-        raise OSError(ctypes.get_errno(), "mount_setattr(/, read-only) failed")
-    owner = "" if cfg["uid"] is None else f",uid={cfg['uid']},gid={cfg['uid']}"
-    _child_mount_tmpfs(libc, cfg["workdir"], f"size={cfg['disk_mb']}m,nr_inodes=4096,mode=700{owner}")
-    if os.path.isdir("/dev/shm"):
-        _child_mount_tmpfs(libc, "/dev/shm", "size=16m,nr_inodes=256,mode=1777")
-
-
-def _child_mount_tmpfs(libc: ctypes.CDLL, target: str, options: str) -> None:
-    if libc.mount(b"tmpfs", target.encode(), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), options.encode()) != 0:
-        raise OSError(ctypes.get_errno(), f"mounting a tmpfs on {target} failed")
-
-
-def _child_prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    zero = ctypes.c_ulong(0)
-    if libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), zero, zero, zero) != 0:
-        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
-
-
-def _child_setup_failed(result_fd: int, error: BaseException) -> None:
-    os.write(result_fd, (repr({"setup_error": f"{type(error).__name__}: {error}"}) + "\n").encode())
-    os._exit(3)
-
-
-def _child_work(spec: dict, result_fd: int, run_payload: Callable[[dict], tuple[bool, str]]) -> None:
-    """The worker: confine, announce, run the payload, report. Never returns."""
-    write, exit_now, getpid, encode = os.write, os._exit, os.getpid, repr  # bound before untrusted code runs
-    token = spec.pop("token")
-    try:
-        _child_confine(spec["sandbox"])
-    except (OSError, ValueError) as error:
-        _child_setup_failed(result_fd, error)
-    owner = getpid()
-    write(result_fd, b"ready\n")
-    try:
-        passed, detail = run_payload(spec["job"])
-    except BaseException as error:  # the payload reports program errors itself; this is a harness fault
-        passed, detail = False, f"harness error: {type(error).__name__}: {error}"
-    if getpid() != owner:
-        exit_now(1)  # a fork made by the program came back into the harness
-    report = {"passed": True, "token": token} if passed is True else {"passed": False, "detail": str(detail)}
-    write(result_fd, (encode(report) + "\n").encode())
-    exit_now(0)
-
-
-def _child_confine(cfg: dict) -> None:
-    """Lower priority and limits, drop to the run's uid, forbid regaining privileges."""
-    os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
-    for name, (soft, hard) in cfg["limits"].items():
-        resource_id = getattr(resource, name)
-        current_hard = resource.getrlimit(resource_id)[1]
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-        resource.setrlimit(resource_id, (min(soft, hard), hard))
-    if cfg["uid"] is not None:
-        _child_drop_privileges(cfg["uid"])
-    _child_prctl(PR_SET_NO_NEW_PRIVS, 1)
-
-
-def _child_drop_privileges(uid: int) -> None:
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
-        raise PermissionError(f"could not drop privileges to uid {uid}")
-
-
-def _child_supervise(worker: int, result_fd: int, seconds: float) -> None:
-    """Wait for the worker, stopping early if the parent disappears; report; clean up. Never returns."""
-    worker_fd = os.pidfd_open(worker)
-    poller = select.poll()
-    poller.register(worker_fd, select.POLLIN)
-    poller.register(result_fd, 0)  # POLLERR once the parent closes its end
-    deadline = time.monotonic() + seconds
-    while not poller.poll(max(deadline - time.monotonic(), 0) * 1000) and time.monotonic() < deadline:
-        pass
-    os.kill(worker, signal.SIGKILL)  # a no-op if it already exited: it is our unreaped child
-    _, status, usage = os.wait4(worker, 0)
-    exit_report = {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
-    with suppress(BrokenPipeError):  # the parent is gone; there is no one to tell
-        os.write(result_fd, (repr(exit_report) + "\n").encode())
-    _child_kill_children()
-    os._exit(0)
-
-
-def _child_kill_children() -> None:
-    """Kill our children until none is left; orphans of the program are re-parented to us."""
-    for _ in range(1000):
-        children = _child_children()
-        if not children:
-            return
-        for pid in children:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for pid in children:
-            with suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-
-
-def _child_children() -> list[int]:
-    with open(f"/proc/self/task/{os.getpid()}/children") as handle:
-        return [int(pid) for pid in handle.read().split()]
-
-
-def _probe_payload(job: dict) -> tuple[bool, str]:
-    """Probe: the work directory is writable and, when promised, the rest is not."""
-    with open("probe.txt", "w") as handle:
-        handle.write("ok")
-    if job["read_only"]:
-        try:
-            open("/probe-must-fail", "w").close()
-        except OSError as error:
-            return error.errno == errno.EROFS, f"writing to / failed with {error}, not EROFS"
-        return False, "the root filesystem is writable"
-    return True, ""
-
-
-_CHILD_FUNCTIONS = (_child_main, _child_read_all, _child_prepare, _child_mount_private, _child_mount_tmpfs,
-                    _child_prctl, _child_setup_failed, _child_work, _child_confine, _child_drop_privileges,
-                    _child_supervise, _child_kill_children, _child_children)

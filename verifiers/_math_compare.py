@@ -1,0 +1,485 @@
+"""Worker side of the math verifier: parse two answers with sympy and compare them.
+
+What it is: the code that runs inside `MathVerifier`'s pebble worker
+processes. `init_worker` prepares a worker (memory limit, parser warm-up) and
+`compare_task` turns two normalised answers into an `Outcome`: it splits
+brackets and top-level commas into structures (tuples, intervals, sets,
+unions), parses each leaf with ``latex2sympy2_extended``, refuses exact numbers
+too large to hold, and applies the equivalence rules documented in
+`verifiers.math`. Both are module-level functions so that forkserver and spawn
+workers can import them by name; `Rules` and `Outcome` cross the process
+boundary by pickle.
+
+What it is not: the public API, answer extraction or normalisation (all in
+`verifiers.math`), or anything that runs in the calling process. sympy is
+imported lazily, inside functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from verifiers.math import PercentRule
+
+_MAX_DIGITS = 100_000
+_LOG10_2 = math.log10(2)
+
+
+class _ParseFailure(Exception):
+    """An answer latex2sympy could not turn into a sympy object."""
+
+
+class _LimitExceeded(Exception):
+    """An exact number too large to compute within the resource budget."""
+
+
+_RESOURCE_ERRORS = (_LimitExceeded, MemoryError, OverflowError, RecursionError)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The caller's settings that change a comparison (see `MathVerifier`)."""
+
+    percent: PercentRule
+    rel_tol: float
+
+
+class Outcome(NamedTuple):
+    """A comparison's result; `MathVerifier` maps `kind` to a verdict status."""
+
+    kind: Literal["equal", "unequal", "bad_answer", "bad_reference", "limit", "timeout", "error"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    value: Any
+    percent: bool
+
+
+@dataclass(frozen=True)
+class _Seq:
+    """Ordered items: a tuple, vector or (for two items) an interval."""
+
+    opener: str
+    closer: str
+    items: tuple
+
+
+@dataclass(frozen=True)
+class _Bag:
+    """Unordered items: `"set"` (braces), `"list"` (bare commas) or `"union"`."""
+
+    kind: str
+    items: tuple
+
+
+def init_worker(memory_mb: int | None) -> None:
+    import signal
+
+    # A C-level bigint power never returns to the interpreter, so pebble's
+    # Python SIGTERM handler would delay every kill by its 3 s grace period.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.set_int_max_str_digits(0)
+    if memory_mb and sys.platform.startswith("linux"):
+        _limit_memory(memory_mb)
+    try:
+        _parse_latex("1")  # import sympy and build the parser before the first timed task
+    except ImportError:
+        pass  # raised again by the first task, to the caller; failing here would respawn forever
+
+
+def _limit_memory(extra_mb: int) -> None:
+    """Cap address space at what the worker holds now plus `extra_mb`.
+
+    Relative, because a worker inherits whatever the parent's main module
+    imported (it is re-imported under spawn and forkserver).
+    """
+    import resource
+
+    with open("/proc/self/statm") as statm:
+        current = int(statm.read().split()[0]) * resource.getpagesize()
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    limit = current + extra_mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def compare_task(answer: str, reference: str, rules: Rules) -> Outcome:
+    """Worker entry point: compare two normalised answers."""
+    try:
+        try:
+            right = _structure(reference)
+        except _ParseFailure as exc:
+            return Outcome("bad_reference", f"reference does not parse: {exc}")
+        try:
+            left = _structure(answer)
+        except _ParseFailure as exc:
+            return Outcome("bad_answer", f"answer does not parse: {exc}")
+        same = _nodes_equal(left, right, rules)
+    except _RESOURCE_ERRORS as exc:
+        return Outcome("limit", f"resource limit: {_describe(exc)}")
+    except Exception as exc:  # sympy raises many types; reported as an error, never as "unequal"
+        return Outcome("error", f"sympy failed: {_describe(exc)}")
+    return Outcome("equal", "equivalent") if same else Outcome("unequal", "not equivalent")
+
+
+def _describe(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def _parse_latex(text: str) -> Any:
+    from latex2sympy2_extended import NormalizationConfig, latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
+    return latex2sympy(
+        text,
+        normalization_config=NormalizationConfig(basic_latex=False, units=False, malformed_operators=False,
+                                                 nits=False, boxed="none", equations=False),
+        conversion_config=ConversionConfig(lowercase_symbols=False),
+    )
+
+
+# Structure: split brackets and top-level commas before handing leaves to the parser.
+
+def _structure(text: str) -> _Leaf | _Seq | _Bag:
+    text = text.strip()
+    pieces = _split_top(text, ("\\cup",))
+    if len(pieces) > 1:
+        return _Bag("union", tuple(_structure(p) for p in pieces))
+    if text.startswith("\\{") and text.endswith("\\}") and _closing(text, 1) == len(text) - 1:
+        return _Bag("set", tuple(_structure(p) for p in _split_top(text[2:-2])))
+    if text[:1] in "([" and text[-1:] in ")]" and _closing(text, 0) == len(text) - 1:
+        items = _split_top(text[1:-1])
+        if len(items) > 1:
+            return _Seq(text[0], text[-1], tuple(_structure(p) for p in items))
+    items = _split_top(text)
+    if len(items) > 1:
+        return _Bag("list", tuple(_structure(p) for p in items))
+    return _parse_leaf(text)
+
+
+def _split_top(text: str, separators: tuple[str, ...] = (",", ";")) -> list[str]:
+    """Split on separators outside any bracket; empty pieces are dropped."""
+    pieces, depth, start, pos = [], 0, 0, 0
+    while pos < len(text):
+        char = text[pos]
+        depth += (char in "([{") - (char in ")]}")
+        separator = next((s for s in separators if depth == 0 and text.startswith(s, pos)), None)
+        if separator:
+            pieces.append(text[start:pos])
+            start = pos = pos + len(separator)
+            continue
+        pos += 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _closing(text: str, open_pos: int) -> int | None:
+    """Index of the bracket closing the one at `open_pos`; any bracket kind closes."""
+    depth = 0
+    for pos in range(open_pos, len(text)):
+        depth += (text[pos] in "([{") - (text[pos] in ")]}")
+        if depth == 0:
+            return pos
+    return None
+
+
+def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
+    import sympy as sp
+
+    percent = text.endswith("\\%")
+    body = text[:-2].strip() if percent else text
+    if not body:
+        raise _ParseFailure(f"empty answer {text!r}")
+    try:
+        value = _parse_latex(body)
+    except _RESOURCE_ERRORS:
+        raise
+    except Exception as exc:  # latex2sympy signals syntax errors with bare Exception
+        raise _ParseFailure(f"{body[:200]!r} ({_describe(exc)})") from None
+    _check_size(value)
+    if percent and not isinstance(value, (sp.Expr, sp.Equality)):
+        raise _ParseFailure(f"a percent sign on a non-number: {body[:200]!r}")
+    if isinstance(value, sp.FiniteSet) and not percent:  # `1 \pm \sqrt{2}`
+        return _Bag("set", tuple(_Leaf(v, False) for v in value.args))
+    if isinstance(value, sp.Tuple) and not percent:
+        return _Seq("(", ")", tuple(_Leaf(v, False) for v in value.args))
+    return _Leaf(value, percent)
+
+
+def _check_size(value: Any) -> None:
+    import sympy as sp
+
+    if isinstance(value, sp.Basic) and _digits(value) > _MAX_DIGITS:
+        raise _LimitExceeded(f"an exact number in the answer has more than {_MAX_DIGITS} digits")
+
+
+def _digits(expr: Any) -> float:
+    """Upper estimate of the decimal digits needed to hold `expr` exactly."""
+    import sympy as sp
+
+    if expr.is_Integer:
+        bits = int(expr).bit_length()
+        return math.log10(abs(int(expr))) if 0 < bits < 1000 else bits * _LOG10_2
+    if expr.is_Rational:
+        return max(_digits(sp.Integer(expr.p)), _digits(sp.Integer(expr.q)))
+    if isinstance(expr, sp.factorial) and expr.args[0].is_number:
+        n = _magnitude(expr.args[0])
+        return n * (math.log10(n) - math.log10(math.e)) if n > 2 else 1.0
+    if expr.is_Pow and expr.exp.is_number:
+        base = _digits(expr.base)
+        return base * abs(_magnitude(expr.exp)) if base else 0.0
+    return sum(_digits(arg) for arg in getattr(expr, "args", ()) if hasattr(arg, "is_Integer"))
+
+
+def _magnitude(expr: Any) -> float:
+    """|expr| as a float, inf when astronomically large; 1 for non-numbers."""
+    if expr.is_Number:
+        try:
+            return abs(float(expr))
+        except OverflowError:
+            return math.inf
+    if not expr.is_number:
+        return 1.0
+    digits = _digits(expr)
+    return 10.0 ** digits if digits < 300 else math.inf
+
+
+# Comparison of structures.
+
+def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
+    if isinstance(a, _Leaf) and isinstance(b, _Leaf):
+        return _leaves_equal(a, b, rules)
+    if isinstance(a, _Seq) and isinstance(b, _Seq):
+        return _seqs_equal(a, b, rules)
+    if isinstance(a, _Bag) and isinstance(b, _Bag) and (a.kind == "union") == (b.kind == "union"):
+        return _bags_equal(a, b, rules)
+    if _is_ordered_pair(a, b) or _is_ordered_pair(b, a):
+        return len(a.items) == len(b.items) and all(
+            _nodes_equal(x, y, rules) for x, y in zip(a.items, b.items))
+    return _as_sets_equal(a, b)
+
+
+def _is_ordered_pair(seq: Any, bag: Any) -> bool:
+    """A parenthesised tuple against a bare list: `(1, 2)` vs `1, 2`."""
+    return isinstance(seq, _Seq) and seq.opener == "(" and isinstance(bag, _Bag) and bag.kind == "list"
+
+
+def _seqs_equal(a: _Seq, b: _Seq, rules: Rules) -> bool:
+    if len(a.items) != len(b.items):
+        return False
+    if len(a.items) == 2 and (a.opener, a.closer) != (b.opener, b.closer):
+        return False  # (1, 2) vs [1, 2]: open vs closed interval
+    return all(_nodes_equal(x, y, rules) for x, y in zip(a.items, b.items))
+
+
+def _bags_equal(a: _Bag, b: _Bag, rules: Rules) -> bool:
+    """Set semantics: every item of each side equals some item of the other."""
+    return all(any(_nodes_equal(x, y, rules) for y in b.items) for x in a.items) and all(
+        any(_nodes_equal(x, y, rules) for x in a.items) for y in b.items)
+
+
+def _as_sets_equal(a: Any, b: Any) -> bool:
+    set_a = _as_sympy_set(a)
+    return set_a is not None and _sympy_sets_equal(set_a, _as_sympy_set(b))
+
+
+def _as_sympy_set(node: Any) -> Any:
+    """A sympy Set for intervals, unions, finite sets and one-variable inequalities."""
+    import sympy as sp
+
+    if isinstance(node, _Seq):
+        if len(node.items) != 2 or not all(isinstance(i, _Leaf) for i in node.items):
+            return None
+        low, high = (item.value for item in node.items)
+        interval = sp.Interval(low, high, node.opener == "(", node.closer == ")")
+        return None if interval is sp.S.EmptySet else interval  # (2, 1) is a tuple, not {}
+    if isinstance(node, _Bag):
+        parts = [_as_sympy_set(i) if node.kind == "union" else _leaf_value(i) for i in node.items]
+        if any(p is None for p in parts):
+            return None
+        return sp.Union(*parts) if node.kind == "union" else sp.FiniteSet(*parts)
+    return _value_as_set(node.value) if not node.percent else None
+
+
+def _leaf_value(node: Any) -> Any:
+    return node.value if isinstance(node, _Leaf) and not node.percent else None
+
+
+# Comparison of parsed values.
+
+def _leaves_equal(a: _Leaf, b: _Leaf, rules: Rules) -> bool:
+    if a.percent and b.percent:  # 50% vs 0.5%: compare like with like
+        return _values_equal(a.value, b.value, rules)
+    return any(_values_equal(x, y, rules) for x in _readings(a, rules) for y in _readings(b, rules))
+
+
+def _readings(leaf: _Leaf, rules: Rules) -> list[Any]:
+    """The values a leaf may mean: `50\\%` is 1/2, and also 50 under percent="both"."""
+    import sympy as sp
+
+    if not leaf.percent:
+        return [leaf.value]
+    value = leaf.value
+    if isinstance(value, sp.Equality):
+        scaled = sp.Eq(value.lhs, value.rhs * sp.Rational(1, 100), evaluate=False)
+    else:
+        scaled = value * sp.Rational(1, 100)
+    return [scaled, value] if rules.percent == "both" else [scaled]
+
+
+def _values_equal(x: Any, y: Any, rules: Rules) -> bool:
+    import sympy as sp
+
+    if isinstance(x, sp.logic.boolalg.BooleanAtom) or isinstance(y, sp.logic.boolalg.BooleanAtom):
+        return False
+    if isinstance(x, sp.Equality) or isinstance(y, sp.Equality):
+        return _equations_equal(x, y, rules)
+    if _is_inequality(x) and _is_inequality(y):
+        return _inequalities_equal(x, y)
+    if _is_set_like(x) or _is_set_like(y):
+        return _sympy_sets_equal(_value_as_set(x), _value_as_set(y))
+    if isinstance(x, sp.MatrixBase) or isinstance(y, sp.MatrixBase):
+        return _matrices_equal(x, y, rules)
+    if isinstance(x, sp.Expr) and isinstance(y, sp.Expr):
+        return _exprs_equal(x, y, rules.rel_tol)
+    return x == y
+
+
+def _equations_equal(x: Any, y: Any, rules: Rules) -> bool:
+    """Equations match up to a nonzero constant factor; `v = value` matches `value`."""
+    import sympy as sp
+
+    if not (isinstance(x, sp.Equality) and isinstance(y, sp.Equality)):
+        equation, other = (x, y) if isinstance(x, sp.Equality) else (y, x)
+        return _assignment_equal(equation, other, rules)
+    sides = (x.lhs, x.rhs, y.lhs, y.rhs)
+    if not all(isinstance(s, sp.Expr) for s in sides):
+        return x == y
+    return _proportional(_exact(x.lhs - x.rhs), _exact(y.lhs - y.rhs), positive=False)
+
+
+def _assignment_equal(equation: Any, other: Any, rules: Rules) -> bool:
+    from sympy.core.function import AppliedUndef
+    import sympy as sp
+
+    for variable, value in ((equation.lhs, equation.rhs), (equation.rhs, equation.lhs)):
+        if isinstance(variable, (sp.Symbol, AppliedUndef)) and not value.has(variable):
+            return _values_equal(value, other, rules)
+    return False
+
+
+def _proportional(d1: Any, d2: Any, positive: bool) -> bool:
+    """d1 = c * d2 for a constant c (> 0 if `positive`); both must involve a variable."""
+    import sympy as sp
+
+    if not (d1.free_symbols and d2.free_symbols) or _is_zero(d1) or _is_zero(d2):
+        return False  # `0 = 0`, `1 = 2` and `x = x` equal nothing
+    ratio = sp.simplify(d1 / d2)
+    if ratio.free_symbols or ratio.is_finite is not True or ratio.is_zero is not False:
+        return False
+    return ratio.is_positive is True if positive else True
+
+
+def _is_inequality(value: Any) -> bool:
+    import sympy as sp
+
+    return isinstance(value, sp.core.relational.Relational) and value.rel_op in ("<", "<=", ">", ">=")
+
+
+def _inequalities_equal(x: Any, y: Any) -> bool:
+    if (x.rel_op in ("<", ">")) != (y.rel_op in ("<", ">")):
+        return False
+    return _proportional(_exact(x.gts - x.lts), _exact(y.gts - y.lts), positive=True)
+
+
+def _is_set_like(value: Any) -> bool:
+    import sympy as sp
+
+    return isinstance(value, (sp.Set, sp.And, sp.Or)) or _is_inequality(value)
+
+
+def _value_as_set(value: Any) -> Any:
+    import sympy as sp
+
+    if isinstance(value, sp.Set):
+        return value
+    if _is_set_like(value) and len(value.free_symbols) == 1:
+        return value.as_set()
+    return None
+
+
+def _sympy_sets_equal(a: Any, b: Any) -> bool:
+    import sympy as sp
+
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    return sp.Complement(a, b) == sp.S.EmptySet and sp.Complement(b, a) == sp.S.EmptySet
+
+
+def _matrices_equal(x: Any, y: Any, rules: Rules) -> bool:
+    import sympy as sp
+
+    if not (isinstance(x, sp.MatrixBase) and isinstance(y, sp.MatrixBase)) or x.shape != y.shape:
+        return False
+    return all(_values_equal(p, q, rules) for p, q in zip(x, y))
+
+
+def _exprs_equal(x: Any, y: Any, rel_tol: float) -> bool:
+    import sympy as sp
+
+    x, y = _imaginary_unit(x), _imaginary_unit(y)
+    if x == y:
+        return True
+    if x.free_symbols or y.free_symbols:
+        return _is_zero(_exact(x) - _exact(y))
+    if x.has(sp.Float) or y.has(sp.Float):
+        return _close(x, y, rel_tol)
+    return _is_zero(x - y)
+
+
+def _imaginary_unit(expr: Any) -> Any:
+    """Read a lone symbol `i` as the imaginary unit (`3 + 2i`)."""
+    import sympy as sp
+
+    symbols = expr.free_symbols
+    if symbols and all(s.name == "i" for s in symbols):
+        return expr.subs({s: sp.I for s in symbols})
+    return expr
+
+
+def _exact(expr: Any) -> Any:
+    """Replace decimal literals by the exact rationals they spell."""
+    import sympy as sp
+
+    return expr.xreplace({f: sp.Rational(str(f)) for f in expr.atoms(sp.Float)})
+
+
+def _is_zero(expr: Any) -> bool:
+    import sympy as sp
+
+    if expr == 0 or expr.is_zero is True:
+        return True
+    return sp.simplify(expr) == 0
+
+
+def _close(x: Any, y: Any, rel_tol: float) -> bool:
+    """|x - y| <= rel_tol * max(|x|, |y|) at 30 digits; arbitrary exponent range."""
+    import sympy as sp
+
+    vx, vy = sp.N(x, 30), sp.N(y, 30)
+    if not (vx.is_finite and vy.is_finite):
+        return vx == vy
+    scale = sp.Max(abs(vx), abs(vy))
+    if scale == 0:
+        return True
+    return bool(abs(vx - vy) <= rel_tol * scale)
