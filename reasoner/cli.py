@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
     _add_solve(commands)
     _add_report(commands)
+    _add_sweep(commands)
     _add_verify(commands)
     _add_models(commands)
     _add_train(commands)
@@ -180,6 +181,16 @@ def run_report(args: argparse.Namespace) -> int:
     from reasoner.jobs import read_records
     from reasoner.metrics import summarize
 
+    if args.results.is_dir():
+        from rich.console import Console
+
+        from reasoner.sweep import load_summary, report_tables
+
+        sweep = load_summary(args.results)
+        Console(file=sys.stdout, width=140).print(*report_tables(sweep))
+        if args.json:
+            print(sweep.model_dump_json(), flush=True)
+        return 0
     if not args.results.is_file():
         raise JobError(f"no results file at {args.results}")
     records = read_records(args.results)
@@ -214,6 +225,54 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 def _cells(block: dict[str, Any]) -> list[str]:
     return [str(block["problems"]), str(block["correct"]), f"{block['accuracy']:.3f}", str(block["ungradable"])]
+
+
+def _add_sweep(commands) -> None:
+    p = commands.add_parser("sweep", help="accuracy against compute over strategies, budgets and models")
+    p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
+    p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--strategies", default=None,
+                   help="comma-separated: cot, self_consistency, best_of_n, revision (default: all four)")
+    p.add_argument("--budgets", default=None, help="comma-separated samples per problem (default: 1,2,4,8,16)")
+    p.add_argument("--models", default=None, help="comma-separated model names or folders (default: tiny)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first K problems")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
+    p.add_argument("--concurrency", type=int, default=None, help="problems in flight at once (default 64)")
+    p.add_argument("--out", type=Path, required=True, help="sweep folder; re-running resumes it")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.set_defaults(run=run_sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.runtime import engine_loop
+    from reasoner.sweep import arun_sweep, load_summary, make_config, report_tables
+
+    config = make_config(dataset=args.dataset, format=args.format, strategies=args.strategies,
+                         budgets=args.budgets, models=args.models, limit=args.limit, seed=args.seed,
+                         max_tokens=args.max_tokens, concurrency=args.concurrency)
+    math, code = _verifiers()
+    future = _submit(arun_sweep(config, args.out, VLLMGenerator.shared, math, code, close_finished_models=True),
+                     engine_loop())
+    try:
+        future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        print(f"\ninterrupted. Finished records are saved in {args.out / 'results.jsonl'}; "
+              f"re-run the same command to resume.", file=sys.stderr)
+        return 130
+    finally:
+        math.close()
+        code.close()
+    summary = load_summary(args.out)
+    Console(file=sys.stdout, width=140).print(*report_tables(summary))
+    print(f"wrote {args.out / 'summary.json'}, curve.png and by_level.png", file=sys.stderr)
+    if args.json:
+        print(summary.model_dump_json(), flush=True)
+    return 0
 
 
 def _add_verify(commands) -> None:

@@ -1,0 +1,51 @@
+"""The bundled `tiny` model: listed, loadable by vLLM, and able to solve easy problems greedily."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reasoner.cli import main
+from reasoner.models import BUNDLED_DIR, bundled_models, resolve_model
+from reasoner.runtime import run_sync
+
+pytestmark = pytest.mark.skipif(not (BUNDLED_DIR / "tiny" / "config.json").is_file(),
+                                reason="bundled tiny model not built")
+
+
+def test_models_command_lists_tiny_with_its_size(capsys):
+    assert main(["models", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["tiny"]["available"] and entries["tiny"]["parameters"] > 500_000
+
+
+def test_weights_fit_the_size_limit():
+    for entry in bundled_models():
+        if entry.available:
+            assert sum(f.stat().st_size for f in entry.path.glob("*.safetensors")) <= 20 * 2**20
+
+
+def test_tiny_solves_level_one_arithmetic_greedily(math_verifier, code_verifier):
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.datasets import load_dataset
+    from reasoner.jobs import JobConfig, run_job
+    from reasoner.pool import LocalPool
+
+    generator = VLLMGenerator.shared("tiny")
+    problems = [p for p in load_dataset("arith", limit=50) if p.level == 1]
+    config = JobConfig(dataset="arith", strategy="cot", strategy_options={"max_tokens": 64})
+    try:
+        summary = run_sync(run_job(config, problems, LocalPool(config, generator, math_verifier, code_verifier),
+                                   progress=False))
+    finally:
+        run_sync(generator.close())
+    assert summary["problems"] == 10
+    assert summary["correct"] >= 7
+
+
+def test_default_model_is_tiny():
+    assert resolve_model("tiny").endswith("tiny")
+    from reasoner.jobs import JobConfig
+
+    assert JobConfig(dataset="arith").model == "tiny"

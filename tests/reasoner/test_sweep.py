@@ -1,0 +1,127 @@
+"""`reasoner sweep`: one small sweep on the tiny random checkpoint, its files, report and resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reasoner.cli import main
+from reasoner.jobs import read_records
+from reasoner.sweep import make_config, record_key, run_sweep
+
+STRATEGIES = ["cot", "self_consistency", "best_of_n", "revision"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def cli_options(tiny_checkpoint: Path, out: Path) -> list[str]:
+    return ["sweep", "--dataset", "arith", "--limit", "4", "--models", str(tiny_checkpoint),
+            "--strategies", ",".join(STRATEGIES), "--budgets", "2,1", "--max-tokens", "16", "--out", str(out)]
+
+
+def sweep_config(tiny_checkpoint: Path):
+    """The same sweep as `cli_options` describes."""
+    return make_config(dataset="arith", limit=4, models=str(tiny_checkpoint), strategies=STRATEGIES, budgets="1,2",
+                       max_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def sweep(engine, tiny_checkpoint, math_verifier, code_verifier, tmp_path_factory):
+    """(folder, rows) of a sweep over 4 arith problems at budgets 1 and 2."""
+    out = tmp_path_factory.mktemp("sweep")
+    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, math_verifier, code_verifier,
+                     progress=False)
+    return out, rows
+
+
+def test_sweep_writes_results_summary_and_both_plots(sweep):
+    out, _ = sweep
+    assert {p.name for p in out.iterdir()} == {"results.jsonl", "summary.json", "curve.png", "by_level.png"}
+
+
+@pytest.mark.parametrize("name", ["curve.png", "by_level.png"])
+def test_plots_are_readable_png_images(sweep, name):
+    from matplotlib.image import imread
+
+    path = sweep[0] / name
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = imread(path).shape
+    assert height > 100 and width > 100
+
+
+def test_results_hold_one_record_per_problem_and_run_with_every_sample(sweep):
+    records = read_records(sweep[0] / "results.jsonl")
+    runs = {"samples@2", "cot@1", "revision@1", "revision@2"}
+    assert sorted(record_key(r)[1:] for r in records) == sorted((run, f"arith-test-0000{i}")
+                                                               for run in runs for i in range(4))
+    samples = [r for r in records if r["run"] == "samples@2"]
+    fields = {"text", "num_tokens", "mean_logprob", "answer", "label", "status", "correct", "score"}
+    assert all(len(r["candidates"]) == 2 and fields <= r["candidates"][0].keys() for r in samples)
+
+
+def test_one_row_per_strategy_and_budget_with_budgets_ascending(sweep):
+    rows = sweep[1]
+    assert [(r.strategy, r.budget) for r in rows] == [
+        ("cot", 1), ("self_consistency", 1), ("self_consistency", 2), ("best_of_n", 1), ("best_of_n", 2),
+        ("revision", 1), ("revision", 2)]
+    assert all(r.problems == 4 and set(r.by_level) == {"1", "2", "3", "4"} for r in rows)
+
+
+def test_every_interval_contains_its_accuracy(sweep):
+    blocks = [block for row in sweep[1] for block in (row, *row.by_level.values())]
+    assert all(0.0 <= b.ci_low <= b.accuracy <= b.ci_high <= 1.0 for b in blocks)
+
+
+@pytest.mark.parametrize("strategy", ["self_consistency", "best_of_n"])
+def test_subsampled_generated_tokens_scale_with_budget(sweep, strategy):
+    one, two = (r for r in sweep[1] if r.strategy == strategy)
+    assert one.mean_generated_tokens > 0 and one.subsampled
+    assert two.mean_generated_tokens == pytest.approx(2 * one.mean_generated_tokens)
+    assert two.mean_flops > one.mean_flops
+
+
+def test_report_json_names_the_cheapest_row_reaching_the_best_per_level(sweep, capsys):
+    assert main(["report", str(sweep[0]), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report["compute_optimal"]) == {"all", "1", "2", "3", "4"}
+    for level, choice in report["compute_optimal"].items():
+        stats = [row if level == "all" else row["by_level"][level] for row in report["rows"]]
+        reaching = [s["mean_flops"] for s in stats if s["accuracy"] >= choice["best_ci_low"]]
+        assert choice["mean_flops"] == min(reaching)
+        assert choice["accuracy"] >= choice["best_ci_low"]
+
+
+def test_rerunning_a_finished_sweep_adds_nothing(sweep, engine, tiny_checkpoint, math_verifier, code_verifier,
+                                                tmp_path):
+    out = tmp_path / "again"
+    shutil.copytree(sweep[0], out)
+    before = (out / "results.jsonl").read_bytes()
+    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, math_verifier, code_verifier,
+                     progress=False)
+    assert (out / "results.jsonl").read_bytes() == before
+    assert rows == sweep[1]
+
+
+def test_cli_resume_redoes_only_the_missing_and_torn_records(sweep, tiny_checkpoint, tmp_path):
+    out = tmp_path / "resumed"
+    shutil.copytree(sweep[0], out)
+    lines = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    (out / "results.jsonl").write_text("".join(lines[:-2]) + lines[-2][:30])
+    assert main(cli_options(tiny_checkpoint, out)) == 0
+    after = read_records(out / "results.jsonl")
+    assert (out / "results.jsonl").read_text().startswith("".join(lines[:-2]))
+    assert sorted(map(record_key, after)) == sorted(map(record_key, read_records(sweep[0] / "results.jsonl")))
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--budgets", "1,x", "budgets must be positive integers"),
+    ("--budgets", "0,2", "budgets must be positive integers"),
+    ("--strategies", "cot,beam", "unknown strategy 'beam'"),
+])
+def test_bad_sweep_options_are_clear_errors(flag, value, message, tmp_path, capsys):
+    assert main(["sweep", "--dataset", "arith", flag, value, "--out", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("reasoner: error: bad sweep options") and message in err
+    assert not (tmp_path / "s").exists()
