@@ -350,6 +350,7 @@ def _add_train(commands) -> None:
     s.add_argument("--batch-size", type=int, default=None, help="sequences per step")
     s.add_argument("--lr", type=float, default=None, help="peak learning rate")
     s.add_argument("--seed", type=int, default=0, help="seed for data and initialisation")
+    s.add_argument("--init-from", default=None, help="continue from this HF checkpoint instead of a fresh model")
     s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     s.add_argument("--export", type=Path, default=None, help="also copy the final model here (bf16)")
     s.set_defaults(run=run_train_sft)
@@ -368,7 +369,7 @@ def run_train_sft(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--weights must be comma-separated numbers, got {args.weights!r}") from exc
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
-               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from}
     try:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:

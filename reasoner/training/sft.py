@@ -69,6 +69,8 @@ class SFTConfig(BaseModel):
     """torch intra-op threads; None leaves torch's default."""
     bf16: bool = True
     """bf16 autocast for the forward pass (fp32 master weights)."""
+    init_from: str | None = None
+    """Start from this HF checkpoint (weights and tokenizer) instead of a fresh model and tokenizer."""
 
 
 def lr_at(step: int, config: SFTConfig) -> float:
@@ -204,6 +206,10 @@ class Trainer:
             return model, tokenizer, optimizer, int(state["step"])
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "sft_config.json").write_text(self.config.model_dump_json(indent=2))
+        if self.config.init_from is not None:
+            tokenizer = AutoTokenizer.from_pretrained(self.config.init_from)
+            model = LlamaForCausalLM.from_pretrained(self.config.init_from, torch_dtype=torch.float32)
+            return model, tokenizer, self._optimizer(model), 0
         tokenizer = train_tokenizer(tokenizer_corpus(self.config), vocab_size=self.config.vocab_size)
         torch.manual_seed(self.config.seed)
         model = LlamaForCausalLM(llama_config(SIZES[self.config.size], tokenizer))
