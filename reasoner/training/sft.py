@@ -44,6 +44,8 @@ class SFTConfig(BaseModel):
     """Sampling weight per task; None means equal."""
     size: str = "tiny"
     """Model shape name, a key of SIZES."""
+    shape: ModelShape | None = None
+    """Explicit shape overriding `size` (for experiments and fast tests)."""
     steps: int = Field(3000, ge=1)
     """Optimizer steps."""
     batch_size: int = Field(32, ge=1)
@@ -212,7 +214,7 @@ class Trainer:
             return model, tokenizer, self._optimizer(model), 0
         tokenizer = train_tokenizer(tokenizer_corpus(self.config), vocab_size=self.config.vocab_size)
         torch.manual_seed(self.config.seed)
-        model = LlamaForCausalLM(llama_config(SIZES[self.config.size], tokenizer))
+        model = LlamaForCausalLM(llama_config(self.config.shape or SIZES[self.config.size], tokenizer))
         return model, tokenizer, self._optimizer(model), 0
 
     def _check_config(self) -> None:
