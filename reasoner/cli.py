@@ -140,7 +140,9 @@ def _report_interrupted(args: argparse.Namespace) -> None:
         return
     records = read_records(args.out)
     if records:
-        _print_summary(summarize(records), as_json=False)
+        summary = summarize(records)
+        summary.update(strategy=args.strategy, dataset=f"{args.dataset} (partial)")
+        _print_summary(summary, as_json=False)
     print(f"{len(records)} finished problems are saved in {args.out}; "
           f"re-run the same command to resume.", file=sys.stderr)
 
