@@ -8,8 +8,8 @@ tokens and seed:
 1. raw vLLM `generate` on the engine vs a `self_consistency` solve job through
    (a) the in-process pool on that same engine and (b) a Ray pool with one
    actor; generated tokens per second and the ratio to raw. Raw and (a)
-   alternate for REPEATS rounds and the median is kept, since single runs of
-   a few seconds are noisy on a shared 2-core machine;
+   alternate for REPEATS (5) rounds after warming both paths, and the median
+   is kept, since single runs of a few seconds are noisy on 2 cores;
 2. 64 problems solved concurrently vs the same 64 one at a time, with greedy
    `cot` (one sequence per problem), so the only batching is across problems;
 3. peak RSS of the driver process for a 500- and a 5,000-problem `cot` job.
@@ -33,7 +33,7 @@ from reasoner.pool import LocalPool, RayPool
 from reasoner.runtime import run_on_engine_loop, run_sync
 from reasoner.types import Problem
 
-N, MAX_TOKENS, SEED, PROBLEMS, REPEATS = 8, 64, 0, 64, 3
+N, MAX_TOKENS, SEED, PROBLEMS, REPEATS = 8, 64, 0, 64, 5
 
 
 def problems(count: int) -> list[Problem]:
@@ -102,7 +102,9 @@ def overhead_and_batching(model: str) -> dict:
     config, items = sc_config(model), problems(PROBLEMS)
     generator = VLLMGenerator.shared(model)
     math, code = MathVerifier(), CodeVerifier()
-    raw_generate(generator, items[:8])  # warm-up: engine start and first compilation
+    # Warm both paths: engine start, and the verifiers' worker pools the pooled path starts lazily.
+    raw_generate(generator, items[:8])
+    pooled(LocalPool(config, generator, math, code), config, items[:8])
     raw_runs, pooled_runs = [], []
     for _ in range(REPEATS):
         raw_runs.append(raw_generate(generator, items))
