@@ -13,7 +13,7 @@ import time
 import traceback
 
 from reasoner.budget import Meter
-from reasoner.errors import EngineError, ReasonerError
+from reasoner.errors import ReasonerError
 from reasoner.generation import Generator
 from reasoner.types import Budget, Problem, Result
 from strategies.base import SolveContext, Strategy
@@ -35,9 +35,7 @@ async def solve_problem(problem: Problem, strategy: Strategy, generator: Generat
     ctx = SolveContext(meter=meter, math=math, code=code, seed=problem_seed(seed, problem.id))
     try:
         result = await strategy.solve(problem, ctx)
-    except (EngineError, asyncio.CancelledError):
-        raise
-    except ReasonerError:
+    except ReasonerError:  # misuse and broken infrastructure (a dead engine) stop the job
         raise
     except Exception as exc:  # one bad problem must not stop the job; the record keeps the traceback
         return Result(problem_id=problem.id, strategy=strategy.name, answer=None, cost=meter.finish(),

@@ -30,34 +30,36 @@ def completion_text(completion: Any) -> str:
     raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
 
 
-class MathReward:
+class _ColumnReward:
+    """A TRL reward that grades each completion against one dataset column."""
+
+    def __init__(self, name: str, column: str, verifier_for, reference_of) -> None:
+        self.__name__ = name
+        self.column = column
+        self._verifier_for = verifier_for
+        self._reference_of = reference_of
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
+        references = _column(columns, self.column, len(completions))
+        verdicts = self._verifier_for().verify_batch(
+            [(completion_text(c), self._reference_of(r)) for c, r in zip(completions, references)])
+        return [v.score for v in verdicts]
+
+
+class MathReward(_ColumnReward):
     """TRL reward: 1.0 when the completion's answer equals the `answer` column."""
 
     def __init__(self, verifier=None, answer_column: str = "answer") -> None:
         self.verifier = verifier
-        self.answer_column = answer_column
-        self.__name__ = "math_reward"
-
-    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
-        answers = _column(columns, self.answer_column, len(completions))
-        verdicts = _math(self.verifier).verify_batch(
-            [(completion_text(c), str(a)) for c, a in zip(completions, answers)])
-        return [v.score for v in verdicts]
+        super().__init__("math_reward", answer_column, lambda: _math(self.verifier), str)
 
 
-class CodeReward:
+class CodeReward(_ColumnReward):
     """TRL reward: 1.0 when the completion's program passes the `tests` column."""
 
     def __init__(self, verifier=None, tests_column: str = "tests") -> None:
         self.verifier = verifier
-        self.tests_column = tests_column
-        self.__name__ = "code_reward"
-
-    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
-        tests = _column(columns, self.tests_column, len(completions))
-        verdicts = _code(self.verifier).verify_batch(
-            [(completion_text(c), as_tests(t)) for c, t in zip(completions, tests)])
-        return [v.score for v in verdicts]
+        super().__init__("code_reward", tests_column, lambda: _code(self.verifier), as_tests)
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any,
