@@ -53,6 +53,8 @@ class Generation(BaseModel):
     """n continuations, in request order."""
     prompt_tokens: int
     """Tokens in the formatted prompt plus prefix, counted once for the call."""
+    weight_version: int | None = None
+    """Which weights produced it, for engines that take new weights while running."""
 
 
 @runtime_checkable

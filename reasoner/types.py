@@ -114,6 +114,9 @@ class Candidate(BaseModel):
     """Why generation ended."""
     cumulative_logprob: float | None = None
     """Sum of the sampled tokens' log-probabilities."""
+    token_logprobs: list[float] | None = Field(None, exclude=True)
+    """Per-token log-probabilities of the sampled tokens (in memory only, never written to
+    records); RL training compares them with its own."""
     stop_reason: str | None = None
     """The stop string that ended generation, if any."""
 

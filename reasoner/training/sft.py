@@ -152,7 +152,7 @@ class Trainer:
         model, tokenizer, optimizer, step = self._load_or_init()
         log = (self.out / "train_log.jsonl").open("a", encoding="utf-8")
         started, tokens = time.perf_counter(), 0
-        bar = _bar(self.config.steps, step, progress)
+        bar = progress_bar(self.config.steps, step, progress, "sft")
         model.train()
         last = min(self.config.steps, stop_at if stop_at is not None else self.config.steps)
         while step < last:
@@ -163,7 +163,7 @@ class Trainer:
                       "tok_s": round(tokens / (time.perf_counter() - started), 1)}
             log.write(json.dumps(record) + "\n")
             log.flush()
-            bar(step, record)
+            bar(step, {"loss": f"{record['loss']:.3f}", "tok_s": f"{record['tok_s']:.0f}"})
             if step % self.config.checkpoint_every == 0 or step == last:
                 self._save(model, tokenizer, optimizer, step)
         log.close()
@@ -248,19 +248,20 @@ class Trainer:
         save_checkpoint(model, tokenizer, self.out)
 
 
-def _bar(total: int, start: int, enabled: bool):
+def progress_bar(total: int, start: int, enabled: bool, description: str):
+    """A tqdm bar over training steps; returns `update(step, postfix)`. Quiet when not enabled."""
     import sys
 
     if not enabled:
-        return lambda step, record: None
+        return lambda step, postfix: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=start, desc="sft", file=sys.stderr, dynamic_ncols=True,
+    bar = tqdm(total=total, initial=start, desc=description, file=sys.stderr, dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0)
 
-    def update(step: int, record: dict[str, Any]) -> None:
+    def update(step: int, postfix: dict[str, str]) -> None:
         bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tok_s']:.0f}", refresh=False)
+        bar.set_postfix(postfix, refresh=False)
         if step >= total:
             bar.close()
 
