@@ -358,6 +358,28 @@ def _add_train(commands) -> None:
     s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     s.add_argument("--export", type=Path, default=None, help="also copy the final model here (bf16)")
     s.set_defaults(run=run_train_sft)
+    g = kinds.add_parser("grpo", help="improve a model with GRPO on verifier rewards (rollouts on vLLM)")
+    g.add_argument("--model", default="tiny", help="starting model: bundled name or HF folder (default tiny)")
+    g.add_argument("--task", action="append", default=None, help="task family (repeatable; default arith)")
+    g.add_argument("--steps", type=int, default=None, help="rollout-and-update steps")
+    g.add_argument("--prompts-per-step", type=int, default=None, help="problems per step (P)")
+    g.add_argument("--group-size", type=int, default=None, help="completions per problem (G)")
+    g.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per completion")
+    g.add_argument("--lr", type=float, default=None, help="learning rate")
+    g.add_argument("--beta", type=float, default=None, help="k3 KL weight to the starting model (0 drops it)")
+    g.add_argument("--epsilon", type=float, default=None, help="clip range of the policy ratio")
+    g.add_argument("--epsilon-high", type=float, default=None, help="separate upper clip range")
+    g.add_argument("--advantage", choices=["grpo", "dr_grpo"], default=None,
+                   help="grpo: (r - mean)/std; dr_grpo: r - mean")
+    g.add_argument("--aggregation", choices=["token", "sequence"], default=None,
+                   help="average the loss over tokens or per sequence")
+    g.add_argument("--updates-per-step", type=int, default=None, help="optimizer steps per rollout batch")
+    g.add_argument("--workers", type=int, default=None, help="Ray rollout workers (default: in-process engine)")
+    g.add_argument("--ray-address", default=None, help="Ray cluster to join with --workers")
+    g.add_argument("--seed", type=int, default=None, help="seed for prompts and sampling")
+    g.add_argument("--threads", type=int, default=None, help="torch threads for the trainer")
+    g.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
+    g.set_defaults(run=run_train_grpo)
 
 
 def run_train_sft(args: argparse.Namespace) -> int:
@@ -383,6 +405,31 @@ def run_train_sft(args: argparse.Namespace) -> int:
     print(json.dumps({"out": str(args.out), **stats}))
     if args.export is not None:
         print(f"exported to {export_model(args.out, args.export)}")
+    return 0
+
+
+def run_train_grpo(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from reasoner.errors import ConfigError
+    from reasoner.training.grpo import GRPOConfig, train_grpo
+
+    options = {"model": args.model, "tasks": args.task, "steps": args.steps,
+               "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,
+               "max_tokens": args.max_tokens, "lr": args.lr, "beta": args.beta, "epsilon": args.epsilon,
+               "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,
+               "updates_per_step": args.updates_per_step, "workers": args.workers,
+               "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
+    try:
+        config = GRPOConfig(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(f"bad training options: {exc}") from exc
+    for task in config.tasks:
+        from reasoner.tasks import resolve_family
+
+        resolve_family(task)  # an unknown task fails here, before an engine starts
+    stats = train_grpo(config, args.out)
+    print(json.dumps(stats))
     return 0
 
 

@@ -21,6 +21,7 @@ every step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,7 +68,9 @@ def checksum(tensors: Iterable[Any], dtype: Any = None) -> tuple[float, float]:
 
 
 def same_checksum(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return all(abs(x - y) <= RELATIVE_TOLERANCE * max(1.0, abs(x), abs(y)) for x, y in zip(a, b))
+    """Equal within float64 reordering error; never for inf or NaN (a garbled float may be either)."""
+    return all(math.isfinite(x) and math.isfinite(y) and abs(x - y) <= RELATIVE_TOLERANCE * max(1.0, abs(x), abs(y))
+               for x, y in zip(a, b))
 
 
 def check_load(reply: dict[str, Any], expected: tuple[float, float], version: int) -> None:

@@ -32,6 +32,7 @@ import random
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -225,6 +226,8 @@ def token_logprobs(model, sequences: list[tuple[list[int], list[int]]], pad_id: 
 
 # ---------------------------------------------------------------------------- rollouts
 
+RewardFn = Callable[[list[Problem], list["Rollout"]], list[float | None]]
+
 
 class Rollout(BaseModel):
     """One sampled completion and what the step learns from it."""
@@ -250,6 +253,7 @@ class LocalRollouts:
 
         self.generator = VLLMGenerator(config.model, dtype=config.engine_dtype, weight_sync=True,
                                        seed=config.seed)
+        self.generator.engine()  # start now, so that step 1's timings are not start-up
 
     @property
     def formatter(self):
@@ -364,12 +368,19 @@ def step_problems(config: GRPOConfig, step: int) -> list[Problem]:
 class GRPOTrainer:
     """Owns the policy, its reference, the optimizer, the rollout engine(s) and the run folder."""
 
-    def __init__(self, config: GRPOConfig, out_dir: str | Path) -> None:
+    def __init__(self, config: GRPOConfig, out_dir: str | Path, rollouts: Any = None,
+                 reward_fn: RewardFn | None = None) -> None:
+        """`rollouts`: an engine to reuse (it must take weight sync; the trainer loads its
+        weights into it first and leaves it open). `reward_fn`: replaces the verifiers,
+        e.g. for a shaped or synthetic reward; it maps (problems, rollouts) to one
+        score or None per rollout."""
         self.config = config
         self.out = Path(out_dir)
         self.state_dir = self.out / "trainer_state"
         self.version = 0
-        self.rollouts: LocalRollouts | RayRollouts | None = None
+        self.rollouts = rollouts
+        self._owns_rollouts = rollouts is None
+        self.reward_fn = reward_fn
         self._math = self._code = None
 
     # -- the loop
@@ -384,11 +395,12 @@ class GRPOTrainer:
             torch.set_num_threads(self.config.threads)
         torch.manual_seed(self.config.seed)
         model, reference, tokenizer, optimizer, step = self._load_or_init()
-        self.rollouts = RayRollouts(self.config) if self.config.workers else LocalRollouts(self.config)
+        if self.rollouts is None:
+            self.rollouts = RayRollouts(self.config) if self.config.workers else LocalRollouts(self.config)
         started = time.perf_counter()
         try:
-            if self.version:
-                self._sync(model)  # a resumed run: bring the freshly started engine up to date
+            # The engine started from the base weights (or served another run): give it ours.
+            self._sync(model, self.version)
             last = min(self.config.steps, stop_at if stop_at is not None else self.config.steps)
             bar = progress_bar(self.config.steps, step, progress, "grpo")
             with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as log:
@@ -420,7 +432,7 @@ class GRPOTrainer:
         grade_seconds = time.perf_counter() - graded
         trained = time.perf_counter()
         stats = self._update(model, reference, tokenizer, optimizer, rollouts, step)
-        self._sync(model)
+        self._sync(model, self.version + 1)
         train_seconds = time.perf_counter() - trained
         rewards = [r.reward for r in rollouts if r.reward is not None]
         tokens = sum(len(r.completion_ids) for r in rollouts)
@@ -466,7 +478,11 @@ class GRPOTrainer:
         return rollouts, seconds
 
     def _grade(self, problems: list[Problem], rollouts: list[Rollout]) -> None:
-        """Rewards from the verifiers' batch API; a None score stays None."""
+        """Rewards from the verifiers' batch API (or `reward_fn`); a None score stays None."""
+        if self.reward_fn is not None:
+            for rollout, reward in zip(rollouts, self.reward_fn(problems, rollouts), strict=True):
+                rollout.reward = reward
+            return
         by_domain: dict[str, list[Rollout]] = {}
         for rollout in rollouts:
             by_domain.setdefault(problems[rollout.group].domain, []).append(rollout)
@@ -560,10 +576,10 @@ class GRPOTrainer:
                 f"(tolerance {self.config.logprob_tolerance}); the engine does not hold weight version "
                 f"{self.version}")
 
-    def _sync(self, model) -> None:
+    def _sync(self, model, version: int) -> None:
+        """Load the trainer's weights into the engine(s) as `version`."""
         from reasoner.backends.weight_sync import checksum, pack_weights
 
-        version = self.version + 1
         named = list(model.named_parameters())
         self.rollouts.load_weights(pack_weights(named), version,  # type: ignore[union-attr]
                                    checksum(p.detach() for _, p in named))
@@ -632,7 +648,7 @@ class GRPOTrainer:
         save_checkpoint(model, tokenizer, self.out)
 
     def close(self) -> None:
-        if self.rollouts is not None:
+        if self.rollouts is not None and self._owns_rollouts:
             self.rollouts.close()
             self.rollouts = None
         for verifier in (self._math, self._code):
@@ -641,10 +657,10 @@ class GRPOTrainer:
         self._math = self._code = None
 
 
-def train_grpo(config: GRPOConfig, out_dir: str | Path, progress: bool = True,
-               stop_at: int | None = None) -> dict[str, Any]:
+def train_grpo(config: GRPOConfig, out_dir: str | Path, progress: bool = True, stop_at: int | None = None,
+               **trainer_options: Any) -> dict[str, Any]:
     """Train (or resume) per `config` into `out_dir`; returns steps, seconds and the folder."""
-    return GRPOTrainer(config, out_dir).run(progress=progress, stop_at=stop_at)
+    return GRPOTrainer(config, out_dir, **trainer_options).run(progress=progress, stop_at=stop_at)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -1,0 +1,151 @@
+"""GRPO on a real vLLM engine: weight sync, the log-prob check, learning, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from reasoner.backends.weight_sync import checksum, pack_weights
+from reasoner.errors import EngineError, ResumeMismatchError
+from reasoner.generation import GenerationRequest
+from reasoner.training.grpo import (GRPOConfig, GRPOTrainer, LocalRollouts, WeightSyncError, read_metrics,
+                                    token_logprobs, train_grpo)
+from reasoner.types import SamplingConfig
+
+
+@pytest.fixture(scope="module")
+def rollouts(tiny_checkpoint):
+    """One weight-sync engine on the random test checkpoint, shared by this module's trainers."""
+    engine = LocalRollouts(GRPOConfig(model=str(tiny_checkpoint)))
+    yield engine
+    engine.close()
+
+
+def quick(tiny_checkpoint, **overrides) -> GRPOConfig:
+    options = dict(model=str(tiny_checkpoint), steps=4, prompts_per_step=4, group_size=6, max_tokens=12,
+                   lr=2e-2, warmup_steps=0, checkpoint_every=1, threads=1, advantage="dr_grpo")
+    return GRPOConfig(**{**options, **overrides})
+
+
+def low_token_share(problems, rollouts):
+    """A reward any policy can learn fast: the share of sampled token ids below 128."""
+    return [sum(t < 128 for t in r.completion_ids) / max(1, len(r.completion_ids)) for r in rollouts]
+
+
+def greedy(rollouts, prompt: str):
+    request = GenerationRequest(prompt=prompt, n=1, sampling=SamplingConfig(temperature=0.0, max_tokens=12,
+                                                                            logprobs=True))
+    return rollouts.generate([request])[0].candidates[0]
+
+
+def test_sync_changes_what_the_engine_computes_and_matches_the_trainer(rollouts, tiny_checkpoint):
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(tiny_checkpoint, torch_dtype=torch.float32)
+    named = list(model.named_parameters())
+    rollouts.load_weights(pack_weights(named), 100, checksum(p.detach() for _, p in named))
+    prompt = "Ann has 3 pens and buys 4 more. How many pens does she have?"
+    before = greedy(rollouts, prompt)
+    with torch.no_grad():
+        for _, parameter in named:
+            parameter.add_(torch.randn_like(parameter) * 0.5)
+    rollouts.load_weights(pack_weights(named), 101, checksum(p.detach() for _, p in named))
+    after = greedy(rollouts, prompt)
+    assert rollouts.generator.weight_version == 101
+    assert (after.token_ids, after.token_logprobs) != (before.token_ids, before.token_logprobs)
+    prompt_ids = rollouts.formatter.token_ids(prompt)
+    with torch.no_grad():
+        trainer_logprobs, _ = token_logprobs(model, [(prompt_ids, after.token_ids)], 0)
+    gap = (torch.tensor(after.token_logprobs) - trainer_logprobs[0, : len(after.token_ids)]).abs().max()
+    assert float(gap) < 1e-4
+
+
+def test_corrupted_transfer_fails_loudly(rollouts, tiny_checkpoint):
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(tiny_checkpoint, torch_dtype=torch.float32)
+    named = list(model.named_parameters())
+    expected = checksum(p.detach() for _, p in named)
+    packed = pack_weights(named)
+    name, dtype, shape, raw = packed[3]
+    packed[3] = (name, dtype, shape, raw[:-4] + b"\x00\x00\x80\x7f")  # last float becomes +inf
+    with pytest.raises(EngineError, match="corrupted"):
+        rollouts.load_weights(packed, 7, expected)
+
+
+def test_a_few_steps_on_a_learnable_reward_raise_it(rollouts, tiny_checkpoint, tmp_path):
+    train_grpo(quick(tiny_checkpoint, steps=6), tmp_path, progress=False, rollouts=rollouts,
+               reward_fn=low_token_share)
+    metrics = read_metrics(tmp_path / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5, 6]
+    assert [m["weight_version"] for m in metrics] == [1, 2, 3, 4, 5, 6]
+    rewards = [m["reward_mean"] for m in metrics]
+    assert (rewards[-1] + rewards[-2]) / 2 > rewards[0] + 0.1, rewards
+    # Every step's rollouts came from the weights the trainer held: vLLM and torch agree.
+    assert max(m["logprob_diff_mean"] for m in metrics) < 1e-4
+    assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "config.json").is_file() and (tmp_path / "model.safetensors").is_file()
+
+
+def test_a_skipped_sync_is_caught_by_the_logprob_check(rollouts, tiny_checkpoint, tmp_path):
+    trainer = GRPOTrainer(quick(tiny_checkpoint, steps=3), tmp_path, rollouts=rollouts,
+                          reward_fn=low_token_share)
+    real_sync = trainer._sync
+
+    def forget_updates(model, version):
+        if version == 0:  # the start-up load happens; the per-step ones are "forgotten"
+            real_sync(model, version)
+
+    trainer._sync = forget_updates
+    with pytest.raises(WeightSyncError, match="log-probs differ"):
+        trainer.run(progress=False)
+    assert len(read_metrics(tmp_path / "metrics.jsonl")) == 1
+
+
+def test_rollouts_from_a_stale_version_are_refused(rollouts, tiny_checkpoint, tmp_path):
+    trainer = GRPOTrainer(quick(tiny_checkpoint, steps=3), tmp_path, rollouts=rollouts,
+                          reward_fn=low_token_share)
+    real_sync = trainer._sync
+
+    def bump_without_loading(model, version):
+        if version == 0:
+            real_sync(model, version)
+        else:
+            trainer.version = version
+
+    trainer._sync = bump_without_loading
+    with pytest.raises(WeightSyncError, match="weight version 0, but the trainer is at 1"):
+        trainer.run(progress=False)
+
+
+def test_resume_continues_at_the_right_step(rollouts, tiny_checkpoint, tmp_path):
+    config = quick(tiny_checkpoint, steps=4, checkpoint_every=2)
+    train_grpo(config, tmp_path, progress=False, stop_at=3, rollouts=rollouts, reward_fn=low_token_share)
+    # Step 3 ran after the last checkpoint (step 2): its metrics line is dropped and it is redone.
+    state = torch.load(tmp_path / "trainer_state" / "optimizer.pt", weights_only=False)
+    assert state["step"] == 3  # stop_at always checkpoints
+    train_grpo(config, tmp_path, progress=False, rollouts=rollouts, reward_fn=low_token_share)
+    metrics = read_metrics(tmp_path / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+    assert [m["weight_version"] for m in metrics] == [1, 2, 3, 4]
+    assert torch.load(tmp_path / "trainer_state" / "optimizer.pt", weights_only=False)["step"] == 4
+
+
+def test_resume_with_other_settings_is_refused_and_keeps_the_run(rollouts, tiny_checkpoint, tmp_path):
+    train_grpo(quick(tiny_checkpoint, steps=1), tmp_path, progress=False, rollouts=rollouts,
+               reward_fn=low_token_share)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(ResumeMismatchError, match="different configuration"):
+        train_grpo(quick(tiny_checkpoint, steps=2, lr=1e-3), tmp_path, progress=False, rollouts=rollouts)
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_verifier_rewards_and_ungradable_samples_are_logged(rollouts, tiny_checkpoint, tmp_path):
+    """The real reward path: the math verifier's batch API on arith problems."""
+    train_grpo(quick(tiny_checkpoint, steps=1), tmp_path, progress=False, rollouts=rollouts)
+    (metrics,) = read_metrics(tmp_path / "metrics.jsonl")
+    assert 0.0 <= metrics["ungradable_fraction"] <= 1.0
+    assert metrics["trained_samples"] == round(24 * (1 - metrics["ungradable_fraction"]))
+    assert json.loads((tmp_path / "grpo_config.json").read_text())["model"] == str(tiny_checkpoint)
