@@ -234,7 +234,8 @@ def _add_sweep(commands) -> None:
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
     p.add_argument("--strategies", default=None,
-                   help="comma-separated: cot, self_consistency, best_of_n, revision (default: all four)")
+                   help="comma-separated: cot, self_consistency, best_of_n, revision, adaptive_consistency "
+                        "(default: the first four)")
     p.add_argument("--budgets", default=None, help="comma-separated samples per problem (default: 1,2,4,8,16)")
     p.add_argument("--models", default=None, help="comma-separated model names or folders (default: tiny)")
     p.add_argument("--limit", type=int, default=None, help="use only the first K problems")

@@ -19,7 +19,8 @@ How a budget is spent:
   the generation's: the prompt once plus k/n of the generated tokens, FLOPs
   as 2 x parameters x those tokens, and wall time x k/n, which is an estimate.
 - The other strategies (`RERUN`) run once per budget through `solve_problem`:
-  cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions.
+  cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions,
+  adaptive self-consistency once, capped at the largest budget.
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
 its interval is a 95% percentile bootstrap over problems. An ungradable
@@ -76,9 +77,17 @@ def _revision_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
                 "temperature": config.temperature, "top_p": config.top_p} for b in config.budgets}
 
 
+def _adaptive_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
+    """One run capped at the largest budget: its point on the curve sits at the tokens it actually spent."""
+    cap = max(config.budgets)
+    return {cap: {"max_n": cap, "max_tokens": config.max_tokens, "temperature": config.temperature,
+                  "top_p": config.top_p}}
+
+
 RERUN: dict[str, Callable[[SweepConfig], dict[int, dict[str, Any]]]] = {
     "cot": _cot_runs,
     "revision": _revision_runs,
+    "adaptive_consistency": _adaptive_runs,
 }
 """Strategies that cannot be subsampled: budget -> strategy options of each run."""
 

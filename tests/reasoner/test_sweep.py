@@ -12,7 +12,7 @@ from reasoner.cli import main
 from reasoner.jobs import read_records
 from reasoner.sweep import make_config, record_key, run_sweep
 
-STRATEGIES = ["cot", "self_consistency", "best_of_n", "revision"]
+STRATEGIES = ["cot", "self_consistency", "best_of_n", "revision", "adaptive_consistency"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -53,7 +53,7 @@ def test_plots_are_readable_png_images(sweep, name):
 
 def test_results_hold_one_record_per_problem_and_run_with_every_sample(sweep):
     records = read_records(sweep[0] / "results.jsonl")
-    runs = {"samples@2", "cot@1", "revision@1", "revision@2"}
+    runs = {"samples@2", "cot@1", "revision@1", "revision@2", "adaptive_consistency@2"}
     assert sorted(record_key(r)[1:] for r in records) == sorted((run, f"arith-test-0000{i}")
                                                                for run in runs for i in range(4))
     samples = [r for r in records if r["run"] == "samples@2"]
@@ -65,7 +65,7 @@ def test_one_row_per_strategy_and_budget_with_budgets_ascending(sweep):
     rows = sweep[1]
     assert [(r.strategy, r.budget) for r in rows] == [
         ("cot", 1), ("self_consistency", 1), ("self_consistency", 2), ("best_of_n", 1), ("best_of_n", 2),
-        ("revision", 1), ("revision", 2)]
+        ("revision", 1), ("revision", 2), ("adaptive_consistency", 2)]
     assert all(r.problems == 4 and set(r.by_level) == {"1", "2", "3", "4"} for r in rows)
 
 

@@ -1,0 +1,137 @@
+"""GRPO on the bundled `tiny`: accuracy before and after, training time, and step time against TRL.
+
+Run: python benchmarks/bench_grpo.py [--steps 250] [--out runs/grpo-tiny]
+
+1. Greedy `cot` accuracy of the starting model on the `arith` and `pyfunc` test splits.
+2. `reasoner train grpo` on arith (wall time measured; resumable, so a re-run
+   after an interruption finishes the same run).
+3. The same evaluation of the trained checkpoint.
+4. Step time against TRL's `GRPOTrainer` with the same model, prompts per
+   step, group size, max tokens and one optimizer step per batch, using TRL's
+   default generation path (transformers `generate`; TRL's vLLM path needs a
+   GPU build). Our step includes what TRL's does not: a reference-model
+   forward for the logged KL, the log-prob check and the weight push.
+
+Writes benchmarks/results/grpo.json and benchmarks/results/grpo_training.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+RESULTS = Path("benchmarks/results")
+
+
+def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.datasets import load_dataset
+    from reasoner.jobs import JobConfig, run_job
+    from reasoner.pool import LocalPool
+    from reasoner.runtime import run_sync
+    from verifiers.code import CodeVerifier
+    from verifiers.math import MathVerifier
+
+    generator = VLLMGenerator.shared(model)
+    config = JobConfig(dataset=dataset, strategy="cot", strategy_options={"max_tokens": 160}, model=model, seed=0)
+    out = runs / f"{Path(model).name}-{dataset}-greedy.jsonl"
+    out.unlink(missing_ok=True)
+    with MathVerifier() as math, CodeVerifier() as code:
+        summary = run_sync(run_job(config, load_dataset(dataset), LocalPool(config, generator, math, code), out=out))
+    run_sync(generator.close())
+    return {"accuracy": summary["accuracy"],
+            "by_level": {level: row["accuracy"] for level, row in summary["by_level"].items()}}
+
+
+def trl_step_seconds(model: str, prompts: int, group: int, max_tokens: int, steps: int) -> list[float]:
+    """Seconds per optimizer step of TRL's GRPOTrainer, one rollout batch per step."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from reasoner.models import resolve_model
+    from reasoner.tasks import load_task
+    from verifiers.rewards import MathReward
+
+    problems = load_task("arith", "train", n=prompts * steps, seed=12345)
+    rows = [{"prompt": [{"role": "user", "content": p.prompt}], "answer": p.answer} for p in problems]
+    marks: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            marks.append(time.perf_counter())
+
+        def on_step_end(self, args, state, control, **kwargs):
+            marks.append(time.perf_counter())
+
+    args = GRPOConfig(output_dir="runs/trl-grpo", per_device_train_batch_size=prompts * group,
+                      num_generations=group, steps_per_generation=1, gradient_accumulation_steps=1,
+                      max_completion_length=max_tokens, max_steps=steps, learning_rate=1e-4, beta=0.0,
+                      temperature=1.0, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
+                      bf16=False, disable_tqdm=True, seed=0, shuffle_dataset=False)
+    reward = MathReward()
+    trainer = GRPOTrainer(model=resolve_model(model), reward_funcs=[reward], args=args,
+                          train_dataset=Dataset.from_list(rows), callbacks=[Clock()])
+    trainer.train()
+    return [marks[i + 1] - marks[i] for i in range(0, len(marks) - 1, 2)]
+
+
+def main() -> None:
+    from reasoner.training.grpo import GRPOConfig, plot_metrics, read_metrics, train_grpo
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--prompts-per-step", type=int, default=16)
+    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=160)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--trl-steps", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=Path("runs/grpo-tiny"))
+    args = parser.parse_args()
+    runs = Path("runs/bench_grpo")
+    runs.mkdir(parents=True, exist_ok=True)
+    report: dict = {"model": args.model}
+
+    report["before"] = {d: greedy_accuracy(args.model, d, runs) for d in ("arith", "pyfunc")}
+    print("before:", json.dumps(report["before"]))
+
+    config = GRPOConfig(model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
+                        group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr)
+    report["config"] = config.model_dump()
+    started = time.perf_counter()
+    train_grpo(config, args.out)
+    metrics = read_metrics(args.out / "metrics.jsonl")
+    # Wall time of this invocation; on a resumed run, the summed step times say more.
+    report["training"] = {"wall_s_this_run": round(time.perf_counter() - started, 1),
+                          "sum_step_s": round(sum(m["step_seconds"] for m in metrics), 1),
+                          "steps": len(metrics),
+                          "median_step_s": statistics.median(m["step_seconds"] for m in metrics[1:]),
+                          "max_logprob_diff_mean": max(m["logprob_diff_mean"] or 0 for m in metrics),
+                          "final_kl": metrics[-1]["kl"]}
+    print("training:", json.dumps(report["training"]))
+
+    report["after"] = {d: greedy_accuracy(str(args.out), d, runs) for d in ("arith", "pyfunc")}
+    print("after:", json.dumps(report["after"]))
+    report["gain_points"] = {d: round(100 * (report["after"][d]["accuracy"] - report["before"][d]["accuracy"]), 1)
+                             for d in ("arith", "pyfunc")}
+
+    trl = trl_step_seconds(args.model, args.prompts_per_step, args.group_size, args.max_tokens, args.trl_steps)
+    ours = report["training"]["median_step_s"]
+    report["trl"] = {"step_s": [round(s, 2) for s in trl], "median_step_s_after_first": statistics.median(trl[1:]),
+                     "ours_median_step_s": ours,
+                     "trl_over_ours": round(statistics.median(trl[1:]) / ours, 2)}
+    print("trl:", json.dumps(report["trl"]))
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot_metrics(args.out / "metrics.jsonl", RESULTS / "grpo_training.png")
+    shutil.copy2(args.out / "metrics.jsonl", RESULTS / "grpo_metrics.jsonl")
+    (RESULTS / "grpo.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
