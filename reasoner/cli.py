@@ -362,6 +362,7 @@ def _add_train(commands) -> None:
     g = kinds.add_parser("grpo", help="improve a model with GRPO on verifier rewards (rollouts on vLLM)")
     g.add_argument("--model", default="tiny", help="starting model: bundled name or HF folder (default tiny)")
     g.add_argument("--task", action="append", default=None, help="task family (repeatable; default arith)")
+    g.add_argument("--levels", default=None, help="comma-separated difficulty levels to train on (default: all)")
     g.add_argument("--steps", type=int, default=None, help="rollout-and-update steps")
     g.add_argument("--prompts-per-step", type=int, default=None, help="problems per step (P)")
     g.add_argument("--group-size", type=int, default=None, help="completions per problem (G)")
@@ -415,7 +416,11 @@ def run_train_grpo(args: argparse.Namespace) -> int:
     from reasoner.errors import ConfigError
     from reasoner.training.grpo import GRPOConfig, train_grpo
 
-    options = {"model": args.model, "tasks": args.task, "steps": args.steps,
+    try:
+        levels = [int(level) for level in args.levels.split(",")] if args.levels else None
+    except ValueError as exc:
+        raise ConfigError(f"--levels must be comma-separated integers, got {args.levels!r}") from exc
+    options = {"model": args.model, "tasks": args.task, "levels": levels, "steps": args.steps,
                "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,
                "max_tokens": args.max_tokens, "lr": args.lr, "beta": args.beta, "epsilon": args.epsilon,
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,

@@ -57,6 +57,8 @@ class GRPOConfig(BaseModel):
     """Task families whose training splits supply the prompts."""
     task_weights: list[float] | None = None
     """Sampling weight per task; None means equal."""
+    levels: list[int] | None = None
+    """Train only on problems of these difficulty levels (a curriculum); None means all."""
     steps: int = Field(100, ge=1)
     """Rollout-and-update steps."""
     prompts_per_step: int = Field(16, ge=1)
@@ -107,6 +109,8 @@ class GRPOConfig(BaseModel):
     def _weights_match_tasks(self) -> GRPOConfig:
         if self.task_weights is not None and len(self.task_weights) != len(self.tasks):
             raise ValueError(f"task_weights has {len(self.task_weights)} entries for {len(self.tasks)} tasks")
+        if self.levels is not None and (not self.levels or not set(self.levels) <= {1, 2, 3, 4, 5}):
+            raise ValueError(f"levels must be a non-empty subset of 1-5; got {self.levels}")
         return self
 
 
@@ -360,8 +364,20 @@ def step_problems(config: GRPOConfig, step: int) -> list[Problem]:
     problems = []
     for task in config.tasks:
         count = picks.count(task)
-        if count:
-            problems.extend(load_task(task, "train", n=count, seed=step_seed(config.seed, step, task)))
+        if not count:
+            continue
+        seed = step_seed(config.seed, step, task)
+        if config.levels is None:
+            problems.extend(load_task(task, "train", n=count, seed=seed))
+            continue
+        # Levels are drawn uniformly, so 5x the count almost always holds enough; draw more if not.
+        draw = 5 * count
+        while True:
+            kept = [p for p in load_task(task, "train", n=draw, seed=seed) if p.metadata.get("level") in config.levels]
+            if len(kept) >= count:
+                problems.extend(kept[:count])
+                break
+            draw *= 2
     return problems
 
 

@@ -149,3 +149,11 @@ def test_verifier_rewards_and_ungradable_samples_are_logged(rollouts, tiny_check
     assert 0.0 <= metrics["ungradable_fraction"] <= 1.0
     assert metrics["trained_samples"] == round(24 * (1 - metrics["ungradable_fraction"]))
     assert json.loads((tmp_path / "grpo_config.json").read_text())["model"] == str(tiny_checkpoint)
+
+
+def test_ray_rollout_workers_receive_every_update(ray_runtime, tiny_checkpoint, tmp_path):
+    train_grpo(quick(tiny_checkpoint, steps=2, workers=1), tmp_path, progress=False, reward_fn=low_token_share)
+    metrics = read_metrics(tmp_path / "metrics.jsonl")
+    assert [m["weight_version"] for m in metrics] == [1, 2]
+    # Step 2's rollouts came from the actor's engine after the step-1 update reached it.
+    assert metrics[1]["logprob_diff_mean"] < 1e-4 and metrics[1]["kl"] > 0

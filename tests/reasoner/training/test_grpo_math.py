@@ -104,3 +104,18 @@ def test_config_names_the_bad_field():
         GRPOConfig(group_size=1)
     with pytest.raises(ValueError, match="task_weights"):
         GRPOConfig(tasks=["arith", "pyfunc"], task_weights=[1.0])
+
+
+def test_step_prompts_are_reproducible_training_problems_of_the_chosen_levels():
+    from reasoner.tasks import load_task, prompt_hash
+    from reasoner.training.grpo import step_problems
+
+    config = GRPOConfig(levels=[1, 2], prompts_per_step=12)
+    first = step_problems(config, 5)
+    assert [p.id for p in first] == [p.id for p in step_problems(config, 5)]
+    assert [p.id for p in first] != [p.id for p in step_problems(config, 6)]
+    assert len(first) == 12 and {p.metadata["level"] for p in first} <= {1, 2}
+    test_prompts = {prompt_hash(p.prompt) for p in load_task("arith", "test")}
+    assert not test_prompts & {prompt_hash(p.prompt) for p in first}
+    with pytest.raises(ValueError, match="levels"):
+        GRPOConfig(levels=[0, 6])
