@@ -354,6 +354,9 @@ def _add_train(commands) -> None:
     s.add_argument("--lr", type=float, default=None, help="peak learning rate")
     s.add_argument("--seed", type=int, default=0, help="seed for data and initialisation")
     s.add_argument("--init-from", default=None, help="continue from this HF checkpoint instead of a fresh model")
+    s.add_argument("--grow-from", default=None,
+                   help="start from this trained model widened and deepened to --size (Net2Net)")
+    s.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 100)")
     s.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")
     s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
@@ -398,7 +401,7 @@ def run_train_sft(args: argparse.Namespace) -> int:
         raise ConfigError(f"--weights must be comma-separated numbers, got {args.weights!r}") from exc
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
-               "threads": args.threads}
+               "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads}
     try:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:

@@ -73,6 +73,8 @@ class SFTConfig(BaseModel):
     """bf16 autocast for the forward pass (fp32 master weights)."""
     init_from: str | None = None
     """Start from this HF checkpoint (weights and tokenizer) instead of a fresh model and tokenizer."""
+    grow_from: str | None = None
+    """Start from this HF checkpoint grown to `size` (Net2Net, `reasoner.training.grow`), with its tokenizer."""
 
 
 def lr_at(step: int, config: SFTConfig) -> float:
@@ -197,6 +199,7 @@ class Trainer:
         from transformers import AutoTokenizer, LlamaForCausalLM
 
         from reasoner.checkpoint import llama_config, train_tokenizer
+        from reasoner.errors import ConfigError
 
         if (self.state_dir / "optimizer.pt").is_file():
             self._check_config()
@@ -208,9 +211,20 @@ class Trainer:
             return model, tokenizer, optimizer, int(state["step"])
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "sft_config.json").write_text(self.config.model_dump_json(indent=2))
+        if self.config.init_from is not None and self.config.grow_from is not None:
+            raise ConfigError("give init_from or grow_from, not both")
         if self.config.init_from is not None:
             tokenizer = AutoTokenizer.from_pretrained(self.config.init_from)
             model = LlamaForCausalLM.from_pretrained(self.config.init_from, torch_dtype=torch.float32)
+            return model, tokenizer, self._optimizer(model), 0
+        if self.config.grow_from is not None:
+            from reasoner.models import resolve_model
+            from reasoner.training.grow import grow
+
+            source = resolve_model(self.config.grow_from)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            small = LlamaForCausalLM.from_pretrained(source, torch_dtype=torch.float32)
+            model = grow(small, self.config.shape or SIZES[self.config.size], tokenizer, seed=self.config.seed)
             return model, tokenizer, self._optimizer(model), 0
         tokenizer = train_tokenizer(tokenizer_corpus(self.config), vocab_size=self.config.vocab_size)
         torch.manual_seed(self.config.seed)
