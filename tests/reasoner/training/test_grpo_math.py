@@ -119,3 +119,17 @@ def test_step_prompts_are_reproducible_training_problems_of_the_chosen_levels():
     assert not test_prompts & {prompt_hash(p.prompt) for p in first}
     with pytest.raises(ValueError, match="levels"):
         GRPOConfig(levels=[0, 6])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--levels", "0,9"], "levels"),
+    (["--levels", "one"], "--levels must be comma-separated integers"),
+    (["--group-size", "1"], "group_size"),
+    (["--task", "nope"], "unknown task 'nope'"),
+])
+def test_cli_rejects_bad_options_before_anything_starts(flags, message, tmp_path, capsys):
+    from reasoner.cli import main
+
+    assert main(["train", "grpo", *flags, "--out", str(tmp_path / "run")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
