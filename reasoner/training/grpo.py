@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reasoner.errors import EngineError, ReasonerError, ResumeMismatchError
+from reasoner.training.sft import truncate_log
 from reasoner.types import Problem, SamplingConfig
 
 
@@ -626,7 +627,7 @@ class GRPOTrainer:
             optimizer.load_state_dict(state["optimizer"])
             self.version = int(state["version"])
             step = int(state["step"])
-            _truncate_metrics(self.out / "metrics.jsonl", step)
+            truncate_log(self.out / "metrics.jsonl", step)
             return model, reference, tokenizer, optimizer, step
         if (self.out / "metrics.jsonl").exists():
             raise ResumeMismatchError(f"{self.out} has metrics but no checkpoint to resume; use a new folder")
@@ -699,21 +700,6 @@ def _zero_variance_fraction(rollouts: list[Rollout]) -> float:
     if not groups:
         return 1.0
     return sum(1 for rewards in groups.values() if max(rewards) == min(rewards)) / len(groups)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines past the checkpoint (they will be redone) and any torn last line."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("step", math.inf) <= step:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -208,6 +208,7 @@ class Trainer:
             optimizer = self._optimizer(model)
             state = torch.load(self.state_dir / "optimizer.pt", weights_only=False)
             optimizer.load_state_dict(state["optimizer"])
+            truncate_log(self.out / "train_log.jsonl", int(state["step"]))
             return model, tokenizer, optimizer, int(state["step"])
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "sft_config.json").write_text(self.config.model_dump_json(indent=2))
@@ -235,7 +236,8 @@ class Trainer:
         from reasoner.errors import ResumeMismatchError
 
         saved = SFTConfig.model_validate_json((self.out / "sft_config.json").read_text())
-        if saved != self.config:
+        # Threads are how the machine runs the maths, not what it computes: a run may resume with others.
+        if saved.model_copy(update={"threads": None}) != self.config.model_copy(update={"threads": None}):
             raise ResumeMismatchError(f"{self.out} was trained with a different configuration: "
                                       f"{saved.model_dump_json()}; use a new output folder")
 
@@ -260,6 +262,21 @@ class Trainer:
         shutil.rmtree(self.state_dir, ignore_errors=True)
         staging.rename(self.state_dir)
         save_checkpoint(model, tokenizer, self.out)
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past the checkpoint (they will be redone) and any torn last line."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("step", math.inf) <= step:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def progress_bar(total: int, start: int, enabled: bool, description: str):

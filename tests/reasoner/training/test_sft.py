@@ -66,3 +66,13 @@ def test_small_has_four_to_eight_times_the_flops_of_tiny():
 
     ratio = per_token(SIZES["small"]) / per_token(SIZES["tiny"])
     assert 4 <= ratio <= 8
+
+
+def test_resume_after_a_crash_drops_log_lines_past_the_checkpoint_and_may_change_threads(tmp_path):
+    train_sft(SFTConfig(**QUICK, steps=14), tmp_path, progress=False, stop_at=10)
+    with (tmp_path / "train_log.jsonl").open("a") as log:  # what a crash at step 12 leaves behind
+        log.write('{"step": 11, "loss": 9.0}\n{"step": 12, "loss": 9.0}\n{"step": 1')
+    train_sft(SFTConfig(**{**QUICK, "threads": 2}, steps=14), tmp_path, progress=False)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 15))
+    assert 9.0 not in losses(tmp_path)
