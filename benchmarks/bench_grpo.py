@@ -72,7 +72,8 @@ def trl_step_seconds(model: str, prompts: int, group: int, max_tokens: int, step
                       num_generations=group, steps_per_generation=1, gradient_accumulation_steps=1,
                       max_completion_length=max_tokens, max_steps=steps, learning_rate=1e-4, beta=0.0,
                       temperature=1.0, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
-                      bf16=False, disable_tqdm=True, seed=0, shuffle_dataset=False)
+                      bf16=False, disable_tqdm=True, seed=0, shuffle_dataset=False,
+                      model_init_kwargs={"dtype": "float32"})  # our trainer is float32 too
     reward = MathReward()
     trainer = GRPOTrainer(model=resolve_model(model), reward_funcs=[reward], args=args,
                           train_dataset=Dataset.from_list(rows), callbacks=[Clock()])
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--levels", default=None, help="comma-separated arith levels to train on (default: all)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of the trainer")
     parser.add_argument("--trl-steps", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("runs/grpo-tiny"))
     args = parser.parse_args()
@@ -101,7 +104,8 @@ def main() -> None:
     print("before:", json.dumps(report["before"]))
 
     config = GRPOConfig(model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
-                        group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr)
+                        group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr, threads=args.threads,
+                        levels=[int(x) for x in args.levels.split(",")] if args.levels else None)
     report["config"] = config.model_dump()
     started = time.perf_counter()
     train_grpo(config, args.out)
