@@ -359,6 +359,8 @@ def _add_train(commands) -> None:
     s.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 100)")
     s.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")
+    s.add_argument("--stop-at", type=int, default=None,
+                   help="pause after this step (checkpointed; --export exports it); re-run without it to go on")
     s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     s.add_argument("--export", type=Path, default=None, help="also copy the final model here (bf16)")
     s.set_defaults(run=run_train_sft)
@@ -406,7 +408,7 @@ def run_train_sft(args: argparse.Namespace) -> int:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(f"bad training options: {exc}") from exc
-    stats = train_sft(config, args.out)
+    stats = train_sft(config, args.out, stop_at=args.stop_at)
     print(json.dumps({"out": str(args.out), **stats}))
     if args.export is not None:
         print(f"exported to {export_model(args.out, args.export)}")
