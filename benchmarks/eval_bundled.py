@@ -1,10 +1,11 @@
 """Quality of the bundled models on the task families' test splits, per difficulty level.
 
-Run: python benchmarks/eval_bundled.py [--models tiny,small] [--limit 500]
+Run: python benchmarks/eval_bundled.py [--models tiny,small] [--limit 500] [--sc-models tiny]
 
 Writes benchmarks/results/bundled_models.json with, per model: greedy `cot`
-and `self_consistency` n=16 on `arith`, and greedy `cot` on `pyfunc` graded
-by the code verifier. These are the figures MODEL.md quotes.
+on `arith`, `self_consistency` n=16 on `arith` (for `--sc-models`), and
+greedy `cot` on `pyfunc` graded by the code verifier. These are the figures
+MODEL.md quotes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ RUNS = [
 ]
 
 
-def evaluate(model: str, limit: int, out_dir: Path) -> dict:
+def evaluate(model: str, limit: int, out_dir: Path, with_sc: bool = True) -> dict:
     from reasoner.backends.vllm import VLLMGenerator
     from verifiers.code import CodeVerifier
     from verifiers.math import MathVerifier
@@ -35,6 +36,8 @@ def evaluate(model: str, limit: int, out_dir: Path) -> dict:
     results = {"parameters": generator.info.parameters}
     with MathVerifier() as math, CodeVerifier() as code:
         for dataset, strategy, options in RUNS:
+            if strategy == "self_consistency" and not with_sc:
+                continue
             config = JobConfig(dataset=dataset, strategy=strategy, strategy_options=options, model=model, seed=0)
             out = out_dir / f"{Path(model).name}-{dataset}-{strategy}.jsonl"
             out.unlink(missing_ok=True)  # a fresh evaluation, never a resume of older weights
@@ -51,11 +54,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny")
     parser.add_argument("--limit", type=int, default=500)
+    parser.add_argument("--sc-models", default="tiny", help="models that also get self-consistency n=16")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bundled_models.json"))
     args = parser.parse_args()
     runs = Path("runs/eval_bundled")
     runs.mkdir(parents=True, exist_ok=True)
-    report = {model: evaluate(model, args.limit, runs) for model in args.models.split(",")}
+    sc_models = set(args.sc_models.split(","))
+    report = {model: evaluate(model, args.limit, runs, model in sc_models) for model in args.models.split(",")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     for model, results in report.items():
