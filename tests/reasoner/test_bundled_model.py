@@ -14,10 +14,13 @@ pytestmark = pytest.mark.skipif(not (BUNDLED_DIR / "tiny" / "config.json").is_fi
                                 reason="bundled tiny model not built")
 
 
-def test_models_command_lists_tiny_with_its_size(capsys):
+def test_models_command_lists_both_with_their_sizes(capsys):
     assert main(["models", "--json"]) == 0
     entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
     assert entries["tiny"]["available"] and entries["tiny"]["parameters"] > 500_000
+    assert entries["small"]["available"]
+    # FLOPs per token are 2 x parameters: small costs 4x to 8x what tiny does.
+    assert 4 <= entries["small"]["parameters"] / entries["tiny"]["parameters"] <= 8
 
 
 def test_weights_fit_the_size_limit():
@@ -26,15 +29,16 @@ def test_weights_fit_the_size_limit():
             assert sum(f.stat().st_size for f in entry.path.glob("*.safetensors")) <= 20 * 2**20
 
 
-def test_tiny_solves_level_one_arithmetic_greedily(math_verifier, code_verifier):
+@pytest.mark.parametrize("model", ["tiny", "small"])
+def test_bundled_models_solve_level_one_arithmetic_greedily(model, math_verifier, code_verifier):
     from reasoner.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
     from reasoner.pool import LocalPool
 
-    generator = VLLMGenerator.shared("tiny")
+    generator = VLLMGenerator.shared(model)
     problems = [p for p in load_dataset("arith", limit=50) if p.level == 1]
-    config = JobConfig(dataset="arith", strategy="cot", strategy_options={"max_tokens": 64})
+    config = JobConfig(dataset="arith", strategy="cot", strategy_options={"max_tokens": 64}, model=model)
     try:
         summary = run_sync(run_job(config, problems, LocalPool(config, generator, math_verifier, code_verifier),
                                    progress=False))
