@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import random
-import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reasoner.errors import EngineError, ReasonerError, ResumeMismatchError
-from reasoner.training.sft import truncate_log
+from reasoner.training.sft import save_trainer_state, truncate_log
 from reasoner.types import Problem, SamplingConfig
 
 
@@ -650,19 +649,8 @@ class GRPOTrainer:
                                  weight_decay=self.config.weight_decay)
 
     def _save(self, model, tokenizer, optimizer, step: int) -> None:
-        """The HF checkpoint to `out`, and resumable state atomically to `trainer_state`."""
-        import torch
-
-        from reasoner.checkpoint import save_checkpoint
-
-        staging = self.out / "trainer_state.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        save_checkpoint(model, tokenizer, staging)
-        torch.save({"optimizer": optimizer.state_dict(), "step": step, "version": self.version},
-                   staging / "optimizer.pt")
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-        staging.rename(self.state_dir)
-        save_checkpoint(model, tokenizer, self.out)
+        save_trainer_state(self.out, model, tokenizer,
+                           {"optimizer": optimizer.state_dict(), "step": step, "version": self.version})
 
     def close(self) -> None:
         if self.rollouts is not None and self._owns_rollouts:

@@ -248,20 +248,25 @@ class Trainer:
                                  weight_decay=self.config.weight_decay)
 
     def _save(self, model, tokenizer, optimizer, step: int) -> None:
-        """Write the HF checkpoint to `out`, and resumable state atomically to `trainer_state`."""
-        import shutil
+        save_trainer_state(self.out, model, tokenizer, {"optimizer": optimizer.state_dict(), "step": step})
 
-        import torch
 
-        from reasoner.checkpoint import save_checkpoint
+def save_trainer_state(out: Path, model, tokenizer, state: dict[str, Any]) -> None:
+    """The HF checkpoint to `out`, and resumable state (the model plus `state` in
+    `optimizer.pt`) atomically to `out/trainer_state`."""
+    import shutil
 
-        staging = self.out / "trainer_state.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        save_checkpoint(model, tokenizer, staging)
-        torch.save({"optimizer": optimizer.state_dict(), "step": step}, staging / "optimizer.pt")
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-        staging.rename(self.state_dir)
-        save_checkpoint(model, tokenizer, self.out)
+    import torch
+
+    from reasoner.checkpoint import save_checkpoint
+
+    staging = out / "trainer_state.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_checkpoint(model, tokenizer, staging)
+    torch.save(state, staging / "optimizer.pt")
+    shutil.rmtree(out / "trainer_state", ignore_errors=True)
+    staging.rename(out / "trainer_state")
+    save_checkpoint(model, tokenizer, out)
 
 
 def truncate_log(path: Path, step: int) -> None:
