@@ -357,6 +357,8 @@ def _add_train(commands) -> None:
     s.add_argument("--grow-from", default=None,
                    help="start from this trained model widened and deepened to --size (Net2Net)")
     s.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 100)")
+    s.add_argument("--solution-paths", choices=["reference", "varied"], default=None,
+                   help="targets: the reference solution (default) or correct solutions along random paths")
     s.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")
     s.add_argument("--stop-at", type=int, default=None,
@@ -403,7 +405,8 @@ def run_train_sft(args: argparse.Namespace) -> int:
         raise ConfigError(f"--weights must be comma-separated numbers, got {args.weights!r}") from exc
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
-               "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads}
+               "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads,
+               "solution_paths": args.solution_paths}
     try:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:

@@ -31,7 +31,7 @@ from reasoner.types import Problem
 
 __all__ = [
     "TASKS", "SFTExample", "TaskFamily", "check_step", "load_task", "prompt_hash", "resolve_family",
-    "revision_prompt", "training_examples",
+    "revision_prompt", "training_examples", "SolutionPaths",
 ]
 
 DATASET_VERSION = "v1"
@@ -188,15 +188,29 @@ def revision_prompt(problem_prompt: str, attempts: list[str], feedback: list[str
     return "\n\n".join(parts)
 
 
-def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0.25) -> list[SFTExample]:
-    """`n` SFT examples from the train split drawn with `seed`; about `revision_fraction` are revisions."""
+SolutionPaths = Literal["reference", "varied"]
+
+
+def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0.25,
+                      solution_paths: SolutionPaths = "reference") -> list[SFTExample]:
+    """`n` SFT examples from the train split drawn with `seed`; about `revision_fraction` are revisions.
+
+    `solution_paths="varied"` replaces each target with a correct solution
+    along a random path (the family's `varied_solution`, e.g.
+    `arith.varied_solution`); families without one keep the reference. The
+    problems and revision prompts are the same either way.
+    """
     if not 0.0 <= revision_fraction <= 1.0:
         raise ConfigError(f"revision_fraction must be in [0, 1]; got {revision_fraction}")
+    if solution_paths not in ("reference", "varied"):
+        raise ConfigError(f"solution_paths must be 'reference' or 'varied'; got {solution_paths!r}")
     family = resolve_family(name)
     rng = random.Random(f"{family.FAMILY}-sft-{DATASET_VERSION}-seed{seed}")
+    vary = getattr(family, "varied_solution", None) if solution_paths == "varied" else None
+    path_rng = random.Random(f"{family.FAMILY}-paths-{DATASET_VERSION}-seed{seed}")
     examples = []
     for problem in load_task(name, "train", n, seed):
-        solution = problem.metadata["solution"]
+        solution = problem.metadata["solution"] if vary is None else vary(problem, path_rng)
         if rng.random() < revision_fraction:
             examples.append(SFTExample(prompt=_revision_for(family, problem, rng), completion=solution,
                                        kind="revision"))

@@ -289,6 +289,63 @@ def _perturb(steps: list[Step], rng: random.Random) -> list[Line] | None:
     return lines
 
 
+VARIED_COMMUTE = 0.5
+"""Chance that a varied solution writes `b + a` / `b * a` for a step `a + b` / `a * b`."""
+VARIED_SPLIT = 0.3
+"""Chance that a varied solution splits a step's multi-digit operand by place value."""
+VARIED_EXTRA_LINES = 3
+"""No step is split once a solution has this many lines more than the reference; one last
+multiplication split may add two, so a varied solution has at most this + 1 extra lines."""
+
+
+def varied_solution(problem: Problem, rng: random.Random) -> str:
+    """A correct solution along a randomly drawn path: same answer, different computations.
+
+    Each reference step may be written commuted (`12 + 45` for `45 + 12`) or
+    with its multi-digit operand split by place value (`45 + 278` as
+    `45 + 200 = 245` then `245 + 78 = 323`; `47 * 8` as `40 * 8`, `7 * 8`
+    and their sum). Every line stays an exact `a op b = c`, so `check_step`
+    grades it. Training on many paths per problem makes a model's sampled
+    solutions differ in which sums they compute, so their slips differ too
+    and a vote over samples can outvote them (self-consistency); with one
+    path per problem a model tends to repeat the same slip in every sample.
+    """
+    lines: list[Line] = []
+    extra = VARIED_EXTRA_LINES
+    for a, op, b in parse_steps(problem.metadata["solution"]):
+        variant = _step_variant(a, op, b, rng, allow_split=extra > 0)
+        extra -= len(variant) - 1
+        lines.extend(variant)
+    return _render(lines)
+
+
+def _step_variant(a: int, op: str, b: int, rng: random.Random, allow_split: bool) -> list[Line]:
+    """Lines computing `a op b`: the step itself, commuted, or split by place value."""
+    result = _apply(a, op, b)
+    if allow_split and rng.random() < VARIED_SPLIT:
+        if op in "+-" and (parts := _place_split(b, rng)) is not None:
+            hi, lo = parts
+            middle = _apply(a, op, hi)
+            return [(a, op, hi, middle), (middle, op, lo, result)]
+        if op == "*":
+            x, y = (a, b) if rng.random() < 0.5 else (b, a)
+            if (parts := _place_split(x, rng)) is not None:
+                hi, lo = parts
+                return [(hi, "*", y, hi * y), (lo, "*", y, lo * y), (hi * y, "+", lo * y, result)]
+    if op in "+*" and rng.random() < VARIED_COMMUTE:
+        return [(b, op, a, result)]
+    return [(a, op, b, result)]
+
+
+def _place_split(x: int, rng: random.Random) -> tuple[int, int] | None:
+    """`x` as `hi + lo` with `hi` a multiple of 10, 100, ... and `lo` > 0; None if none exists."""
+    places = [p for p in (10, 100, 1000) if p < x and x % p != 0]
+    if not places:
+        return None
+    place = rng.choice(places)
+    return x - x % place, x % place
+
+
 def _solve(steps: list[Step]) -> list[Line]:
     return [(a, op, b, _apply(a, op, b)) for a, op, b in steps]
 

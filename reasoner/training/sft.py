@@ -17,7 +17,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,9 @@ class SFTConfig(BaseModel):
     weight_decay: float = 0.05
     revision_fraction: float = Field(0.25, ge=0, le=1)
     """Share of revision-format examples (earlier attempts in the prompt)."""
+    solution_paths: Literal["reference", "varied"] = "reference"
+    """Targets: the one reference solution, or a correct solution along a random path per example
+    (`reasoner.tasks.training_examples`); varied paths are what lets self-consistency outvote slips."""
     max_len: int = Field(384, ge=32)
     """Longer examples are truncated."""
     vocab_size: int = Field(512, ge=300)
@@ -97,7 +100,8 @@ def batch_examples(config: SFTConfig, step: int) -> list[tuple[str, str]]:
         count = picks.count(task)
         if count:
             examples = training_examples(task, count, seed=rng.randrange(2**31),
-                                         revision_fraction=config.revision_fraction)
+                                         revision_fraction=config.revision_fraction,
+                                         solution_paths=config.solution_paths)
             pairs.extend((e.prompt, e.completion) for e in examples)
     return pairs
 
@@ -132,7 +136,8 @@ def tokenizer_corpus(config: SFTConfig) -> list[str]:
     texts = []
     for task in config.tasks:
         for example in training_examples(task, config.tokenizer_examples, seed=10_000 + config.seed,
-                                         revision_fraction=config.revision_fraction):
+                                         revision_fraction=config.revision_fraction,
+                                         solution_paths=config.solution_paths):
             texts.extend((example.prompt, example.completion))
     return texts
 

@@ -7,7 +7,9 @@ import random
 import pytest
 
 from reasoner.tasks import load_task
-from reasoner.tasks.arith import LEVELS, boxed_answer, check_step, parse_steps, wrong_attempt
+from reasoner.tasks.arith import (
+    LEVELS, VARIED_EXTRA_LINES, boxed_answer, check_step, parse_steps, varied_solution, wrong_attempt,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,39 @@ def test_text_is_short(test_split, level):
     """Prompt plus solution stays well inside a 384-token context."""
     lengths = [len(p.prompt) + len(p.metadata["solution"]) for p in test_split if p.level == level]
     assert max(lengths) <= 130 + 60 * level
+
+
+def test_varied_solutions_are_correct_step_by_step(test_split):
+    rng = random.Random(0)
+    for problem in test_split:
+        for _ in range(3):
+            solution = varied_solution(problem, rng)
+            lines = solution.splitlines()
+            assert all(check_step(line) for line in lines[:-1]), solution
+            assert boxed_answer(solution) == problem.answer
+            assert len(lines) - 1 <= problem.metadata["steps"] + VARIED_EXTRA_LINES + 1
+
+
+def test_varied_solutions_take_many_paths(test_split):
+    hard = [problem for problem in test_split if problem.metadata["level"] >= 3][:100]
+    rng = random.Random(1)
+    path_counts = [len({varied_solution(problem, rng) for _ in range(12)}) for problem in hard]
+    assert min(path_counts) >= 2
+    assert sum(path_counts) / len(path_counts) >= 4
+
+
+def test_varied_solutions_commute_and_split_by_place_value():
+    problem = load_task("arith", "test")[2]  # level 3
+    rng = random.Random(2)
+    seen = {line for _ in range(200) for line in varied_solution(problem, rng).splitlines()}
+    reference = problem.metadata["solution"].splitlines()
+    assert set(reference) <= seen  # the reference path is one of the paths
+    assert len(seen) > len(reference) + 2
+    for line in seen - set(reference):
+        assert check_step(line) in (True, None)
+
+
+def test_varied_solutions_are_deterministic_for_a_seed(test_split):
+    first = [varied_solution(problem, random.Random(problem.id)) for problem in test_split[:50]]
+    again = [varied_solution(problem, random.Random(problem.id)) for problem in test_split[:50]]
+    assert first == again

@@ -211,3 +211,21 @@ def test_two_attempt_revisions_stay_within_budget(name):
     two = [e for e in examples if e.prompt.count("Previous attempt:") == 2]
     assert two
     assert all(len(e.prompt) + len(e.completion) <= TWO_ATTEMPT_MAX_CHARS for e in two)
+
+
+def test_varied_training_examples_keep_problems_and_prompts():
+    reference = training_examples("arith", 300, 4)
+    varied = training_examples("arith", 300, 4, solution_paths="varied")
+    assert [e.prompt for e in varied] == [e.prompt for e in reference]
+    assert [boxed_answer(e.completion) for e in varied] == [boxed_answer(e.completion) for e in reference]
+    changed = sum(v.completion != r.completion for v, r in zip(varied, reference, strict=True))
+    assert changed >= 100
+
+
+def test_varied_paths_leave_families_without_them_alone():
+    assert training_examples("pyfunc", 50, 1, solution_paths="varied") == training_examples("pyfunc", 50, 1)
+
+
+def test_unknown_solution_paths_is_a_config_error():
+    with pytest.raises(ConfigError, match="solution_paths"):
+        training_examples("arith", 5, 0, solution_paths="random")

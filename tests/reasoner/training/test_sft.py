@@ -28,6 +28,13 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     assert batch_examples(config, 3) != batch_examples(config, 4)
 
 
+def test_varied_paths_change_targets_not_prompts():
+    reference = batch_examples(SFTConfig(tasks=["arith"], batch_size=64), 3)
+    varied = batch_examples(SFTConfig(tasks=["arith"], batch_size=64, solution_paths="varied"), 3)
+    assert [prompt for prompt, _ in varied] == [prompt for prompt, _ in reference]
+    assert sum(v != r for (_, v), (_, r) in zip(varied, reference, strict=True)) >= 16
+
+
 def test_learning_rate_warms_up_then_decays():
     config = SFTConfig(**QUICK, steps=100)
     assert lr_at(0, config) < lr_at(4, config) == pytest.approx(config.lr)
