@@ -240,7 +240,10 @@ class SamplesRun(BaseModel):
         labels = await group_labels(problem, answers, ctx)
         scores = await SCORERS.get(config.scorer)().score(problem, candidates, ctx)
         cost = meter.finish()  # sampling and selection work; grading below is evaluation, not strategy cost
-        verdicts = await asyncio.gather(*(_grade_answer(problem, answer, math, code) for answer in answers))
+        # A verdict depends only on (problem, answer): grade each distinct answer once.
+        distinct = list(dict.fromkeys(answers))
+        graded = await asyncio.gather(*(_grade_answer(problem, answer, math, code) for answer in distinct))
+        verdicts = [dict(zip(distinct, graded))[answer] for answer in answers]
         return {
             "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(),
             "reference": problem.answer if problem.domain == "math" else None,

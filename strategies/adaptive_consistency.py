@@ -7,8 +7,16 @@ among the two as p ~ Beta(a + 1, b + 1) and stop once
 
     P(p > 1/2) = P(Binomial(a + b + 1, 1/2) <= a) >= confidence.
 
-Easy problems, whose samples agree, stop after a few samples; contested ones
-sample up to `max_n`. Unanswered samples do not vote.
+Easy problems, whose samples agree, stop after a few samples.
+
+Futility stop (ours): a model that answers a hard problem differently every
+time gains little from more votes, since the winner is then decided by ties
+and stragglers. With a votes for the leader out of n answered samples, the
+same Beta rule gives the chance that the leader holds a majority of the
+model's answers, P(Binomial(n + 1, 1/2) <= a); sampling stops once that falls
+below `futility`. At the default 0.2 it fires when the first 4 answers all
+differ (0.19), or the leader has 2 of 8. Everything else samples up to
+`max_n`. Unanswered samples do not vote.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from strategies.self_consistency import Vote, vote_answers
 
 
 def leader_settled(leader: int, runner_up: int) -> float:
-    """P(the leader's true share beats the runner-up's) under a uniform prior: the Beta rule."""
+    """P(the leader's true share beats the runner-up's) under a uniform prior: the Beta rule.
+
+    With `runner_up` set to every other vote, it is the chance that the leader is a majority."""
     trials = leader + runner_up + 1
     return sum(comb(trials, k) for k in range(leader + 1)) / 2**trials
 
@@ -40,6 +50,8 @@ class AdaptiveConsistency(Sampling):
     """Samples drawn per round."""
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     """Stop when P(leader is the true majority) reaches this."""
+    futility: float = Field(0.2, ge=0.0, lt=0.5)
+    """Stop when P(the leader is a majority of the model's answers) falls below this; 0 turns it off."""
     weighted: bool = False
     """Weight votes by exp(mean logprob), as in self_consistency."""
 
@@ -57,17 +69,23 @@ class AdaptiveConsistency(Sampling):
             answers += [extract_final(problem, c.text) for c in new]
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=False)
             round_index += 1
-            if self._settled(vote):
-                ctx.meter.record("stop", rule="beta", samples=len(candidates))
+            rule = self.stop_rule(vote)
+            if rule is not None:
+                ctx.meter.record("stop", rule=rule, samples=len(candidates))
                 break
         if self.weighted:
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=True)
         answer = answers[vote.winner] if vote.winner is not None else None
         return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
 
-    def _settled(self, vote: Vote) -> bool:
+    def stop_rule(self, vote: Vote) -> str | None:
+        """"beta" when the leader is settled, "futility" when no answer is likely a majority, else None."""
         counts = sorted((len(members) for members in vote.groups.values()), reverse=True)
         if not counts:
-            return False
+            return None
         runner_up = counts[1] if len(counts) > 1 else 0
-        return leader_settled(counts[0], runner_up) >= self.confidence
+        if leader_settled(counts[0], runner_up) >= self.confidence:
+            return "beta"
+        if leader_settled(counts[0], sum(counts) - counts[0]) < self.futility:
+            return "futility"
+        return None

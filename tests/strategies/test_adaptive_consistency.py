@@ -48,3 +48,35 @@ def test_budget_caps_adaptive_sampling(math_verifier, code_verifier):
     result, _ = run(["\\boxed{4}", "\\boxed{5}"], math_verifier, code_verifier, budget=Budget(samples=5),
                     max_n=16, batch=2)
     assert len(result.candidates) == 5 and result.stop_reason == "budget:samples"
+
+
+def stop_events(result):
+    return [event.data for event in result.trace if event.kind == "stop"]
+
+
+def test_scattered_answers_stop_for_futility(math_verifier, code_verifier):
+    texts = [f"\\boxed{{{k}}}" for k in range(20)]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2)
+    # 1 vote of 4: P(Binomial(5, 1/2) <= 1) = 6/32 < 0.2; 1 of 2 (P = 0.5) does not stop.
+    assert len(result.candidates) == 4
+    assert stop_events(result) == [{"rule": "futility", "samples": 4}]
+
+
+def test_futility_zero_turns_the_futility_stop_off(math_verifier, code_verifier):
+    texts = [f"\\boxed{{{k}}}" for k in range(20)]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.0)
+    assert len(result.candidates) == 16 and stop_events(result) == []
+
+
+def test_a_plurality_amid_scattered_answers_keeps_sampling(math_verifier, code_verifier):
+    # The right answer takes 2 of every 4 samples and the rest scatter: never settled, never futile.
+    texts = ["\\boxed{4}", "\\boxed{7}", "\\boxed{4}", "\\boxed{8}", "\\boxed{4}", "\\boxed{9}",
+             "\\boxed{4}", "\\boxed{10}"]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=8, batch=2)
+    assert len(result.candidates) == 8 and result.verdict.correct
+
+
+@pytest.mark.parametrize(("leader", "others", "futile"), [(1, 3, True), (1, 1, False), (2, 2, False),
+                                                          (2, 6, True), (3, 5, False)])
+def test_futility_thresholds(leader, others, futile):
+    assert (leader_settled(leader, others) < 0.2) is futile
