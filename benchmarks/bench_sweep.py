@@ -3,10 +3,11 @@
 Run: python benchmarks/bench_sweep.py [--limit 200] [--models tiny,small]
 
 1. `reasoner sweep` on the first `--limit` arith test problems: cot,
-   self-consistency, best-of-n and adaptive self-consistency at budgets 1,
-   2, 4, 8, 16, for every model (revision runs once per budget, which costs
-   as much again as the rest; sweep it with `reasoner sweep` when wanted). Its `summary.json`, `curve.png`
-   and `by_level.png` are copied to benchmarks/results/sweep/.
+   self-consistency, best-of-n, adaptive self-consistency and revision at
+   budgets 1, 2, 4, 8, 16, for every model. Self-consistency, best-of-n and
+   adaptive self-consistency share one n=16 generation; revision runs once
+   per budget. Its `summary.json`, `curve.png` and `by_level.png` are
+   copied to benchmarks/results/sweep/.
 2. Cost: on the first model, the wall time of a sweep over budgets 1-16 for
    self-consistency and best-of-n against one `self_consistency` n=16 solve
    of the same problems, in one process on one warm engine. The sweep runs
@@ -70,7 +71,7 @@ def main() -> None:
     (RESULTS / "sweep").mkdir(parents=True, exist_ok=True)
 
     full = make_config(dataset="arith", limit=args.limit, models=args.models, budgets=BUDGETS,
-                       strategies="cot,self_consistency,best_of_n,adaptive_consistency",
+                       strategies="cot,self_consistency,best_of_n,adaptive_consistency,revision",
                        max_tokens=args.max_tokens)
     with MathVerifier() as math, CodeVerifier() as code:
         run_sweep(full, args.out / "full", VLLMGenerator.shared, math, code, close_finished_models=True)

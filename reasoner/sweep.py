@@ -18,9 +18,15 @@ How a budget is spent:
   size-k subsets of those n (see `reasoner.metrics`). Its cost is scaled from
   the generation's: the prompt once plus k/n of the generated tokens, FLOPs
   as 2 x parameters x those tokens, and wall time x k/n, which is an estimate.
+- Adaptive self-consistency (`POOLED`) is read off the same samples, capped
+  at the largest budget: for a random order of the n samples,
+  `AdaptiveConsistency.samples_drawn` says where the strategy would stop,
+  and the vote over that prefix is its answer. Accuracy, generated tokens
+  and samples are averaged over `draws` orders; the prompt is counted once
+  per round, as the strategy sends it. Because the samples are shared, its
+  gap to self-consistency at n is measured on the same samples, not on new ones.
 - The other strategies (`RERUN`) run once per budget through `solve_problem`:
-  cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions,
-  adaptive self-consistency once, capped at the largest budget.
+  cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions.
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
 its interval is a 95% percentile bootstrap over problems. An ungradable
@@ -77,17 +83,12 @@ def _revision_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
                 "temperature": config.temperature, "top_p": config.top_p} for b in config.budgets}
 
 
-def _adaptive_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
-    """One run capped at the largest budget: its point on the curve sits at the tokens it actually spent."""
-    cap = max(config.budgets)
-    return {cap: {"max_n": cap, "max_tokens": config.max_tokens, "temperature": config.temperature,
-                  "top_p": config.top_p}}
-
+POOLED = ("adaptive_consistency",)
+"""Strategies read off the shared samples by replaying their stopping rule, at the largest budget."""
 
 RERUN: dict[str, Callable[[SweepConfig], dict[int, dict[str, Any]]]] = {
     "cot": _cot_runs,
     "revision": _revision_runs,
-    "adaptive_consistency": _adaptive_runs,
 }
 """Strategies that cannot be subsampled: budget -> strategy options of each run."""
 
@@ -106,7 +107,7 @@ class SweepConfig(BaseModel):
     models: tuple[str, ...] = ("tiny",)
     """Model names or paths, swept one after another."""
     strategies: tuple[str, ...] = ("cot", "self_consistency", "best_of_n", "revision")
-    """Strategies to sweep: names in `SAMPLED` or `RERUN`."""
+    """Strategies to sweep: names in `SAMPLED`, `POOLED` or `RERUN`."""
     budgets: tuple[int, ...] = (1, 2, 4, 8, 16)
     """Samples per problem; sorted and distinct."""
     seed: int = 0
@@ -138,7 +139,7 @@ class SweepConfig(BaseModel):
     @field_validator("strategies")
     @classmethod
     def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = [*SAMPLED, *RERUN]
+        known = [*SAMPLED, *POOLED, *RERUN]
         unknown = [name for name in value if name not in known]
         if unknown:
             raise ValueError(f"unknown strategy {unknown[0]!r} for a sweep; choose from {', '.join(known)}")
@@ -166,11 +167,13 @@ class SweepConfig(BaseModel):
     @property
     def sampled(self) -> list[str]:
         """The strategies estimated from shared samples."""
-        return [name for name in self.strategies if name in SAMPLED]
+        return [name for name in self.strategies if name in SAMPLED or name in POOLED]
 
     def budgets_of(self, strategy: str) -> list[int]:
         """The budgets at which `strategy` gets a row."""
-        return list(self.budgets) if strategy in SAMPLED else sorted(RERUN[strategy](self))
+        if strategy in SAMPLED:
+            return list(self.budgets)
+        return [max(self.budgets)] if strategy in POOLED else sorted(RERUN[strategy](self))
 
 
 def _positive_int(text: Any) -> int:
@@ -206,7 +209,8 @@ NOTES = {
     "accuracy": "mean over problems of expected correctness; subsampled rows average over random size-k "
                 "subsets of the n samples (exact when there are at most `draws` subsets)",
     "ci": "95% percentile bootstrap over problems, `resamples` resamples, paired across rows",
-    "cost": "subsampled rows: prompt tokens once plus generated tokens x k/n per problem",
+    "cost": "subsampled rows: prompt tokens once plus generated tokens x k/n per problem; adaptive rows: "
+            "the tokens of the samples it draws, the prompt once per round",
     "wall": "subsampled rows: the generation's wall time x k/n, an estimate",
     "compute_optimal": TIE_RULE,
 }
@@ -444,6 +448,9 @@ def summarize_sweep(config: SweepConfig, problems: Sequence[Problem],
             for budget in config.budgets_of(strategy):
                 if strategy in SAMPLED:
                     rows.append(_row(model, strategy, budget, sampled[budget], SAMPLED[strategy], config))
+                elif strategy in POOLED:
+                    points = _adaptive_points(model, problems, index, config)
+                    rows.append(_row(model, strategy, budget, points, "accuracy", config))
                 else:
                     points = [_run_point(index[(model, f"{strategy}@{budget}", p.id)]) for p in problems]
                     rows.append(_row(model, strategy, budget, points, "accuracy", config))
@@ -469,6 +476,38 @@ def _sampled_points(model: str, problems: Sequence[Problem], index: dict, k: int
     return points
 
 
+def _adaptive_points(model: str, problems: Sequence[Problem], index: dict, config: SweepConfig) -> list[Point]:
+    """Adaptive self-consistency with its default rule, replayed on random orders of each pool."""
+    import numpy as np
+
+    from strategies.adaptive_consistency import AdaptiveConsistency
+
+    n = max(config.budgets)
+    strategy = AdaptiveConsistency(max_n=n)
+    points = []
+    for problem in problems:
+        record = index[(model, f"samples@{n}", problem.id)]
+        samples, candidates = graded_samples(record), record["candidates"]
+        rng = np.random.default_rng(problem_seed(config.seed, f"{problem.id}@adaptive"))
+        correct = tokens = prompt_tokens = drawn_total = 0.0
+        for _ in range(config.draws):
+            order = rng.permutation(len(samples))
+            drawn = strategy.samples_drawn([samples[i].label for i in order])
+            chosen = [samples[i] for i in order[:drawn]]
+            winner = majority_winner(chosen)
+            correct += winner is not None and chosen[winner].correct
+            tokens += sum(candidates[i]["num_tokens"] for i in order[:drawn])
+            prompt_tokens += record["cost"]["prompt_tokens"] * -(-drawn // strategy.batch)
+            drawn_total += drawn
+        share = drawn_total / config.draws / n
+        points.append(Point(
+            level=record["level"], metrics={"accuracy": correct / config.draws, "samples": share * n},
+            tokens=tokens / config.draws,
+            flops=2.0 * (record["parameters"] or 0) * (tokens + prompt_tokens) / config.draws,
+            wall_s=record["cost"]["wall_seconds"] * share, error=False))
+    return points
+
+
 def _run_point(record: dict[str, Any]) -> Point:
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
@@ -480,9 +519,10 @@ def _row(model: str, strategy: str, budget: int, points: list[Point], metric: st
          config: SweepConfig) -> SweepRow:
     levels = sorted({p.level for p in points if p.level is not None})
     by_level = {str(level): _stats([p for p in points if p.level == level], metric, config) for level in levels}
-    metrics = {} if strategy not in SAMPLED else \
+    shared = strategy in SAMPLED or strategy in POOLED
+    metrics = {} if not shared else \
         {name: sum(p.metrics[name] for p in points) / len(points) for name in points[0].metrics}
-    return SweepRow(model=model, strategy=strategy, budget=budget, subsampled=strategy in SAMPLED,
+    return SweepRow(model=model, strategy=strategy, budget=budget, subsampled=shared,
                     errors=sum(p.error for p in points), metrics=metrics, by_level=by_level,
                     **_stats(points, metric, config).model_dump())
 

@@ -21,6 +21,8 @@ differ (0.19), or the leader has 2 of 8. Everything else samples up to
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from math import comb
 from typing import ClassVar
 
@@ -69,7 +71,7 @@ class AdaptiveConsistency(Sampling):
             answers += [extract_final(problem, c.text) for c in new]
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=False)
             round_index += 1
-            rule = self.stop_rule(vote)
+            rule = self.stop_rule([len(members) for members in vote.groups.values()])
             if rule is not None:
                 ctx.meter.record("stop", rule=rule, samples=len(candidates))
                 break
@@ -78,9 +80,10 @@ class AdaptiveConsistency(Sampling):
         answer = answers[vote.winner] if vote.winner is not None else None
         return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
 
-    def stop_rule(self, vote: Vote) -> str | None:
-        """"beta" when the leader is settled, "futility" when no answer is likely a majority, else None."""
-        counts = sorted((len(members) for members in vote.groups.values()), reverse=True)
+    def stop_rule(self, counts: Sequence[int]) -> str | None:
+        """Given the votes per answer so far: "beta" when the leader is settled, "futility" when
+        no answer is likely a majority, else None (sample on)."""
+        counts = sorted((count for count in counts if count > 0), reverse=True)
         if not counts:
             return None
         runner_up = counts[1] if len(counts) > 1 else 0
@@ -89,3 +92,18 @@ class AdaptiveConsistency(Sampling):
         if leader_settled(counts[0], sum(counts) - counts[0]) < self.futility:
             return "futility"
         return None
+
+    def samples_drawn(self, labels: Sequence[int | None]) -> int:
+        """How many of these samples, taken in order, `solve` would draw before stopping.
+
+        `labels[i]` is sample i's answer class (None: no answer). A sweep uses
+        this to read the strategy off a pool of i.i.d. samples instead of
+        sampling again; `solve` stops at the same point on the same samples.
+        """
+        drawn = 0
+        while drawn < min(self.max_n, len(labels)):
+            drawn = min(drawn + self.batch, self.max_n, len(labels))
+            seen = Counter(label for label in labels[:drawn] if label is not None)
+            if self.stop_rule(list(seen.values())) is not None:
+                break
+        return drawn

@@ -10,7 +10,8 @@ import pytest
 
 from reasoner.cli import main
 from reasoner.jobs import read_records
-from reasoner.sweep import make_config, record_key, run_sweep
+from reasoner.sweep import make_config, record_key, run_sweep, summarize_sweep
+from reasoner.types import Problem
 
 STRATEGIES = ["cot", "self_consistency", "best_of_n", "revision", "adaptive_consistency"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +54,7 @@ def test_plots_are_readable_png_images(sweep, name):
 
 def test_results_hold_one_record_per_problem_and_run_with_every_sample(sweep):
     records = read_records(sweep[0] / "results.jsonl")
-    runs = {"samples@2", "cot@1", "revision@1", "revision@2", "adaptive_consistency@2"}
+    runs = {"samples@2", "cot@1", "revision@1", "revision@2"}  # adaptive is read off samples@2
     assert sorted(record_key(r)[1:] for r in records) == sorted((run, f"arith-test-0000{i}")
                                                                for run in runs for i in range(4))
     samples = [r for r in records if r["run"] == "samples@2"]
@@ -125,3 +126,37 @@ def test_bad_sweep_options_are_clear_errors(flag, value, message, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("reasoner: error: bad sweep options") and message in err
     assert not (tmp_path / "s").exists()
+
+
+def pool_record(config, problem: Problem, labels: list[int], correct_label: int, tokens: int = 10) -> dict:
+    """A samples record as a sweep writes it, with one sample per label."""
+    candidates = [{"label": label, "correct": label == correct_label, "num_tokens": tokens,
+                   "mean_logprob": -1.0 - 0.01 * i, "score": None} for i, label in enumerate(labels)]
+    return {"problem_id": problem.id, "level": 1, "model": "m", "run": f"samples@{len(labels)}",
+            "config_hash": config.generation_hash, "parameters": 1000,
+            "cost": {"prompt_tokens": 7, "generated_tokens": tokens * len(labels), "wall_seconds": 1.6},
+            "candidates": candidates}
+
+
+def adaptive_row(labels: list[int], correct_label: int):
+    config = make_config(dataset="arith", models="m", strategies="self_consistency,adaptive_consistency",
+                         budgets="1,16", draws=400)
+    problem = Problem(id="p", prompt="?", answer="1")
+    rows = summarize_sweep(config, [problem], [pool_record(config, problem, labels, correct_label)])
+    return next(r for r in rows if r.strategy == "adaptive_consistency")
+
+
+def test_adaptive_rows_replay_the_stopping_rule_on_the_shared_samples():
+    agreed = adaptive_row([0] * 16, correct_label=0)
+    assert (agreed.budget, agreed.accuracy, agreed.subsampled) == (16, 1.0, True)
+    # 4 agreeing samples settle the vote (Beta rule); 2 rounds of 2 each re-send the 7-token prompt.
+    assert agreed.metrics["samples"] == 4 and agreed.mean_generated_tokens == 40
+    assert agreed.mean_flops == pytest.approx(2 * 1000 * (40 + 2 * 7))
+
+
+def test_adaptive_rows_stop_scattered_pools_early_and_average_over_orders():
+    # 16 different answers, one right: the futility rule stops after 4, and the vote among 4
+    # singletons goes to the highest logprob, which the right one (sample 0) has.
+    scattered = adaptive_row(list(range(16)), correct_label=0)
+    assert scattered.metrics["samples"] == 4
+    assert scattered.accuracy == pytest.approx(4 / 16, abs=0.06)

@@ -80,3 +80,14 @@ def test_a_plurality_amid_scattered_answers_keeps_sampling(math_verifier, code_v
                                                           (2, 6, True), (3, 5, False)])
 def test_futility_thresholds(leader, others, futile):
     assert (leader_settled(leader, others) < 0.2) is futile
+
+
+@pytest.mark.parametrize("answers", [
+    [4, 4, 4, 4, 4], [4, 5, 6, 7, 8, 9, 10, 11], [4, 5, 4, 6, 4, 7, 4, 8, 4, 9, 4, 4, 4, 4, 4, 4],
+    [4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5],
+])
+def test_samples_drawn_stops_where_solve_stops(answers, math_verifier, code_verifier):
+    texts = [f"\\boxed{{{a}}}" for a in answers]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=len(answers), batch=2)
+    replayed = AdaptiveConsistency(max_n=len(answers), batch=2).samples_drawn(answers)
+    assert replayed == len(result.candidates)
