@@ -1,6 +1,6 @@
 """GRPO on the bundled `tiny`: accuracy before and after, training time, and step time against TRL.
 
-Run: python benchmarks/bench_grpo.py [--steps 250] [--out runs/grpo-tiny]
+Run: python benchmarks/bench_grpo.py [--steps 480 --lr 2e-4 --levels 2,3,4 --threads 2] [--out runs/grpo-tiny]
 
 1. Greedy `cot` accuracy of the starting model on the `arith` and `pyfunc` test splits.
 2. `reasoner train grpo` on arith (wall time measured; resumable, so a re-run
