@@ -3,7 +3,6 @@
 The public API is what this module exports; everything else may change.
 """
 
-from reasoner.api import Reasoner
 from reasoner.budget import Meter
 from reasoner.errors import (ConfigError, DataError, EngineError, JobError, ModelNotFoundError,
                              ReasonerError, ResumeMismatchError)
@@ -16,3 +15,13 @@ __all__ = [
     "ModelNotFoundError", "Problem", "Reasoner", "ReasonerError", "ResumeMismatchError", "Result",
     "SamplingConfig",
 ]
+
+
+def __getattr__(name: str):
+    # `Reasoner` pulls in `strategies`, whose modules import `reasoner` submodules: loading it
+    # on first use lets `import strategies` (or `verifiers`) come first without a cycle.
+    if name == "Reasoner":
+        from reasoner.api import Reasoner
+
+        return Reasoner
+    raise AttributeError(f"module 'reasoner' has no attribute {name!r}")

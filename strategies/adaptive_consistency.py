@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from math import comb
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from reasoner.types import Candidate, Problem, Result
 from strategies.base import Sampling, SolveContext, extract_final, make_result
@@ -46,8 +46,8 @@ class AdaptiveConsistency(Sampling):
 
     name: ClassVar[str] = "adaptive_consistency"
 
-    max_n: int = Field(16, ge=1)
-    """Most samples per problem."""
+    max_n: int = Field(16, ge=1, validation_alias=AliasChoices("max_n", "n"))
+    """Most samples per problem (`n` is accepted too, so `--n 16` caps it as for self_consistency)."""
     batch: int = Field(2, ge=1)
     """Samples drawn per round."""
     confidence: float = Field(0.95, gt=0.5, lt=1.0)

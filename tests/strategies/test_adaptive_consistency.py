@@ -91,3 +91,20 @@ def test_samples_drawn_stops_where_solve_stops(answers, math_verifier, code_veri
     result, _ = run(texts, math_verifier, code_verifier, max_n=len(answers), batch=2)
     replayed = AdaptiveConsistency(max_n=len(answers), batch=2).samples_drawn(answers)
     assert replayed == len(result.candidates)
+
+
+def test_n_caps_adaptive_sampling_as_it_caps_self_consistency():
+    from strategies import make_strategy
+
+    assert make_strategy("adaptive_consistency", n=8).max_n == 8
+    assert make_strategy("adaptive_consistency", max_n=4).max_n == 4
+
+
+@pytest.mark.parametrize("first", ["strategies", "verifiers", "reasoner"])
+def test_each_top_level_package_imports_first_in_a_fresh_interpreter(first):
+    import subprocess
+    import sys
+
+    code = f"import {first}; from strategies import make_strategy; from reasoner import Reasoner; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
