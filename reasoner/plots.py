@@ -25,7 +25,7 @@ def plot_curves(rows: Sequence[SweepRow], path: Path) -> Path:
     written next to their points. Rows with no positive cost on an axis
     (e.g. FLOPs of a model of unknown size) are left off that panel.
     """
-    figure, canvas = _figure(width=12.0, height=4.8)
+    figure, canvas = _figure(width=14.0, height=4.8)
     tokens_axes, flops_axes = figure.subplots(1, 2, sharey=True)
     for axes, cost, label in ((tokens_axes, "mean_generated_tokens", "generated tokens per problem"),
                               (flops_axes, "mean_flops", "FLOPs per problem")):
@@ -36,7 +36,9 @@ def plot_curves(rows: Sequence[SweepRow], path: Path) -> Path:
         axes.grid(True, which="both", alpha=0.3)
     tokens_axes.set_ylabel("accuracy")
     tokens_axes.set_ylim(-0.02, 1.02)
-    tokens_axes.legend(fontsize="small", loc="best")
+    # Outside the panels: with many series a legend inside covers the lines.
+    flops_axes.legend(*tokens_axes.get_legend_handles_labels(), fontsize="small", loc="upper left",
+                      bbox_to_anchor=(1.02, 1.0))
     figure.suptitle("accuracy vs test-time compute (bands: 95% bootstrap over problems)")
     figure.tight_layout()
     canvas.print_png(str(path))
@@ -51,7 +53,7 @@ def plot_by_level(rows: Sequence[SweepRow], path: Path) -> Path:
     """
     chosen = matched_rows(rows)
     levels = sorted({level for row in chosen for level in row.by_level}, key=int) + ["all"]
-    figure, canvas = _figure(width=min(16.0, 5.0 + 0.3 * len(levels) * len(chosen)), height=4.8)
+    figure, canvas = _figure(width=min(18.0, 7.0 + 0.3 * len(levels) * len(chosen)), height=4.8)
     axes = figure.subplots()
     width = 0.8 / max(1, len(chosen))
     for index, row in enumerate(chosen):
@@ -63,7 +65,7 @@ def plot_by_level(rows: Sequence[SweepRow], path: Path) -> Path:
     axes.set_xticks(range(len(levels)), [f"level {level}" if level != "all" else "all" for level in levels])
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1.05)
-    axes.legend(fontsize="small", loc="best")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.set_title(f"accuracy per difficulty level at budget {max(row.budget for row in chosen)} "
                    f"(series without it: their largest below)")
     figure.tight_layout()
