@@ -343,6 +343,10 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def _add_train(commands) -> None:
+    from typing import get_args
+
+    from reasoner.tasks import SolutionPaths
+
     p = commands.add_parser("train", help="train models")
     kinds = p.add_subparsers(title="kinds")
     s = kinds.add_parser("sft", help="train a bundled-size model from scratch on the task families")
@@ -357,7 +361,7 @@ def _add_train(commands) -> None:
     s.add_argument("--grow-from", default=None,
                    help="start from this trained model widened and deepened to --size (Net2Net)")
     s.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 100)")
-    s.add_argument("--solution-paths", choices=["reference", "varied"], default=None,
+    s.add_argument("--solution-paths", choices=get_args(SolutionPaths), default=None,
                    help="targets: the reference solution (default) or correct solutions along random paths")
     s.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")

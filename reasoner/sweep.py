@@ -247,7 +247,8 @@ class SamplesRun(BaseModel):
         # A verdict depends only on (problem, answer): grade each distinct answer once.
         distinct = list(dict.fromkeys(answers))
         graded = await asyncio.gather(*(_grade_answer(problem, answer, math, code) for answer in distinct))
-        verdicts = [dict(zip(distinct, graded))[answer] for answer in answers]
+        verdict_of = dict(zip(distinct, graded))
+        verdicts = [verdict_of[answer] for answer in answers]
         return {
             "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(),
             "reference": problem.answer if problem.domain == "math" else None,

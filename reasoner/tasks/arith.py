@@ -305,10 +305,9 @@ def varied_solution(problem: Problem, rng: random.Random) -> str:
     with its multi-digit operand split by place value (`45 + 278` as
     `45 + 200 = 245` then `245 + 78 = 323`; `47 * 8` as `40 * 8`, `7 * 8`
     and their sum). Every line stays an exact `a op b = c`, so `check_step`
-    grades it. Training on many paths per problem makes a model's sampled
-    solutions differ in which sums they compute, so their slips differ too
-    and a vote over samples can outvote them (self-consistency); with one
-    path per problem a model tends to repeat the same slip in every sample.
+    grades it. The aim is samples that differ in which sums they compute,
+    so that their slips differ and a vote can outvote them; MODEL.md
+    measures how far that goes (the split paths proved the less reliable).
     """
     lines: list[Line] = []
     extra = VARIED_EXTRA_LINES

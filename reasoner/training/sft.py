@@ -17,11 +17,12 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.checkpoint import ModelShape, render_prompt
+from reasoner.tasks import SolutionPaths
 
 SIZES: dict[str, ModelShape] = {
     # head size 32: the smallest vLLM's CPU attention supports.
@@ -58,9 +59,9 @@ class SFTConfig(BaseModel):
     weight_decay: float = 0.05
     revision_fraction: float = Field(0.25, ge=0, le=1)
     """Share of revision-format examples (earlier attempts in the prompt)."""
-    solution_paths: Literal["reference", "varied"] = "reference"
+    solution_paths: SolutionPaths = "reference"
     """Targets: the one reference solution, or a correct solution along a random path per example
-    (`reasoner.tasks.training_examples`); varied paths are what lets self-consistency outvote slips."""
+    (`reasoner.tasks.training_examples`); MODEL.md measures what varied paths do."""
     max_len: int = Field(384, ge=32)
     """Longer examples are truncated."""
     vocab_size: int = Field(512, ge=300)
