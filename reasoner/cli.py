@@ -363,6 +363,10 @@ def _add_train(commands) -> None:
     s.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 100)")
     s.add_argument("--solution-paths", choices=get_args(SolutionPaths), default=None,
                    help="targets: the reference solution (default) or correct solutions along random paths")
+    s.add_argument("--direct-fraction", type=float, default=None,
+                   help="share of solve targets at --direct-from-level and up that are the bare answer (default 0)")
+    s.add_argument("--direct-from-level", type=int, default=None,
+                   help="lowest level given bare-answer targets (default 3)")
     s.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")
     s.add_argument("--stop-at", type=int, default=None,
@@ -410,7 +414,8 @@ def run_train_sft(args: argparse.Namespace) -> int:
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
                "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads,
-               "solution_paths": args.solution_paths}
+               "solution_paths": args.solution_paths, "direct_fraction": args.direct_fraction,
+               "direct_from_level": args.direct_from_level}
     try:
         config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:

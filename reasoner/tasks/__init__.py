@@ -192,30 +192,45 @@ SolutionPaths = Literal["reference", "varied"]
 
 
 def training_examples(name: str, n: int, seed: int, revision_fraction: float = 0.25,
-                      solution_paths: SolutionPaths = "reference") -> list[SFTExample]:
+                      solution_paths: SolutionPaths = "reference", direct_fraction: float = 0.0,
+                      direct_from_level: int = 3) -> list[SFTExample]:
     """`n` SFT examples from the train split drawn with `seed`; about `revision_fraction` are revisions.
 
     `solution_paths="varied"` replaces each target with a correct solution
     along a random path (the family's `varied_solution`, e.g.
-    `arith.varied_solution`); families without one keep the reference. The
-    problems and revision prompts are the same either way.
+    `arith.varied_solution`); families without one keep the reference.
+
+    `direct_fraction` of the solve examples at level `direct_from_level` or
+    above get the bare final answer as their target, with no working (the
+    family's `direct_solution`; families without one keep the reference).
+    Revision targets always show the working. MODEL.md says why the bundled
+    `tiny` is trained this way.
+
+    The problems and revision prompts are the same whatever the targets.
     """
     if not 0.0 <= revision_fraction <= 1.0:
         raise ConfigError(f"revision_fraction must be in [0, 1]; got {revision_fraction}")
+    if not 0.0 <= direct_fraction <= 1.0:
+        raise ConfigError(f"direct_fraction must be in [0, 1]; got {direct_fraction}")
     if solution_paths not in ("reference", "varied"):
         raise ConfigError(f"solution_paths must be 'reference' or 'varied'; got {solution_paths!r}")
     family = resolve_family(name)
     rng = random.Random(f"{family.FAMILY}-sft-{DATASET_VERSION}-seed{seed}")
     vary = getattr(family, "varied_solution", None) if solution_paths == "varied" else None
+    direct = getattr(family, "direct_solution", None) if direct_fraction > 0 else None
     path_rng = random.Random(f"{family.FAMILY}-paths-{DATASET_VERSION}-seed{seed}")
+    direct_rng = random.Random(f"{family.FAMILY}-direct-{DATASET_VERSION}-seed{seed}")
     examples = []
     for problem in load_task(name, "train", n, seed):
         solution = problem.metadata["solution"] if vary is None else vary(problem, path_rng)
         if rng.random() < revision_fraction:
             examples.append(SFTExample(prompt=_revision_for(family, problem, rng), completion=solution,
                                        kind="revision"))
-        else:
-            examples.append(SFTExample(prompt=problem.prompt, completion=solution, kind="solve"))
+            continue
+        # Drawn for every solve example, so one example's choice never shifts another's.
+        if direct_rng.random() < direct_fraction and direct is not None and (problem.level or 0) >= direct_from_level:
+            solution = direct(problem)
+        examples.append(SFTExample(prompt=problem.prompt, completion=solution, kind="solve"))
     return examples
 
 

@@ -232,6 +232,11 @@ def _to_problem(story: _Story, level: int, problem_id: str) -> Problem:
     )
 
 
+def direct_solution(problem: Problem) -> str:
+    """The answer alone, with no working: `The answer is \\boxed{N}.`"""
+    return _answer_line(int(problem.answer or 0))
+
+
 def parse_steps(solution: str) -> list[Step]:
     """The `(a, op, b)` computations of a solution, in order; other lines are skipped."""
     steps = []
@@ -352,5 +357,9 @@ def _solve(steps: list[Step]) -> list[Line]:
 def _render(lines: list[Line]) -> str:
     """Lines as written, correct or not, then the boxed last result."""
     body = [f"{a} {op} {b} = {c}" for a, op, b, c in lines]
-    return "\n".join([*body, f"The answer is \\boxed{{{lines[-1][3]}}}."])
+    return "\n".join([*body, _answer_line(lines[-1][3])])
+
+
+def _answer_line(value: int) -> str:
+    return f"The answer is \\boxed{{{value}}}."
 

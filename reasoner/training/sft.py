@@ -62,6 +62,11 @@ class SFTConfig(BaseModel):
     solution_paths: SolutionPaths = "reference"
     """Targets: the one reference solution, or a correct solution along a random path per example
     (`reasoner.tasks.training_examples`); MODEL.md measures what varied paths do."""
+    direct_fraction: float = Field(0.0, ge=0, le=1)
+    """Share of solve examples at level `direct_from_level` and up whose target is the bare answer
+    (`reasoner.tasks.training_examples`); the bundled `tiny` uses 0.6, MODEL.md says why."""
+    direct_from_level: int = Field(3, ge=1)
+    """Lowest level that gets bare-answer targets."""
     max_len: int = Field(384, ge=32)
     """Longer examples are truncated."""
     vocab_size: int = Field(512, ge=300)
@@ -102,7 +107,9 @@ def batch_examples(config: SFTConfig, step: int) -> list[tuple[str, str]]:
         if count:
             examples = training_examples(task, count, seed=rng.randrange(2**31),
                                          revision_fraction=config.revision_fraction,
-                                         solution_paths=config.solution_paths)
+                                         solution_paths=config.solution_paths,
+                                         direct_fraction=config.direct_fraction,
+                                         direct_from_level=config.direct_from_level)
             pairs.extend((e.prompt, e.completion) for e in examples)
     return pairs
 
@@ -138,7 +145,9 @@ def tokenizer_corpus(config: SFTConfig) -> list[str]:
     for task in config.tasks:
         for example in training_examples(task, config.tokenizer_examples, seed=10_000 + config.seed,
                                          revision_fraction=config.revision_fraction,
-                                         solution_paths=config.solution_paths):
+                                         solution_paths=config.solution_paths,
+                                         direct_fraction=config.direct_fraction,
+                                         direct_from_level=config.direct_from_level):
             texts.extend((example.prompt, example.completion))
     return texts
 

@@ -229,3 +229,34 @@ def test_varied_paths_leave_families_without_them_alone():
 def test_unknown_solution_paths_is_a_config_error():
     with pytest.raises(ConfigError, match="solution_paths"):
         training_examples("arith", 5, 0, solution_paths="random")
+
+
+def test_direct_answers_replace_solve_targets_on_hard_levels_only():
+    problems = load_task("arith", "train", n=1500, seed=5)
+    reference = training_examples("arith", 1500, 5)
+    direct = training_examples("arith", 1500, 5, direct_fraction=0.6, direct_from_level=3)
+    assert [e.prompt for e in direct] == [e.prompt for e in reference]
+    bare = Counter()
+    solves = Counter()
+    for problem, ref, example in zip(problems, reference, direct, strict=True):
+        assert boxed_answer(example.completion) == problem.answer
+        if example.completion != ref.completion:
+            assert example.completion == f"The answer is \\boxed{{{problem.answer}}}."
+            assert example.kind == "solve"
+            bare[problem.level] += 1
+        if example.kind == "solve":
+            solves[problem.level] += 1
+    assert bare[1] == bare[2] == 0
+    for level in (3, 4, 5):
+        assert 0.5 <= bare[level] / solves[level] <= 0.7
+
+
+def test_direct_answers_leave_families_without_them_alone():
+    assert training_examples("pyfunc", 50, 1, direct_fraction=1.0, direct_from_level=1) == training_examples(
+        "pyfunc", 50, 1)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.01])
+def test_bad_direct_fraction_is_a_config_error(fraction):
+    with pytest.raises(ConfigError, match="direct_fraction"):
+        training_examples("arith", 5, 0, direct_fraction=fraction)

@@ -35,6 +35,17 @@ def test_varied_paths_change_targets_not_prompts():
     assert sum(v != r for (_, v), (_, r) in zip(varied, reference, strict=True)) >= 16
 
 
+def test_direct_answers_change_only_hard_arith_targets():
+    config = SFTConfig(tasks=["arith"], batch_size=64)
+    reference = batch_examples(config, 3)
+    direct = batch_examples(config.model_copy(update={"direct_fraction": 1.0, "direct_from_level": 1}), 3)
+    assert [prompt for prompt, _ in direct] == [prompt for prompt, _ in reference]
+    bare = [completion for _, completion in direct if "\n" not in completion]
+    assert bare and all(completion.startswith("The answer is \\boxed{") for completion in bare)
+    # Revision examples keep their worked targets.
+    assert all("\n" in completion for prompt, completion in direct if "Previous attempt:" in prompt)
+
+
 def test_learning_rate_warms_up_then_decays():
     config = SFTConfig(**QUICK, steps=100)
     assert lr_at(0, config) < lr_at(4, config) == pytest.approx(config.lr)
