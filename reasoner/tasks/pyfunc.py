@@ -351,6 +351,19 @@ def pipeline_of(problem: Problem) -> list[Step]:
             for name, param in problem.metadata["stages"]]
 
 
+def direct_solution(problem: Problem) -> str:
+    """A bare answer with no working: `f` returns the first public example's output whatever its input.
+
+    It is the code counterpart of `arith.direct_solution`: it states an answer
+    instead of computing one, the way a model that special-cases the examples
+    does. It passes that one example and, since no constant passes every
+    hidden test (`_varied`), never the problem.
+    """
+    header = problem.metadata["solution"].splitlines()[1]
+    _, output = parse_assert(problem.public_tests.asserts[0])  # type: ignore[union-attr]
+    return f"```python\n{header}\n    return {output!r}\n```"
+
+
 def parse_assert(statement: str) -> tuple[Any, Any]:
     """The literal input and expected output of `assert f(<input>) == <output>`."""
     compare = ast.parse(statement).body[0].test  # type: ignore[attr-defined]

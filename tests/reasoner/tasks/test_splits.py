@@ -251,9 +251,27 @@ def test_direct_answers_replace_solve_targets_on_hard_levels_only():
         assert 0.5 <= bare[level] / solves[level] <= 0.7
 
 
-def test_direct_answers_leave_families_without_them_alone():
-    assert training_examples("pyfunc", 50, 1, direct_fraction=1.0, direct_from_level=1) == training_examples(
-        "pyfunc", 50, 1)
+def test_pyfunc_direct_answers_hard_code_the_first_example():
+    problems = load_task("pyfunc", "train", n=200, seed=3)
+    examples = training_examples("pyfunc", 200, 3, revision_fraction=0.0, direct_fraction=1.0, direct_from_level=3)
+    stubs = 0
+    for problem, example in zip(problems, examples, strict=True):
+        if (problem.level or 0) < 3:
+            assert example.completion == problem.metadata["solution"]
+            continue
+        stubs += 1
+        code = example.completion.removeprefix("```python\n").removesuffix("\n```")
+        namespace: dict = {}
+        exec(code, namespace)  # noqa: S102 - our own generated two-line function
+        exec(problem.public_tests.asserts[0], namespace)  # passes the example it copies ...
+        failures = 0
+        for statement in problem.tests.asserts:  # ... and no problem's hidden tests
+            try:
+                exec(statement, namespace)
+            except AssertionError:
+                failures += 1
+        assert failures >= 1
+    assert stubs > 60
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.01])
