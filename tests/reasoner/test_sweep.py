@@ -149,14 +149,22 @@ def adaptive_row(labels: list[int], correct_label: int):
 def test_adaptive_rows_replay_the_stopping_rule_on_the_shared_samples():
     agreed = adaptive_row([0] * 16, correct_label=0)
     assert (agreed.budget, agreed.accuracy, agreed.subsampled) == (16, 1.0, True)
-    # 4 agreeing samples settle the vote (Beta rule); 2 rounds of 2 each re-send the 7-token prompt.
-    assert agreed.metrics["samples"] == 4 and agreed.mean_generated_tokens == 40
-    assert agreed.mean_flops == pytest.approx(2 * 1000 * (40 + 2 * 7))
+    # 2 agreeing samples settle the vote at the default confidence; the one round sends the 7-token prompt.
+    assert agreed.metrics["samples"] == 2 and agreed.mean_generated_tokens == 20
+    assert agreed.mean_flops == pytest.approx(2 * 1000 * (20 + 7))
 
 
-def test_adaptive_rows_stop_scattered_pools_early_and_average_over_orders():
-    # 16 different answers, one right: the futility rule stops after 4, and the vote among 4
+def test_adaptive_rows_average_over_orders():
+    # One right answer among 15 copies of one wrong one. 7 orders in 8 start with two wrong samples
+    # and stop there; the rest see 1-1, draw 2 more wrong ones and stop at 3-1. Either way the vote is wrong.
+    mostly_wrong = adaptive_row([0] + [1] * 15, correct_label=0)
+    assert mostly_wrong.metrics["samples"] == pytest.approx(2 * 7 / 8 + 4 / 8, abs=0.12)
+    assert mostly_wrong.accuracy == 0.0
+
+
+def test_adaptive_rows_draw_scattered_pools_in_full():
+    # 16 different answers, one right: nothing settles, so all 16 are drawn, and the vote among
     # singletons goes to the highest logprob, which the right one (sample 0) has.
     scattered = adaptive_row(list(range(16)), correct_label=0)
-    assert scattered.metrics["samples"] == 4
-    assert scattered.accuracy == pytest.approx(4 / 16, abs=0.06)
+    assert scattered.metrics["samples"] == 16
+    assert scattered.accuracy == 1.0

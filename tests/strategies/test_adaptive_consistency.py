@@ -35,6 +35,12 @@ def test_settled_thresholds():
 
 def test_unanimous_answers_stop_early(math_verifier, code_verifier):
     result, generator = run(["\\boxed{4}"], math_verifier, code_verifier, max_n=16, batch=2)
+    assert len(result.candidates) == 2  # 2-0 gives P = 7/8, past the default confidence 0.8
+    assert result.verdict.correct and len(generator.requests) == 1
+
+
+def test_higher_confidence_needs_more_agreement(math_verifier, code_verifier):
+    result, generator = run(["\\boxed{4}"], math_verifier, code_verifier, max_n=16, batch=2, confidence=0.95)
     assert len(result.candidates) == 4  # 4-0 is the first count with P >= 0.95
     assert result.verdict.correct and len(generator.requests) == 2
 
@@ -56,15 +62,15 @@ def stop_events(result):
 
 def test_scattered_answers_stop_for_futility(math_verifier, code_verifier):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2)
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.2)
     # 1 vote of 4: P(Binomial(5, 1/2) <= 1) = 6/32 < 0.2; 1 of 2 (P = 0.5) does not stop.
     assert len(result.candidates) == 4
     assert stop_events(result) == [{"rule": "futility", "samples": 4}]
 
 
-def test_futility_zero_turns_the_futility_stop_off(math_verifier, code_verifier):
+def test_futility_stop_is_off_by_default(math_verifier, code_verifier):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.0)
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2)
     assert len(result.candidates) == 16 and stop_events(result) == []
 
 
@@ -72,7 +78,7 @@ def test_a_plurality_amid_scattered_answers_keeps_sampling(math_verifier, code_v
     # The right answer takes 2 of every 4 samples and the rest scatter: never settled, never futile.
     texts = ["\\boxed{4}", "\\boxed{7}", "\\boxed{4}", "\\boxed{8}", "\\boxed{4}", "\\boxed{9}",
              "\\boxed{4}", "\\boxed{10}"]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=8, batch=2)
+    result, _ = run(texts, math_verifier, code_verifier, max_n=8, batch=2, confidence=0.95, futility=0.2)
     assert len(result.candidates) == 8 and result.verdict.correct
 
 
@@ -86,10 +92,11 @@ def test_futility_thresholds(leader, others, futile):
     [4, 4, 4, 4, 4], [4, 5, 6, 7, 8, 9, 10, 11], [4, 5, 4, 6, 4, 7, 4, 8, 4, 9, 4, 4, 4, 4, 4, 4],
     [4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5],
 ])
-def test_samples_drawn_stops_where_solve_stops(answers, math_verifier, code_verifier):
+@pytest.mark.parametrize("rule", [{}, {"confidence": 0.95, "futility": 0.2}])
+def test_samples_drawn_stops_where_solve_stops(answers, rule, math_verifier, code_verifier):
     texts = [f"\\boxed{{{a}}}" for a in answers]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=len(answers), batch=2)
-    replayed = AdaptiveConsistency(max_n=len(answers), batch=2).samples_drawn(answers)
+    result, _ = run(texts, math_verifier, code_verifier, max_n=len(answers), batch=2, **rule)
+    replayed = AdaptiveConsistency(max_n=len(answers), batch=2, **rule).samples_drawn(answers)
     assert replayed == len(result.candidates)
 
 
