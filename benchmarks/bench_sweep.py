@@ -1,6 +1,6 @@
 """The compute-against-accuracy sweep of the bundled models, and what a sweep costs.
 
-Run: python benchmarks/bench_sweep.py [--limit 200] [--models tiny,small]
+Run: python benchmarks/bench_sweep.py [--limit 200] [--models tiny,small] [--cost-only]
 
 1. `reasoner sweep` on the first `--limit` arith test problems: cot,
    self-consistency, best-of-n, adaptive self-consistency and revision at
@@ -14,7 +14,7 @@ Run: python benchmarks/bench_sweep.py [--limit 200] [--models tiny,small]
    first, with fresh verifiers for each, so any warm-cache advantage goes to
    the solve.
 
-Writes benchmarks/results/sweep_cost.json.
+Writes benchmarks/results/sweep_cost.json. `--cost-only` skips step 1.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--models", default="tiny,small")
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--out", type=Path, default=Path("runs/bench_sweep"))
+    parser.add_argument("--cost-only", action="store_true", help="measure only the sweep's cost (step 2)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sweep").mkdir(parents=True, exist_ok=True)
@@ -73,15 +74,16 @@ def main() -> None:
     full = make_config(dataset="arith", limit=args.limit, models=args.models, budgets=BUDGETS,
                        strategies="cot,self_consistency,best_of_n,adaptive_consistency,revision",
                        max_tokens=args.max_tokens)
-    with MathVerifier() as math, CodeVerifier() as code:
-        run_sweep(full, args.out / "full", VLLMGenerator.shared, math, code, close_finished_models=True)
-    for name in ("summary.json", "curve.png", "by_level.png"):
-        shutil.copy2(args.out / "full" / name, RESULTS / "sweep" / name)
-    rows = json.loads((args.out / "full" / "summary.json").read_text())["rows"]
-    if len(full.models) > 1:
-        matched = compute_matched(rows, full.models[0], full.models[1])
-        (RESULTS / "sweep_compute_matched.json").write_text(json.dumps(matched, indent=2) + "\n")
-        print(json.dumps(matched, indent=1))
+    if not args.cost_only:
+        with MathVerifier() as math, CodeVerifier() as code:
+            run_sweep(full, args.out / "full", VLLMGenerator.shared, math, code, close_finished_models=True)
+        for name in ("summary.json", "curve.png", "by_level.png"):
+            shutil.copy2(args.out / "full" / name, RESULTS / "sweep" / name)
+        rows = json.loads((args.out / "full" / "summary.json").read_text())["rows"]
+        if len(full.models) > 1:
+            matched = compute_matched(rows, full.models[0], full.models[1])
+            (RESULTS / "sweep_compute_matched.json").write_text(json.dumps(matched, indent=2) + "\n")
+            print(json.dumps(matched, indent=1))
 
     model = full.models[0]
     generator = VLLMGenerator.shared(model)

@@ -45,8 +45,11 @@ class JobConfig(BaseModel):
 
     @property
     def hash(self) -> str:
-        """Short digest of the configuration; records from other configurations are not mixed."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Short digest of the configuration and the model's weights; records from others are not mixed."""
+        from reasoner.models import weights_fingerprint
+
+        settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
+        canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

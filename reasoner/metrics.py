@@ -100,7 +100,16 @@ def subset_mean(n: int, k: int, value: Callable[[tuple[int, ...]], float], draws
 
 def maj_at_k(samples: Sequence[GradedSample], k: int, weighted: bool = False, draws: int = 200,
              seed: int = 0) -> float:
-    """Expected correctness of the majority vote over k of the samples (see `subset_mean`)."""
+    """Expected correctness of the majority vote over k of the samples (see `subset_mean`).
+
+    When no sample is right, or every sample answered and is right, every vote
+    gives the same verdict, so that verdict is returned without enumerating
+    subsets (most problems of a sweep are like that).
+    """
+    if not any(sample.correct for sample in samples):
+        return 0.0
+    if all(sample.correct and sample.label is not None for sample in samples):
+        return 1.0
 
     def voted_correct(subset: tuple[int, ...]) -> float:
         chosen = [samples[i] for i in subset]

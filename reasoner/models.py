@@ -7,6 +7,8 @@ the backend download from a model hub on machines that can reach one.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -47,6 +49,40 @@ def resolve_model(name: str) -> str:
         f"no model folder at {path}; use a bundled model ({', '.join(BUNDLED)}), a local Hugging Face "
         f"folder, or {HUB_PREFIX}ORG/NAME to download from a hub"
     )
+
+
+FINGERPRINT_BYTES = 1 << 20
+"""Bytes read from each end of each weight file: enough to see any update to a small model, and cheap for
+a large one (its header and first and last tensors)."""
+
+
+def weights_fingerprint(name: str) -> str | None:
+    """A short digest of a local model's weight files; None for names that are not local folders.
+
+    Resumable outputs record it, so results made by other weights under the same
+    name (a retrained bundled model, an overwritten run folder) are never mixed in.
+    """
+    if name.startswith(HUB_PREFIX):
+        return None
+    try:
+        path = Path(resolve_model(name))
+    except ModelNotFoundError:
+        return None  # e.g. a model name only an OpenAI-compatible server knows
+    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+    return _fingerprint(tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, size, _ in files:
+        digest.update(f"{Path(name).name}:{size}".encode())
+        with open(name, "rb") as handle:
+            digest.update(handle.read(FINGERPRINT_BYTES))
+            if size > FINGERPRINT_BYTES:
+                handle.seek(max(FINGERPRINT_BYTES, size - FINGERPRINT_BYTES))
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
 
 
 def bundled_models() -> list[ModelEntry]:

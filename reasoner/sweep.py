@@ -59,6 +59,7 @@ from reasoner.generation import GenerationRequest, Generator
 from reasoner.jobs import read_records, record_of
 from reasoner.metrics import (TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal,
                               majority_winner, mean_stats, sample_metrics)
+from reasoner.models import weights_fingerprint
 from reasoner.progress import Progress
 from reasoner.solve import grade, problem_seed, solve_problem
 from reasoner.types import Candidate, Problem, Result, SamplingConfig
@@ -299,6 +300,12 @@ def plan(config: SweepConfig) -> list[SamplesRun | StrategyRun]:
     return runs
 
 
+def stale_models(records: Sequence[dict[str, Any]], fingerprints: dict[str, str | None]) -> list[str]:
+    """The models among `fingerprints` with records made by other weights (or written before records said)."""
+    return sorted({r["model"] for r in records if r.get("model") in fingerprints
+                   and r.get("weights") != fingerprints[r["model"]]})
+
+
 class SweepWriter:
     """Appends records to results.jsonl, one flush each; knows which (model, run, problem) are done."""
 
@@ -360,6 +367,10 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
         raise JobError(f"--out {out} is a file; a sweep writes a folder")
     out.mkdir(parents=True, exist_ok=True)
     writer = SweepWriter(out / "results.jsonl", config.generation_hash)
+    fingerprints = {model: weights_fingerprint(model) for model in config.models}
+    if stale := stale_models(writer.records, fingerprints):
+        raise ResumeMismatchError(f"{out / 'results.jsonl'} holds results of {', '.join(stale)} made with other "
+                                  f"weights than the model now under that name; use a new --out")
     runs = plan(config)
     todo = {model: [(run, p) for run in runs for p in problems if (model, run.key, p.id) not in writer.done]
             for model in config.models}
@@ -385,8 +396,8 @@ async def _sweep_model(model: str, todo, generator: Generator, math, code, confi
     async def one(run: SamplesRun | StrategyRun, problem: Problem) -> None:
         async with slots:
             record = await run.solve(problem, generator, math, code, config)
-        record.update(model=model, run=run.key, budget=run.budget,
-                      parameters=parameters, config_hash=config.generation_hash)
+        record.update(model=model, run=run.key, budget=run.budget, parameters=parameters,
+                      weights=weights_fingerprint(model), config_hash=config.generation_hash)
         writer.write(record)
         bar.update(record["cost"]["generated_tokens"], _headline_correct(record))
 

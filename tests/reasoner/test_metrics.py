@@ -71,6 +71,23 @@ def test_exact_maj_at_k_equals_voting_on_every_subset(k, weighted):
     assert maj_at_k(SAMPLES, k, weighted=weighted, draws=comb(len(SAMPLES), k)) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("pool", [
+    [GradedSample(label=i % 3, correct=False, logprob=-1.0) for i in range(16)],  # no sample right
+    [GradedSample(label=0, correct=True, logprob=-1.0 - i) for i in range(16)],  # all answered and right
+    [GradedSample(label=i, correct=True, logprob=-1.0) for i in range(16)],  # right under different labels
+])
+@pytest.mark.parametrize("k", [1, 4, 16])
+def test_maj_at_k_shortcut_for_uniform_pools_matches_brute_force(pool, k):
+    expected = brute_force(pool, k, lambda subset: tally_correct(subset, False))
+    assert maj_at_k(pool, k, draws=comb(16, k)) == expected
+
+
+def test_a_pool_with_unanswered_samples_is_still_enumerated():
+    pool = [GradedSample(label=0, correct=True, logprob=-1.0)] + [GradedSample(label=None, correct=False)] * 3
+    # Subsets of 1 pick the answered sample once in 4 times; no shortcut may claim 1.0.
+    assert maj_at_k(pool, 1, draws=4) == pytest.approx(0.25)
+
+
 def test_sampled_maj_at_k_is_close_to_the_exact_value():
     samples = SAMPLES + SAMPLES[:4]  # 12 samples, C(12, 6) = 924 subsets
     exact = maj_at_k(samples, 6, draws=924)
