@@ -392,12 +392,13 @@ async def _sweep_model(model: str, todo, generator: Generator, math, code, confi
                        writer: SweepWriter, bar: Progress, close: bool) -> None:
     slots = asyncio.Semaphore(config.concurrency)
     parameters = generator.info.parameters
+    weights = weights_fingerprint(model)
 
     async def one(run: SamplesRun | StrategyRun, problem: Problem) -> None:
         async with slots:
             record = await run.solve(problem, generator, math, code, config)
         record.update(model=model, run=run.key, budget=run.budget, parameters=parameters,
-                      weights=weights_fingerprint(model), config_hash=config.generation_hash)
+                      weights=weights, config_hash=config.generation_hash)
         writer.write(record)
         bar.update(record["cost"]["generated_tokens"], _headline_correct(record))
 

@@ -94,6 +94,11 @@ def lr_at(step: int, config: SFTConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def target_options(config: SFTConfig) -> dict[str, Any]:
+    """The `training_examples` options that shape prompts and targets."""
+    return config.model_dump(include={"revision_fraction", "solution_paths", "direct_fraction", "direct_from_level"})
+
+
 def batch_examples(config: SFTConfig, step: int) -> list[tuple[str, str]]:
     """The (prompt, completion) pairs of batch `step`: a pure function of (seed, step)."""
     from reasoner.tasks import training_examples
@@ -105,11 +110,7 @@ def batch_examples(config: SFTConfig, step: int) -> list[tuple[str, str]]:
     for task in config.tasks:
         count = picks.count(task)
         if count:
-            examples = training_examples(task, count, seed=rng.randrange(2**31),
-                                         revision_fraction=config.revision_fraction,
-                                         solution_paths=config.solution_paths,
-                                         direct_fraction=config.direct_fraction,
-                                         direct_from_level=config.direct_from_level)
+            examples = training_examples(task, count, seed=rng.randrange(2**31), **target_options(config))
             pairs.extend((e.prompt, e.completion) for e in examples)
     return pairs
 
@@ -144,10 +145,7 @@ def tokenizer_corpus(config: SFTConfig) -> list[str]:
     texts = []
     for task in config.tasks:
         for example in training_examples(task, config.tokenizer_examples, seed=10_000 + config.seed,
-                                         revision_fraction=config.revision_fraction,
-                                         solution_paths=config.solution_paths,
-                                         direct_fraction=config.direct_fraction,
-                                         direct_from_level=config.direct_from_level):
+                                         **target_options(config)):
             texts.extend((example.prompt, example.completion))
     return texts
 
