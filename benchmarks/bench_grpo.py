@@ -92,20 +92,31 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--levels", default=None, help="comma-separated arith levels to train on (default: all)")
+    parser.add_argument("--level-weights", default=None, help="comma-separated weight per --levels entry")
+    parser.add_argument("--beta", type=float, default=0.0, help="k3 KL weight to the starting model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL step-time comparison")
+    parser.add_argument("--skip-pyfunc", action="store_true", help="evaluate arith only (quicker trials)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the trainer")
     parser.add_argument("--trl-steps", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("runs/grpo-tiny"))
+    parser.add_argument("--name", default="grpo",
+                        help="results go to benchmarks/results/NAME.json, NAME_metrics.jsonl, NAME_training.png")
     args = parser.parse_args()
-    runs = Path("runs/bench_grpo")
+    datasets = ("arith",) if args.skip_pyfunc else ("arith", "pyfunc")
+    runs = Path("runs/bench_grpo") / args.name  # evaluation outputs; one folder per results name
     runs.mkdir(parents=True, exist_ok=True)
     report: dict = {"model": args.model}
 
-    report["before"] = {d: greedy_accuracy(args.model, d, runs) for d in ("arith", "pyfunc")}
+    report["before"] = {d: greedy_accuracy(args.model, d, runs) for d in datasets}
     print("before:", json.dumps(report["before"]))
 
     config = GRPOConfig(model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
                         group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr, threads=args.threads,
-                        levels=[int(x) for x in args.levels.split(",")] if args.levels else None)
+                        levels=[int(x) for x in args.levels.split(",")] if args.levels else None,
+                        level_weights=([float(x) for x in args.level_weights.split(",")]
+                                       if args.level_weights else None),
+                        beta=args.beta, seed=args.seed)
     report["config"] = config.model_dump()
     started = time.perf_counter()
     train_grpo(config, args.out)
@@ -119,22 +130,23 @@ def main() -> None:
                           "final_kl": metrics[-1]["kl"]}
     print("training:", json.dumps(report["training"]))
 
-    report["after"] = {d: greedy_accuracy(str(args.out), d, runs) for d in ("arith", "pyfunc")}
+    report["after"] = {d: greedy_accuracy(str(args.out), d, runs) for d in datasets}
     print("after:", json.dumps(report["after"]))
     report["gain_points"] = {d: round(100 * (report["after"][d]["accuracy"] - report["before"][d]["accuracy"]), 1)
-                             for d in ("arith", "pyfunc")}
+                             for d in datasets}
 
-    trl = trl_step_seconds(args.model, args.prompts_per_step, args.group_size, args.max_tokens, args.trl_steps)
-    ours = report["training"]["median_step_s"]
-    report["trl"] = {"step_s": [round(s, 2) for s in trl], "median_step_s_after_first": statistics.median(trl[1:]),
-                     "ours_median_step_s": ours,
-                     "trl_over_ours": round(statistics.median(trl[1:]) / ours, 2)}
-    print("trl:", json.dumps(report["trl"]))
+    if not args.skip_trl:
+        trl = trl_step_seconds(args.model, args.prompts_per_step, args.group_size, args.max_tokens, args.trl_steps)
+        ours = report["training"]["median_step_s"]
+        report["trl"] = {"step_s": [round(s, 2) for s in trl], "median_step_s_after_first": statistics.median(trl[1:]),
+                         "ours_median_step_s": ours,
+                         "trl_over_ours": round(statistics.median(trl[1:]) / ours, 2)}
+        print("trl:", json.dumps(report["trl"]))
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    plot_metrics(args.out / "metrics.jsonl", RESULTS / "grpo_training.png")
-    shutil.copy2(args.out / "metrics.jsonl", RESULTS / "grpo_metrics.jsonl")
-    (RESULTS / "grpo.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_metrics(args.out / "metrics.jsonl", RESULTS / f"{args.name}_training.png")
+    shutil.copy2(args.out / "metrics.jsonl", RESULTS / f"{args.name}_metrics.jsonl")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

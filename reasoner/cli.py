@@ -378,6 +378,8 @@ def _add_train(commands) -> None:
     g.add_argument("--model", default="tiny", help="starting model: bundled name or HF folder (default tiny)")
     g.add_argument("--task", action="append", default=None, help="task family (repeatable; default arith)")
     g.add_argument("--levels", default=None, help="comma-separated difficulty levels to train on (default: all)")
+    g.add_argument("--level-weights", default=None,
+                   help="comma-separated sampling weight per --levels entry (default: uniform)")
     g.add_argument("--steps", type=int, default=None, help="rollout-and-update steps")
     g.add_argument("--prompts-per-step", type=int, default=None, help="problems per step (P)")
     g.add_argument("--group-size", type=int, default=None, help="completions per problem (G)")
@@ -437,7 +439,12 @@ def run_train_grpo(args: argparse.Namespace) -> int:
         levels = [int(level) for level in args.levels.split(",")] if args.levels else None
     except ValueError as exc:
         raise ConfigError(f"--levels must be comma-separated integers, got {args.levels!r}") from exc
-    options = {"model": args.model, "tasks": args.task, "levels": levels, "steps": args.steps,
+    try:
+        level_weights = [float(w) for w in args.level_weights.split(",")] if args.level_weights else None
+    except ValueError as exc:
+        raise ConfigError(f"--level-weights must be comma-separated numbers, got {args.level_weights!r}") from exc
+    options = {"model": args.model, "tasks": args.task, "levels": levels, "level_weights": level_weights,
+               "steps": args.steps,
                "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,
                "max_tokens": args.max_tokens, "lr": args.lr, "beta": args.beta, "epsilon": args.epsilon,
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,

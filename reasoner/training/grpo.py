@@ -59,6 +59,9 @@ class GRPOConfig(BaseModel):
     """Sampling weight per task; None means equal."""
     levels: list[int] | None = None
     """Train only on problems of these difficulty levels (a curriculum); None means all."""
+    level_weights: list[float] | None = None
+    """Sampling weight per entry of `levels`, e.g. a few easy prompts beside the hard ones so the
+    easy levels are held while the hard ones move; None draws the chosen levels uniformly."""
     steps: int = Field(100, ge=1)
     """Rollout-and-update steps."""
     prompts_per_step: int = Field(16, ge=1)
@@ -111,6 +114,12 @@ class GRPOConfig(BaseModel):
             raise ValueError(f"task_weights has {len(self.task_weights)} entries for {len(self.tasks)} tasks")
         if self.levels is not None and (not self.levels or not set(self.levels) <= {1, 2, 3, 4, 5}):
             raise ValueError(f"levels must be a non-empty subset of 1-5; got {self.levels}")
+        if self.level_weights is not None:
+            if self.levels is None or len(self.level_weights) != len(self.levels):
+                raise ValueError(f"level_weights needs one entry per entry of levels; got {self.level_weights} "
+                                 f"for levels {self.levels}")
+            if min(self.level_weights) < 0 or sum(self.level_weights) <= 0:
+                raise ValueError(f"level_weights must be non-negative with a positive sum; got {self.level_weights}")
         return self
 
 
@@ -370,15 +379,29 @@ def step_problems(config: GRPOConfig, step: int) -> list[Problem]:
         if config.levels is None:
             problems.extend(load_task(task, "train", n=count, seed=seed))
             continue
-        # Levels are drawn uniformly, so 5x the count almost always holds enough; draw more if not.
-        draw = 5 * count
-        while True:
-            kept = [p for p in load_task(task, "train", n=draw, seed=seed) if p.metadata.get("level") in config.levels]
-            if len(kept) >= count:
-                problems.extend(kept[:count])
-                break
-            draw *= 2
+        if config.level_weights is None:
+            problems.extend(_draw_levels(task, seed, set(config.levels), count))
+            continue
+        level_rng = random.Random(step_seed(config.seed, step, f"{task}:levels"))
+        wanted = level_rng.choices(config.levels, weights=config.level_weights, k=count)
+        for level in sorted(set(wanted)):
+            problems.extend(_draw_levels(task, step_seed(config.seed, step, f"{task}:{level}"), {level},
+                                         wanted.count(level)))
     return problems
+
+
+def _draw_levels(task: str, seed: int, levels: set[int], count: int) -> list[Problem]:
+    """`count` training problems of `task` whose level is in `levels`, reproducible from `seed`."""
+    from reasoner.tasks import load_task
+
+    # Five times the count, doubled until enough are kept; the first size is fixed so that the
+    # batches of earlier runs are reproduced.
+    draw = 5 * count
+    while True:
+        kept = [p for p in load_task(task, "train", n=draw, seed=seed) if p.metadata.get("level") in levels]
+        if len(kept) >= count:
+            return kept[:count]
+        draw *= 2
 
 
 class GRPOTrainer:

@@ -121,9 +121,34 @@ def test_step_prompts_are_reproducible_training_problems_of_the_chosen_levels():
         GRPOConfig(levels=[0, 6])
 
 
+def test_level_weights_set_the_share_of_each_level():
+    from collections import Counter
+
+    from reasoner.training.grpo import step_problems
+
+    config = GRPOConfig(levels=[1, 3], level_weights=[1.0, 9.0], prompts_per_step=16)
+    first = step_problems(config, 3)
+    assert [p.id for p in first] == [p.id for p in step_problems(config, 3)]
+    assert len(first) == 16 and len({p.id for p in first}) == 16
+    counts = Counter(p.metadata["level"] for step in range(20) for p in step_problems(config, step))
+    assert set(counts) == {1, 3}
+    # 320 draws at P(level 1) = 0.1: 32 expected, and 10-60 holds with overwhelming probability.
+    assert 10 <= counts[1] <= 60, counts
+    only_hard = GRPOConfig(levels=[1, 3], level_weights=[0.0, 1.0], prompts_per_step=16)
+    assert {p.metadata["level"] for p in step_problems(only_hard, 0)} == {3}
+
+
+@pytest.mark.parametrize("levels, weights", [(None, [1.0]), ([1, 2], [1.0]), ([1, 2], [-1.0, 2.0]), ([1], [0.0])])
+def test_bad_level_weights_name_the_field(levels, weights):
+    with pytest.raises(ValueError, match="level_weights"):
+        GRPOConfig(levels=levels, level_weights=weights)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--levels", "0,9"], "levels"),
     (["--levels", "one"], "--levels must be comma-separated integers"),
+    (["--levels", "1,2", "--level-weights", "a,b"], "--level-weights must be comma-separated numbers"),
+    (["--levels", "1,2", "--level-weights", "1"], "level_weights"),
     (["--group-size", "1"], "group_size"),
     (["--task", "nope"], "unknown task 'nope'"),
 ])
