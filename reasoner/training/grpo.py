@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import random
 import statistics
 import time
@@ -233,7 +232,6 @@ def token_logprobs(model, sequences: list[tuple[list[int], list[int]]], pad_id: 
         picked = rows.gather(1, torch.tensor(completion).unsqueeze(1)).squeeze(1)
         gathered.append(torch.nn.functional.pad(picked, (0, span - n)))
         mask[row, :n] = True
-    logprobs = torch.stack(gathered)
     return torch.stack(gathered), mask
 
 
