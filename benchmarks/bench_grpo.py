@@ -136,6 +136,10 @@ def main() -> None:
                              for d in datasets}
 
     if not args.skip_trl:
+        if args.threads:  # the same torch threads as our trainer, for a like-for-like step time
+            import torch
+
+            torch.set_num_threads(args.threads)
         trl = trl_step_seconds(args.model, args.prompts_per_step, args.group_size, args.max_tokens, args.trl_steps)
         ours = report["training"]["median_step_s"]
         report["trl"] = {"step_s": [round(s, 2) for s in trl], "median_step_s_after_first": statistics.median(trl[1:]),
