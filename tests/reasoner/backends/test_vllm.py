@@ -119,3 +119,24 @@ def test_seeded_requests_beyond_one_step_budget_do_not_kill_the_engine(engine):
     assert [len(out.candidates) for out in outs] == [8] * 40
     alone = run_sync(engine.generate(GenerationRequest(prompt=f"{long_prompt} 7", n=8, sampling=sampling)))
     assert [c.token_ids for c in outs[7].candidates] == [c.token_ids for c in alone.candidates]
+
+
+def test_a_context_longer_than_the_step_budget_still_configures(tmp_path):
+    """With chunked prefill off, vLLM refuses a step budget below the context length, so the
+    budget grows to the model's own context when no max_model_len is given."""
+    from vllm import AsyncEngineArgs
+
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.checkpoint import ModelShape, init_checkpoint, train_tokenizer
+
+    tokenizer = train_tokenizer([f"{i} + {i} = {2 * i}" for i in range(200)], vocab_size=300)
+    shape = ModelShape(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                       max_position_embeddings=40_000)
+    path = init_checkpoint(tmp_path / "long", tokenizer, shape, seed=0)
+    args = VLLMGenerator(str(path)).engine_args()
+    assert args["enable_chunked_prefill"] is False
+    assert args["max_num_batched_tokens"] == 40_000
+    config = AsyncEngineArgs(**args).create_engine_config()
+    assert config.scheduler_config.max_num_batched_tokens >= config.model_config.max_model_len == 40_000
+    capped = VLLMGenerator(str(path), max_model_len=2048).engine_args()
+    assert capped["max_num_batched_tokens"] == 16_384
