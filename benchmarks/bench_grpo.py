@@ -1,6 +1,6 @@
 """GRPO on the bundled `tiny`: accuracy before and after, training time, and step time against TRL.
 
-Run: python benchmarks/bench_grpo.py [--steps 480 --lr 2e-4 --levels 2,3,4 --threads 2] [--out runs/grpo-tiny]
+Run: python benchmarks/bench_grpo.py --steps 300 --lr 2e-4 --levels 1,2,3,4 --level-weights 0.5,0.5,4.5,4.5 --threads 1 --out runs/grpo-final
 
 1. Greedy `cot` accuracy of the starting model on the `arith` and `pyfunc` test splits.
 2. `reasoner train grpo` on arith (wall time measured; resumable, so a re-run
@@ -12,7 +12,7 @@ Run: python benchmarks/bench_grpo.py [--steps 480 --lr 2e-4 --levels 2,3,4 --thr
    GPU build). Our step includes what TRL's does not: a reference-model
    forward for the logged KL, the log-prob check and the weight push.
 
-Writes benchmarks/results/grpo.json and benchmarks/results/grpo_training.png.
+Writes benchmarks/results/NAME.json, NAME_metrics.jsonl and NAME_training.png (NAME: --name, default grpo).
 """
 
 from __future__ import annotations
