@@ -149,22 +149,23 @@ def adaptive_row(labels: list[int], correct_label: int):
 def test_adaptive_rows_replay_the_stopping_rule_on_the_shared_samples():
     agreed = adaptive_row([0] * 16, correct_label=0)
     assert (agreed.budget, agreed.accuracy, agreed.subsampled) == (16, 1.0, True)
-    # 2 agreeing samples settle the vote at the default confidence; the one round sends the 7-token prompt.
-    assert agreed.metrics["samples"] == 2 and agreed.mean_generated_tokens == 20
-    assert agreed.mean_flops == pytest.approx(2 * 1000 * (20 + 7))
+    # A first round of 3 agreeing samples settles the vote by default; the one round sends the 7-token prompt.
+    assert agreed.metrics["samples"] == 3 and agreed.mean_generated_tokens == 30
+    assert agreed.mean_flops == pytest.approx(2 * 1000 * (30 + 7))
 
 
 def test_adaptive_rows_average_over_orders():
-    # One right answer among 15 copies of one wrong one. 7 orders in 8 start with two wrong samples
-    # and stop there; the rest see 1-1, draw 2 more wrong ones and stop at 3-1. Either way the vote is wrong.
+    # One right answer among 15 copies of one wrong one. 13 orders in 16 start with three wrong samples
+    # and stop there; the rest see 2-1, draw 3 more wrong ones and stop at 5-1. Either way the vote is wrong.
     mostly_wrong = adaptive_row([0] + [1] * 15, correct_label=0)
-    assert mostly_wrong.metrics["samples"] == pytest.approx(2 * 7 / 8 + 4 / 8, abs=0.12)
+    assert mostly_wrong.metrics["samples"] == pytest.approx(3 * 13 / 16 + 6 * 3 / 16, abs=0.12)
     assert mostly_wrong.accuracy == 0.0
 
 
-def test_adaptive_rows_draw_scattered_pools_in_full():
-    # 16 different answers, one right: nothing settles, so all 16 are drawn, and the vote among
-    # singletons goes to the highest logprob, which the right one (sample 0) has.
+def test_adaptive_rows_stop_scattered_pools_for_futility():
+    # 16 different answers, one right: the futility stop ends every order after 9 samples, and the
+    # vote among singletons goes to the highest logprob, which the right one (sample 0) has; it is
+    # among the 9 drawn in 9 orders of 16.
     scattered = adaptive_row(list(range(16)), correct_label=0)
-    assert scattered.metrics["samples"] == 16
-    assert scattered.accuracy == 1.0
+    assert scattered.metrics["samples"] == 9
+    assert scattered.accuracy == pytest.approx(9 / 16, abs=0.08)

@@ -68,9 +68,25 @@ def test_scattered_answers_stop_for_futility(math_verifier, code_verifier):
     assert stop_events(result) == [{"rule": "futility", "samples": 4}]
 
 
-def test_futility_stop_is_off_by_default(math_verifier, code_verifier):
+def test_defaults_stop_scattered_answers_after_nine(math_verifier, code_verifier):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2)
+    result, generator = run(texts, math_verifier, code_verifier, max_n=16)
+    # Rounds of 3: 1 vote of 6 gives P(Binomial(7, 1/2) <= 1) = 8/128, above 0.05; 1 of 9 gives 11/1024.
+    assert len(result.candidates) == 9 and len(generator.requests) == 3
+    assert stop_events(result) == [{"rule": "futility", "samples": 9}]
+
+
+def test_defaults_keep_a_plurality_of_a_third_until_it_is_settled(math_verifier, code_verifier):
+    texts = [t for k in range(8) for t in ("\\boxed{4}", f"\\boxed{{{10 + 2 * k}}}", f"\\boxed{{{11 + 2 * k}}}")]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16)
+    # After 9 samples the leader has 3 votes to the runner-up's 1: P = 26/32 >= 0.8, never futile on the way.
+    assert len(result.candidates) == 9 and result.verdict.correct
+    assert stop_events(result) == [{"rule": "beta", "samples": 9}]
+
+
+def test_futility_zero_turns_the_stop_off(math_verifier, code_verifier):
+    texts = [f"\\boxed{{{k}}}" for k in range(20)]
+    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.0)
     assert len(result.candidates) == 16 and stop_events(result) == []
 
 
