@@ -370,7 +370,8 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     fingerprints = {model: weights_fingerprint(model) for model in config.models}
     if stale := stale_models(writer.records, fingerprints):
         raise ResumeMismatchError(f"{out / 'results.jsonl'} holds results of {', '.join(stale)} made with other "
-                                  f"weights than the model now under that name; use a new --out")
+                                  f"weights than the model now under that name, or written before results "
+                                  f"recorded their weights; use a new --out")
     runs = plan(config)
     todo = {model: [(run, p) for run in runs for p in problems if (model, run.key, p.id) not in writer.done]
             for model in config.models}
