@@ -82,6 +82,7 @@ def trl_step_seconds(model: str, prompts: int, group: int, max_tokens: int, step
 
 
 def main() -> None:
+    from reasoner.cli import comma_list
     from reasoner.training.grpo import GRPOConfig, plot_metrics, read_metrics, train_grpo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,9 +114,8 @@ def main() -> None:
 
     config = GRPOConfig(model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
                         group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr, threads=args.threads,
-                        levels=[int(x) for x in args.levels.split(",")] if args.levels else None,
-                        level_weights=([float(x) for x in args.level_weights.split(",")]
-                                       if args.level_weights else None),
+                        levels=comma_list(args.levels, int, "--levels", "integers"),
+                        level_weights=comma_list(args.level_weights, float, "--level-weights", "numbers"),
                         beta=args.beta, seed=args.seed)
     report["config"] = config.model_dump()
     started = time.perf_counter()

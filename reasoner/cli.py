@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -409,10 +409,7 @@ def run_train_sft(args: argparse.Namespace) -> int:
 
     if args.size not in SIZES:
         raise ConfigError(f"unknown --size {args.size!r}; choose one of {', '.join(SIZES)}")
-    try:
-        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
-    except ValueError as exc:
-        raise ConfigError(f"--weights must be comma-separated numbers, got {args.weights!r}") from exc
+    weights = comma_list(args.weights, float, "--weights", "numbers")
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
                "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads,
@@ -429,20 +426,26 @@ def run_train_sft(args: argparse.Namespace) -> int:
     return 0
 
 
+def comma_list(value: str | None, cast: Callable[[str], Any], flag: str, kind: str) -> list | None:
+    """A comma-separated option as a list (None when not given); a bad entry is a ConfigError naming the flag."""
+    from reasoner.errors import ConfigError
+
+    if not value:
+        return None
+    try:
+        return [cast(item) for item in value.split(",")]
+    except ValueError as exc:
+        raise ConfigError(f"{flag} must be comma-separated {kind}, got {value!r}") from exc
+
+
 def run_train_grpo(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from reasoner.errors import ConfigError
     from reasoner.training.grpo import GRPOConfig, train_grpo
 
-    try:
-        levels = [int(level) for level in args.levels.split(",")] if args.levels else None
-    except ValueError as exc:
-        raise ConfigError(f"--levels must be comma-separated integers, got {args.levels!r}") from exc
-    try:
-        level_weights = [float(w) for w in args.level_weights.split(",")] if args.level_weights else None
-    except ValueError as exc:
-        raise ConfigError(f"--level-weights must be comma-separated numbers, got {args.level_weights!r}") from exc
+    levels = comma_list(args.levels, int, "--levels", "integers")
+    level_weights = comma_list(args.level_weights, float, "--level-weights", "numbers")
     options = {"model": args.model, "tasks": args.task, "levels": levels, "level_weights": level_weights,
                "steps": args.steps,
                "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,

@@ -380,8 +380,8 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
             for position, model in enumerate(config.models):
                 if todo[model]:
                     last = position == len(config.models) - 1
-                    await _sweep_model(model, todo[model], open_generator(model), math, code, config, writer,
-                                       bar, close=close_finished_models and not last)
+                    await _sweep_model(model, fingerprints[model], todo[model], open_generator(model), math, code,
+                                       config, writer, bar, close=close_finished_models and not last)
     finally:
         writer.close()
     rows = summarize_sweep(config, problems, writer.records)
@@ -389,11 +389,10 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     return rows
 
 
-async def _sweep_model(model: str, todo, generator: Generator, math, code, config: SweepConfig,
+async def _sweep_model(model: str, weights: str | None, todo, generator: Generator, math, code, config: SweepConfig,
                        writer: SweepWriter, bar: Progress, close: bool) -> None:
     slots = asyncio.Semaphore(config.concurrency)
     parameters = generator.info.parameters
-    weights = weights_fingerprint(model)
 
     async def one(run: SamplesRun | StrategyRun, problem: Problem) -> None:
         async with slots:
