@@ -33,15 +33,14 @@ def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
     from reasoner.jobs import JobConfig, run_job
     from reasoner.pool import LocalPool
     from reasoner.runtime import run_sync
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)
     config = JobConfig(dataset=dataset, strategy="cot", strategy_options={"max_tokens": 160}, model=model, seed=0)
     out = runs / f"{Path(model).name}-{dataset}-greedy.jsonl"
     out.unlink(missing_ok=True)
-    with MathVerifier() as math, CodeVerifier() as code:
-        summary = run_sync(run_job(config, load_dataset(dataset), LocalPool(config, generator, math, code), out=out))
+    with VerifierSet() as verifiers:
+        summary = run_sync(run_job(config, load_dataset(dataset), LocalPool(generator, verifiers), out=out)).report()
     run_sync(generator.close())
     return {"accuracy": summary["accuracy"],
             "by_level": {level: row["accuracy"] for level, row in summary["by_level"].items()}}

@@ -78,7 +78,7 @@ def raw_generate(generator, items: list[Problem]) -> tuple[int, float]:
 
 def pooled(pool, config: JobConfig, items: list[Problem]) -> tuple[int, float]:
     started = time.perf_counter()
-    summary = run_sync(run_job(config, items, pool, progress=False))
+    summary = run_sync(run_job(config, items, pool, progress=False)).report()
     return summary["generated_tokens"], time.perf_counter() - started
 
 
@@ -96,41 +96,39 @@ def median_rate(runs: list[tuple[int, float]]) -> dict[str, float]:
 
 def overhead_and_batching(model: str) -> dict:
     from reasoner.backends.vllm import VLLMGenerator
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     config, items = sc_config(model), problems(PROBLEMS)
     generator = VLLMGenerator.shared(model)
-    math, code = MathVerifier(), CodeVerifier()
+    verifiers = VerifierSet()
     # Warm both paths: engine start, and the verifiers' worker pools the pooled path starts lazily.
     raw_generate(generator, items[:8])
-    pooled(LocalPool(config, generator, math, code), config, items[:8])
+    pooled(LocalPool(generator, verifiers), config, items[:8])
     raw_runs, pooled_runs = [], []
     for _ in range(REPEATS):
         raw_runs.append(raw_generate(generator, items))
-        pooled_runs.append(pooled(LocalPool(config, generator, math, code), config, items))
+        pooled_runs.append(pooled(LocalPool(generator, verifiers), config, items))
     results = {"raw": median_rate(raw_runs), "in_process": median_rate(pooled_runs)}
     cot = JobConfig(dataset="bench", strategy="cot", model=model, seed=SEED, strategy_options={"max_tokens": MAX_TOKENS})
-    results["cot_concurrent"] = rate(*pooled(LocalPool(cot, generator, math, code), cot, items))
-    results["cot_one_at_a_time"] = rate(*pooled(LocalPool(cot, generator, math, code, concurrency=1), cot, items))
+    results["cot_concurrent"] = rate(*pooled(LocalPool(generator, verifiers), cot, items))
+    results["cot_one_at_a_time"] = rate(*pooled(LocalPool(generator, verifiers, concurrency=1), cot, items))
     run_sync(generator.close())
 
     async def ray_runs():
-        pool = await RayPool(config, workers=1).start()
+        pool = await RayPool(config.model, workers=1).start()
         try:
             await run_job(config, items[:8], pool, progress=False)  # warm-up
             runs = []
             for _ in range(REPEATS):
                 started = time.perf_counter()
-                summary = await run_job(config, items, pool, progress=False)
+                summary = (await run_job(config, items, pool, progress=False)).report()
                 runs.append((summary["generated_tokens"], time.perf_counter() - started))
             return runs
         finally:
             await pool.close()
 
     results["ray_1_actor"] = median_rate(run_sync(ray_runs()))
-    math.close()
-    code.close()
+    verifiers.close()
     raw_tok_s = results["raw"]["tok_s"]
     for key in ("in_process", "ray_1_actor"):
         results[key]["ratio_to_raw"] = round(results[key]["tok_s"] / raw_tok_s, 3)

@@ -58,8 +58,7 @@ def main() -> None:
     from reasoner.pool import LocalPool
     from reasoner.runtime import run_sync
     from reasoner.sweep import make_config, run_sweep
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=200)
@@ -75,8 +74,8 @@ def main() -> None:
                        strategies="cot,self_consistency,best_of_n,adaptive_consistency,revision",
                        max_tokens=args.max_tokens)
     if not args.cost_only:
-        with MathVerifier() as math, CodeVerifier() as code:
-            run_sweep(full, args.out / "full", VLLMGenerator.shared, math, code, close_finished_models=True)
+        with VerifierSet() as verifiers:
+            run_sweep(full, args.out / "full", VLLMGenerator.shared, verifiers, close_finished_models=True)
         for name in ("summary.json", "curve.png", "by_level.png"):
             shutil.copy2(args.out / "full" / name, RESULTS / "sweep" / name)
         rows = json.loads((args.out / "full" / "summary.json").read_text())["rows"]
@@ -91,17 +90,17 @@ def main() -> None:
     cost = make_config(dataset="arith", limit=args.limit, models=model, budgets=BUDGETS,
                        strategies="self_consistency,best_of_n", max_tokens=args.max_tokens, seed=1)
     shutil.rmtree(args.out / "cost", ignore_errors=True)
-    with MathVerifier() as math, CodeVerifier() as code:
+    with VerifierSet() as verifiers:
         started = time.perf_counter()
-        run_sweep(cost, args.out / "cost", lambda _: generator, math, code, progress=False)
+        run_sweep(cost, args.out / "cost", lambda _: generator, verifiers, progress=False)
         sweep_s = time.perf_counter() - started
     solve = JobConfig(dataset="arith", strategy="self_consistency",
                       strategy_options={"n": 16, "max_tokens": args.max_tokens}, model=model, seed=1)
     out = args.out / "solve-n16.jsonl"
     out.unlink(missing_ok=True)
-    with MathVerifier() as math, CodeVerifier() as code:
+    with VerifierSet() as verifiers:
         started = time.perf_counter()
-        run_sync(run_job(solve, load_dataset("arith", limit=args.limit), LocalPool(solve, generator, math, code),
+        run_sync(run_job(solve, load_dataset("arith", limit=args.limit), LocalPool(generator, verifiers),
                          out=out))
         solve_s = time.perf_counter() - started
     report = {"model": model, "problems": args.limit, "budgets": BUDGETS,

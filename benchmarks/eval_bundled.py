@@ -29,12 +29,11 @@ RUNS = [
 
 def evaluate(model: str, limit: int, out_dir: Path, with_sc: bool = True) -> dict:
     from reasoner.backends.vllm import VLLMGenerator
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)
     results = {"parameters": generator.info.parameters}
-    with MathVerifier() as math, CodeVerifier() as code:
+    with VerifierSet() as verifiers:
         for dataset, strategy, options in RUNS:
             if strategy == "self_consistency" and not with_sc:
                 continue
@@ -42,8 +41,8 @@ def evaluate(model: str, limit: int, out_dir: Path, with_sc: bool = True) -> dic
             out = out_dir / f"{Path(model).name}-{dataset}-{strategy}.jsonl"
             out.unlink(missing_ok=True)  # a fresh evaluation, never a resume of older weights
             started = time.perf_counter()
-            summary = run_sync(run_job(config, load_dataset(dataset, limit=limit), LocalPool(config, generator, math, code),
-                                       out=out))
+            summary = run_sync(run_job(config, load_dataset(dataset, limit=limit), LocalPool(generator, verifiers),
+                                       out=out)).report()
             summary["wall_s"] = round(time.perf_counter() - started, 1)
             results[f"{dataset}/{strategy}" + (f"@{options['n']}" if "n" in options else "")] = summary
     run_sync(generator.close())

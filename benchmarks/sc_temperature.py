@@ -23,8 +23,7 @@ def main() -> None:
     from reasoner.jobs import JobConfig, run_job
     from reasoner.pool import LocalPool
     from reasoner.runtime import run_sync
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny")
@@ -37,14 +36,14 @@ def main() -> None:
     problems = load_dataset("arith", limit=args.limit)
     report: dict = {"model": args.model, "problems": len(problems), "n": 16, "top_p": 0.95, "rows": []}
     settings = [("cot", None)] + [("self_consistency", float(t)) for t in args.temperatures.split(",")]
-    with MathVerifier() as math, CodeVerifier() as code:
+    with VerifierSet() as verifiers:
         for strategy, temperature in settings:
             options = {"max_tokens": 160} if temperature is None else \
                 {"n": 16, "max_tokens": 160, "temperature": temperature, "top_p": 0.95}
             config = JobConfig(dataset="arith", strategy=strategy, strategy_options=options, model=args.model, seed=0)
             out = runs / f"{Path(args.model).name}-{strategy}-{temperature}.jsonl"
             out.unlink(missing_ok=True)
-            summary = run_sync(run_job(config, problems, LocalPool(config, generator, math, code), out=out))
+            summary = run_sync(run_job(config, problems, LocalPool(generator, verifiers), out=out)).report()
             row = {"strategy": strategy, "temperature": temperature, "accuracy": summary["accuracy"],
                    "by_level": {level: block["accuracy"] for level, block in summary["by_level"].items()}}
             report["rows"].append(row)

@@ -19,13 +19,14 @@ from reasoner.solve import solve_problem
 from reasoner.types import Budget, Problem, Result
 from strategies import make_strategy
 from strategies.base import Strategy
+from verifiers import VerifierSet
 
 
 class Reasoner:
     """A model plus verifiers, ready to run strategies on problems."""
 
     def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
-                 generator: Generator | None = None, math_verifier=None, code_verifier=None,
+                 generator: Generator | None = None, verifiers: VerifierSet | None = None,
                  **backend_options: Any) -> None:
         if generator is None:
             if backend == "vllm":
@@ -35,31 +36,15 @@ class Reasoner:
             else:
                 generator = make_generator(backend, model, **backend_options)
         self.generator = generator
-        self._math = math_verifier
-        self._code = code_verifier
-
-    @property
-    def math(self):
-        if self._math is None:
-            from verifiers.math import MathVerifier
-
-            self._math = MathVerifier()
-        return self._math
-
-    @property
-    def code(self):
-        if self._code is None:
-            from verifiers.code import CodeVerifier
-
-            self._code = CodeVerifier()
-        return self._code
+        self.verifiers = verifiers if verifiers is not None else VerifierSet()
+        """One verifier per domain, each started on first use."""
 
     async def asolve(self, problem: Problem | str, strategy: str | Strategy = "cot", *,
                      budget: Budget | None = None, seed: int | None = 0, **options: Any) -> Result:
         """Solve one problem (or a bare question) and grade it if it has a reference."""
         chosen = make_strategy(strategy, **options) if isinstance(strategy, str) else strategy
         return await run_on_engine_loop(
-            solve_problem(as_problem(problem), chosen, self.generator, self.math, self.code, budget, seed))
+            solve_problem(as_problem(problem), chosen, self.generator, self.verifiers, budget, seed))
 
     async def asolve_many(self, problems: Sequence[Problem | str], strategy: str | Strategy = "cot", *,
                           budget: Budget | None = None, seed: int | None = 0, **options: Any) -> list[Result]:
@@ -80,9 +65,7 @@ class Reasoner:
     def close(self) -> None:
         """Stop the engine and verifier workers."""
         run_sync(self.generator.close())
-        for verifier in (self._math, self._code):
-            if verifier is not None and hasattr(verifier, "close"):
-                verifier.close()
+        self.verifiers.close()
 
     def __enter__(self) -> Reasoner:
         return self

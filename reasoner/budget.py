@@ -2,8 +2,13 @@
 
 Every model call a strategy makes goes through a `Meter`. Before the call the
 meter shrinks it to what the `Budget` still allows (fewer samples, fewer
-max tokens) or refuses it; after the call it books prompt tokens, generated
-tokens and FLOPs. Strategies therefore cannot overspend, and the `Result`
+max tokens) or refuses it; after the call it books prompt tokens (and, of
+those, the ones the engine served from its prefix cache), generated tokens
+and FLOPs. FLOPs leave out the prompt tokens the engine served from its cache
+when this problem's own earlier calls had computed them, so a search that
+continues one prompt step by step pays for the prompt once, as vLLM does;
+cache hits on work done by others are charged, so a strategy's cost does not
+depend on what ran beside it. Strategies therefore cannot overspend, and the `Result`
 says why a strategy stopped.
 """
 
@@ -25,6 +30,8 @@ class Meter:
         self.trace: list[TraceEvent] = []
         self.exhausted: str | None = None
         """Which cap stopped the last refused or shrunk call, e.g. `samples`."""
+        self._seen: list[list[int]] = []
+        """Token ids of every input and output of this problem's calls, for `_reused`."""
         self._started = time.perf_counter()
 
     async def generate(self, request: GenerationRequest) -> list[Candidate]:
@@ -71,14 +78,31 @@ class Meter:
 
     def _book(self, request: GenerationRequest, generation: Generation) -> None:
         generated = sum(c.num_tokens for c in generation.candidates)
+        cached = min(generation.cached_tokens, generation.prompt_tokens)
+        reused = self._reused(generation, cached)
         info = self.generator.info
         self.cost = self.cost + Cost(
-            prompt_tokens=generation.prompt_tokens, generated_tokens=generated, model_calls=1,
-            samples=len(generation.candidates),
-            flops=info.flops(generation.prompt_tokens + generated),
+            prompt_tokens=generation.prompt_tokens, cached_prompt_tokens=cached, generated_tokens=generated,
+            model_calls=1, samples=len(generation.candidates),
+            flops=info.flops(generation.prompt_tokens - reused + generated),
         )
         self.record("generate", n=request.n, max_tokens=request.sampling.max_tokens,
-                    prompt_tokens=generation.prompt_tokens, generated_tokens=generated)
+                    prompt_tokens=generation.prompt_tokens, cached_tokens=cached, generated_tokens=generated)
+
+    def _reused(self, generation: Generation, cached: int) -> int:
+        """Cached prompt tokens this problem's own earlier calls had computed.
+
+        The engine's cache may also hold a prompt that other work computed (another
+        strategy on the same question, another client): those tokens are charged as
+        computed, so what a strategy costs does not depend on what ran beside it.
+        Without the prompt's ids (some servers), the engine's count is taken as it is.
+        """
+        ids = generation.prompt_token_ids
+        if ids is None:
+            return cached
+        shared = max((_common_prefix(ids, seen) for seen in self._seen), default=0)
+        self._seen += [[*ids, *candidate.token_ids] for candidate in generation.candidates]
+        return min(cached, shared)
 
     def _samples_left(self) -> int | None:
         if self.budget.samples is None:
@@ -97,4 +121,13 @@ class Meter:
 
     def _mean_prompt_tokens(self) -> int:
         calls = self.cost.model_calls
-        return self.cost.prompt_tokens // calls if calls else 0
+        return self.cost.computed_prompt_tokens // calls if calls else 0
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two id lists."""
+    limit = min(len(a), len(b))
+    for index in range(limit):
+        if a[index] != b[index]:
+            return index
+    return limit

@@ -98,52 +98,55 @@ def run_solve(args: argparse.Namespace) -> int:
         future.cancel()
         _report_interrupted(args)
         return 130
-    summary.update(strategy=args.strategy, n=args.n or 1, model=args.model, dataset=args.dataset,
-                   wall_s=round(time.perf_counter() - started, 3))
-    _print_summary(summary, as_json=args.json)
+    report = summary.report()
+    report.update(strategy=args.strategy, n=args.n or 1, model=args.model, dataset=args.dataset,
+                  wall_s=round(time.perf_counter() - started, 3))
+    _print_summary(report, as_json=args.json)
     return 0
 
 
-async def _solve_job(args: argparse.Namespace, config, problems, address: str | None) -> dict[str, Any]:
+async def _solve_job(args: argparse.Namespace, config, problems, address: str | None):
     from reasoner.jobs import run_job
 
-    pool, closers = await _make_pool(args, config, address)
+    pool, verifiers = await _make_pool(args, config, address)
     try:
         return await run_job(config, problems, pool, out=args.out)
     finally:
         await pool.close()
-        for close in closers:
-            close()
+        if verifiers is not None:
+            verifiers.close()
 
 
 async def _make_pool(args: argparse.Namespace, config, address: str | None):
-    """A Ray pool when --workers or a Ray address is given, else everything in-process."""
+    """A Ray pool when --workers or a Ray address is given, else everything in-process; and the
+    verifiers this process started (None when they live in the Ray actors)."""
     from reasoner.errors import ConfigError
     from reasoner.pool import LocalPool, RayPool
+    from verifiers import VerifierSet
 
     if args.workers is not None or address:
         if args.backend != "vllm":
             raise ConfigError("--workers runs vLLM engines in Ray actors; it needs --backend vllm")
-        pool = RayPool(config, workers=args.workers or 1, address=address)
-        return await pool.start(), []
-    math, code = _verifiers()
-    return LocalPool(config, _generator(args), math, code, concurrency=args.concurrency), [math.close, code.close]
+        pool = RayPool(config.model, workers=args.workers or 1, address=address)
+        return await pool.start(), None
+    verifiers = VerifierSet()
+    return LocalPool(_generator(args), verifiers, concurrency=args.concurrency), verifiers
 
 
 def _report_interrupted(args: argparse.Namespace) -> None:
-    from reasoner.jobs import read_records
+    from reasoner.jobs import iter_records
     from reasoner.metrics import summarize
 
     print("\ninterrupted.", file=sys.stderr)
     if args.out is None:
         print("no --out was given, so nothing was kept.", file=sys.stderr)
         return
-    records = read_records(args.out)
-    if records:
-        summary = summarize(records)
-        summary.update(strategy=args.strategy, dataset=f"{args.dataset} (partial)")
-        _print_summary(summary, as_json=False)
-    print(f"{len(records)} finished problems are saved in {args.out}; "
+    summary = summarize(iter_records(args.out))
+    if summary.problems:
+        report = summary.report()
+        report.update(strategy=args.strategy, dataset=f"{args.dataset} (partial)")
+        _print_summary(report, as_json=False)
+    print(f"{summary.problems} finished problems are saved in {args.out}; "
           f"re-run the same command to resume.", file=sys.stderr)
 
 
@@ -156,13 +159,6 @@ def _generator(args: argparse.Namespace):
     from reasoner.backends.vllm import VLLMGenerator
 
     return VLLMGenerator.shared(args.model)
-
-
-def _verifiers():
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
-
-    return MathVerifier(), CodeVerifier()
 
 
 def _submit(coro, loop):
@@ -180,7 +176,7 @@ def _add_report(commands) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from reasoner.errors import JobError
-    from reasoner.jobs import read_records
+    from reasoner.jobs import iter_records
     from reasoner.metrics import summarize
 
     if args.results.is_dir():
@@ -195,12 +191,19 @@ def run_report(args: argparse.Namespace) -> int:
         return 0
     if not args.results.is_file():
         raise JobError(f"no results file at {args.results}")
-    records = read_records(args.results)
-    if not records:
+    strategies: set[str] = set()
+
+    def noting_strategy(records):
+        for record in records:
+            strategies.add(str(record.get("strategy")))
+            yield record
+
+    summary = summarize(noting_strategy(iter_records(args.results)))
+    if not summary.problems:
         raise JobError(f"{args.results} holds no records")
-    summary = summarize(records)
-    summary["strategy"] = ",".join(sorted({str(r.get("strategy")) for r in records}))
-    _print_summary(summary, as_json=args.json)
+    report = summary.report()
+    report["strategy"] = ",".join(sorted(strategies))
+    _print_summary(report, as_json=args.json)
     return 0
 
 
@@ -234,8 +237,8 @@ def _add_sweep(commands) -> None:
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
     p.add_argument("--strategies", default=None,
-                   help="comma-separated: cot, self_consistency, best_of_n, revision, adaptive_consistency "
-                        "(default: the first four)")
+                   help="comma-separated strategy names or module:Class paths, e.g. cot, self_consistency, "
+                        "best_of_n, revision, adaptive_consistency (default: the first four)")
     p.add_argument("--budgets", default=None, help="comma-separated samples per problem (default: 1,2,4,8,16)")
     p.add_argument("--models", default=None, help="comma-separated model names or folders (default: tiny)")
     p.add_argument("--limit", type=int, default=None, help="use only the first K problems")
@@ -253,12 +256,13 @@ def run_sweep(args: argparse.Namespace) -> int:
     from reasoner.backends.vllm import VLLMGenerator
     from reasoner.runtime import engine_loop
     from reasoner.sweep import arun_sweep, load_summary, make_config, report_tables
+    from verifiers import VerifierSet
 
     config = make_config(dataset=args.dataset, format=args.format, strategies=args.strategies,
                          budgets=args.budgets, models=args.models, limit=args.limit, seed=args.seed,
                          max_tokens=args.max_tokens, concurrency=args.concurrency)
-    math, code = _verifiers()
-    future = _submit(arun_sweep(config, args.out, VLLMGenerator.shared, math, code, close_finished_models=True),
+    verifiers = VerifierSet()
+    future = _submit(arun_sweep(config, args.out, VLLMGenerator.shared, verifiers, close_finished_models=True),
                      engine_loop())
     try:
         future.result()
@@ -268,8 +272,7 @@ def run_sweep(args: argparse.Namespace) -> int:
               f"re-run the same command to resume.", file=sys.stderr)
         return 130
     finally:
-        math.close()
-        code.close()
+        verifiers.close()
     summary = load_summary(args.out)
     Console(file=sys.stdout, width=140).print(*report_tables(summary))
     print(f"wrote {args.out / 'summary.json'}, curve.png and by_level.png", file=sys.stderr)

@@ -9,9 +9,10 @@ dependency on vLLM or HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reasoner.types import Candidate, SamplingConfig
 
@@ -40,10 +41,20 @@ class GenerationRequest(BaseModel):
     """The user message (formatted with the chat template when the model has one)."""
     prefix: str = ""
     """Assistant text already written; generation continues from its last character."""
+    prefix_ids: tuple[int, ...] = ()
+    """Assistant tokens already written, appended to the rendered prompt's ids as they are.
+    Step-level search continues in token space this way, so nothing is re-tokenized at a step
+    boundary (no whitespace lost or doubled) and the engine's prefix cache serves the shared part."""
     n: int = Field(1, ge=1)
     """Number of candidates."""
     sampling: SamplingConfig = SamplingConfig()
     """Temperature, max tokens, stop strings, seed, logprobs."""
+
+    @model_validator(mode="after")
+    def _one_prefix(self) -> GenerationRequest:
+        if self.prefix and self.prefix_ids:
+            raise ValueError("give the assistant prefix as text (prefix) or as token ids (prefix_ids), not both")
+        return self
 
 
 class Generation(BaseModel):
@@ -53,6 +64,10 @@ class Generation(BaseModel):
     """n continuations, in request order."""
     prompt_tokens: int
     """Tokens in the formatted prompt plus prefix, counted once for the call."""
+    prompt_token_ids: list[int] | None = None
+    """The ids of that input (template, prompt, prefix), when the backend knows them."""
+    cached_tokens: int = 0
+    """Of `prompt_tokens`, how many the engine served from its prefix cache instead of computing."""
     weight_version: int | None = None
     """Which weights produced it, for engines that take new weights while running."""
 
@@ -88,8 +103,12 @@ class PromptFormatter:
         )
         return head + prefix
 
-    def token_ids(self, prompt: str, prefix: str = "") -> list[int]:
-        """Token ids of `render(prompt, prefix)`; the template already carries BOS."""
+    def token_ids(self, prompt: str, prefix: str = "", prefix_ids: Sequence[int] = ()) -> list[int]:
+        """Token ids of `render(prompt, prefix)`, then `prefix_ids` as given; the template carries BOS."""
         text = self.render(prompt, prefix)
         ids = self.tokenizer(text, add_special_tokens=not self.uses_chat_template)["input_ids"]
-        return list(ids)
+        return [*ids, *prefix_ids]
+
+    def request_ids(self, request: GenerationRequest) -> list[int]:
+        """The model input of `request` as token ids."""
+        return self.token_ids(request.prompt, request.prefix, request.prefix_ids)

@@ -1,9 +1,16 @@
-"""Solve jobs: many problems, one strategy, results streamed to JSONL.
+"""The one runner: many units of work, records streamed to a store, resumable.
 
-Each finished problem is appended to the output file and flushed at once, so
-a crash loses only the problems in flight. Re-running with the same output
-file skips problems already recorded; the job's configuration hash is kept
-in every record, and a different configuration is refused rather than mixed.
+Solve jobs, sweeps and the service's jobs all run through `run_many`: each
+finished unit becomes one record, appended to a `RecordStore` and flushed at
+once, so a crash loses only the units in flight. A store knows which keys it
+holds, so re-running skips them; every record carries the configuration hash
+of the run that made it, and a store refuses to mix configurations.
+
+`run_job` is the solve job on top of it: one `JobRecord` per problem, a
+`JobSummary` built as records arrive (constant memory, however large the job).
+
+Not here: where problems are solved (`reasoner.pool`), or what a record means
+for accuracy (`reasoner.metrics`).
 """
 
 from __future__ import annotations
@@ -11,16 +18,44 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import JobError, ResumeMismatchError
-from reasoner.metrics import summarize
+from reasoner.metrics import JobSummary
 from reasoner.progress import Progress
 from reasoner.types import Budget, Problem, Result
+
+Work = TypeVar("Work")
+Record = dict[str, Any]
+
+
+class SolveSpec(BaseModel):
+    """How to solve a problem: which strategy, with which options, budget and seed.
+
+    Pools take one with every problem, so one engine serves problems solved
+    with different strategies at once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str = "cot"
+    """Strategy name or `module:Class`."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Keyword options for the strategy, e.g. {"n": 8}."""
+    budget: Budget = Budget()
+    """Per-problem spending caps."""
+    seed: int | None = 0
+    """Base seed; each problem derives its own from it and its id."""
+
+    def build(self):
+        """The strategy object (`strategies.make_strategy`)."""
+        from strategies import make_strategy
+
+        return make_strategy(self.strategy, **self.options)
 
 
 class JobConfig(BaseModel):
@@ -44,78 +79,123 @@ class JobConfig(BaseModel):
     """Per-problem spending caps."""
 
     @property
+    def spec(self) -> SolveSpec:
+        """How each problem of the job is solved."""
+        return SolveSpec(strategy=self.strategy, options=self.strategy_options, budget=self.budget, seed=self.seed)
+
+    @property
     def hash(self) -> str:
         """Short digest of the configuration and the model's weights; records from others are not mixed."""
         from reasoner.models import weights_fingerprint
 
         settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
-        canonical = json.dumps(settings, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return config_digest(settings)
 
 
-def record_of(problem: Problem, result: Result, config_hash: str) -> dict[str, Any]:
+def config_digest(settings: dict[str, Any]) -> str:
+    """16 hex digits identifying a JSON-able configuration."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class CandidateRecord(BaseModel):
+    """One candidate as a record keeps it."""
+
+    text: str
+    num_tokens: int
+    finish_reason: str
+    mean_logprob: float | None
+
+
+class JobRecord(BaseModel):
+    """The record of one solved problem, one JSON line of a solve job's output."""
+
+    problem_id: str
+    config_hash: str
+    strategy: str
+    level: int | None
+    answer: str | None
+    reference: str | None
+    """The reference answer of a math problem (code problems' tests are not copied)."""
+    status: str | None
+    """The verdict's status, `error` when the problem failed, None when it has no reference."""
+    score: float | None
+    correct: bool
+    detail: str | None
+    stop_reason: str
+    error: str | None
+    cost: dict[str, Any]
+    chosen: int | None
+    candidates: list[CandidateRecord]
+
+    @classmethod
+    def of(cls, problem: Problem, result: Result, config_hash: str) -> JobRecord:
+        verdict = result.verdict
+        return cls(
+            problem_id=problem.id, config_hash=config_hash, strategy=result.strategy, level=problem.level,
+            answer=result.answer, reference=problem.answer if problem.domain == "math" else None,
+            status=verdict.status.value if verdict else ("error" if result.error else None),
+            score=verdict.score if verdict else None, correct=bool(verdict and verdict.correct),
+            detail=verdict.detail if verdict else None, stop_reason=result.stop_reason, error=result.error,
+            cost=result.cost.model_dump(), chosen=result.chosen,
+            candidates=[CandidateRecord(text=c.text, num_tokens=c.num_tokens, finish_reason=c.finish_reason.value,
+                                        mean_logprob=c.mean_logprob) for c in result.candidates],
+        )
+
+
+def record_of(problem: Problem, result: Result, config_hash: str) -> Record:
     """The JSONL record for one solved problem."""
-    verdict = result.verdict
-    return {
-        "problem_id": problem.id,
-        "config_hash": config_hash,
-        "strategy": result.strategy,
-        "level": problem.level,
-        "answer": result.answer,
-        "reference": problem.answer if problem.domain == "math" else None,
-        "status": verdict.status.value if verdict else ("error" if result.error else None),
-        "score": verdict.score if verdict else None,
-        "correct": bool(verdict and verdict.correct),
-        "detail": verdict.detail if verdict else None,
-        "stop_reason": result.stop_reason,
-        "error": result.error,
-        "cost": result.cost.model_dump(),
-        "chosen": result.chosen,
-        "candidates": [
-            {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason.value,
-             "mean_logprob": c.mean_logprob}
-            for c in result.candidates
-        ],
-    }
+    return JobRecord.of(problem, result, config_hash).model_dump()
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Complete records in `path`; a torn last line from a crash is ignored."""
-    if not path.exists():
-        return []
-    records = []
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if number == len(lines) and not line.endswith("\n"):
-                break
-            raise JobError(f"{path}:{number}: corrupt record ({exc.msg}); fix or remove the line") from exc
-    return records
+# Stores
 
 
-class ResultWriter:
-    """Appends records to a JSONL file, one flush per record, never twice per problem."""
+class RecordStore(Protocol):
+    """Where a run's records go. Implementations: `JsonlStore`, `MemoryStore`, the service's SQLite store."""
 
-    def __init__(self, path: Path, config: JobConfig) -> None:
-        self.path = path
-        self.config_hash = config.hash
-        self.records = read_records(path)
-        self._check_config(config)
-        self.done = {r["problem_id"] for r in self.records}
-        self._repair_torn_tail()
-        self._handle: TextIO | None = None
+    def done(self) -> set[Hashable]:
+        """Keys of the records already held."""
+        ...
 
-    def _check_config(self, config: JobConfig) -> None:
-        others = {r.get("config_hash") for r in self.records} - {self.config_hash}
+    def write(self, record: Record) -> None:
+        """Keep `record` durably before returning; a record whose key is held already is dropped."""
+        ...
+
+    def records(self) -> Iterator[Record]:
+        """Every record held, oldest first, read lazily."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def by_problem(record: Record) -> Hashable:
+    return record["problem_id"]
+
+
+class JsonlStore:
+    """Records in a JSONL file: one line each, flushed per record; a torn last line is dropped.
+
+    Opening reads the file once for its keys and configuration hashes (not
+    keeping the records), and refuses a file made by another configuration.
+    """
+
+    def __init__(self, path: Path, config_hash: str, key: Callable[[Record], Hashable] = by_problem,
+                 mismatch: str = "") -> None:
+        if path.is_dir():
+            raise JobError(f"--out {path} is a directory; give a .jsonl file path")
+        self.path, self.config_hash, self.key = path, config_hash, key
+        self._done: set[Hashable] = set()
+        others: set[str] = set()
+        for record in iter_records(path):
+            self._done.add(key(record))
+            if record.get("config_hash") != config_hash:
+                others.add(str(record.get("config_hash")))
         if others:
             raise ResumeMismatchError(
-                f"{self.path} holds results of another configuration (hash {sorted(others)[0]}, this job "
-                f"is {self.config_hash}); use a new --out or the original settings. This job: "
-                f"{config.model_dump_json()}")
+                f"{path} holds results of another configuration (hash {sorted(others)[0]}, this run is "
+                f"{config_hash}); use a new --out or the original settings. {mismatch}".rstrip())
+        self._repair_torn_tail()
+        self._handle: TextIO | None = None
 
     def _repair_torn_tail(self) -> None:
         if self.path.exists() and self.path.stat().st_size:
@@ -123,16 +203,24 @@ class ResultWriter:
             if not data.endswith(b"\n"):
                 self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
-    def write(self, record: dict[str, Any]) -> None:
-        if record["problem_id"] in self.done:
+    def done(self) -> set[Hashable]:
+        return set(self._done)
+
+    def write(self, record: Record) -> None:
+        key = self.key(record)
+        if key in self._done:
             return
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()
-        self.done.add(record["problem_id"])
-        self.records.append(record)
+        self._done.add(key)
+
+    def records(self) -> Iterator[Record]:
+        if self._handle is not None:
+            self._handle.flush()
+        return iter_records(self.path)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -140,50 +228,119 @@ class ResultWriter:
             self._handle = None
 
 
+class MemoryStore:
+    """Records kept in memory, for runs with no output file."""
+
+    def __init__(self, key: Callable[[Record], Hashable] = by_problem) -> None:
+        self.key = key
+        self._records: dict[Hashable, Record] = {}
+
+    def done(self) -> set[Hashable]:
+        return set(self._records)
+
+    def write(self, record: Record) -> None:
+        self._records.setdefault(self.key(record), record)
+
+    def records(self) -> Iterator[Record]:
+        return iter(list(self._records.values()))
+
+    def close(self) -> None:
+        pass
+
+
+def iter_records(path: Path) -> Iterator[Record]:
+    """Complete records in `path`, one at a time; a torn last line from a crash is ignored."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        previous: tuple[int, str] | None = None
+        for number, line in enumerate(handle, start=1):
+            if previous is not None:
+                yield _parse(path, *previous, last=False)
+            previous = (number, line) if line.strip() else None
+        if previous is not None:
+            record = _parse(path, *previous, last=True)
+            if record is not None:
+                yield record
+
+
+def _parse(path: Path, number: int, line: str, last: bool) -> Record | None:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        if last and not line.endswith("\n"):
+            return None
+        raise JobError(f"{path}:{number}: corrupt record ({exc.msg}); fix or remove the line") from exc
+
+
+def read_records(path: Path) -> list[Record]:
+    """Every complete record in `path` (see `iter_records`)."""
+    return list(iter_records(path))
+
+
+# The runner
+
+
+async def run_many(work: Iterable[Work], solve: Callable[[Work], Awaitable[Record]], store: RecordStore, *,
+                   capacity: int, listeners: Sequence[Callable[[Record], None]] = ()) -> None:
+    """Solve every unit of `work`, at most `capacity` at once, writing each record to `store` as it
+    finishes, then telling `listeners` (progress bars, summaries, service events).
+
+    Units' own failures must come back as records; an exception escaping `solve`
+    is infrastructure (a dead engine) and stops the run, with what finished kept.
+    """
+    if capacity < 1:
+        raise JobError(f"capacity must be at least 1, got {capacity}")
+    slots = asyncio.Semaphore(capacity)
+
+    async def one(unit: Work) -> None:
+        async with slots:
+            record = await solve(unit)
+        store.write(record)
+        for listener in listeners:
+            listener(record)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for unit in work:
+                group.create_task(one(unit))
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    finally:
+        store.close()
+
+
 async def run_job(config: JobConfig, problems: Sequence[Problem], pool, out: Path | None = None,
-                  progress: bool = True) -> dict[str, Any]:
-    """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out`.
+                  progress: bool = True, listeners: Sequence[Callable[[Record], None]] = (),
+                  store: RecordStore | None = None) -> JobSummary:
+    """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out` (or `store`).
 
     Returns the summary of every record for these problems, including ones
     finished by earlier runs of the same job.
     """
-    if out is not None and out.is_dir():
-        raise JobError(f"--out {out} is a directory; give a .jsonl file path")
-    writer = ResultWriter(out, config) if out is not None else _MemoryWriter(None, config)
-    pending = [p for p in problems if p.id not in writer.done]
-    slots = asyncio.Semaphore(pool.capacity)
+    config_hash = config.hash
+    if store is None:
+        store = JsonlStore(out, config_hash, mismatch=f"This job: {config.model_dump_json()}") \
+            if out is not None else MemoryStore()
+    done = store.done()
     wanted = {p.id for p in problems}
+    summary = JobSummary()
+    for record in store.records():
+        if record["problem_id"] in wanted:
+            summary.add(record)
+    pending = [p for p in problems if p.id not in done]
+    spec = config.spec
+    spec.build()  # an unknown strategy or a bad option stops the job here, before any work
 
-    async def one(problem: Problem, bar: Progress) -> None:
-        async with slots:
-            result = await pool.solve(problem)
-        writer.write(record_of(problem, result, config.hash))
-        bar.update(result.cost.generated_tokens, result.correct)
+    async def solve(problem: Problem) -> Record:
+        return record_of(problem, await pool.solve(problem, spec), config_hash)
 
-    try:
-        with Progress(len(pending), config.strategy, stream=None if progress else _Null()) as bar:
-            async with asyncio.TaskGroup() as group:
-                for problem in pending:
-                    group.create_task(one(problem, bar))
-    except ExceptionGroup as group:
-        # Problems' own failures are recorded as data; what escapes is infrastructure.
-        raise group.exceptions[0] from None
-    finally:
-        writer.close()
-    return summarize(r for r in writer.records if r["problem_id"] in wanted)
+    with Progress(len(pending), config.strategy, stream=None if progress else _Null()) as bar:
+        def show(record: Record) -> None:
+            bar.update(record["cost"]["generated_tokens"], record["correct"])
 
-
-class _MemoryWriter(ResultWriter):
-    def __init__(self, path: Path | None, config: JobConfig) -> None:  # noqa: D107 - no file
-        self.config_hash = config.hash
-        self.records, self.done = [], set()
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-        self.done.add(record["problem_id"])
-
-    def close(self) -> None:
-        pass
+        await run_many(pending, solve, store, capacity=pool.capacity, listeners=[summary.add, show, *listeners])
+    return summary
 
 
 class _Null:

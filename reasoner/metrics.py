@@ -11,9 +11,9 @@ strategy that drew only k of them would have fared, in expectation over the
 C(n, k) subsets of size k:
 
 - `pass_at_k`: some sample in the subset is correct (closed form).
-- `maj_at_k`: the subset's (optionally weighted) majority answer is correct.
-  The vote is the one `strategies.self_consistency.tally` casts. Exact by
-  enumeration when C(n, k) is at most `draws`, else a mean over `draws`
+- `selected_at_k`: the sample a strategy's own `select` picks from the subset
+  is correct (for self-consistency, the majority vote `tally` casts). Exact
+  by enumeration when C(n, k) is at most `draws`, else a mean over `draws`
   seeded random subsets.
 - `best_of_k`: the subset's top-scored sample is correct (exact, closed form).
 
@@ -25,8 +25,6 @@ Not here: running models or reading files.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from math import comb
@@ -34,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from reasoner.types import Sample
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -46,40 +46,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
-class GradedSample(BaseModel):
-    """One candidate of a problem as the estimators see it."""
+class GradedSample(Sample):
+    """One candidate of a problem as the estimators see it: a `Sample` and whether it was right."""
 
-    model_config = ConfigDict(frozen=True)
-
-    label: int | None
-    """Equivalence class of its answer (equal labels vote together); None when it has no answer."""
     correct: bool
     """Whether its own answer passed the verifier."""
-    logprob: float | None = None
-    """Mean token log-probability; weights votes and breaks ties."""
-    score: float | None = None
-    """The best-of-n scorer's score; None ranks below every number."""
-
-
-def majority_winner(samples: Sequence[GradedSample], weighted: bool = False) -> int | None:
-    """Index of the sample a self-consistency vote picks, with `tally`'s rules.
-
-    Votes count 1, or exp(mean logprob) when `weighted` (1 without a logprob).
-    The group with the most votes wins, ties going to the group whose best
-    member has the higher logprob, then to the group seen first; the winner
-    is the group's highest-logprob member (the first of equals).
-    """
-    groups: dict[int, list[int]] = defaultdict(list)
-    votes: dict[int, float] = defaultdict(float)
-    for index, sample in enumerate(samples):
-        if sample.label is None:
-            continue
-        groups[sample.label].append(index)
-        votes[sample.label] += _vote(sample) if weighted else 1.0
-    if not groups:
-        return None
-    best = max(groups, key=lambda g: (votes[g], max(_tiebreak(samples[i]) for i in groups[g])))
-    return max(groups[best], key=lambda i: _tiebreak(samples[i]))
 
 
 def subset_mean(n: int, k: int, value: Callable[[tuple[int, ...]], float], draws: int = 200,
@@ -98,25 +69,26 @@ def subset_mean(n: int, k: int, value: Callable[[tuple[int, ...]], float], draws
     return sum(value(tuple(int(i) for i in row)) for row in picks) / draws
 
 
-def maj_at_k(samples: Sequence[GradedSample], k: int, weighted: bool = False, draws: int = 200,
-             seed: int = 0) -> float:
-    """Expected correctness of the majority vote over k of the samples (see `subset_mean`).
+def selected_at_k(samples: Sequence[GradedSample], k: int, select: Callable[[Sequence[Sample]], int | None],
+                  draws: int = 200, seed: int = 0) -> float:
+    """Expected correctness of the sample `select` picks from k of the samples (see `subset_mean`).
 
-    When no sample is right, or every sample answered and is right, every vote
-    gives the same verdict, so that verdict is returned without enumerating
-    subsets (most problems of a sweep are like that).
+    `select` is a strategy's own choice rule (e.g. `SelfConsistency.select`).
+    When no sample is right, or every sample answered and is right, every
+    choice among answered samples gives the same verdict, so that verdict is
+    returned without enumerating subsets (most problems of a sweep are like that).
     """
     if not any(sample.correct for sample in samples):
         return 0.0
     if all(sample.correct and sample.label is not None for sample in samples):
         return 1.0
 
-    def voted_correct(subset: tuple[int, ...]) -> float:
+    def chose_correct(subset: tuple[int, ...]) -> float:
         chosen = [samples[i] for i in subset]
-        winner = majority_winner(chosen, weighted)
+        winner = select(chosen)
         return float(winner is not None and chosen[winner].correct)
 
-    return subset_mean(len(samples), k, voted_correct, draws, seed)
+    return subset_mean(len(samples), k, chose_correct, draws, seed)
 
 
 def best_of_k(samples: Sequence[GradedSample], k: int) -> float:
@@ -135,17 +107,6 @@ def best_of_k(samples: Sequence[GradedSample], k: int) -> float:
     return hits / comb(n, k)
 
 
-def sample_metrics(samples: Sequence[GradedSample], k: int, draws: int = 200, seed: int = 0) -> dict[str, float]:
-    """Every estimator at budget k for one problem's samples; both votes see the same subsets."""
-    correct = sum(s.correct for s in samples)
-    return {
-        "pass_at_k": pass_at_k(len(samples), correct, k),
-        "maj_at_k": maj_at_k(samples, k, weighted=False, draws=draws, seed=seed),
-        "weighted_maj_at_k": maj_at_k(samples, k, weighted=True, draws=draws, seed=seed),
-        "best_of_k": best_of_k(samples, k),
-    }
-
-
 def bootstrap_ci(values: Sequence[float], resamples: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
     """Percentile interval of the mean of `values`, resampling them with replacement.
@@ -161,14 +122,6 @@ def bootstrap_ci(values: Sequence[float], resamples: int = 1000, level: float = 
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
-
-
-def _vote(sample: GradedSample) -> float:
-    return math.exp(sample.logprob) if sample.logprob is not None else 1.0
-
-
-def _tiebreak(sample: GradedSample) -> float:
-    return sample.logprob if sample.logprob is not None else float("-inf")
 
 
 def _score(sample: GradedSample) -> float:
@@ -268,41 +221,76 @@ def compute_optimal(rows: Sequence[SweepRow]) -> dict[str, Choice]:
     return choices
 
 
-def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Overall and per-level accuracy, token and time totals."""
-    records = list(records)
-    summary = _totals(records)
-    levels: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for record in records:
+class AccuracyBlock(BaseModel):
+    """Accuracy over a set of solve-job records."""
+
+    problems: int = 0
+    correct: int = 0
+    ungradable: int = 0
+    """Records without a usable score (no reference, or the verifier could not grade)."""
+
+    @property
+    def accuracy(self) -> float:
+        """Correct over every problem; an ungradable problem counts as not correct."""
+        return self.correct / self.problems if self.problems else 0.0
+
+    @property
+    def graded_accuracy(self) -> float | None:
+        """Correct over the graded problems only."""
+        graded = self.problems - self.ungradable
+        return self.correct / graded if graded else None
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.problems += 1
+        self.correct += record.get("status") == "correct"
+        self.ungradable += record.get("score") is None
+
+    def report(self) -> dict[str, Any]:
+        """The block with its derived accuracies, as printed and written as JSON."""
+        return {**self.model_dump(), "accuracy": self.accuracy, "graded_accuracy": self.graded_accuracy}
+
+
+class JobSummary(AccuracyBlock):
+    """What a solve job did: accuracy overall and per level, and what it spent.
+
+    Built one record at a time (`add`), so a job of any size summarises in
+    constant memory.
+    """
+
+    errors: int = 0
+    """Problems that failed with an error (counted as not correct)."""
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Of `prompt_tokens`, those served from the engine's prefix cache."""
+    generated_tokens: int = 0
+    flops: float = 0.0
+    verifier_s: float = 0.0
+    by_level: dict[str, AccuracyBlock] = Field(default_factory=dict)
+
+    @property
+    def mean_generated_tokens(self) -> float:
+        return self.generated_tokens / self.problems if self.problems else 0.0
+
+    def add(self, record: dict[str, Any]) -> None:
+        super().add(record)
+        cost = record.get("cost") or {}
+        self.errors += bool(record.get("error"))
+        self.prompt_tokens += cost.get("prompt_tokens", 0)
+        self.cached_prompt_tokens += cost.get("cached_prompt_tokens", 0)
+        self.generated_tokens += cost.get("generated_tokens", 0)
+        self.flops += cost.get("flops", 0.0)
+        self.verifier_s += cost.get("verifier_seconds", 0.0)
         if record.get("level") is not None:
-            levels[int(record["level"])].append(record)
-    if levels:
-        summary["by_level"] = {str(level): _accuracy_block(levels[level]) for level in sorted(levels)}
+            self.by_level.setdefault(str(int(record["level"])), AccuracyBlock()).add(record)
+
+    def report(self) -> dict[str, Any]:
+        levels = {level: self.by_level[level].report() for level in sorted(self.by_level, key=int)}
+        return {**super().report(), "mean_generated_tokens": self.mean_generated_tokens, "by_level": levels}
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> JobSummary:
+    """Overall and per-level accuracy, token and time totals, reading `records` once."""
+    summary = JobSummary()
+    for record in records:
+        summary.add(record)
     return summary
-
-
-def _totals(records: list[dict[str, Any]]) -> dict[str, Any]:
-    block = _accuracy_block(records)
-    costs = [r.get("cost", {}) for r in records]
-    generated = sum(c.get("generated_tokens", 0) for c in costs)
-    block.update(
-        errors=sum(1 for r in records if r.get("error")),
-        prompt_tokens=sum(c.get("prompt_tokens", 0) for c in costs),
-        generated_tokens=generated,
-        mean_generated_tokens=generated / len(records) if records else 0.0,
-        flops=sum(c.get("flops", 0.0) for c in costs),
-        verifier_s=sum(c.get("verifier_seconds", 0.0) for c in costs),
-    )
-    return block
-
-
-def _accuracy_block(records: list[dict[str, Any]]) -> dict[str, Any]:
-    correct = sum(1 for r in records if r.get("status") == "correct")
-    graded = sum(1 for r in records if r.get("score") is not None)
-    return {
-        "problems": len(records),
-        "correct": correct,
-        "accuracy": correct / len(records) if records else 0.0,
-        "ungradable": len(records) - graded,
-        "graded_accuracy": correct / graded if graded else None,
-    }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from reasoner.sweep import SweepRow
+    from reasoner.metrics import SweepRow
 
 
 def plot_curves(rows: Sequence[SweepRow], path: Path) -> Path:

@@ -1,6 +1,8 @@
 """Worker pools: where a job's problems are solved.
 
-One protocol, two implementations:
+One protocol, two implementations. A pool is bound to a model, never to a
+strategy: every `solve` call brings its own `SolveSpec`, so one engine
+serves problems solved with different strategies at once.
 
 - `LocalPool`: one engine in this process, no Ray.
 - `RayPool`: N Ray actors, each hosting its own engine and verifiers. Each
@@ -23,10 +25,9 @@ import itertools
 from typing import Any, Protocol, runtime_checkable
 
 from reasoner.errors import ConfigError, EngineError
-from reasoner.jobs import JobConfig
+from reasoner.jobs import SolveSpec
 from reasoner.solve import solve_problem
 from reasoner.types import Problem, Result
-from strategies import make_strategy
 
 
 @runtime_checkable
@@ -38,7 +39,7 @@ class WorkerPool(Protocol):
         """How many problems the pool wants in flight to stay busy."""
         ...
 
-    async def solve(self, problem: Problem) -> Result: ...
+    async def solve(self, problem: Problem, spec: SolveSpec) -> Result: ...
 
     async def close(self) -> None: ...
 
@@ -46,37 +47,33 @@ class WorkerPool(Protocol):
 class LocalPool:
     """Everything in this process: one shared engine, concurrent strategies."""
 
-    def __init__(self, config: JobConfig, generator, math, code, concurrency: int = 64) -> None:
-        self.config = config
+    def __init__(self, generator, verifiers, concurrency: int = 64) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         self.generator = generator
-        self.math, self.code = math, code
-        self.strategy = make_strategy(config.strategy, **config.strategy_options)
+        self.verifiers = verifiers
         self._capacity = concurrency
 
     @property
     def capacity(self) -> int:
         return self._capacity
 
-    async def solve(self, problem: Problem) -> Result:
-        return await solve_problem(problem, self.strategy, self.generator, self.math, self.code,
-                                   self.config.budget, self.config.seed)
+    async def solve(self, problem: Problem, spec: SolveSpec) -> Result:
+        return await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
 
     async def close(self) -> None:
         pass
 
 
 class SolverActor:
-    """Body of a Ray actor: an engine, verifiers and a strategy, solving many problems at once."""
+    """Body of a Ray actor: an engine and verifiers, solving many problems (any strategy) at once."""
 
-    def __init__(self, config_json: str, engine_options: dict[str, Any]) -> None:
+    def __init__(self, model: str, engine_options: dict[str, Any]) -> None:
         from reasoner.backends.vllm import VLLMGenerator
-        from verifiers.code import CodeVerifier
-        from verifiers.math import MathVerifier
+        from verifiers import VerifierSet
 
-        self.config = JobConfig.model_validate_json(config_json)
-        self.generator = VLLMGenerator(self.config.model, **engine_options)
-        self.math, self.code = MathVerifier(), CodeVerifier()
-        self.strategy = make_strategy(self.config.strategy, **self.config.strategy_options)
+        self.generator = VLLMGenerator(model, **engine_options)
+        self.verifiers = VerifierSet()
 
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
@@ -85,22 +82,22 @@ class SolverActor:
         await asyncio.to_thread(self.generator.engine)
         return os.getpid()
 
-    async def solve(self, problem_json: str) -> str:
+    async def solve(self, problem_json: str, spec_json: str) -> str:
         problem = Problem.model_validate_json(problem_json)
-        result = await solve_problem(problem, self.strategy, self.generator, self.math, self.code,
-                                     self.config.budget, self.config.seed)
+        spec = SolveSpec.model_validate_json(spec_json)
+        result = await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
         return result.model_dump_json()
 
 
 class RayPool:
     """N Ray actors with dynamic dispatch and retry of problems whose worker died."""
 
-    def __init__(self, config: JobConfig, workers: int, address: str | None = None,
+    def __init__(self, model: str, workers: int, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
                  max_attempts: int = 3) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
-        self.config = config
+        self.model = model
         self.workers = workers
         self.address = address
         self.engine_options = engine_options or {}
@@ -131,7 +128,7 @@ class RayPool:
 
         resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
         actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
-        actor = actor_cls.remote(self.config.model_dump_json(), self.engine_options)
+        actor = actor_cls.remote(self.model, self.engine_options)
         await actor.ready.remote()
         key = next(self._ids)
         self._actors[key], self._load[key] = actor, 0
@@ -142,21 +139,21 @@ class RayPool:
         """Live actor handles (for inspection and fault-injection tests)."""
         return list(self._actors.values())
 
-    async def solve(self, problem: Problem) -> Result:
+    async def solve(self, problem: Problem, spec: SolveSpec) -> Result:
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
         failures: list[str] = []
         while len(failures) < self.max_attempts:
             key = await self._acquire(alone=bool(failures))
             try:
-                payload = await self._actors[key].solve.remote(problem.model_dump_json())
+                payload = await self._actors[key].solve.remote(problem.model_dump_json(), spec.model_dump_json())
                 return Result.model_validate_json(payload)
             except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
                 failures.append(type(exc).__name__)
                 await self._replace(key)
             finally:
                 await self._release(key)
-        return Result(problem_id=problem.id, strategy=self.config.strategy, answer=None,
+        return Result(problem_id=problem.id, strategy=spec.strategy, answer=None,
                       error=f"worker died on this problem {len(failures)} times ({', '.join(failures)}); "
                             f"gave up after max_attempts={self.max_attempts}")
 

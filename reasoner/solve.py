@@ -17,6 +17,7 @@ from reasoner.errors import ReasonerError
 from reasoner.generation import Generator
 from reasoner.types import Budget, Problem, Result
 from strategies.base import SolveContext, Strategy
+from verifiers import VerifierSet
 from verifiers.base import Status, Verdict
 
 
@@ -28,11 +29,11 @@ def problem_seed(seed: int | None, problem_id: str) -> int | None:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-async def solve_problem(problem: Problem, strategy: Strategy, generator: Generator, math, code,
+async def solve_problem(problem: Problem, strategy: Strategy, generator: Generator, verifiers: VerifierSet,
                         budget: Budget | None = None, seed: int | None = 0) -> Result:
     """Run `strategy` on `problem` and attach a verdict when a reference exists."""
     meter = Meter(generator, budget)
-    ctx = SolveContext(meter=meter, math=math, code=code, seed=problem_seed(seed, problem.id))
+    ctx = SolveContext(meter=meter, verifiers=verifiers, seed=problem_seed(seed, problem.id))
     try:
         result = await strategy.solve(problem, ctx)
     except ReasonerError:  # misuse and broken infrastructure (a dead engine) stop the job
@@ -40,24 +41,33 @@ async def solve_problem(problem: Problem, strategy: Strategy, generator: Generat
     except Exception as exc:  # one bad problem must not stop the job; the record keeps the traceback
         return Result(problem_id=problem.id, strategy=strategy.name, answer=None, cost=meter.finish(),
                       trace=meter.trace, error=_describe(exc))
-    return await grade(problem, result, math, code)
+    return await grade(problem, result, verifiers)
 
 
-async def grade(problem: Problem, result: Result, math, code) -> Result:
-    """`result` with its verdict against the problem's reference, timed as verifier cost."""
+async def grade(problem: Problem, result: Result, verifiers: VerifierSet) -> Result:
+    """`result` with its verdict against the problem's reference, timed as verifier cost.
+
+    The only place a reference is read: the chosen answer, already extracted
+    by the strategy, is graded as it is.
+    """
     reference = problem.reference
     if reference is None:
         return result
     started = time.perf_counter()
-    if result.answer is None:
-        verdict = Verdict(status=Status.UNPARSEABLE, score=0.0, detail="the strategy chose no answer")
-    elif problem.domain == "code":
-        verdict = await asyncio.to_thread(code.verify, result.answer, reference)
-    else:
-        verdict = await asyncio.to_thread(math.verify, "\\boxed{" + result.answer + "}", reference)
+    verdict = await grade_answer(problem, result.answer, verifiers)
     cost = result.cost.model_copy(
         update={"verifier_seconds": result.cost.verifier_seconds + time.perf_counter() - started})
     return result.model_copy(update={"verdict": verdict, "cost": cost})
+
+
+async def grade_answer(problem: Problem, answer: str | None, verifiers: VerifierSet) -> Verdict | None:
+    """The verdict of `answer` against the problem's reference; None when it has none."""
+    reference = problem.reference
+    if reference is None:
+        return None
+    if answer is None:
+        return Verdict(status=Status.UNPARSEABLE, score=0.0, detail="the strategy chose no answer")
+    return await asyncio.to_thread(verifiers.for_domain(problem.domain).grade, answer, reference)
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,31 +2,30 @@
 
 `run_sweep(config, out, ...)` fills the folder `out` with:
 
-- `results.jsonl`: one record per problem x model x generation run, flushed as
-  each finishes. Every candidate is kept with its answer, equivalence label,
-  mean logprob, token count, verdict and scorer score, so any metric can be
-  recomputed later.
+- `results.jsonl`: one record per problem x model x run, flushed as each
+  finishes (through `reasoner.jobs.run_many`, the runner solve jobs use).
+  Shared-sample records keep every candidate with its answer, equivalence
+  label, mean logprob, token count, scorer scores and verdict, so any metric
+  can be recomputed later.
 - `summary.json`: a `SweepSummary`: one `SweepRow` per model x strategy x
   budget, and the compute-optimal choice per difficulty level.
 - `curve.png` and `by_level.png`, drawn by `reasoner.plots`.
 
-How a budget is spent:
+The sweep names no strategy. It asks each one how it can be measured:
 
-- Sampling strategies (`SAMPLED`) share one generation per problem: n = the
-  largest budget samples, drawn with the request self-consistency and
-  best-of-n make, each graded on its own. Budget k is estimated from the
-  size-k subsets of those n (see `reasoner.metrics`). Its cost is scaled from
-  the generation's: the prompt once plus k/n of the generated tokens, FLOPs
-  as 2 x parameters x those tokens, and wall time x k/n, which is an estimate.
-- Adaptive self-consistency (`POOLED`) is read off the same samples, capped
-  at the largest budget: for a random order of the n samples,
-  `AdaptiveConsistency.samples_drawn` says where the strategy would stop,
-  and the vote over that prefix is its answer. Accuracy, generated tokens
-  and samples are averaged over `draws` orders; the prompt is counted once
-  per round, as the strategy sends it. Because the samples are shared, its
-  gap to self-consistency at n is measured on the same samples, not on new ones.
-- The other strategies (`RERUN`) run once per budget through `solve_problem`:
-  cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions.
+- A `Replayable` strategy (one that chooses among i.i.d. samples:
+  self-consistency, best-of-n, adaptive self-consistency) is read off shared
+  samples: per problem, n = the largest budget samples drawn with the
+  strategy's own `sample_request`, each labelled and graded once, and shared
+  by every replayable strategy with the same sampling settings. The
+  strategy's `replay` says what it would have done with k of them (its own
+  `select` on subsets, or its stopping rule on random orders). Costs: the
+  prompt once per model call the strategy would make, the expected generated
+  tokens, FLOPs as 2 x parameters x those tokens, wall time scaled by the
+  share of samples used (an estimate).
+- Any other strategy runs once per budget through `solve_problem`, as
+  `strategy.at_budget(b)` (a budget it returns None for gets no row; a
+  strategy without `at_budget` runs once, at budget 1), costed as booked.
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
 its interval is a 95% percentile bootstrap over problems. An ungradable
@@ -42,56 +41,30 @@ generator factory; the CLI uses `VLLMGenerator.shared`).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import io
-import json
 from collections.abc import Callable, Sequence
 from math import isfinite
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reasoner.budget import Meter
 from reasoner.errors import ConfigError, DataError, JobError, ResumeMismatchError
-from reasoner.generation import GenerationRequest, Generator
-from reasoner.jobs import read_records, record_of
-from reasoner.metrics import (TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal,
-                              majority_winner, mean_stats, sample_metrics)
+from reasoner.generation import Generator
+from reasoner.jobs import JsonlStore, Record, config_digest, record_of, run_many
+from reasoner.metrics import TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal, mean_stats
 from reasoner.models import weights_fingerprint
 from reasoner.progress import Progress
-from reasoner.solve import grade, problem_seed, solve_problem
-from reasoner.types import Candidate, Problem, Result, SamplingConfig
-from strategies import make_strategy
-from strategies.base import SolveContext, extract_final
+from reasoner.solve import grade_answer, problem_seed, solve_problem
+from reasoner.types import Problem
+from strategies import STRATEGIES, make_strategy
+from strategies.base import Replayable, SolveContext, Strategy
 from strategies.scorers import SCORERS
-from strategies.self_consistency import group_labels
-from verifiers.base import Verdict
+from verifiers import VerifierSet
 
-SAMPLED: dict[str, str] = {"self_consistency": "maj_at_k", "best_of_n": "best_of_k"}
-"""Strategies estimated from the shared samples, and the metric that is their accuracy."""
-
-
-def _cot_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
-    """Greedy, so one run at budget 1 whatever the budgets."""
-    return {1: {"max_tokens": config.max_tokens}}
-
-
-def _revision_runs(config: SweepConfig) -> dict[int, dict[str, Any]]:
-    """Budget b: one chain, its first attempt then b - 1 revisions."""
-    return {b: {"chains": 1, "revisions": b - 1, "max_tokens": config.max_tokens,
-                "temperature": config.temperature, "top_p": config.top_p} for b in config.budgets}
-
-
-POOLED = ("adaptive_consistency",)
-"""Strategies read off the shared samples by replaying their stopping rule, at the largest budget."""
-
-RERUN: dict[str, Callable[[SweepConfig], dict[int, dict[str, Any]]]] = {
-    "cot": _cot_runs,
-    "revision": _revision_runs,
-}
-"""Strategies that cannot be subsampled: budget -> strategy options of each run."""
+SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")
+"""Sweep-level settings given to every strategy whose options have a field of that name."""
 
 
 class SweepConfig(BaseModel):
@@ -108,7 +81,9 @@ class SweepConfig(BaseModel):
     models: tuple[str, ...] = ("tiny",)
     """Model names or paths, swept one after another."""
     strategies: tuple[str, ...] = ("cot", "self_consistency", "best_of_n", "revision")
-    """Strategies to sweep: names in `SAMPLED`, `POOLED` or `RERUN`."""
+    """Strategies to sweep: registered names or `module:Class` paths."""
+    strategy_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per strategy name, options that override the sweep-level settings."""
     budgets: tuple[int, ...] = (1, 2, 4, 8, 16)
     """Samples per problem; sorted and distinct."""
     seed: int = 0
@@ -116,13 +91,13 @@ class SweepConfig(BaseModel):
     max_tokens: int = Field(256, ge=1)
     """Cap on generated tokens per candidate."""
     temperature: float = Field(0.8, ge=0.0)
-    """Sampling temperature of every strategy but cot."""
+    """Sampling temperature of every strategy that samples."""
     top_p: float = Field(0.95, gt=0.0, le=1.0)
-    """Nucleus mass of every strategy but cot."""
+    """Nucleus mass of every strategy that samples."""
     scorer: str = "public_tests"
-    """Best-of-n scorer, a name in `strategies.scorers.SCORERS` or `module:Class`."""
+    """Scorer of strategies that take one (best-of-n): a name in `strategies.scorers.SCORERS` or `module:Class`."""
     draws: int = Field(200, ge=1)
-    """Random subsets per problem and budget for maj@k, when enumerating all would take more."""
+    """Random subsets (or orders) per problem and budget when enumerating all would take more."""
     resamples: int = Field(1000, ge=10)
     """Bootstrap resamples of the problems behind each interval."""
     concurrency: int = Field(64, ge=1)
@@ -140,10 +115,11 @@ class SweepConfig(BaseModel):
     @field_validator("strategies")
     @classmethod
     def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = [*SAMPLED, *POOLED, *RERUN]
-        unknown = [name for name in value if name not in known]
-        if unknown:
-            raise ValueError(f"unknown strategy {unknown[0]!r} for a sweep; choose from {', '.join(known)}")
+        for name in value:
+            try:
+                STRATEGIES.get(name)
+            except ConfigError as exc:
+                raise ValueError(f"{exc}") from None
         return value
 
     @field_validator("budgets", mode="before")
@@ -161,20 +137,14 @@ class SweepConfig(BaseModel):
     @property
     def generation_hash(self) -> str:
         """Digest of the settings that fix each run's output; a folder holds one."""
-        settings = self.model_dump(include={"dataset", "format", "seed", "max_tokens", "temperature",
-                                            "top_p", "scorer"})
-        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        return config_digest(self.model_dump(include={"dataset", "format", "seed", "max_tokens", "temperature",
+                                                       "top_p", "scorer", "strategy_options"}))
 
-    @property
-    def sampled(self) -> list[str]:
-        """The strategies estimated from shared samples."""
-        return [name for name in self.strategies if name in SAMPLED or name in POOLED]
-
-    def budgets_of(self, strategy: str) -> list[int]:
-        """The budgets at which `strategy` gets a row."""
-        if strategy in SAMPLED:
-            return list(self.budgets)
-        return [max(self.budgets)] if strategy in POOLED else sorted(RERUN[strategy](self))
+    def strategy(self, name: str) -> Strategy:
+        """The strategy `name` with the sweep's shared settings and its own options."""
+        fields = getattr(STRATEGIES.get(name), "model_fields", {})
+        shared = {key: getattr(self, key) for key in SHARED_SETTINGS if key in fields}
+        return make_strategy(name, **{**shared, **self.strategy_options.get(name, {})})
 
 
 def _positive_int(text: Any) -> int:
@@ -187,11 +157,14 @@ def _positive_int(text: Any) -> int:
 def make_config(**options: Any) -> SweepConfig:
     """A `SweepConfig` from user options (None means default); bad values raise ConfigError."""
     try:
-        return SweepConfig(**{k: v for k, v in options.items() if v is not None})
+        config = SweepConfig(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'sweep'}: {e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors())
         raise ConfigError(f"bad sweep options: {problems}") from exc
+    for name in config.strategies:
+        config.strategy(name)  # bad options for a strategy fail here, before any work
+    return config
 
 
 class SweepSummary(BaseModel):
@@ -207,152 +180,151 @@ class SweepSummary(BaseModel):
 
 
 NOTES = {
-    "accuracy": "mean over problems of expected correctness; subsampled rows average over random size-k "
-                "subsets of the n samples (exact when there are at most `draws` subsets)",
+    "accuracy": "mean over problems of expected correctness; replayed rows average over random size-k "
+                "subsets (or orders) of the n shared samples (exact when there are at most `draws` subsets)",
     "ci": "95% percentile bootstrap over problems, `resamples` resamples, paired across rows",
-    "cost": "subsampled rows: prompt tokens once plus generated tokens x k/n per problem; adaptive rows: "
-            "the tokens of the samples it draws, the prompt once per round",
-    "wall": "subsampled rows: the generation's wall time x k/n, an estimate",
+    "cost": "replayed rows: the prompt once per model call the strategy would make, plus the generated "
+            "tokens of the samples it would use; run rows: as booked",
+    "wall": "replayed rows: the generation's wall time x the share of samples used, an estimate",
     "compute_optimal": TIE_RULE,
 }
 
 
-# Running
+# Planning: which runs a sweep makes, asked of the strategies
 
 
 class SamplesRun(BaseModel):
-    """n samples per problem, shared by every strategy in `SAMPLED`."""
+    """n shared samples per problem, drawn with the requests of the replayable strategies that use them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    key: str
     n: int
-
-    @property
-    def key(self) -> str:
-        return f"samples@{self.n}"
+    strategy: Any
+    """One of the replayable strategies sharing these samples; its `sample_request` draws them."""
+    scorers: tuple[str, ...]
+    """Scorers whose scores each sample needs."""
 
     @property
     def budget(self) -> int:
         return self.n
 
-    async def solve(self, problem: Problem, generator: Generator, math, code,
-                    config: SweepConfig) -> dict[str, Any]:
-        meter = Meter(generator)
-        ctx = SolveContext(meter=meter, math=math, code=code, seed=problem_seed(config.seed, problem.id))
-        sampling = SamplingConfig(temperature=config.temperature, top_p=config.top_p,
-                                  max_tokens=config.max_tokens, seed=ctx.seed)
-        candidates = await meter.generate(GenerationRequest(prompt=problem.prompt, n=self.n, sampling=sampling))
-        answers = [extract_final(problem, c.text) for c in candidates]
-        labels = await group_labels(problem, answers, ctx)
-        scores = await SCORERS.get(config.scorer)().score(problem, candidates, ctx)
-        cost = meter.finish()  # sampling and selection work; grading below is evaluation, not strategy cost
+    async def solve(self, problem: Problem, generator: Generator, verifiers: VerifierSet,
+                    config: SweepConfig) -> Record:
+        ctx = SolveContext(meter=Meter(generator), verifiers=verifiers, seed=problem_seed(config.seed, problem.id))
+        candidates = await ctx.meter.generate(self.strategy.sample_request(problem, self.n, ctx.seed))
+        answers = [ctx.extract(problem, c.text) for c in candidates]
+        labels = await ctx.group(problem, answers)
+        scores = {name: await SCORERS.get(name)().score(problem, candidates, ctx) for name in self.scorers}
+        cost = ctx.meter.finish()  # sampling and selection work; grading below is evaluation, not strategy cost
         # A verdict depends only on (problem, answer): grade each distinct answer once.
         distinct = list(dict.fromkeys(answers))
-        graded = await asyncio.gather(*(_grade_answer(problem, answer, math, code) for answer in distinct))
-        verdict_of = dict(zip(distinct, graded))
-        verdicts = [verdict_of[answer] for answer in answers]
+        verdict_of = {answer: await grade_answer(problem, answer, verifiers) for answer in distinct}
         return {
             "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(),
             "reference": problem.answer if problem.domain == "math" else None,
-            "candidates": [_sample_record(*each) for each in zip(candidates, answers, labels, scores, verdicts)],
+            "candidates": [
+                {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason.value,
+                 "mean_logprob": c.mean_logprob, "answer": answer, "label": label,
+                 "scores": {name: _finite(scores[name][i]) for name in self.scorers},
+                 "status": verdict_of[answer].status.value if verdict_of[answer] else None,
+                 "correct": bool(verdict_of[answer] and verdict_of[answer].correct)}
+                for i, (c, answer, label) in enumerate(zip(candidates, answers, labels))],
         }
-
-
-async def _grade_answer(problem: Problem, answer: str | None, math, code) -> Verdict | None:
-    """The verdict `reasoner solve` would give a strategy that chose `answer`."""
-    graded = await grade(problem, Result(problem_id=problem.id, strategy="sample", answer=answer), math, code)
-    return graded.verdict
-
-
-def _sample_record(candidate: Candidate, answer: str | None, label: int | None, score: float,
-                   verdict: Verdict | None) -> dict[str, Any]:
-    return {"text": candidate.text, "num_tokens": candidate.num_tokens,
-            "finish_reason": candidate.finish_reason.value, "mean_logprob": candidate.mean_logprob,
-            "answer": answer, "label": label, "score": score if isfinite(score) else None,
-            "status": verdict.status.value if verdict else None, "correct": bool(verdict and verdict.correct)}
 
 
 class StrategyRun(BaseModel):
     """One strategy at one budget, solved and graded like `reasoner solve` does."""
 
-    model_config = ConfigDict(frozen=True)
-    strategy: str
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    name: str
     budget: int
-    options: dict[str, Any]
+    strategy: Any
 
     @property
     def key(self) -> str:
-        return f"{self.strategy}@{self.budget}"
+        return f"{self.name}@{self.budget}"
 
-    async def solve(self, problem: Problem, generator: Generator, math, code,
-                    config: SweepConfig) -> dict[str, Any]:
-        strategy = make_strategy(self.strategy, **self.options)
-        result = await solve_problem(problem, strategy, generator, math, code, seed=config.seed)
+    async def solve(self, problem: Problem, generator: Generator, verifiers: VerifierSet,
+                    config: SweepConfig) -> Record:
+        result = await solve_problem(problem, self.strategy, generator, verifiers, seed=config.seed)
         return record_of(problem, result, config.generation_hash)
 
 
-def plan(config: SweepConfig) -> list[SamplesRun | StrategyRun]:
-    """The generation runs a sweep needs, per model."""
-    runs: list[SamplesRun | StrategyRun] = [SamplesRun(n=max(config.budgets))] if config.sampled else []
+class Plan(NamedTuple):
+    """The runs of a sweep, per model, and where each strategy's rows come from."""
+
+    runs: list[SamplesRun | StrategyRun]
+    replayed: dict[str, SamplesRun]
+    """Replayable strategy name -> its shared samples."""
+    rerun: dict[str, list[StrategyRun]]
+    """Other strategy name -> its runs, one per budget it has."""
+
+
+def plan(config: SweepConfig) -> Plan:
+    """Ask each strategy how it is measured at the sweep's budgets."""
+    n = max(config.budgets)
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    rerun: dict[str, list[StrategyRun]] = {}
     for name in config.strategies:
-        if name in RERUN:
-            runs += [StrategyRun(strategy=name, budget=budget, options=options)
-                     for budget, options in RERUN[name](config).items()]
-    return runs
+        strategy = config.strategy(name)
+        if isinstance(strategy, Replayable):
+            groups.setdefault(_samples_key(config, strategy, n), []).append((name, strategy))
+        else:
+            rerun[name] = _budget_runs(name, strategy, config.budgets)
+    replayed: dict[str, SamplesRun] = {}
+    for key, members in groups.items():
+        scorers = tuple(dict.fromkeys(s.replay_scorer for _, s in members if s.replay_scorer))
+        run = SamplesRun(key=key, n=n, strategy=members[0][1], scorers=scorers)
+        replayed.update({name: run for name, _ in members})
+    shared = list({run.key: run for run in replayed.values()}.values())
+    runs = shared + [run for runs in rerun.values() for run in runs]
+    return Plan(runs=runs, replayed=replayed, rerun=rerun)
 
 
-def stale_models(records: Sequence[dict[str, Any]], fingerprints: dict[str, str | None]) -> list[str]:
+def _samples_key(config: SweepConfig, strategy: Any, n: int) -> str:
+    sampling = strategy.sampling_config(None)
+    default = (config.temperature, config.top_p, config.max_tokens)
+    if (sampling.temperature, sampling.top_p, sampling.max_tokens) == default:
+        return f"samples@{n}"
+    return f"samples@{n}~{config_digest(sampling.model_dump(mode='json'))[:8]}"
+
+
+def _budget_runs(name: str, strategy: Any, budgets: Sequence[int]) -> list[StrategyRun]:
+    at_budget = getattr(strategy, "at_budget", None)
+    if at_budget is None:
+        return [StrategyRun(name=name, budget=1, strategy=strategy)]
+    return [StrategyRun(name=name, budget=b, strategy=s) for b in budgets if (s := at_budget(b)) is not None]
+
+
+def _finite(value: float) -> float | None:
+    return value if isfinite(value) else None
+
+
+# Running
+
+
+def record_key(record: Record) -> tuple[str, str, str]:
+    return record["model"], record["run"], record["problem_id"]
+
+
+def stale_models(records: Sequence[Record], fingerprints: dict[str, str | None]) -> list[str]:
     """The models among `fingerprints` with records made by other weights (or written before records said)."""
     return sorted({r["model"] for r in records if r.get("model") in fingerprints
                    and r.get("weights") != fingerprints[r["model"]]})
 
 
-class SweepWriter:
-    """Appends records to results.jsonl, one flush each; knows which (model, run, problem) are done."""
-
-    def __init__(self, path: Path, config_hash: str) -> None:
-        self.path = path
-        self.records = read_records(path)
-        others = {r.get("config_hash") for r in self.records} - {config_hash}
-        if others:
-            raise ResumeMismatchError(
-                f"{path} holds a sweep with other generation settings (dataset, seed, sampling, scorer; "
-                f"hash {sorted(others)[0]}, this sweep is {config_hash}); use a new --out or the original "
-                f"settings")
-        self.done = {record_key(r) for r in self.records}
-        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            data = path.read_bytes()  # a torn last line from a crash; read_records skipped it
-            path.write_bytes(data[: data.rfind(b"\n") + 1])
-        self._handle: TextIO | None = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self._handle is None:
-            self._handle = self.path.open("a", encoding="utf-8")
-        self._handle.write(json.dumps(record) + "\n")
-        self._handle.flush()
-        self.done.add(record_key(record))
-        self.records.append(record)
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def record_key(record: dict[str, Any]) -> tuple[str, str, str]:
-    return record["model"], record["run"], record["problem_id"]
-
-
-def run_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator], math, code, *,
-              close_finished_models: bool = False, progress: bool = True) -> list[SweepRow]:
+def run_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator], verifiers: VerifierSet,
+              *, close_finished_models: bool = False, progress: bool = True) -> list[SweepRow]:
     """Blocking `arun_sweep`, run on the process's engine loop."""
     from reasoner.runtime import run_sync
 
-    return run_sync(arun_sweep(config, out, open_generator, math, code,
+    return run_sync(arun_sweep(config, out, open_generator, verifiers,
                                close_finished_models=close_finished_models, progress=progress))
 
 
-async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator], math, code, *,
-                     close_finished_models: bool = False, progress: bool = True) -> list[SweepRow]:
+async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator],
+                     verifiers: VerifierSet, *, close_finished_models: bool = False,
+                     progress: bool = True) -> list[SweepRow]:
     """Run (or resume) the sweep into folder `out`; writes every output file and returns the rows.
 
     `open_generator(model)` gives each model's generator. With
@@ -366,60 +338,55 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out} is a file; a sweep writes a folder")
     out.mkdir(parents=True, exist_ok=True)
-    writer = SweepWriter(out / "results.jsonl", config.generation_hash)
+    results = out / "results.jsonl"
+    store = JsonlStore(results, config.generation_hash, key=record_key,
+                       mismatch="(dataset, seed, sampling, scorer, strategy options)")
+    store.close()
     fingerprints = {model: weights_fingerprint(model) for model in config.models}
-    if stale := stale_models(writer.records, fingerprints):
-        raise ResumeMismatchError(f"{out / 'results.jsonl'} holds results of {', '.join(stale)} made with other "
-                                  f"weights than the model now under that name, or written before results "
-                                  f"recorded their weights; use a new --out")
-    runs = plan(config)
-    todo = {model: [(run, p) for run in runs for p in problems if (model, run.key, p.id) not in writer.done]
+    if stale := stale_models(list(store.records()), fingerprints):
+        raise ResumeMismatchError(f"{results} holds results of {', '.join(stale)} made with other weights than "
+                                  f"the model now under that name, or written before results recorded their "
+                                  f"weights; use a new --out")
+    runs = plan(config).runs
+    done = store.done()
+    todo = {model: [(run, p) for run in runs for p in problems if (model, run.key, p.id) not in done]
             for model in config.models}
-    try:
-        with Progress(sum(map(len, todo.values())), "sweep", stream=None if progress else io.StringIO()) as bar:
-            for position, model in enumerate(config.models):
-                if todo[model]:
-                    last = position == len(config.models) - 1
-                    await _sweep_model(model, fingerprints[model], todo[model], open_generator(model), math, code,
-                                       config, writer, bar, close=close_finished_models and not last)
-    finally:
-        writer.close()
-    rows = summarize_sweep(config, problems, writer.records)
+    with Progress(sum(map(len, todo.values())), "sweep", stream=None if progress else io.StringIO()) as bar:
+        for position, model in enumerate(config.models):
+            if todo[model]:
+                close = close_finished_models and position < len(config.models) - 1
+                await _sweep_model(model, fingerprints[model], todo[model], open_generator(model), verifiers,
+                                   config, store, bar, close)
+    rows = summarize_sweep(config, problems, list(store.records()))
     _write_outputs(out, config, len(problems), rows)
     return rows
 
 
-async def _sweep_model(model: str, weights: str | None, todo, generator: Generator, math, code, config: SweepConfig,
-                       writer: SweepWriter, bar: Progress, close: bool) -> None:
-    slots = asyncio.Semaphore(config.concurrency)
+async def _sweep_model(model: str, weights: str | None, todo, generator: Generator, verifiers: VerifierSet,
+                       config: SweepConfig, store: JsonlStore, bar: Progress, close: bool) -> None:
     parameters = generator.info.parameters
 
-    async def one(run: SamplesRun | StrategyRun, problem: Problem) -> None:
-        async with slots:
-            record = await run.solve(problem, generator, math, code, config)
-        record.update(model=model, run=run.key, budget=run.budget, parameters=parameters,
-                      weights=weights, config_hash=config.generation_hash)
-        writer.write(record)
+    async def solve(unit) -> Record:
+        run, problem = unit
+        record = await run.solve(problem, generator, verifiers, config)
+        record.update(model=model, run=run.key, budget=run.budget, parameters=parameters, weights=weights,
+                      config_hash=config.generation_hash)
+        return record
+
+    def show(record: Record) -> None:
         bar.update(record["cost"]["generated_tokens"], _headline_correct(record))
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for run, problem in todo:
-                group.create_task(one(run, problem))
-    except ExceptionGroup as failures:
-        # Problems' own failures are recorded as data; what escapes is infrastructure.
-        raise failures.exceptions[0] from None
+        await run_many(todo, solve, store, capacity=config.concurrency, listeners=[show])
     finally:
         if close:
             await generator.close()
 
 
-def _headline_correct(record: dict[str, Any]) -> bool:
+def _headline_correct(record: Record) -> bool:
     if "correct" in record:
         return bool(record["correct"])
-    samples = graded_samples(record)
-    winner = majority_winner(samples)
-    return winner is not None and samples[winner].correct
+    return bool(record["candidates"] and record["candidates"][0]["correct"])
 
 
 def _require_references(problems: Sequence[Problem]) -> None:
@@ -443,106 +410,70 @@ class Point(NamedTuple):
     error: bool
 
 
-def graded_samples(record: dict[str, Any]) -> list[GradedSample]:
-    """A samples record's candidates as the estimators take them."""
-    return [GradedSample(label=c["label"], correct=c["correct"], logprob=c["mean_logprob"], score=c["score"])
+def graded_samples(record: Record, scorer: str | None = None) -> list[GradedSample]:
+    """A samples record's candidates as the estimators take them, scored by `scorer` if given."""
+    return [GradedSample(label=c["label"], correct=c["correct"], logprob=c["mean_logprob"],
+                         score=c["scores"].get(scorer) if scorer else None)
             for c in record["candidates"]]
 
 
-def summarize_sweep(config: SweepConfig, problems: Sequence[Problem],
-                    records: Sequence[dict[str, Any]]) -> list[SweepRow]:
+def summarize_sweep(config: SweepConfig, problems: Sequence[Problem], records: Sequence[Record]) -> list[SweepRow]:
     """One row per model x strategy x budget from the sweep's records."""
     index = {record_key(r): r for r in records if r.get("config_hash") == config.generation_hash}
+    sweep_plan = plan(config)
     rows = []
     for model in config.models:
-        sampled = {k: _sampled_points(model, problems, index, k, config) for k in config.budgets} \
-            if config.sampled else {}
-        for strategy in config.strategies:
-            for budget in config.budgets_of(strategy):
-                if strategy in SAMPLED:
-                    rows.append(_row(model, strategy, budget, sampled[budget], SAMPLED[strategy], config))
-                elif strategy in POOLED:
-                    points = _adaptive_points(model, problems, index, config)
-                    rows.append(_row(model, strategy, budget, points, "accuracy", config))
-                else:
-                    points = [_run_point(index[(model, f"{strategy}@{budget}", p.id)]) for p in problems]
-                    rows.append(_row(model, strategy, budget, points, "accuracy", config))
+        for name in config.strategies:
+            if name in sweep_plan.replayed:
+                run = sweep_plan.replayed[name]
+                strategy = config.strategy(name)
+                for budget in config.budgets:
+                    points = [_replayed_point(strategy, index[(model, run.key, p.id)], budget, run.n, config)
+                              for p in problems]
+                    rows.append(_row(model, name, budget, points, replayed=True, config=config))
+            else:
+                for run in sweep_plan.rerun[name]:
+                    points = [_run_point(index[(model, run.key, p.id)]) for p in problems]
+                    rows.append(_row(model, name, run.budget, points, replayed=False, config=config))
     return rows
 
 
-def _sampled_points(model: str, problems: Sequence[Problem], index: dict, k: int,
-                    config: SweepConfig) -> list[Point]:
-    n = max(config.budgets)
-    points = []
-    for problem in problems:
-        record = index[(model, f"samples@{n}", problem.id)]
-        samples = graded_samples(record)
-        if len(samples) != n:
-            raise JobError(f"{problem.id}: {len(samples)} samples recorded, the sweep needs {n}")
-        cost, share = record["cost"], k / n
-        tokens = cost["prompt_tokens"] + cost["generated_tokens"] * share
-        seed = problem_seed(config.seed, f"{problem.id}@{k}")
-        points.append(Point(
-            level=record["level"], metrics=sample_metrics(samples, k, config.draws, seed),
-            tokens=cost["generated_tokens"] * share, flops=2.0 * (record["parameters"] or 0) * tokens,
-            wall_s=cost["wall_seconds"] * share, error=False))
-    return points
+def _replayed_point(strategy: Any, record: Record, budget: int, n: int, config: SweepConfig) -> Point:
+    samples = graded_samples(record, strategy.replay_scorer)
+    if len(samples) != n:
+        raise JobError(f"{record['problem_id']}: {len(samples)} samples recorded, the sweep needs {n}")
+    tokens = [c["num_tokens"] for c in record["candidates"]]
+    seed = problem_seed(config.seed, f"{record['problem_id']}@{budget}")
+    replay = strategy.replay(samples, tokens, budget, draws=config.draws, seed=seed)
+    cost = record["cost"]
+    computed = replay.generated_tokens + cost["prompt_tokens"] * replay.calls
+    return Point(level=record["level"], metrics={"accuracy": replay.accuracy, "samples": replay.samples,
+                                                 **replay.metrics},
+                 tokens=replay.generated_tokens, flops=2.0 * (record["parameters"] or 0) * computed,
+                 wall_s=cost["wall_seconds"] * replay.samples / n, error=False)
 
 
-def _adaptive_points(model: str, problems: Sequence[Problem], index: dict, config: SweepConfig) -> list[Point]:
-    """Adaptive self-consistency with its default rule, replayed on random orders of each pool."""
-    import numpy as np
-
-    from strategies.adaptive_consistency import AdaptiveConsistency
-
-    n = max(config.budgets)
-    strategy = AdaptiveConsistency(max_n=n)
-    points = []
-    for problem in problems:
-        record = index[(model, f"samples@{n}", problem.id)]
-        samples, candidates = graded_samples(record), record["candidates"]
-        rng = np.random.default_rng(problem_seed(config.seed, f"{problem.id}@adaptive"))
-        correct = tokens = prompt_tokens = drawn_total = 0.0
-        for _ in range(config.draws):
-            order = rng.permutation(len(samples))
-            drawn = strategy.samples_drawn([samples[i].label for i in order])
-            chosen = [samples[i] for i in order[:drawn]]
-            winner = majority_winner(chosen)
-            correct += winner is not None and chosen[winner].correct
-            tokens += sum(candidates[i]["num_tokens"] for i in order[:drawn])
-            prompt_tokens += record["cost"]["prompt_tokens"] * -(-drawn // strategy.batch)
-            drawn_total += drawn
-        share = drawn_total / config.draws / n
-        points.append(Point(
-            level=record["level"], metrics={"accuracy": correct / config.draws, "samples": share * n},
-            tokens=tokens / config.draws,
-            flops=2.0 * (record["parameters"] or 0) * (tokens + prompt_tokens) / config.draws,
-            wall_s=record["cost"]["wall_seconds"] * share, error=False))
-    return points
-
-
-def _run_point(record: dict[str, Any]) -> Point:
+def _run_point(record: Record) -> Point:
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
                  tokens=cost["generated_tokens"], flops=cost["flops"], wall_s=cost["wall_seconds"],
                  error=bool(record.get("error")))
 
 
-def _row(model: str, strategy: str, budget: int, points: list[Point], metric: str,
+def _row(model: str, strategy: str, budget: int, points: list[Point], replayed: bool,
          config: SweepConfig) -> SweepRow:
     levels = sorted({p.level for p in points if p.level is not None})
-    by_level = {str(level): _stats([p for p in points if p.level == level], metric, config) for level in levels}
-    shared = strategy in SAMPLED or strategy in POOLED
-    metrics = {} if not shared else \
+    by_level = {str(level): _stats([p for p in points if p.level == level], config) for level in levels}
+    metrics = {} if not replayed else \
         {name: sum(p.metrics[name] for p in points) / len(points) for name in points[0].metrics}
-    return SweepRow(model=model, strategy=strategy, budget=budget, subsampled=shared,
+    return SweepRow(model=model, strategy=strategy, budget=budget, subsampled=replayed,
                     errors=sum(p.error for p in points), metrics=metrics, by_level=by_level,
-                    **_stats(points, metric, config).model_dump())
+                    **_stats(points, config).model_dump())
 
 
-def _stats(points: list[Point], metric: str, config: SweepConfig) -> Stats:
-    return mean_stats([p.metrics[metric] for p in points], [p.tokens for p in points], [p.flops for p in points],
-                      [p.wall_s for p in points], config.resamples, config.seed)
+def _stats(points: list[Point], config: SweepConfig) -> Stats:
+    return mean_stats([p.metrics["accuracy"] for p in points], [p.tokens for p in points],
+                      [p.flops for p in points], [p.wall_s for p in points], config.resamples, config.seed)
 
 
 def _write_outputs(out: Path, config: SweepConfig, problems: int, rows: list[SweepRow]) -> None:

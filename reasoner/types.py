@@ -127,11 +127,30 @@ class Candidate(BaseModel):
         return self.cumulative_logprob / self.num_tokens
 
 
+class Sample(BaseModel):
+    """One candidate as answer selection sees it: no text, no reference.
+
+    Strategies that choose among samples (votes, best-of-n) do it with a pure
+    `select(samples)`, which a sweep also replays on subsets of shared samples.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    label: int | None
+    """Equivalence class of its answer (equal labels vote together); None when it has no answer."""
+    logprob: float | None = None
+    """Mean token log-probability; weights votes and breaks ties."""
+    score: float | None = None
+    """A scorer's score (best-of-n); None ranks below every number."""
+
+
 class Cost(BaseModel):
     """What a problem (or a job) spent. Costs add with `+`."""
 
     prompt_tokens: int = 0
-    """Prompt tokens sent to the model, counted once per model call."""
+    """Prompt tokens sent to the model, counted once per model call (cached ones included)."""
+    cached_prompt_tokens: int = 0
+    """Of `prompt_tokens`, those the engine served from its prefix cache rather than computed."""
     generated_tokens: int = 0
     """Tokens the model generated."""
     model_calls: int = 0
@@ -143,7 +162,18 @@ class Cost(BaseModel):
     verifier_seconds: float = 0.0
     """Time spent in verifiers and scorers."""
     flops: float = 0.0
-    """Estimated FLOPs: 2 x parameters x (prompt + generated) tokens, summed over models."""
+    """Estimated FLOPs: 2 x parameters x (prompt + generated) tokens, summed over models, leaving out
+    prompt tokens served from the prefix cache that this problem's own earlier calls computed."""
+
+    @property
+    def computed_prompt_tokens(self) -> int:
+        """Prompt tokens the engine had to compute (not served from its prefix cache)."""
+        return self.prompt_tokens - self.cached_prompt_tokens
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Share of prompt tokens served from the prefix cache; None before any call."""
+        return self.cached_prompt_tokens / self.prompt_tokens if self.prompt_tokens else None
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(**{name: getattr(self, name) + getattr(other, name) for name in Cost.model_fields})

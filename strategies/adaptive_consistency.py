@@ -38,8 +38,8 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 
 from reasoner.types import Candidate, Problem, Result
-from strategies.base import Sampling, SolveContext, extract_final, make_result
-from strategies.self_consistency import Vote, vote_answers
+from strategies.base import Replay, Sampling, SolveContext, make_result
+from strategies.self_consistency import Vote, tally, vote_answers
 
 
 def leader_settled(leader: int, runner_up: int) -> float:
@@ -77,7 +77,7 @@ class AdaptiveConsistency(Sampling):
             if not new:
                 break
             candidates += new
-            answers += [extract_final(problem, c.text) for c in new]
+            answers += [ctx.extract(problem, c.text) for c in new]
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=False)
             round_index += 1
             rule = self.stop_rule([len(members) for members in vote.groups.values()])
@@ -101,6 +101,34 @@ class AdaptiveConsistency(Sampling):
         if leader_settled(counts[0], sum(counts) - counts[0]) < self.futility:
             return "futility"
         return None
+
+    replay_scorer: ClassVar[str | None] = None
+
+    def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
+        """The stopping rule replayed on `draws` random orders of the samples, capped at `budget`.
+
+        Each order is one possible sequence of i.i.d. samples; the vote over the
+        prefix the rule draws is the answer. The prompt is booked once per round.
+        """
+        import numpy as np
+
+        capped = self.model_copy(update={"max_n": min(budget, len(samples))})
+        rng = np.random.default_rng(seed)
+        correct = generated = drawn_total = calls = 0.0
+        for _ in range(draws):
+            order = rng.permutation(len(samples))
+            drawn = capped.samples_drawn([samples[i].label for i in order])
+            chosen = [samples[i] for i in order[:drawn]]
+            winner = tally(chosen, self.weighted).winner
+            correct += winner is not None and chosen[winner].correct
+            generated += sum(tokens[i] for i in order[:drawn])
+            drawn_total += drawn
+            calls += -(-drawn // self.batch)
+        return Replay(accuracy=correct / draws, samples=drawn_total / draws, generated_tokens=generated / draws,
+                      calls=calls / draws)
+
+    def at_budget(self, budget: int) -> AdaptiveConsistency:
+        return self.model_copy(update={"max_n": budget})
 
     def samples_drawn(self, labels: Sequence[int | None]) -> int:
         """How many of these samples, taken in order, `solve` would draw before stopping.

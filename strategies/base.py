@@ -1,24 +1,28 @@
-"""The `Strategy` protocol, the context strategies run in, and answer extraction.
+"""The `Strategy` protocol, the context strategies run in, and sampling settings.
 
 A strategy is an async function of a problem: it asks the model for
-candidates through the context's `Meter`, chooses an answer without looking
-at the reference, and returns a typed `Result`. Grading happens afterwards.
+candidates through the context's `Meter`, chooses an answer with the
+context's verifiers (extract, group) without looking at the reference, and
+returns a typed `Result`. Grading happens afterwards, in `reasoner.solve`.
+
+How a sweep measures a strategy at several budgets is the strategy's own
+business (`at_budget`, and `Replayable` for strategies that choose among
+i.i.d. samples): the sweep names no strategy.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.budget import Meter
 from reasoner.generation import GenerationRequest
-from reasoner.types import Candidate, Problem, Result, SamplingConfig
-
-if TYPE_CHECKING:
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+from reasoner.types import Candidate, Problem, Result, Sample, SamplingConfig
+from verifiers import Verifier, VerifierSet
 
 
 @dataclass
@@ -27,12 +31,22 @@ class SolveContext:
 
     meter: Meter
     """The only way to call the model; enforces the budget and books cost."""
-    math: MathVerifier
-    """Answer equivalence for voting."""
-    code: CodeVerifier
-    """Runs candidates against a problem's public examples."""
+    verifiers: VerifierSet
+    """One verifier per domain: answer extraction and equivalence for voting, public tests for code."""
     seed: int | None = None
     """Base seed for this problem's sampling."""
+
+    def verifier(self, problem: Problem) -> Verifier:
+        """The verifier of the problem's domain."""
+        return self.verifiers.for_domain(problem.domain)
+
+    def extract(self, problem: Problem, text: str) -> str | None:
+        """The answer (math) or program (code) a candidate commits to."""
+        return self.verifier(problem).extract(text)
+
+    async def group(self, problem: Problem, answers: list[str | None]) -> list[int | None]:
+        """Equal labels for equivalent answers; None for candidates without one."""
+        return await asyncio.to_thread(self.verifier(problem).group, answers)
 
 
 @runtime_checkable
@@ -44,15 +58,41 @@ class Strategy(Protocol):
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result: ...
 
 
-def extract_final(problem: Problem, text: str) -> str | None:
-    """The answer a candidate commits to: a math answer or a program."""
-    if problem.domain == "code":
-        from verifiers.code import extract_program
+class Replay(BaseModel):
+    """What a strategy that chooses among i.i.d. samples would have done on a subset of them."""
 
-        return extract_program(text)
-    from verifiers.math import extract_answer
+    accuracy: float
+    """Expected correctness at this budget."""
+    samples: float
+    """Expected samples drawn."""
+    generated_tokens: float
+    """Expected generated tokens."""
+    calls: float
+    """Expected model calls (each books the prompt once)."""
+    metrics: dict[str, float] = {}
+    """Other estimates at this budget, e.g. pass@k."""
 
-    return extract_answer(text)
+
+@runtime_checkable
+class Replayable(Protocol):
+    """A strategy whose result at budget k can be read off n >= k shared samples of `sampling`.
+
+    A sweep draws the samples once (with `sample_request`), labels and
+    grades each, scores them with `replay_scorer` when it names one, and asks
+    `replay` for every budget: no new generation per budget.
+    """
+
+    name: ClassVar[str]
+
+    def sampling_config(self, seed: int | None) -> SamplingConfig: ...
+
+    def sample_request(self, problem: Problem, n: int, seed: int | None) -> GenerationRequest: ...
+
+    @property
+    def replay_scorer(self) -> str | None: ...
+
+    def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int,
+               seed: int) -> Replay: ...
 
 
 def make_result(name: str, problem: Problem, ctx: SolveContext, candidates: list[Candidate],
@@ -63,6 +103,13 @@ def make_result(name: str, problem: Problem, ctx: SolveContext, candidates: list
         candidates=candidates, cost=ctx.meter.finish(), trace=ctx.meter.trace,
         stop_reason=ctx.meter.stop_reason,
     )
+
+
+def samples_of(candidates: Sequence[Candidate], labels: Sequence[int | None],
+               scores: Sequence[float] | None = None) -> list[Sample]:
+    """Candidates as `select` sees them."""
+    return [Sample(label=label, logprob=candidate.mean_logprob, score=None if scores is None else scores[i])
+            for i, (candidate, label) in enumerate(zip(candidates, labels))]
 
 
 class Sampling(BaseModel):
@@ -77,11 +124,17 @@ class Sampling(BaseModel):
     max_tokens: int = 256
     """Cap on each candidate's length."""
 
+    def sampling_config(self, seed: int | None) -> SamplingConfig:
+        """The sampling settings of this strategy's calls."""
+        return SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=seed)
+
+    def sample_request(self, problem: Problem, n: int, seed: int | None, prompt: str | None = None
+                       ) -> GenerationRequest:
+        """The request for n candidates of `prompt` (default: the problem's)."""
+        return GenerationRequest(prompt=prompt or problem.prompt, n=n, sampling=self.sampling_config(seed))
+
     async def sample(self, problem: Problem, ctx: SolveContext, n: int, prompt: str | None = None,
                      seed_offset: int = 0) -> list[Candidate]:
         """n candidates for `prompt` (default: the problem's), within the budget."""
         seed = None if ctx.seed is None else ctx.seed + seed_offset
-        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-                                  seed=seed)
-        request = GenerationRequest(prompt=prompt or problem.prompt, n=n, sampling=sampling)
-        return await ctx.meter.generate(request)
+        return await ctx.meter.generate(self.sample_request(problem, n, seed, prompt))

@@ -1,13 +1,19 @@
-"""Best-of-n: sample n candidates and keep the one a scorer ranks highest."""
+"""Best-of-n: sample n candidates and keep the one a scorer ranks highest.
+
+The choice is a pure function of the samples' scores (`select`), so a sweep
+replays it on subsets of shared samples; its expectation is exact
+(`reasoner.metrics.best_of_k`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from reasoner.types import Problem, Result
-from strategies.base import Sampling, SolveContext, extract_final, make_result
+from reasoner.types import Problem, Result, Sample
+from strategies.base import Replay, Sampling, SolveContext, make_result
 from strategies.scorers import SCORERS
 
 
@@ -27,6 +33,31 @@ class BestOfN(Sampling):
         if not candidates:
             return make_result(self.name, problem, ctx, [], None, None)
         scores = await SCORERS.get(self.scorer)().score(problem, candidates, ctx)
-        best = max(range(len(candidates)), key=lambda i: scores[i])
+        best = self.select([Sample(label=None, score=score) for score in scores])
         ctx.meter.record("score", scorer=self.scorer, scores=scores, chosen=best)
-        return make_result(self.name, problem, ctx, candidates, best, extract_final(problem, candidates[best].text))
+        return make_result(self.name, problem, ctx, candidates, best, ctx.extract(problem, candidates[best].text))
+
+    def select(self, samples: Sequence[Sample]) -> int | None:
+        """The highest-scored sample, the first of equals; a missing score ranks last."""
+        if not samples:
+            return None
+        return max(range(len(samples)), key=lambda i: _score(samples[i]))
+
+    @property
+    def replay_scorer(self) -> str | None:
+        return self.scorer
+
+    def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
+        """The top-scored of k samples, exactly in expectation over subsets."""
+        from reasoner.metrics import best_of_k, pass_at_k
+
+        return Replay(accuracy=best_of_k(samples, budget), samples=budget,
+                      generated_tokens=sum(tokens) * budget / len(tokens), calls=1,
+                      metrics={"pass_at_k": pass_at_k(len(samples), sum(s.correct for s in samples), budget)})
+
+    def at_budget(self, budget: int) -> BestOfN:
+        return self.model_copy(update={"n": budget})
+
+
+def _score(sample: Sample) -> float:
+    return sample.score if sample.score is not None else float("-inf")

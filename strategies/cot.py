@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reasoner.generation import GenerationRequest
 from reasoner.types import Problem, Result, SamplingConfig
-from strategies.base import SolveContext, extract_final, make_result
+from strategies.base import SolveContext, make_result
 
 
 class ChainOfThought(BaseModel):
@@ -25,4 +25,8 @@ class ChainOfThought(BaseModel):
         candidates = await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, sampling=sampling))
         if not candidates:
             return make_result(self.name, problem, ctx, [], None, None)
-        return make_result(self.name, problem, ctx, candidates, 0, extract_final(problem, candidates[0].text))
+        return make_result(self.name, problem, ctx, candidates, 0, ctx.extract(problem, candidates[0].text))
+
+    def at_budget(self, budget: int) -> ChainOfThought | None:
+        """Greedy decoding spends one sample whatever the budget: a run at budget 1 only."""
+        return self if budget == 1 else None

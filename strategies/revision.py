@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from reasoner.types import Candidate, Problem, Result
-from strategies.base import Sampling, SolveContext, extract_final, make_result
+from strategies.base import Sampling, SolveContext, make_result
 from strategies.self_consistency import vote_answers
 
 
@@ -63,6 +63,10 @@ class Revision(Sampling):
         winner = chosen_pool[vote.winner]
         return make_result(self.name, problem, ctx, candidates, candidates.index(winner.candidate), winner.answer)
 
+    def at_budget(self, budget: int) -> Revision:
+        """Budget b: one chain, its first attempt then b - 1 revisions."""
+        return self.model_copy(update={"chains": 1, "revisions": budget - 1})
+
     async def _chain(self, problem: Problem, ctx: SolveContext, index: int) -> list[Attempt]:
         attempts: list[Attempt] = []
         for round_index in range(self.revisions + 1):
@@ -84,12 +88,12 @@ class Revision(Sampling):
         return revision_prompt(problem.prompt, [a.candidate.text.strip() for a in shown], feedback)
 
     async def _assess(self, problem: Problem, ctx: SolveContext, candidate: Candidate) -> Attempt:
-        answer = extract_final(problem, candidate.text)
+        answer = ctx.extract(problem, candidate.text)
         tests = problem.public_tests
         if problem.domain != "code" or tests is None or tests.empty:
             return Attempt(candidate=candidate, answer=answer)
         started = time.perf_counter()
-        verdict = await asyncio.to_thread(ctx.code.verify, answer or candidate.text, tests)
+        verdict = await asyncio.to_thread(ctx.verifier(problem).verify, answer or candidate.text, tests)
         ctx.meter.add_verifier_time(time.perf_counter() - started)
         feedback = None if verdict.correct else (verdict.detail or verdict.status.value)
         return Attempt(candidate=candidate, answer=answer, feedback=feedback, passed_public=verdict.correct)

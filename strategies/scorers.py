@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reasoner.registry import Registry
 from reasoner.types import Candidate, Problem
-from strategies.base import SolveContext, extract_final
+from strategies.base import SolveContext
 
 
 @runtime_checkable
@@ -50,9 +50,9 @@ class PublicTestsScorer(BaseModel):
         tests = problem.public_tests
         if problem.domain != "code" or tests is None or tests.empty:
             return [_mean_logprob(c) for c in candidates]
-        programs = [extract_final(problem, c.text) or "" for c in candidates]
+        programs = [ctx.extract(problem, c.text) or "" for c in candidates]
         started = time.perf_counter()
-        verdicts = await asyncio.to_thread(ctx.code.verify_batch, [(p, tests) for p in programs])
+        verdicts = await asyncio.to_thread(ctx.verifier(problem).verify_batch, [(p, tests) for p in programs])
         ctx.meter.add_verifier_time(time.perf_counter() - started)
         # Passing dominates; logprob (always < 0, scaled below 1) only breaks ties.
         return [(v.score or 0.0) * 1000.0 + _bounded(_mean_logprob(c)) for v, c in zip(verdicts, candidates)]

@@ -1,22 +1,25 @@
 """Self-consistency: sample n chains and take the most common *equivalent* answer.
 
-Answers are grouped with the math verifier's equivalence (`1/2` and `0.5`
-vote together), never by exact string. Programs are grouped by their text
-with blank lines and trailing spaces removed. The weighted vote counts each
-candidate by its sequence probability per token, exp(mean logprob).
+Answers are grouped by the problem domain's verifier: the math verifier's
+equivalence (`1/2` and `0.5` vote together), never by exact string; programs
+by their text with blank lines and trailing spaces removed. The weighted vote
+counts each candidate by its sequence probability per token, exp(mean logprob).
+
+The vote is a pure function of the samples (`tally`), so a sweep replays it
+on subsets of shared samples exactly as `solve` casts it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from reasoner.types import Candidate, Problem, Result
-from strategies.base import Sampling, SolveContext, extract_final, make_result
+from reasoner.types import Candidate, Problem, Result, Sample
+from strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
 
 
 class Vote(BaseModel):
@@ -42,58 +45,62 @@ class SelfConsistency(Sampling):
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
-        answers = [extract_final(problem, c.text) for c in candidates]
+        answers = [ctx.extract(problem, c.text) for c in candidates]
         vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
         ctx.meter.record("vote", groups={str(k): v for k, v in vote.groups.items()},
                          weights={str(k): w for k, w in vote.weights.items()})
         answer = answers[vote.winner] if vote.winner is not None else None
         return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
 
+    def select(self, samples: Sequence[Sample]) -> int | None:
+        """Index of the sample this vote picks."""
+        return tally(samples, self.weighted).winner
+
+    replay_scorer: ClassVar[str | None] = None
+
+    def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
+        """The vote over k of the samples, in expectation over subsets (see `reasoner.metrics`)."""
+        from reasoner.metrics import pass_at_k, selected_at_k
+
+        accuracy = selected_at_k(samples, budget, self.select, draws=draws, seed=seed)
+        return Replay(accuracy=accuracy, samples=budget, generated_tokens=sum(tokens) * budget / len(tokens),
+                      calls=1, metrics={"pass_at_k": pass_at_k(len(samples), sum(s.correct for s in samples),
+                                                                budget)})
+
+    def at_budget(self, budget: int) -> SelfConsistency:
+        return self.model_copy(update={"n": budget})
+
 
 async def vote_answers(problem: Problem, answers: list[str | None], candidates: list[Candidate],
                        ctx: SolveContext, weighted: bool = False) -> Vote:
     """Group equivalent answers and pick the group with the largest vote."""
-    labels = await group_labels(problem, answers, ctx)
-    return tally(labels, candidates, weighted)
+    labels = await ctx.group(problem, answers)
+    return tally(samples_of(candidates, labels), weighted)
 
 
-async def group_labels(problem: Problem, answers: list[str | None], ctx: SolveContext) -> list[int | None]:
-    """Equal labels for equivalent answers; None for candidates without an answer."""
-    if problem.domain == "code":
-        return _label_by_key([_normalise_program(a) if a else None for a in answers])
-    return await asyncio.to_thread(ctx.math.cluster, answers)
+def tally(samples: Sequence[Sample], weighted: bool = False) -> Vote:
+    """Sum votes per label (1 each, or exp(mean logprob) when `weighted`, 1 without a logprob).
 
-
-def tally(labels: list[int | None], candidates: list[Candidate], weighted: bool) -> Vote:
-    """Sum votes per label; ties go to the group whose best member has the higher logprob."""
+    Ties go to the group whose best member has the higher logprob, then to the
+    group seen first; the winner is the group's highest-logprob member (the first of equals).
+    """
     groups: dict[int, list[int]] = defaultdict(list)
     weights: dict[int, float] = defaultdict(float)
-    for index, label in enumerate(labels):
-        if label is None:
+    for index, sample in enumerate(samples):
+        if sample.label is None:
             continue
-        groups[label].append(index)
-        weights[label] += _weight(candidates[index]) if weighted else 1.0
+        groups[sample.label].append(index)
+        weights[sample.label] += _weight(sample) if weighted else 1.0
     if not groups:
         return Vote(winner=None, groups={}, weights={})
-    best = max(groups, key=lambda g: (weights[g], max(_logprob(candidates[i]) for i in groups[g])))
-    winner = max(groups[best], key=lambda i: _logprob(candidates[i]))
+    best = max(groups, key=lambda g: (weights[g], max(_logprob(samples[i]) for i in groups[g])))
+    winner = max(groups[best], key=lambda i: _logprob(samples[i]))
     return Vote(winner=winner, groups=dict(groups), weights=dict(weights))
 
 
-def _weight(candidate: Candidate) -> float:
-    mean = candidate.mean_logprob
-    return math.exp(mean) if mean is not None else 1.0
+def _weight(sample: Sample) -> float:
+    return math.exp(sample.logprob) if sample.logprob is not None else 1.0
 
 
-def _logprob(candidate: Candidate) -> float:
-    mean = candidate.mean_logprob
-    return mean if mean is not None else float("-inf")
-
-
-def _label_by_key(keys: list[str | None]) -> list[int | None]:
-    seen: dict[str, int] = {}
-    return [None if key is None else seen.setdefault(key, len(seen)) for key in keys]
-
-
-def _normalise_program(program: str) -> str:
-    return "\n".join(line.rstrip() for line in program.strip().splitlines() if line.strip())
+def _logprob(sample: Sample) -> float:
+    return sample.logprob if sample.logprob is not None else float("-inf")

@@ -62,6 +62,14 @@ def code_verifier():
 
 
 @pytest.fixture(scope="session")
+def verifiers(math_verifier, code_verifier):
+    """The session's verifiers as the set strategies and jobs take."""
+    from verifiers import VerifierSet
+
+    return VerifierSet({"math": math_verifier, "code": code_verifier})
+
+
+@pytest.fixture(scope="session")
 def ray_runtime():
     """A local Ray runtime for the session; logical CPUs let two engine actors plus tasks fit."""
     import ray

@@ -10,7 +10,7 @@ as wrong.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,8 +90,33 @@ class CodeTests(BaseModel):
 
 @runtime_checkable
 class Verifier(Protocol):
-    """Grades a model output against a reference (math) or tests (code)."""
+    """Everything `reasoner` asks of one domain's verifier (`math`, `code`, or your own).
+
+    Strategies use `extract` and `group` to choose answers; grading uses
+    `grade` on the answer a strategy chose, so nothing is extracted twice.
+    `verify` is `extract` then `grade` on raw model text, for rewards and
+    the `reasoner verify` command.
+    """
+
+    domain: ClassVar[str]
+    """The `Problem.domain` it serves."""
+
+    def extract(self, text: str) -> str | None:
+        """The answer (or program) a model output commits to; None when it commits to nothing."""
+        ...
+
+    def group(self, answers: list[str | None]) -> list[int | None]:
+        """Equal labels for equivalent answers, None for missing ones; votes count per label."""
+        ...
+
+    def grade(self, answer: str | None, reference: Any) -> Verdict:
+        """An extracted answer against the reference (an answer, or tests)."""
+        ...
+
+    def grade_batch(self, items: list[tuple[str | None, Any]]) -> list[Verdict]: ...
 
     def verify(self, prediction: str, reference: Any) -> Verdict: ...
 
     def verify_batch(self, items: list[tuple[str, Any]]) -> list[Verdict]: ...
+
+    def close(self) -> None: ...

@@ -46,7 +46,7 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
@@ -126,6 +126,35 @@ class CodeVerifier:
             return [self.verify(program, tests) for program, tests in items]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="code-verifier") as pool:
             return list(pool.map(lambda item: self.verify(*item), items))
+
+    # The `Verifier` protocol (verifiers.base): extract, group, grade
+
+    domain: ClassVar[str] = "code"
+
+    def extract(self, text: str) -> str | None:
+        """The program `text` commits to (see `extract_program`), or None."""
+        return extract_program(text)
+
+    def group(self, answers: list[str | None]) -> list[int | None]:
+        """Equal labels for the same program up to blank lines and trailing spaces."""
+        keys = [_normalise_program(a) if a else None for a in answers]
+        seen: dict[str, int] = {}
+        return [None if key is None else seen.setdefault(key, len(seen)) for key in keys]
+
+    def grade(self, answer: str | None, reference: CodeTests | dict[str, Any]) -> Verdict:
+        """A program already extracted (by `extract`) against tests."""
+        if answer is None:
+            return _unparseable("")
+        started = time.perf_counter()
+        verdict = self._grade(answer, _as_tests(reference))
+        return verdict.model_copy(update={"extracted": answer, "seconds": time.perf_counter() - started})
+
+    def grade_batch(self, items: list[tuple[str | None, CodeTests | dict[str, Any]]]) -> list[Verdict]:
+        """`grade` for each pair, `workers` at a time; results in input order."""
+        if len(items) <= 1 or self.workers == 1:
+            return [self.grade(answer, tests) for answer, tests in items]
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="code-verifier") as pool:
+            return list(pool.map(lambda item: self.grade(*item), items))
 
     def close(self) -> None:
         """Nothing to release: every run's processes are gone when `verify` returns."""
@@ -227,6 +256,10 @@ def extract_program(text: str) -> str | None:
     if _FENCE.search(text) is None and text.strip() and _parses(text):
         return text.strip("\n")
     return None
+
+
+def _normalise_program(program: str) -> str:
+    return "\n".join(line.rstrip() for line in program.strip().splitlines() if line.strip())
 
 
 def _parses(text: str) -> bool:

@@ -69,7 +69,7 @@ import weakref
 from collections import OrderedDict
 from concurrent.futures import TimeoutError as FutureTimeout
 from fractions import Fraction
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from reasoner.errors import ConfigError
 from verifiers._math_compare import Outcome, Rules, compare_task, init_worker
@@ -424,6 +424,31 @@ class MathVerifier:
         return [self._verdict(outcome or next(decided), extracted, seconds)
                 for extracted, outcome, _ in prepared]
 
+    # The `Verifier` protocol (verifiers.base): extract, group, grade
+
+    domain: ClassVar[str] = "math"
+
+    def extract(self, text: str) -> str | None:
+        """The final answer `text` commits to (see `extract_answer`), or None."""
+        return extract_answer(text, self.fallback)
+
+    def group(self, answers: list[str | None]) -> list[int | None]:
+        """Equal labels for equivalent answers (`cluster`)."""
+        return self.cluster(answers)
+
+    def grade(self, answer: str | None, reference: Any) -> Verdict:
+        """An answer already extracted (by `extract`) against a reference, without extracting again."""
+        return self.grade_batch([(answer, reference)])[0]
+
+    def grade_batch(self, items: list[tuple[str | None, Any]]) -> list[Verdict]:
+        """`grade` for many pairs; comparisons run in parallel across workers."""
+        started = time.perf_counter()
+        prepared = [self._prepare_answer(answer, reference) for answer, reference in items]
+        pairs = [pair for _, _, pair in prepared if pair is not None]
+        decided = iter(self._decide_many(pairs))
+        seconds = time.perf_counter() - started
+        return [self._verdict(outcome or next(decided), extracted, seconds) for extracted, outcome, _ in prepared]
+
     def equivalent(self, a: str, b: str) -> bool | None:
         """Whether two extracted answers are equal; None when undecidable."""
         pair = (normalize_answer(a), normalize_answer(b))
@@ -483,7 +508,9 @@ class MathVerifier:
         """(extracted answer, outcome if already decided, normalised pair to compare)."""
         if not isinstance(prediction, str):
             raise TypeError(f"prediction must be a string, not {type(prediction).__name__}")
-        extracted = extract_answer(prediction, self.fallback)
+        return self._prepare_answer(extract_answer(prediction, self.fallback), reference)
+
+    def _prepare_answer(self, extracted: str | None, reference: Any) -> tuple[str | None, Outcome | None, Any]:
         ref = _reference_answer(reference)
         ref_key = normalize_answer(ref) if ref is not None else ""
         answer_key = normalize_answer(extracted) if extracted is not None else ""

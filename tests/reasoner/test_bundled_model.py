@@ -30,7 +30,7 @@ def test_weights_fit_the_size_limit():
 
 
 @pytest.mark.parametrize("model", ["tiny", "small"])
-def test_bundled_models_solve_level_one_arithmetic_greedily(model, math_verifier, code_verifier):
+def test_bundled_models_solve_level_one_arithmetic_greedily(model, verifiers):
     from reasoner.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
@@ -40,12 +40,12 @@ def test_bundled_models_solve_level_one_arithmetic_greedily(model, math_verifier
     problems = [p for p in load_dataset("arith", limit=50) if p.level == 1]
     config = JobConfig(dataset="arith", strategy="cot", strategy_options={"max_tokens": 64}, model=model)
     try:
-        summary = run_sync(run_job(config, problems, LocalPool(config, generator, math_verifier, code_verifier),
+        summary = run_sync(run_job(config, problems, LocalPool(generator, verifiers),
                                    progress=False))
     finally:
         run_sync(generator.close())
-    assert summary["problems"] == 10
-    assert summary["correct"] >= 7
+    assert summary.problems == 10
+    assert summary.correct >= 7
 
 
 def test_default_model_is_tiny():

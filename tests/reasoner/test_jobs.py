@@ -18,61 +18,61 @@ def problems(count: int) -> list[Problem]:
             for i in range(count)]
 
 
-def run(engine, math_verifier, code_verifier, config, items, out):
-    pool = LocalPool(config, engine, math_verifier, code_verifier)
+def run(engine, verifiers, config, items, out):
+    pool = LocalPool(engine, verifiers)
     return run_sync(run_job(config, items, pool, out=out, progress=False))
 
 
-def test_every_problem_gets_one_record(engine, math_verifier, code_verifier, tmp_path):
+def test_every_problem_gets_one_record(engine, verifiers, tmp_path):
     out = tmp_path / "r.jsonl"
     config = JobConfig(dataset="t", strategy="cot", strategy_options={"max_tokens": 8})
-    summary = run(engine, math_verifier, code_verifier, config, problems(6), out)
+    summary = run(engine, verifiers, config, problems(6), out)
     records = read_records(out)
     assert sorted(r["problem_id"] for r in records) == [f"p{i}" for i in range(6)]
-    assert summary["problems"] == 6 and set(summary["by_level"]) == {"1", "2"}
+    assert summary.problems == 6 and set(summary.by_level) == {"1", "2"}
     assert all(r["config_hash"] == config.hash for r in records)
 
 
-def test_resume_skips_done_problems_and_matches_a_fresh_run(engine, math_verifier, code_verifier, tmp_path):
+def test_resume_skips_done_problems_and_matches_a_fresh_run(engine, verifiers, tmp_path):
     config = JobConfig(dataset="t", strategy="self_consistency", strategy_options={"n": 2, "max_tokens": 8})
     out = tmp_path / "resumed.jsonl"
-    run(engine, math_verifier, code_verifier, config, problems(3), out)
+    run(engine, verifiers, config, problems(3), out)
     first_pass = out.read_text()
-    run(engine, math_verifier, code_verifier, config, problems(6), out)
+    run(engine, verifiers, config, problems(6), out)
     assert out.read_text().startswith(first_pass)
     fresh = tmp_path / "fresh.jsonl"
-    run(engine, math_verifier, code_verifier, config, problems(6), fresh)
+    run(engine, verifiers, config, problems(6), fresh)
     by_id = lambda path: {r["problem_id"]: [c["text"] for c in r["candidates"]] for r in read_records(path)}  # noqa: E731
     assert len(read_records(out)) == 6
     assert by_id(out) == by_id(fresh)
 
 
-def test_torn_last_line_is_dropped_and_redone(engine, math_verifier, code_verifier, tmp_path):
+def test_torn_last_line_is_dropped_and_redone(engine, verifiers, tmp_path):
     config = JobConfig(dataset="t", strategy="cot", strategy_options={"max_tokens": 8})
     out = tmp_path / "torn.jsonl"
-    run(engine, math_verifier, code_verifier, config, problems(2), out)
+    run(engine, verifiers, config, problems(2), out)
     out.write_text(out.read_text() + '{"problem_id": "p2", "config_ha')
-    run(engine, math_verifier, code_verifier, config, problems(3), out)
+    run(engine, verifiers, config, problems(3), out)
     assert [r["problem_id"] for r in read_records(out)].count("p2") == 1
     assert all(json.loads(line) for line in out.read_text().splitlines())
 
 
-def test_resume_with_other_configuration_is_refused(engine, math_verifier, code_verifier, tmp_path):
+def test_resume_with_other_configuration_is_refused(engine, verifiers, tmp_path):
     out = tmp_path / "r.jsonl"
-    run(engine, math_verifier, code_verifier, JobConfig(dataset="t", strategy="cot"), problems(1), out)
+    run(engine, verifiers, JobConfig(dataset="t", strategy="cot"), problems(1), out)
     before = out.read_text()
     with pytest.raises(ResumeMismatchError, match="another configuration"):
-        run(engine, math_verifier, code_verifier, JobConfig(dataset="t", strategy="cot", seed=1), problems(2), out)
+        run(engine, verifiers, JobConfig(dataset="t", strategy="cot", seed=1), problems(2), out)
     assert out.read_text() == before
 
 
-def test_failing_problem_is_recorded_and_the_job_goes_on(engine, math_verifier, code_verifier, tmp_path):
+def test_failing_problem_is_recorded_and_the_job_goes_on(engine, verifiers, tmp_path):
     out = tmp_path / "r.jsonl"
     config = JobConfig(dataset="t", strategy="tests.failing_strategy:FailOn")
-    summary = run(engine, math_verifier, code_verifier, config, problems(4), out)
+    summary = run(engine, verifiers, config, problems(4), out)
     records = {r["problem_id"]: r for r in read_records(out)}
     assert len(records) == 4
     assert "ZeroDivisionError: poison problem p2" in records["p2"]["error"]
     assert records["p2"]["status"] == "error" and not records["p2"]["correct"]
     assert records["p1"]["error"] is None
-    assert summary["errors"] == 1
+    assert summary.errors == 1

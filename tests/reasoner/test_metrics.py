@@ -7,10 +7,15 @@ from math import comb
 
 import pytest
 
-from reasoner.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, maj_at_k,
-                              majority_winner, pass_at_k)
+from reasoner.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, pass_at_k,
+                              selected_at_k)
 from reasoner.types import Candidate, FinishReason
-from strategies.self_consistency import tally
+from strategies.base import samples_of
+from strategies.self_consistency import SelfConsistency, tally
+
+
+def maj_at_k(samples, k, weighted=False, draws=200, seed=0):
+    return selected_at_k(samples, k, SelfConsistency(weighted=weighted).select, draws=draws, seed=seed)
 
 # Two groups of two tie on count (label 0 has the higher logprob); label 2 is confident and
 # wins a weighted vote; two samples have no answer; one correct sample lacks a logprob;
@@ -32,7 +37,7 @@ def candidate(sample: GradedSample) -> Candidate:
 
 
 def tally_correct(samples: list[GradedSample], weighted: bool) -> bool:
-    vote = tally([s.label for s in samples], [candidate(s) for s in samples], weighted)
+    vote = tally(samples_of([candidate(s) for s in samples], [s.label for s in samples]), weighted)
     return vote.winner is not None and samples[vote.winner].correct
 
 
@@ -58,10 +63,10 @@ def test_pass_at_k_equals_enumerating_every_subset(k):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("subset", [(0, 1, 2, 3), (1, 3, 0, 2), (1, 3, 0), (4, 6), (0, 5), (5, 0, 2), (7, 6, 1),
                                     (0, 1)])
-def test_majority_winner_is_the_strategy_vote(subset, weighted):
+def test_select_on_samples_is_the_vote_solve_casts_on_candidates(subset, weighted):
     samples = [SAMPLES[i] for i in subset]
-    vote = tally([s.label for s in samples], [candidate(s) for s in samples], weighted)
-    assert majority_winner(samples, weighted) == vote.winner
+    vote = tally(samples_of([candidate(s) for s in samples], [s.label for s in samples]), weighted)
+    assert SelfConsistency(weighted=weighted).select(samples) == vote.winner
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -36,7 +36,7 @@ def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_check
     items = problems(40)
 
     async def scenario():
-        pool = await RayPool(config, workers=2, per_worker=2).start()
+        pool = await RayPool(config.model, workers=2, per_worker=2).start()
         job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
         while not out.exists() or len(read_records(out)) < 4:
             await asyncio.sleep(0.1)
@@ -50,7 +50,7 @@ def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_check
     summary, restarts = run_sync(scenario())
     ids = [r["problem_id"] for r in read_records(out)]
     assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
-    assert summary["errors"] == 0
+    assert summary.errors == 0
     assert restarts == 1
 
 
@@ -60,7 +60,7 @@ def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_che
     out = tmp_path / "r.jsonl"
 
     async def scenario():
-        pool = await RayPool(config, workers=1, per_worker=4, max_attempts=2).start()
+        pool = await RayPool(config.model, workers=1, per_worker=4, max_attempts=2).start()
         try:
             return await run_job(config, items, pool, out=out, progress=False)
         finally:
@@ -70,10 +70,10 @@ def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_che
     records = {r["problem_id"]: r for r in read_records(out)}
     assert set(records) == {p.id for p in items}
     assert "worker died on this problem 2 times" in records["poison"]["error"]
-    assert summary["errors"] == 1
+    assert summary.errors == 1
 
 
-def test_sigkilled_job_resumes_to_the_same_result(engine, math_verifier, code_verifier, tiny_checkpoint, tmp_path):
+def test_sigkilled_job_resumes_to_the_same_result(engine, verifiers, tiny_checkpoint, tmp_path):
     dataset = write_dataset(tmp_path / "data.jsonl", problems(30))
     out = tmp_path / "killed.jsonl"
     command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(dataset),
@@ -96,7 +96,7 @@ def test_sigkilled_job_resumes_to_the_same_result(engine, math_verifier, code_ve
     ids = [r["problem_id"] for r in read_records(out)]
     assert len(ids) == 30 == len(set(ids))
     config = JobConfig(dataset=str(dataset), strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint))
-    fresh = run_sync(run_job(config, problems(30), LocalPool(config, engine, math_verifier, code_verifier),
+    fresh = run_sync(run_job(config, problems(30), LocalPool(engine, verifiers),
                              out=tmp_path / "fresh.jsonl", progress=False))
-    assert summary["accuracy"] == fresh["accuracy"]
+    assert summary["accuracy"] == fresh.accuracy
     assert summary["problems"] == 30

@@ -29,10 +29,10 @@ def sweep_config(tiny_checkpoint: Path):
 
 
 @pytest.fixture(scope="module")
-def sweep(engine, tiny_checkpoint, math_verifier, code_verifier, tmp_path_factory):
+def sweep(engine, tiny_checkpoint, verifiers, tmp_path_factory):
     """(folder, rows) of a sweep over 4 arith problems at budgets 1 and 2."""
     out = tmp_path_factory.mktemp("sweep")
-    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, math_verifier, code_verifier,
+    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, verifiers,
                      progress=False)
     return out, rows
 
@@ -94,12 +94,12 @@ def test_report_json_names_the_cheapest_row_reaching_the_best_per_level(sweep, c
         assert choice["accuracy"] >= choice["best_ci_low"]
 
 
-def test_rerunning_a_finished_sweep_adds_nothing(sweep, engine, tiny_checkpoint, math_verifier, code_verifier,
+def test_rerunning_a_finished_sweep_adds_nothing(sweep, engine, tiny_checkpoint, verifiers,
                                                 tmp_path):
     out = tmp_path / "again"
     shutil.copytree(sweep[0], out)
     before = (out / "results.jsonl").read_bytes()
-    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, math_verifier, code_verifier,
+    rows = run_sweep(sweep_config(tiny_checkpoint), out, lambda model: engine, verifiers,
                      progress=False)
     assert (out / "results.jsonl").read_bytes() == before
     assert rows == sweep[1]

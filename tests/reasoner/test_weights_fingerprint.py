@@ -53,7 +53,7 @@ def test_sweep_names_models_whose_records_came_from_other_weights():
     assert stale_models([{"model": "tiny"}], {"tiny": "aaa"}) == ["tiny"]
 
 
-def test_sweep_refuses_to_resume_over_other_weights(tmp_path, math_verifier, code_verifier):
+def test_sweep_refuses_to_resume_over_other_weights(tmp_path, verifiers):
     import json
 
     import pytest
@@ -73,5 +73,5 @@ def test_sweep_refuses_to_resume_over_other_weights(tmp_path, math_verifier, cod
         raise AssertionError("the check must come before any generation")
 
     with pytest.raises(ResumeMismatchError, match="tiny made with other weights"):
-        run_sweep(config, out, no_engine, math_verifier, code_verifier, progress=False)
+        run_sweep(config, out, no_engine, verifiers, progress=False)
     assert (out / "results.jsonl").read_text() == before

@@ -15,10 +15,9 @@ from tests.scripted import ScriptedGenerator
 PROBLEM = Problem(id="p", prompt="What is 2 + 2?", answer="4")
 
 
-def run(texts, math_verifier, code_verifier, budget=None, **options):
+def run(texts, verifiers, budget=None, **options):
     generator = ScriptedGenerator(texts)
-    result = asyncio.run(solve_problem(PROBLEM, AdaptiveConsistency(**options), generator, math_verifier,
-                                       code_verifier, budget))
+    result = asyncio.run(solve_problem(PROBLEM, AdaptiveConsistency(**options), generator, verifiers, budget))
     return result, generator
 
 
@@ -33,25 +32,25 @@ def test_settled_thresholds():
     assert leader_settled(5, 5) < 0.6
 
 
-def test_unanimous_answers_stop_early(math_verifier, code_verifier):
-    result, generator = run(["\\boxed{4}"], math_verifier, code_verifier, max_n=16, batch=2)
+def test_unanimous_answers_stop_early(verifiers):
+    result, generator = run(["\\boxed{4}"], verifiers, max_n=16, batch=2)
     assert len(result.candidates) == 2  # 2-0 gives P = 7/8, past the default confidence 0.8
     assert result.verdict.correct and len(generator.requests) == 1
 
 
-def test_higher_confidence_needs_more_agreement(math_verifier, code_verifier):
-    result, generator = run(["\\boxed{4}"], math_verifier, code_verifier, max_n=16, batch=2, confidence=0.95)
+def test_higher_confidence_needs_more_agreement(verifiers):
+    result, generator = run(["\\boxed{4}"], verifiers, max_n=16, batch=2, confidence=0.95)
     assert len(result.candidates) == 4  # 4-0 is the first count with P >= 0.95
     assert result.verdict.correct and len(generator.requests) == 2
 
 
-def test_contested_answers_use_the_whole_budget(math_verifier, code_verifier):
-    result, _ = run(["\\boxed{4}", "\\boxed{5}"], math_verifier, code_verifier, max_n=12, batch=2)
+def test_contested_answers_use_the_whole_budget(verifiers):
+    result, _ = run(["\\boxed{4}", "\\boxed{5}"], verifiers, max_n=12, batch=2)
     assert len(result.candidates) == 12
 
 
-def test_budget_caps_adaptive_sampling(math_verifier, code_verifier):
-    result, _ = run(["\\boxed{4}", "\\boxed{5}"], math_verifier, code_verifier, budget=Budget(samples=5),
+def test_budget_caps_adaptive_sampling(verifiers):
+    result, _ = run(["\\boxed{4}", "\\boxed{5}"], verifiers, budget=Budget(samples=5),
                     max_n=16, batch=2)
     assert len(result.candidates) == 5 and result.stop_reason == "budget:samples"
 
@@ -60,41 +59,41 @@ def stop_events(result):
     return [event.data for event in result.trace if event.kind == "stop"]
 
 
-def test_scattered_answers_stop_for_futility(math_verifier, code_verifier):
+def test_scattered_answers_stop_for_futility(verifiers):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.2)
+    result, _ = run(texts, verifiers, max_n=16, batch=2, futility=0.2)
     # 1 vote of 4: P(Binomial(5, 1/2) <= 1) = 6/32 < 0.2; 1 of 2 (P = 0.5) does not stop.
     assert len(result.candidates) == 4
     assert stop_events(result) == [{"rule": "futility", "samples": 4}]
 
 
-def test_defaults_stop_scattered_answers_after_nine(math_verifier, code_verifier):
+def test_defaults_stop_scattered_answers_after_nine(verifiers):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, generator = run(texts, math_verifier, code_verifier, max_n=16)
+    result, generator = run(texts, verifiers, max_n=16)
     # Rounds of 3: 1 vote of 6 gives P(Binomial(7, 1/2) <= 1) = 8/128, above 0.05; 1 of 9 gives 11/1024.
     assert len(result.candidates) == 9 and len(generator.requests) == 3
     assert stop_events(result) == [{"rule": "futility", "samples": 9}]
 
 
-def test_defaults_keep_a_plurality_of_a_third_until_it_is_settled(math_verifier, code_verifier):
+def test_defaults_keep_a_plurality_of_a_third_until_it_is_settled(verifiers):
     texts = [t for k in range(8) for t in ("\\boxed{4}", f"\\boxed{{{10 + 2 * k}}}", f"\\boxed{{{11 + 2 * k}}}")]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16)
+    result, _ = run(texts, verifiers, max_n=16)
     # After 9 samples the leader has 3 votes to the runner-up's 1: P = 26/32 >= 0.8, never futile on the way.
     assert len(result.candidates) == 9 and result.verdict.correct
     assert stop_events(result) == [{"rule": "beta", "samples": 9}]
 
 
-def test_futility_zero_turns_the_stop_off(math_verifier, code_verifier):
+def test_futility_zero_turns_the_stop_off(verifiers):
     texts = [f"\\boxed{{{k}}}" for k in range(20)]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=16, batch=2, futility=0.0)
+    result, _ = run(texts, verifiers, max_n=16, batch=2, futility=0.0)
     assert len(result.candidates) == 16 and stop_events(result) == []
 
 
-def test_a_plurality_amid_scattered_answers_keeps_sampling(math_verifier, code_verifier):
+def test_a_plurality_amid_scattered_answers_keeps_sampling(verifiers):
     # The right answer takes 2 of every 4 samples and the rest scatter: never settled, never futile.
     texts = ["\\boxed{4}", "\\boxed{7}", "\\boxed{4}", "\\boxed{8}", "\\boxed{4}", "\\boxed{9}",
              "\\boxed{4}", "\\boxed{10}"]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=8, batch=2, confidence=0.95, futility=0.2)
+    result, _ = run(texts, verifiers, max_n=8, batch=2, confidence=0.95, futility=0.2)
     assert len(result.candidates) == 8 and result.verdict.correct
 
 
@@ -109,9 +108,9 @@ def test_futility_thresholds(leader, others, futile):
     [4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5],
 ])
 @pytest.mark.parametrize("rule", [{}, {"confidence": 0.95, "futility": 0.2}])
-def test_samples_drawn_stops_where_solve_stops(answers, rule, math_verifier, code_verifier):
+def test_samples_drawn_stops_where_solve_stops(answers, rule, verifiers):
     texts = [f"\\boxed{{{a}}}" for a in answers]
-    result, _ = run(texts, math_verifier, code_verifier, max_n=len(answers), batch=2, **rule)
+    result, _ = run(texts, verifiers, max_n=len(answers), batch=2, **rule)
     replayed = AdaptiveConsistency(max_n=len(answers), batch=2, **rule).samples_drawn(answers)
     assert replayed == len(result.candidates)
 

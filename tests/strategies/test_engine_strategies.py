@@ -15,8 +15,8 @@ PROBLEM = Problem(id="p", prompt="Ann has 3 pens and buys 4 more. How many pens?
                   metadata={"level": 1})
 
 
-def solve(engine, math_verifier, code_verifier, strategy, budget=None, seed=0):
-    return asyncio.run(solve_problem(PROBLEM, strategy, engine, math_verifier, code_verifier, budget, seed))
+def solve(engine, verifiers, strategy, budget=None, seed=0):
+    return asyncio.run(solve_problem(PROBLEM, strategy, engine, verifiers, budget, seed))
 
 
 @pytest.mark.parametrize(("name", "options", "samples", "calls"), [
@@ -26,8 +26,8 @@ def solve(engine, math_verifier, code_verifier, strategy, budget=None, seed=0):
     ("revision", {"chains": 2, "revisions": 1, "max_tokens": 16}, 4, 4),
     ("adaptive_consistency", {"max_n": 4, "batch": 4, "max_tokens": 16}, 4, 1),
 ])
-def test_strategy_books_its_cost(engine, math_verifier, code_verifier, name, options, samples, calls):
-    result = solve(engine, math_verifier, code_verifier, make_strategy(name, **options))
+def test_strategy_books_its_cost(engine, verifiers, name, options, samples, calls):
+    result = solve(engine, verifiers, make_strategy(name, **options))
     assert len(result.candidates) == samples
     assert result.cost.samples == samples and result.cost.model_calls == calls
     assert result.cost.generated_tokens == sum(c.num_tokens for c in result.candidates)
@@ -36,22 +36,22 @@ def test_strategy_books_its_cost(engine, math_verifier, code_verifier, name, opt
     assert result.verdict is not None and result.verdict.score is not None
 
 
-def test_same_seed_same_result(engine, math_verifier, code_verifier):
+def test_same_seed_same_result(engine, verifiers):
     strategy = make_strategy("self_consistency", n=3, max_tokens=12)
-    first = solve(engine, math_verifier, code_verifier, strategy, seed=5)
-    second = solve(engine, math_verifier, code_verifier, strategy, seed=5)
+    first = solve(engine, verifiers, strategy, seed=5)
+    second = solve(engine, verifiers, strategy, seed=5)
     assert [c.text for c in first.candidates] == [c.text for c in second.candidates]
 
 
-def test_sample_cap_is_never_exceeded(engine, math_verifier, code_verifier):
+def test_sample_cap_is_never_exceeded(engine, verifiers):
     strategy = make_strategy("self_consistency", n=8, max_tokens=8)
-    result = solve(engine, math_verifier, code_verifier, strategy, budget=Budget(samples=3))
+    result = solve(engine, verifiers, strategy, budget=Budget(samples=3))
     assert len(result.candidates) == 3 and result.stop_reason == "budget:samples"
 
 
-def test_token_cap_is_never_exceeded(engine, math_verifier, code_verifier):
+def test_token_cap_is_never_exceeded(engine, verifiers):
     strategy = make_strategy("self_consistency", n=4, max_tokens=16)
-    result = solve(engine, math_verifier, code_verifier, strategy, budget=Budget(generated_tokens=20))
+    result = solve(engine, verifiers, strategy, budget=Budget(generated_tokens=20))
     assert result.cost.generated_tokens <= 20
     assert all(c.num_tokens <= 5 for c in result.candidates)
 

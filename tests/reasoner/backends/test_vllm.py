@@ -140,3 +140,74 @@ def test_a_context_longer_than_the_step_budget_still_configures(tmp_path):
     assert config.scheduler_config.max_num_batched_tokens >= config.model_config.max_model_len == 40_000
     capped = VLLMGenerator(str(path), max_model_len=2048).engine_args()
     assert capped["max_num_batched_tokens"] == 16_384
+
+
+LONG_PROMPT = ("A farmer keeps ledgers of every sale made at the weekly market, line by line, with the "
+               "price and the count of each basket. " * 3) + "How many baskets were sold?"
+
+
+def _steps(engine, steps: int, tokens_per_step: int):
+    """`steps` greedy calls of `tokens_per_step` tokens, each continuing the last in token space."""
+    from reasoner.budget import Meter
+
+    meter = Meter(engine)
+    greedy = SamplingConfig(temperature=0.0, max_tokens=tokens_per_step)
+    ids: list[int] = []
+    texts: list[str] = []
+    for _ in range(steps):
+        (step,) = run_sync(meter.generate(GenerationRequest(prompt=LONG_PROMPT, prefix_ids=tuple(ids),
+                                                            sampling=greedy)))
+        ids += step.token_ids
+        texts.append(step.text)
+        if step.finish_reason is not FinishReason.LENGTH:
+            break
+    return ids, texts, meter
+
+
+def test_token_prefix_continuation_matches_one_uninterrupted_generation(engine):
+    """Ten 4-token steps, each continuing the last from token ids, give the same tokens and the
+    same text as one 40-token greedy generation: nothing lost or doubled at a step boundary."""
+    whole = run_sync(engine.generate(GenerationRequest(
+        prompt=LONG_PROMPT, sampling=SamplingConfig(temperature=0.0, max_tokens=40)))).candidates[0]
+    ids, texts, _ = _steps(engine, steps=10, tokens_per_step=4)
+    assert ids == whole.token_ids
+    assert "".join(texts) == whole.text
+
+
+def test_a_ten_step_continuation_books_its_prompt_once_as_computed(engine):
+    """After the first call, each step's prompt (the question plus earlier steps) comes from the
+    prefix cache but for the newest tokens and one partial KV block, so FLOPs count the question once."""
+    from reasoner.backends.vllm import CPU_BLOCK_SIZE
+
+    prompt_len = len(engine.formatter.token_ids(LONG_PROMPT))
+    assert prompt_len > 60
+    ids, _, meter = _steps(engine, steps=10, tokens_per_step=4)
+    cost, calls = meter.cost, meter.cost.model_calls
+    assert calls == 10
+    assert cost.prompt_tokens == sum(prompt_len + 4 * k for k in range(calls))
+    assert cost.computed_prompt_tokens < prompt_len + len(ids) + calls * CPU_BLOCK_SIZE
+    assert cost.cache_hit_rate > 0.7
+    assert cost.computed_prompt_tokens + cost.cached_prompt_tokens == cost.prompt_tokens
+    # The question is charged once in full (even if another test's call left it in the cache),
+    # then only what the cache did not serve.
+    assert cost.flops >= engine.info.flops(prompt_len + cost.generated_tokens)
+    assert cost.flops < engine.info.flops(prompt_len + len(ids) + calls * CPU_BLOCK_SIZE + cost.generated_tokens)
+    cached_events = [event.data["cached_tokens"] for event in meter.trace if event.kind == "generate"]
+    assert all(cached > 0 for cached in cached_events[1:])
+
+
+def test_text_and_token_prefixes_cannot_be_combined():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not both"):
+        GenerationRequest(prompt=PROMPT, prefix="12", prefix_ids=(5, 6))
+
+
+def test_cpu_engines_use_small_kv_blocks_so_short_prompts_share_the_cache(tiny_checkpoint):
+    from vllm import AsyncEngineArgs
+
+    from reasoner.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
+
+    config = AsyncEngineArgs(**VLLMGenerator(str(tiny_checkpoint)).engine_args()).create_engine_config()
+    assert config.cache_config.block_size == CPU_BLOCK_SIZE
+    assert config.cache_config.enable_prefix_caching

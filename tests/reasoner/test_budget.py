@@ -1,0 +1,58 @@
+"""The cost ledger: cached prompt tokens are booked apart, FLOPs count only what was computed."""
+
+from __future__ import annotations
+
+from reasoner.budget import Meter
+from reasoner.generation import Generation, GenerationRequest, ModelInfo
+from reasoner.runtime import run_sync
+from reasoner.types import Budget, Candidate, FinishReason, SamplingConfig
+
+
+class CachingGenerator:
+    """Reports a fixed prompt length of which `cached` tokens came from a prefix cache."""
+
+    def __init__(self, prompt_tokens: int, cached: int) -> None:
+        self.prompt_tokens, self.cached = prompt_tokens, cached
+        self.info = ModelInfo(name="caching", parameters=100)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        candidates = [Candidate(text="x", num_tokens=request.sampling.max_tokens, finish_reason=FinishReason.LENGTH)
+                      for _ in range(request.n)]
+        return Generation(candidates=candidates, prompt_tokens=self.prompt_tokens, cached_tokens=self.cached)
+
+    async def close(self) -> None:
+        pass
+
+
+def _call(meter: Meter, n: int = 1, max_tokens: int = 5):
+    request = GenerationRequest(prompt="q", n=n, sampling=SamplingConfig(max_tokens=max_tokens))
+    return run_sync(meter.generate(request))
+
+
+def test_cached_prompt_tokens_are_booked_apart_and_cost_no_flops():
+    meter = Meter(CachingGenerator(prompt_tokens=50, cached=48))
+    _call(meter, n=2, max_tokens=5)
+    cost = meter.cost
+    assert (cost.prompt_tokens, cost.cached_prompt_tokens, cost.computed_prompt_tokens) == (50, 48, 2)
+    assert cost.flops == 2 * 100 * (2 + 10)
+    assert cost.cache_hit_rate == 48 / 50
+
+
+def test_costs_add_their_cached_tokens():
+    meter = Meter(CachingGenerator(prompt_tokens=30, cached=16))
+    _call(meter)
+    _call(meter)
+    assert meter.cost.cached_prompt_tokens == 32
+    assert (meter.cost + meter.cost).cached_prompt_tokens == 64
+
+
+def test_a_flops_budget_charges_only_computed_prompt_tokens():
+    """With the prompt cached, a FLOPs budget buys generated tokens, not re-reads of the prompt."""
+    cached = Meter(CachingGenerator(prompt_tokens=1000, cached=1000), Budget(flops=2 * 100 * 60))
+    uncached = Meter(CachingGenerator(prompt_tokens=1000, cached=0), Budget(flops=2 * 100 * 60))
+    for meter in (cached, uncached):
+        _call(meter, max_tokens=10)
+        _call(meter, max_tokens=10)
+    assert cached.cost.generated_tokens == 20
+    assert uncached.cost.generated_tokens == 10  # the second call is refused: the first booked 1,010 tokens
+    assert uncached.exhausted == "tokens"
