@@ -34,10 +34,8 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from verifiers.sandbox import Payload
+from dataclasses import dataclass
+from typing import Any
 
 # Lean imports: every run pays for them (json alone would pull in `re`).
 _CHILD_IMPORTS = ("import ctypes, errno, marshal, os, resource, select, signal, struct, sys, time\n"
@@ -56,6 +54,20 @@ NICENESS = 10
 _CHILD_CONSTANTS = ("PR_SET_CHILD_SUBREAPER", "PR_SET_NO_NEW_PRIVS", "SYS_MOUNT_SETATTR", "AT_FDCWD",
                     "AT_RECURSIVE", "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MS_NOSUID", "MS_NODEV",
                     "OOM_SCORE_ADJ", "NICENESS")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Child-side code: `source` defines `entry(job: dict) -> tuple[bool, str]`."""
+
+    source: str
+    entry: str
+
+    @classmethod
+    def from_functions(cls, *functions: Callable[..., Any], prelude: str = "") -> Payload:
+        """Ship module-level functions as source; the first one is the entry point."""
+        source = prelude + "\n\n".join(inspect.getsource(f) for f in functions)
+        return cls(source=source, entry=functions[0].__name__)
 
 
 @functools.lru_cache(maxsize=16)

@@ -95,7 +95,6 @@ from __future__ import annotations
 import ast
 import enum
 import errno
-import inspect
 import logging
 import math
 import marshal
@@ -109,7 +108,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, Literal
@@ -117,7 +116,7 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import ConfigError
-from verifiers._sandbox_child import bootstrap, probe_payload
+from verifiers._sandbox_child import Payload, bootstrap, probe_payload
 from verifiers._sandbox_processes import Watcher, kill_user_processes, user_pids
 
 log = logging.getLogger(__name__)
@@ -204,20 +203,6 @@ class RunResult:
     stdout: bytes
     stderr: bytes
     seconds: float
-
-
-@dataclass(frozen=True)
-class Payload:
-    """Child-side code: `source` defines `entry(job: dict) -> tuple[bool, str]`."""
-
-    source: str
-    entry: str
-
-    @classmethod
-    def from_functions(cls, *functions: Callable[..., Any], prelude: str = "") -> Payload:
-        """Ship module-level functions as source; the first one is the entry point."""
-        source = prelude + "\n\n".join(inspect.getsource(f) for f in functions)
-        return cls(source=source, entry=functions[0].__name__)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from reasoner.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 
-CPU_BLOCK_SIZE = 16
-"""KV block size on CPU: small, so that prompts of a few dozen tokens share cached blocks."""
+CPU_BLOCK_SIZE = 32
+"""KV block size on CPU: the smallest its attention kernel takes, so that short prompts share cached blocks."""
 
 
 class EngineConfig(BaseModel):
@@ -49,9 +49,9 @@ class EngineConfig(BaseModel):
     (`CPU Generator does not use offset`, then the engine dies); a prompt that does not
     fit in this step's budget waits for the next one instead of being split."""
     block_size: int | None = Field(None, ge=1)
-    """KV-cache block size in tokens; the prefix cache reuses whole blocks only. None: 16 on CPU,
-    where vLLM's own default of 128 leaves the short prompts of small models without cache hits,
-    and vLLM's default on GPU."""
+    """KV-cache block size in tokens; the prefix cache reuses whole blocks only. None: 32 on CPU (its
+    attention kernel takes multiples of 32), where vLLM's own default of 128 leaves the short prompts
+    of small models without cache hits; vLLM's default on GPU."""
     kv_cache_gib: float = Field(2.0, gt=0)
     """KV-cache size on CPU (VLLM_CPU_KVCACHE_SPACE); ignored on GPU."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)

@@ -76,3 +76,24 @@ def test_failing_problem_is_recorded_and_the_job_goes_on(engine, verifiers, tmp_
     assert records["p2"]["status"] == "error" and not records["p2"]["correct"]
     assert records["p1"]["error"] is None
     assert summary.errors == 1
+
+
+def test_one_pool_serves_different_strategies_at_once(engine, verifiers):
+    """The pool is bound to the engine, not to a strategy: self-consistency and best-of-n problems
+    are in flight together on one engine."""
+    import asyncio
+
+    from reasoner.jobs import SolveSpec
+
+    pool = LocalPool(engine, verifiers)
+    voting = SolveSpec(strategy="self_consistency", options={"n": 3, "max_tokens": 8})
+    ranking = SolveSpec(strategy="best_of_n", options={"n": 2, "max_tokens": 8, "scorer": "logprob"})
+    items = problems(4)
+
+    async def both():
+        return await asyncio.gather(*(pool.solve(p, voting if i % 2 else ranking) for i, p in enumerate(items)))
+
+    results = run_sync(both())
+    assert [r.strategy for r in results] == ["best_of_n", "self_consistency"] * 2
+    assert [len(r.candidates) for r in results] == [2, 3] * 2
+    assert all(r.error is None and r.verdict is not None for r in results)

@@ -169,3 +169,33 @@ def test_adaptive_rows_stop_scattered_pools_for_futility():
     scattered = adaptive_row(list(range(16)), correct_label=0)
     assert scattered.metrics["samples"] == 9
     assert scattered.accuracy == pytest.approx(9 / 16, abs=0.08)
+
+
+def test_strategies_defined_outside_the_package_join_a_sweep(engine, tiny_checkpoint, verifiers, tmp_path):
+    """A replayable strategy is read off the shared samples with its own `select`; another runs per
+    budget as its `at_budget` says; the sweep names neither."""
+    from itertools import combinations
+
+    from reasoner.sweep import graded_samples
+
+    outside = ["tests.sweep_strategies:MostConfident", "tests.sweep_strategies:GreedyUpTo"]
+    config = make_config(dataset="arith", limit=3, models=str(tiny_checkpoint), budgets="1,2,4",
+                         strategies=["self_consistency", *outside], max_tokens=12)
+    rows = run_sweep(config, tmp_path / "outside", lambda model: engine, verifiers, progress=False)
+    records = read_records(tmp_path / "outside" / "results.jsonl")
+    assert {r["run"] for r in records} == {"samples@4", f"{outside[1]}@1", f"{outside[1]}@2"}
+    confident = {r.budget: r for r in rows if r.strategy == outside[0]}
+    assert sorted(confident) == [1, 2, 4] and all(r.subsampled for r in confident.values())
+    greedy = {r.budget: r for r in rows if r.strategy == outside[1]}
+    assert sorted(greedy) == [1, 2] and not any(r.subsampled for r in greedy.values())
+
+    def most_confident_correct(samples) -> float:
+        answered = [s for s in samples if s.label is not None]
+        return float(bool(answered) and max(answered, key=lambda s: s.logprob).correct)
+
+    expected = []
+    for record in (r for r in records if r["run"] == "samples@4"):
+        pool = graded_samples(record)
+        subsets = list(combinations(pool, 2))
+        expected.append(sum(most_confident_correct(s) for s in subsets) / len(subsets))
+    assert confident[2].accuracy == pytest.approx(sum(expected) / len(expected))
