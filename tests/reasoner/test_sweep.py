@@ -58,7 +58,7 @@ def test_results_hold_one_record_per_problem_and_run_with_every_sample(sweep):
     assert sorted(record_key(r)[1:] for r in records) == sorted((run, f"arith-test-0000{i}")
                                                                for run in runs for i in range(4))
     samples = [r for r in records if r["run"] == "samples@2"]
-    fields = {"text", "num_tokens", "mean_logprob", "answer", "label", "status", "correct", "score"}
+    fields = {"text", "num_tokens", "mean_logprob", "answer", "label", "status", "correct", "scores"}
     assert all(len(r["candidates"]) == 2 and fields <= r["candidates"][0].keys() for r in samples)
 
 
@@ -66,7 +66,7 @@ def test_one_row_per_strategy_and_budget_with_budgets_ascending(sweep):
     rows = sweep[1]
     assert [(r.strategy, r.budget) for r in rows] == [
         ("cot", 1), ("self_consistency", 1), ("self_consistency", 2), ("best_of_n", 1), ("best_of_n", 2),
-        ("revision", 1), ("revision", 2), ("adaptive_consistency", 2)]
+        ("revision", 1), ("revision", 2), ("adaptive_consistency", 1), ("adaptive_consistency", 2)]
     assert all(r.problems == 4 and set(r.by_level) == {"1", "2", "3", "4"} for r in rows)
 
 
@@ -131,7 +131,7 @@ def test_bad_sweep_options_are_clear_errors(flag, value, message, tmp_path, caps
 def pool_record(config, problem: Problem, labels: list[int], correct_label: int, tokens: int = 10) -> dict:
     """A samples record as a sweep writes it, with one sample per label."""
     candidates = [{"label": label, "correct": label == correct_label, "num_tokens": tokens,
-                   "mean_logprob": -1.0 - 0.01 * i, "score": None} for i, label in enumerate(labels)]
+                   "mean_logprob": -1.0 - 0.01 * i, "scores": {}} for i, label in enumerate(labels)]
     return {"problem_id": problem.id, "level": 1, "model": "m", "run": f"samples@{len(labels)}",
             "config_hash": config.generation_hash, "parameters": 1000,
             "cost": {"prompt_tokens": 7, "generated_tokens": tokens * len(labels), "wall_seconds": 1.6},
@@ -143,7 +143,7 @@ def adaptive_row(labels: list[int], correct_label: int):
                          budgets="1,16", draws=400)
     problem = Problem(id="p", prompt="?", answer="1")
     rows = summarize_sweep(config, [problem], [pool_record(config, problem, labels, correct_label)])
-    return next(r for r in rows if r.strategy == "adaptive_consistency")
+    return next(r for r in rows if r.strategy == "adaptive_consistency" and r.budget == 16)
 
 
 def test_adaptive_rows_replay_the_stopping_rule_on_the_shared_samples():
