@@ -115,7 +115,7 @@ class JobRecord(BaseModel):
     level: int | None
     answer: str | None
     reference: str | None
-    """The reference answer of a math problem (code problems' tests are not copied)."""
+    """The reference answer, for problems that have one (tests are not copied)."""
     status: str | None
     """The verdict's status, `error` when the problem failed, None when it has no reference."""
     score: float | None
@@ -132,7 +132,7 @@ class JobRecord(BaseModel):
         verdict = result.verdict
         return cls(
             problem_id=problem.id, config_hash=config_hash, strategy=result.strategy, level=problem.level,
-            answer=result.answer, reference=problem.answer if problem.domain == "math" else None,
+            answer=result.answer, reference=problem.answer,
             status=verdict.status.value if verdict else ("error" if result.error else None),
             score=verdict.score if verdict else None, correct=bool(verdict and verdict.correct),
             detail=verdict.detail if verdict else None, stop_reason=result.stop_reason, error=result.error,

@@ -221,7 +221,7 @@ class SamplesRun(BaseModel):
         verdict_of = {answer: await grade_answer(problem, answer, verifiers) for answer in distinct}
         return {
             "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(),
-            "reference": problem.answer if problem.domain == "math" else None,
+            "reference": problem.answer,
             "candidates": [
                 {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason.value,
                  "mean_logprob": c.mean_logprob, "answer": answer, "label": label,

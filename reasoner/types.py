@@ -7,13 +7,12 @@ These are small pydantic models, validated where data enters the program
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from verifiers.base import CodeTests, Verdict
 
-Domain = Literal["math", "code"]
 
 
 class Problem(BaseModel):
@@ -25,8 +24,9 @@ class Problem(BaseModel):
     """Unique within its dataset; results and resumption key on it."""
     prompt: str
     """The question as the model sees it."""
-    domain: Domain = "math"
-    """`math` problems are graded by the math verifier, `code` by the sandbox."""
+    domain: str = "math"
+    """Which verifier grades it (`verifiers.VERIFIERS`): `math` (sympy equivalence), `code` (the
+    sandbox), or a domain you register."""
     answer: str | None = None
     """Reference final answer for math problems."""
     tests: CodeTests | None = None
@@ -43,6 +43,16 @@ class Problem(BaseModel):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, value: str) -> str:
+        from verifiers import VERIFIERS
+
+        if value not in VERIFIERS.names() and ":" not in value:
+            raise ValueError(f"unknown domain {value!r}: no verifier is registered for it "
+                             f"({', '.join(VERIFIERS.names())}, or a 'package.module:Class' path)")
+        return value
+
     @property
     def level(self) -> int | None:
         """Difficulty level from the metadata, when the dataset has one."""
@@ -52,9 +62,9 @@ class Problem(BaseModel):
     @property
     def reference(self) -> str | CodeTests | None:
         """What the verifier compares against (answer or hidden tests); None if ungradable."""
-        if self.domain == "math":
-            return self.answer
-        return self.tests if self.tests is not None and not self.tests.empty else None
+        if self.tests is not None:
+            return None if self.tests.empty else self.tests
+        return self.answer
 
 
 class SamplingConfig(BaseModel):

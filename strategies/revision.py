@@ -84,16 +84,20 @@ class Revision(Sampling):
         from reasoner.tasks import revision_prompt
 
         shown = attempts[-self.show_last:]
-        feedback = [a.feedback for a in shown] if problem.domain == "code" else None
+        feedback = [a.feedback for a in shown] if _has_public_tests(problem) else None
         return revision_prompt(problem.prompt, [a.candidate.text.strip() for a in shown], feedback)
 
     async def _assess(self, problem: Problem, ctx: SolveContext, candidate: Candidate) -> Attempt:
         answer = ctx.extract(problem, candidate.text)
         tests = problem.public_tests
-        if problem.domain != "code" or tests is None or tests.empty:
+        if not _has_public_tests(problem):
             return Attempt(candidate=candidate, answer=answer)
         started = time.perf_counter()
         verdict = await asyncio.to_thread(ctx.verifier(problem).verify, answer or candidate.text, tests)
         ctx.meter.add_verifier_time(time.perf_counter() - started)
         feedback = None if verdict.correct else (verdict.detail or verdict.status.value)
         return Attempt(candidate=candidate, answer=answer, feedback=feedback, passed_public=verdict.correct)
+
+
+def _has_public_tests(problem: Problem) -> bool:
+    return problem.public_tests is not None and not problem.public_tests.empty

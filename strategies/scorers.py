@@ -48,7 +48,7 @@ class PublicTestsScorer(BaseModel):
 
     async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
         tests = problem.public_tests
-        if problem.domain != "code" or tests is None or tests.empty:
+        if tests is None or tests.empty:
             return [_mean_logprob(c) for c in candidates]
         programs = [ctx.extract(problem, c.text) or "" for c in candidates]
         started = time.perf_counter()
