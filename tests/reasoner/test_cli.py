@@ -56,7 +56,9 @@ def test_self_consistency_without_n_reports_its_default_and_option_reaches_the_s
     assert max(c["num_tokens"] for c in record["candidates"]) <= 3
 
 
-SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", "tiny"]
+# A model that does not exist: should a check regress, the command fails fast instead of starting an engine.
+ABSENT = str(FIXTURES / "no-such-model")
+SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSENT]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +109,8 @@ def test_bad_solve_option_is_a_usage_error_before_anything_starts(extra, words, 
 )
 def test_bad_sweep_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert exit_status(["sweep", "--dataset", str(FIXTURES / "problems.jsonl"), "--out", str(out), *extra]) == 2
+    argv = ["sweep", "--dataset", str(FIXTURES / "problems.jsonl"), "--models", ABSENT, "--out", str(out)]
+    assert exit_status([*argv, *extra]) == 2
     assert words in capsys.readouterr().err
     assert not out.exists()
 
@@ -133,7 +136,8 @@ def test_bad_sweep_option_is_a_usage_error_before_anything_starts(extra, words, 
 )
 def test_bad_train_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
     out = tmp_path / "run"
-    assert exit_status(["train", *extra, "--out", str(out)]) == 2
+    model = ["--init-from", ABSENT] if extra[0] == "sft" else ["--model", ABSENT]
+    assert exit_status(["train", *extra, *model, "--out", str(out)]) == 2
     assert words in capsys.readouterr().err
     assert not out.exists()
 
