@@ -433,11 +433,24 @@ def run_train_sft(args: argparse.Namespace) -> int:
                "solution_paths": args.solution_paths, "direct_fraction": args.direct_fraction,
                "direct_from_level": args.direct_from_level}
     config = build(SFTConfig, options, flags={"tasks": "--task", "task_weights": "--weights"})
+    _check_tasks(config.tasks)
     stats = train_sft(config, args.out, stop_at=args.stop_at)
     print(json.dumps({"out": str(args.out), **stats}))
     if args.export is not None:
         print(f"exported to {export_model(args.out, args.export)}")
     return 0
+
+
+def _check_tasks(tasks: list[str]) -> None:
+    """An unknown --task is an OptionError here, before a run folder, engine or model exists."""
+    from reasoner.errors import ConfigError
+    from reasoner.tasks import resolve_family
+
+    for task in tasks:
+        try:
+            resolve_family(task)
+        except ConfigError as exc:
+            raise OptionError(f"--task: {exc}") from exc
 
 
 def comma_list(value: str | None, cast: Callable[[str], Any], flag: str, kind: str) -> list | None:
@@ -464,10 +477,7 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "updates_per_step": args.updates_per_step, "workers": args.workers,
                "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
     config = build(GRPOConfig, options, flags={"tasks": "--task"})
-    for task in config.tasks:
-        from reasoner.tasks import resolve_family
-
-        resolve_family(task)  # an unknown task fails here, before an engine starts
+    _check_tasks(config.tasks)
     stats = train_grpo(config, args.out)
     print(json.dumps(stats))
     return 0

@@ -122,9 +122,9 @@ def test_cli_resume_redoes_only_the_missing_and_torn_records(sweep, tiny_checkpo
     ("--strategies", "cot,beam", "unknown strategy 'beam'"),
 ])
 def test_bad_sweep_options_are_clear_errors(flag, value, message, tmp_path, capsys):
-    assert main(["sweep", "--dataset", "arith", flag, value, "--out", str(tmp_path / "s")]) == 1
+    assert main(["sweep", "--dataset", "arith", flag, value, "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("reasoner: error: bad sweep options") and message in err
+    assert err.startswith(f"reasoner: error: {flag}: ") and message in err
     assert not (tmp_path / "s").exists()
 
 
