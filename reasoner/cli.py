@@ -266,11 +266,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     from reasoner.sweep import arun_sweep, load_summary, make_config, report_tables
 
     strategy_options = sweep_strategy_options(args.option)
-    config = build(make_config, dict(dataset=args.dataset, format=args.format, strategies=args.strategies,
-                                      budgets=args.budgets, models=args.models, limit=args.limit, seed=args.seed,
-                                      max_tokens=args.max_tokens, concurrency=args.concurrency,
-                                      strategy_options=strategy_options or None),
-                   flags={"strategy_options": "--option"})
+    options = {"dataset": args.dataset, "format": args.format, "strategies": args.strategies,
+               "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
+               "max_tokens": args.max_tokens, "concurrency": args.concurrency,
+               "strategy_options": strategy_options or None}  # None until a --option is given
+    config = build(make_config, options, flags={"strategy_options": "--option"})
     check_swept(strategy_options, config.strategies)
 
     from reasoner.backends.vllm import VLLMGenerator

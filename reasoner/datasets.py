@@ -108,7 +108,7 @@ def _check_reference(problem: Problem, path: Path, line: int) -> None:
 
 
 def _id_of(record: dict[str, Any]) -> str | None:
-    for key in ("id", "unique_id", "task_id"):
+    for key in ("unique_id", "id", "task_id"):
         if isinstance(record.get(key), str | int):
             return str(record[key])
     return None
@@ -139,11 +139,11 @@ def _with_level(problem: Problem, field: str) -> Problem:
     if problem.metadata.get("level") is None:
         return problem
     metadata = dict(problem.metadata)
-    level = parse_level(metadata.pop("level"), field)
+    level = _parse_level(metadata.pop("level"), field)
     return problem.model_copy(update={"metadata": metadata if level is None else {**metadata, "level": level}})
 
 
-def parse_level(level: Any, field: str = "level") -> int | None:
+def _parse_level(level: Any, field: str = "level") -> int | None:
     """A difficulty level as an int: 3, "3" or MATH's "Level 3"; MATH's "Level ?" means unknown (None)."""
     if isinstance(level, int) and not isinstance(level, bool):
         return level
