@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reasoner.errors import ReasonerError
+from reasoner.cli_options import key_value, positive_float, positive_int
+from reasoner.errors import OptionError, ReasonerError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
+    except OptionError as exc:  # a bad option, like argparse's own usage errors
+        print(f"reasoner: error: {exc}", file=sys.stderr)
+        return 2
     except ReasonerError as exc:
         print(f"reasoner: error: {exc}", file=sys.stderr)
         return 1
@@ -63,14 +67,18 @@ def _add_solve(commands) -> None:
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
     p.add_argument("--strategy", default="cot", help="strategy name or module:Class (default: cot)")
     p.add_argument("--n", type=int, default=None, help="samples per problem for sampling strategies")
-    p.add_argument("--limit", type=int, default=None, help="solve only the first K problems")
+    p.add_argument("--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="any option of the strategy, e.g. scorer=logprob or temperature=0.6; VALUE is read "
+                        "as JSON when it parses, else as a string (repeatable)")
+    p.add_argument("--limit", type=positive_int, default=None, help="solve only the first K problems")
     p.add_argument("--model", default="tiny", help="bundled model name, HF folder, or hub:ORG/NAME")
     p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
     p.add_argument("--base-url", default=None, help="server URL for --backend openai")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--concurrency", type=int, default=64, help="problems in flight at once (in-process)")
-    p.add_argument("--workers", type=int, default=None, help="solve on N Ray actors, each with its own engine")
+    p.add_argument("--concurrency", type=positive_int, default=64, help="problems in flight at once (in-process)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="solve on N Ray actors, each with its own engine")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
@@ -81,15 +89,19 @@ def run_solve(args: argparse.Namespace) -> int:
     import os
     import time
 
+    from reasoner.cli_options import solve_strategy, what_ran
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig
     from reasoner.runtime import engine_loop
 
+    strategy, options = solve_strategy(args.strategy, args.option,
+                                       {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens)})
+    address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    if (args.workers is not None or address) and args.backend != "vllm":
+        raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
-    options = {k: v for k, v in {"n": args.n, "max_tokens": args.max_tokens}.items() if v is not None}
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
                        model=args.model, backend=args.backend, seed=args.seed)
-    address = args.ray_address or os.environ.get("RAY_ADDRESS")
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
     try:
@@ -99,7 +111,7 @@ def run_solve(args: argparse.Namespace) -> int:
         _report_interrupted(args)
         return 130
     report = summary.report()
-    report.update(strategy=args.strategy, n=args.n or 1, model=args.model, dataset=args.dataset,
+    report.update(strategy=args.strategy, **what_ran(strategy), model=args.model, dataset=args.dataset,
                   wall_s=round(time.perf_counter() - started, 3))
     _print_summary(report, as_json=args.json)
     return 0
@@ -120,13 +132,10 @@ async def _solve_job(args: argparse.Namespace, config, problems, address: str | 
 async def _make_pool(args: argparse.Namespace, config, address: str | None):
     """A Ray pool when --workers or a Ray address is given, else everything in-process; and the
     verifiers this process started (None when they live in the Ray actors)."""
-    from reasoner.errors import ConfigError
     from reasoner.pool import LocalPool, RayPool
     from verifiers import VerifierSet
 
     if args.workers is not None or address:
-        if args.backend != "vllm":
-            raise ConfigError("--workers runs vLLM engines in Ray actors; it needs --backend vllm")
         pool = RayPool(config.model, workers=args.workers or 1, address=address)
         return await pool.start(), None
     verifiers = VerifierSet()
@@ -240,6 +249,9 @@ def _add_sweep(commands) -> None:
                    help="comma-separated strategy names or module:Class paths, e.g. cot, self_consistency, "
                         "best_of_n, revision, adaptive_consistency (default: the first four)")
     p.add_argument("--budgets", default=None, help="comma-separated samples per problem (default: 1,2,4,8,16)")
+    p.add_argument("--option", type=key_value, action="append", default=[], metavar="STRATEGY.KEY=VALUE",
+                   help="an option of one swept strategy, e.g. best_of_n.scorer=logprob; VALUE is read as "
+                        "JSON when it parses, else as a string (repeatable)")
     p.add_argument("--models", default=None, help="comma-separated model names or folders (default: tiny)")
     p.add_argument("--limit", type=int, default=None, help="use only the first K problems")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -253,14 +265,21 @@ def _add_sweep(commands) -> None:
 def run_sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import engine_loop
+    from reasoner.cli_options import build, check_swept, sweep_strategy_options
     from reasoner.sweep import arun_sweep, load_summary, make_config, report_tables
     from verifiers import VerifierSet
 
-    config = make_config(dataset=args.dataset, format=args.format, strategies=args.strategies,
-                         budgets=args.budgets, models=args.models, limit=args.limit, seed=args.seed,
-                         max_tokens=args.max_tokens, concurrency=args.concurrency)
+    strategy_options = sweep_strategy_options(args.option)
+    options = {"dataset": args.dataset, "format": args.format, "strategies": args.strategies,
+               "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
+               "max_tokens": args.max_tokens, "concurrency": args.concurrency,
+               "strategy_options": strategy_options or None}  # None until a --option is given
+    config = build(make_config, options, flags={"strategy_options": "--option"})
+    check_swept(strategy_options, config.strategies)
+
+    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.runtime import engine_loop
+
     verifiers = VerifierSet()
     future = _submit(arun_sweep(config, args.out, VLLMGenerator.shared, verifiers, close_finished_models=True),
                      engine_loop())
@@ -287,13 +306,13 @@ def _add_verify(commands) -> None:
     m = kinds.add_parser("math", help="compare a predicted answer with a reference")
     m.add_argument("--pred", required=True, help="prediction text (boxed, '#### n', or plain)")
     m.add_argument("--ref", required=True, help="reference answer")
-    m.add_argument("--timeout", type=float, default=5.0, help="seconds before `timeout`")
+    m.add_argument("--timeout", type=positive_float, default=5.0, help="seconds before `timeout`")
     m.add_argument("--json", action="store_true", help="print the verdict as JSON")
     m.set_defaults(run=run_verify_math)
     c = kinds.add_parser("code", help="run a program against tests in the sandbox")
     c.add_argument("--program", type=Path, required=True, help="file holding the program or model output")
     c.add_argument("--tests", type=Path, required=True, help=".json CodeTests or .py file of asserts")
-    c.add_argument("--timeout", type=float, default=10.0, help="seconds before `timeout`")
+    c.add_argument("--timeout", type=positive_float, default=10.0, help="seconds before `timeout`")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
     c.set_defaults(run=run_verify_code)
 
@@ -370,9 +389,9 @@ def _add_train(commands) -> None:
                    help="share of solve targets at --direct-from-level and up that are the bare answer (default 0)")
     s.add_argument("--direct-from-level", type=int, default=None,
                    help="lowest level given bare-answer targets (default 3)")
-    s.add_argument("--threads", type=int, default=None,
+    s.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads (default: torch's choice; 1 when two runs share 2 cores)")
-    s.add_argument("--stop-at", type=int, default=None,
+    s.add_argument("--stop-at", type=positive_int, default=None,
                    help="pause after this step (checkpointed; --export exports it); re-run without it to go on")
     s.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     s.add_argument("--export", type=Path, default=None, help="also copy the final model here (bf16)")
@@ -399,29 +418,25 @@ def _add_train(commands) -> None:
     g.add_argument("--workers", type=int, default=None, help="Ray rollout workers (default: in-process engine)")
     g.add_argument("--ray-address", default=None, help="Ray cluster to join with --workers")
     g.add_argument("--seed", type=int, default=None, help="seed for prompts and sampling")
-    g.add_argument("--threads", type=int, default=None, help="torch threads for the trainer")
+    g.add_argument("--threads", type=positive_int, default=None, help="torch threads for the trainer")
     g.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     g.set_defaults(run=run_train_grpo)
 
 
 def run_train_sft(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from reasoner.errors import ConfigError
+    from reasoner.cli_options import build
     from reasoner.training.sft import SIZES, SFTConfig, export_model, train_sft
 
     if args.size not in SIZES:
-        raise ConfigError(f"unknown --size {args.size!r}; choose one of {', '.join(SIZES)}")
+        raise OptionError(f"--size: unknown size {args.size!r}; choose one of {', '.join(SIZES)}")
     weights = comma_list(args.weights, float, "--weights", "numbers")
     options = {"tasks": args.task, "task_weights": weights, "size": args.size, "steps": args.steps,
                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "init_from": args.init_from,
                "grow_from": args.grow_from, "warmup_steps": args.warmup_steps, "threads": args.threads,
                "solution_paths": args.solution_paths, "direct_fraction": args.direct_fraction,
                "direct_from_level": args.direct_from_level}
-    try:
-        config = SFTConfig(**{k: v for k, v in options.items() if v is not None})
-    except ValidationError as exc:
-        raise ConfigError(f"bad training options: {exc}") from exc
+    config = build(SFTConfig, options, flags={"tasks": "--task", "task_weights": "--weights"})
+    _check_tasks(config.tasks)
     stats = train_sft(config, args.out, stop_at=args.stop_at)
     print(json.dumps({"out": str(args.out), **stats}))
     if args.export is not None:
@@ -429,22 +444,30 @@ def run_train_sft(args: argparse.Namespace) -> int:
     return 0
 
 
-def comma_list(value: str | None, cast: Callable[[str], Any], flag: str, kind: str) -> list | None:
-    """A comma-separated option as a list (None when not given); a bad entry is a ConfigError naming the flag."""
+def _check_tasks(tasks: list[str]) -> None:
+    """An unknown --task is an OptionError here, before a run folder, engine or model exists."""
     from reasoner.errors import ConfigError
+    from reasoner.tasks import resolve_family
 
+    for task in tasks:
+        try:
+            resolve_family(task)
+        except ConfigError as exc:
+            raise OptionError(f"--task: {exc}") from exc
+
+
+def comma_list(value: str | None, cast: Callable[[str], Any], flag: str, kind: str) -> list | None:
+    """A comma-separated option as a list (None when not given); a bad entry is an OptionError naming the flag."""
     if not value:
         return None
     try:
         return [cast(item) for item in value.split(",")]
     except ValueError as exc:
-        raise ConfigError(f"{flag} must be comma-separated {kind}, got {value!r}") from exc
+        raise OptionError(f"{flag} must be comma-separated {kind}, got {value!r}") from exc
 
 
 def run_train_grpo(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from reasoner.errors import ConfigError
+    from reasoner.cli_options import build
     from reasoner.training.grpo import GRPOConfig, train_grpo
 
     levels = comma_list(args.levels, int, "--levels", "integers")
@@ -456,14 +479,8 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,
                "updates_per_step": args.updates_per_step, "workers": args.workers,
                "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
-    try:
-        config = GRPOConfig(**{k: v for k, v in options.items() if v is not None})
-    except ValidationError as exc:
-        raise ConfigError(f"bad training options: {exc}") from exc
-    for task in config.tasks:
-        from reasoner.tasks import resolve_family
-
-        resolve_family(task)  # an unknown task fails here, before an engine starts
+    config = build(GRPOConfig, options, flags={"tasks": "--task"})
+    _check_tasks(config.tasks)
     stats = train_grpo(config, args.out)
     print(json.dumps(stats))
     return 0

@@ -89,15 +89,29 @@ def _convert(record: dict[str, Any], fmt: str, path: Path, line: int) -> Problem
     default_id = f"{path.stem}-{line}"
     try:
         problem = Problem.model_validate(CONVERTERS[fmt](record, default_id))
+        problem = _with_level(problem, "metadata.level" if fmt == "reasoner" else "level")
     except ValidationError as exc:
-        raise DataError(_describe(exc), path=path, line=line, record_id=record.get("id")) from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{fmt} record is missing or has a bad field: {exc}", path=path, line=line) from exc
+        raise DataError(_describe(exc), path=path, line=line, record_id=_id_of(record)) from exc
+    except DataError as exc:  # raised by a converter, which knows the field but not the file
+        raise DataError(f"{fmt} record: {exc}", path=path, line=line, record_id=_id_of(record)) from exc
+    _check_reference(problem, path, line)
+    return problem
+
+
+def _check_reference(problem: Problem, path: Path, line: int) -> None:
     if problem.reference is None:
         field = "answer" if problem.domain == "math" else "tests"
         raise DataError(f"field {field!r} is required for a {problem.domain} problem",
                         path=path, line=line, record_id=problem.id)
-    return problem
+    if problem.domain == "math" and not problem.answer.strip():
+        raise DataError("field 'answer' must not be empty", path=path, line=line, record_id=problem.id)
+
+
+def _id_of(record: dict[str, Any]) -> str | None:
+    for key in ("unique_id", "id", "task_id"):
+        if isinstance(record.get(key), str | int):
+            return str(record[key])
+    return None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -108,56 +122,91 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _text(record: dict[str, Any], key: str, required: bool = True) -> str | None:
+    """The string field `key`; a missing required one or a non-string is a DataError naming it."""
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise DataError(f"field {key!r} is required")
+        return None
+    if not isinstance(value, str):
+        raise DataError(f"field {key!r} must be a string, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _with_level(problem: Problem, field: str) -> Problem:
+    """The problem with `metadata.level` as an int; a level that is not a whole number is a DataError."""
+    if problem.metadata.get("level") is None:
+        return problem
+    metadata = dict(problem.metadata)
+    level = _parse_level(metadata.pop("level"), field)
+    return problem.model_copy(update={"metadata": metadata if level is None else {**metadata, "level": level}})
+
+
+def _parse_level(level: Any, field: str = "level") -> int | None:
+    """A difficulty level as an int: 3, "3" or MATH's "Level 3"; MATH's "Level ?" means unknown (None)."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str):
+        match = re.fullmatch(r"\s*(?:level\s*)?(\d+|\?)\s*", level, flags=re.IGNORECASE)
+        if match:
+            return None if match.group(1) == "?" else int(match.group(1))
+    raise DataError(f"field {field!r} must be a whole number or 'Level N', got {level!r}")
+
+
 def _native(record: dict[str, Any], default_id: str) -> dict[str, Any]:
     return record
 
 
 def _gsm8k(record: dict[str, Any], default_id: str) -> dict[str, Any]:
-    solution = record["answer"]
+    solution = _text(record, "answer")
     match = re.search(r"####\s*(.+?)\s*$", solution)
-    if not match:
-        raise ValueError("GSM8K `answer` has no '#### n' line")
-    return dict(id=str(record.get("id", default_id)), prompt=record["question"], domain="math",
-                answer=match.group(1).replace(",", ""), metadata={"solution": solution, "source": "gsm8k"})
+    if not match or not match.group(1).strip():
+        raise DataError("field 'answer' has no final '#### n' line")
+    return dict(id=str(record.get("id", default_id)), prompt=_text(record, "question"), domain="math",
+                answer=match.group(1).strip().replace(",", ""), metadata={"solution": solution, "source": "gsm8k"})
 
 
 def _math(record: dict[str, Any], default_id: str) -> dict[str, Any]:
-    from verifiers.math import extract_answer
+    from verifiers.math import boxed_answer
 
-    answer = record.get("answer") or extract_answer(record["solution"])
+    solution = _text(record, "solution")
+    answer = _math_answer(record) or boxed_answer(solution)
     if not answer:
-        raise ValueError("MATH record has no `answer` and no \\boxed{} in `solution`")
-    metadata = {"solution": record["solution"], "source": "math",
-                "subject": record.get("type") or record.get("subject")}
-    level = _math_level(record.get("level"))
-    if level is not None:
-        metadata["level"] = level
-    return dict(id=str(record.get("unique_id") or record.get("id") or default_id), prompt=record["problem"],
-                domain="math", answer=str(answer), metadata=metadata)
+        raise DataError("no field 'answer' and no \\boxed{} answer in field 'solution'")
+    metadata = {"solution": solution, "source": "math",
+                "subject": _text(record, "type", required=False) or _text(record, "subject", required=False)}
+    if record.get("level") is not None:
+        metadata["level"] = record["level"]
+    return dict(id=str(record.get("unique_id") or record.get("id") or default_id), prompt=_text(record, "problem"),
+                domain="math", answer=answer, metadata=metadata)
 
 
-def _math_level(level: Any) -> int | None:
-    if level is None:
-        return None
-    match = re.search(r"\d+", str(level))
-    return int(match.group()) if match else None
+def _math_answer(record: dict[str, Any]) -> str | None:
+    answer = record.get("answer")
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        return str(answer)
+    return (_text(record, "answer", required=False) or "").strip() or None
 
 
 def _mbpp(record: dict[str, Any], default_id: str) -> dict[str, Any]:
-    tests = list(record["test_list"])
-    example = tests[0] if tests else ""
-    prompt = f"{record['text']}\nYour code should pass this test:\n{example}\n{CODE_INSTRUCTION}"
-    setup = record.get("test_setup_code", "") or ""
+    tests = record.get("test_list")
+    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
+        raise DataError(f"field 'test_list' must be a non-empty list of assert strings, got {tests!r:.80}")
+    example = tests[0]
+    prompt = f"{_text(record, 'text')}\nYour code should pass this test:\n{example}\n{CODE_INSTRUCTION}"
+    setup = _text(record, "test_setup_code", required=False) or ""
     return dict(id=str(record.get("task_id", default_id)), prompt=prompt, domain="code",
                 tests=CodeTests(asserts=tests, setup=setup), public_tests=CodeTests(asserts=[example], setup=setup),
-                metadata={"solution": record.get("code"), "source": "mbpp"})
+                metadata={"solution": _text(record, "code", required=False), "source": "mbpp"})
 
 
 def _humaneval(record: dict[str, Any], default_id: str) -> dict[str, Any]:
-    prompt = f"Complete this Python function.\n```python\n{record['prompt']}```\n{CODE_INSTRUCTION}"
-    return dict(id=str(record["task_id"]), prompt=prompt, domain="code",
-                tests=CodeTests(check=record["test"], entry_point=record["entry_point"]),
-                metadata={"solution": record["prompt"] + record.get("canonical_solution", ""),
+    stub = _text(record, "prompt")
+    prompt = f"Complete this Python function.\n```python\n{stub}```\n{CODE_INSTRUCTION}"
+    return dict(id=_text(record, "task_id"), prompt=prompt, domain="code",
+                tests=CodeTests(check=_text(record, "test"), entry_point=_text(record, "entry_point")),
+                metadata={"solution": stub + (_text(record, "canonical_solution", required=False) or ""),
                           "source": "humaneval"})
 
 

@@ -6,6 +6,7 @@ Exceptions are for misuse and broken infrastructure::
 
     ReasonerError
     ├── ConfigError            bad option, unknown strategy or model name
+    │   └── OptionError           a command-line option out of range (the CLI exits 2)
     ├── DataError              a dataset record or file that does not validate
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
@@ -24,6 +25,10 @@ class ReasonerError(Exception):
 
 class ConfigError(ReasonerError, ValueError):
     """An option, name or combination of settings that cannot work."""
+
+
+class OptionError(ConfigError):
+    """A command-line option or `--option KEY=VALUE` that does not validate; the message names the flag."""
 
 
 class DataError(ReasonerError, ValueError):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.budget import Meter
 from reasoner.generation import GenerationRequest
@@ -117,11 +117,11 @@ class Sampling(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float = 0.8
+    temperature: float = Field(0.8, ge=0.0)
     """Sampling temperature."""
-    top_p: float = 0.95
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
     """Nucleus mass."""
-    max_tokens: int = 256
+    max_tokens: int = Field(256, ge=1)
     """Cap on each candidate's length."""
 
     def sampling_config(self, seed: int | None) -> SamplingConfig:

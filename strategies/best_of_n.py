@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasoner.types import Problem, Result, Sample
 from strategies.base import Replay, Sampling, SolveContext, make_result
@@ -27,6 +27,12 @@ class BestOfN(Sampling):
     scorer: str = "public_tests"
     """Scorer name or `module:Class`; `public_tests` runs code on the prompt's examples
     and uses logprob for math."""
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, value: str) -> str:
+        SCORERS.get(value)  # an unknown name or a path that does not import fails here, not per problem
+        return value
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)

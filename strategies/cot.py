@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.generation import GenerationRequest
 from reasoner.types import Problem, Result, SamplingConfig
@@ -17,7 +17,7 @@ class ChainOfThought(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "cot"
 
-    max_tokens: int = 256
+    max_tokens: int = Field(256, ge=1)
     """Cap on the completion's length."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:

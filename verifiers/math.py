@@ -98,6 +98,14 @@ def extract_answer(text: str, fallback: Fallback | None = "last_number") -> str 
     return _last_number(text) if fallback == "last_number" else None
 
 
+def boxed_answer(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{...}``/``\\fbox{...}`` in `text`, or None (also when empty)."""
+    found = _last_boxed(text)
+    if found is None:
+        return None
+    return found.strip() or None
+
+
 def _check_fallback(fallback: object) -> None:
     if fallback not in ("last_number", "none", None):
         raise ConfigError(f"fallback must be 'last_number' or 'none', not {fallback!r}")

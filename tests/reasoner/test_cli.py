@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reasoner.cli import main
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -29,6 +31,123 @@ def test_solve_json_summary_and_report(engine, tiny_checkpoint, tmp_path, capsys
     report = last_json(capsys.readouterr().out)
     assert report["problems"] == 2 and report["generated_tokens"] == summary["generated_tokens"]
     assert set(report["by_level"]) == {"1", "2"}
+
+
+def exit_status(argv: list[str]) -> int:
+    """`main`'s status, whether it returns it or argparse exits with it (its usage errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_self_consistency_without_n_reports_its_default_and_option_reaches_the_strategy(
+        engine, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    code = main(["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", str(tiny_checkpoint),
+                 "--strategy", "self_consistency", "--option", "max_tokens=3", "--option", "temperature=0.5",
+                 "--limit", "1", "--out", str(out), "--json"])
+    assert code == 0
+    summary = last_json(capsys.readouterr().out)
+    assert summary["n"] == 8
+    assert summary["options"]["max_tokens"] == 3 and summary["options"]["temperature"] == 0.5
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(record["candidates"]) == 8
+    assert max(c["num_tokens"] for c in record["candidates"]) <= 3
+
+
+# A model that does not exist: should a check regress, the command fails fast instead of starting an engine.
+ABSENT = str(FIXTURES / "no-such-model")
+SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSENT]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--max-tokens", "0"], "--max-tokens: input should be greater than or equal to 1, got 0"),
+        (["--concurrency", "0"], "argument --concurrency: must be at least 1, got 0"),
+        (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+        (["--limit", "0"], "argument --limit: must be at least 1, got 0"),
+        (["--limit", "two"], "argument --limit: must be an integer, got 'two'"),
+        (["--strategy", "self_consistency", "--n", "0"], "--n: input should be greater than or equal to 1"),
+        (["--strategy", "best_of_n", "--option", "temperature=-0.5"],
+         "--option temperature: input should be greater than or equal to 0"),
+        (["--strategy", "self_consistency", "--option", "top_p=1.5"], "--option top_p: input should be less than"),
+        (["--strategy", "best_of_n", "--option", "scorer=nope"], "--option scorer: unknown scorer 'nope'"),
+        (["--strategy", "self_consistency", "--option", "weighted=[1]"], "--option weighted: input should be"),
+        (["--option", "foo=1"], "--option foo: strategy 'cot' has no option 'foo'; its options: max_tokens"),
+        (["--n", "4"], "--n: strategy 'cot' has no option 'n'"),
+        (["--strategy", "self_consistency", "--n", "2", "--option", "n=3"], "'n' is already set by --n"),
+        (["--option", "no-equals-sign"], "argument --option: expected KEY=VALUE"),
+        (["--strategy", "nosuch"], "--strategy: unknown strategy 'nosuch'"),
+        (["--strategy", "tests.slow_strategy:Slow", "--option", "nope=1"],
+         "strategy 'tests.slow_strategy:Slow' has no option 'nope'"),
+        (["--workers", "2", "--backend", "openai"], "needs --backend vllm"),
+    ],
+)
+def test_bad_solve_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    assert exit_status([*SOLVE, "--out", str(out), *extra]) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--max-tokens", "0"], "--max-tokens: input should be greater than or equal to 1, got 0"),
+        (["--concurrency", "0"], "--concurrency: input should be greater than or equal to 1, got 0"),
+        (["--limit", "0"], "--limit: input should be greater than or equal to 1, got 0"),
+        (["--budgets", "1,0"], "--budgets:"),
+        (["--strategies", "cot,nosuch"], "--strategies: unknown strategy 'nosuch'"),
+        (["--option", "scorer=logprob"], "--option scorer: a sweep's options name their strategy"),
+        (["--option", "best_of_n.nope=1"], "--option best_of_n.nope: strategy 'best_of_n' has no option 'nope'"),
+        (["--option", "best_of_n.scorer=nope"], "--option best_of_n.scorer: unknown scorer 'nope'"),
+        (["--option", "self_consistency.temperature=-1"], "--option self_consistency.temperature: input should"),
+        (["--option", "nosuch.n=2"], "--option nosuch.*: unknown strategy 'nosuch'"),
+    ],
+)
+def test_bad_sweep_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--dataset", str(FIXTURES / "problems.jsonl"), "--models", ABSENT, "--out", str(out)]
+    assert exit_status([*argv, *extra]) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["sft", "--steps", "0"], "--steps: input should be greater than or equal to 1, got 0"),
+        (["sft", "--batch-size", "0"], "--batch-size: input should be greater than or equal to 1, got 0"),
+        (["sft", "--lr", "-1"], "--lr: input should be greater than 0"),
+        (["sft", "--direct-fraction", "2"], "--direct-fraction: input should be less than or equal to 1"),
+        (["sft", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+        (["sft", "--stop-at", "0"], "argument --stop-at: must be at least 1, got 0"),
+        (["sft", "--weights", "1,x"], "--weights must be comma-separated numbers"),
+        (["sft", "--size", "huge"], "--size: unknown size 'huge'"),
+        (["sft", "--task", "nope"], "--task: unknown task 'nope'"),
+        (["grpo", "--group-size", "1"], "--group-size: input should be greater than or equal to 2, got 1"),
+        (["grpo", "--max-tokens", "0"], "--max-tokens: input should be greater than or equal to 1, got 0"),
+        (["grpo", "--prompts-per-step", "0"], "--prompts-per-step: input should be greater than or equal to 1"),
+        (["grpo", "--beta", "-0.1"], "--beta: input should be greater than or equal to 0"),
+        (["grpo", "--workers", "-1"], "--workers: input should be greater than or equal to 0, got -1"),
+        (["grpo", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    ],
+)
+def test_bad_train_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
+    out = tmp_path / "run"
+    model = ["--init-from", ABSENT] if extra[0] == "sft" else ["--model", ABSENT]
+    assert exit_status(["train", *extra, *model, "--out", str(out)]) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["math", "code"])
+def test_verify_timeout_must_be_positive(kind, capsys):
+    args = ["--pred", "1", "--ref", "1"] if kind == "math" else ["--program", "p.py", "--tests", "t.json"]
+    assert exit_status(["verify", kind, *args, "--timeout", "0"]) == 2
+    assert "argument --timeout: must be a finite number greater than 0" in capsys.readouterr().err
 
 
 def test_missing_model_path_exits_with_a_clear_message(tmp_path, capsys):

@@ -56,7 +56,14 @@ def test_limit_takes_the_first_k():
         ("bad_json.jsonl", 2, "invalid JSON"),
         ("bad_field.jsonl", 2, "field 'domain'"),
         ("missing_answer.jsonl", 2, "field 'answer' is required"),
-        ("gsm8k_bad.jsonl", 1, "#### n"),
+        ("gsm8k_bad.jsonl", 1, "field 'answer' has no final '#### n' line"),
+        ("gsm8k_empty_answer.jsonl", 2, "field 'answer' has no final '#### n' line"),
+        ("math_no_boxed.jsonl", 2, "no field 'answer' and no \\boxed{} answer in field 'solution'"),
+        ("math_bad_level.jsonl", 2, "field 'level' must be a whole number or 'Level N', got 'hard'"),
+        ("problems_bad_level.jsonl", 2, "field 'metadata.level' must be a whole number or 'Level N', got 2.5"),
+        ("problems_empty_answer.jsonl", 1, "field 'answer' must not be empty"),
+        ("mbpp_string_tests.jsonl", 1, "field 'test_list' must be a non-empty list of assert strings"),
+        ("humaneval_bad.jsonl", 1, "field 'prompt' must be a string, got list"),
     ],
 )
 def test_bad_record_names_file_line_and_field(fixture, line, words):
@@ -66,6 +73,25 @@ def test_bad_record_names_file_line_and_field(fixture, line, words):
     assert f"{fixture}:{line}:" in message
     assert words in message
     assert info.value.line == line
+
+
+def test_levels_are_whole_numbers_and_math_level_question_mark_is_unknown():
+    unknown, three = load_dataset(str(FIXTURES / "math_levels.jsonl"))
+    assert unknown.level is None and "level" not in unknown.metadata
+    assert three.level == 3 and three.metadata["level"] == 3
+    assert three.answer == "6" and unknown.answer == "5"
+
+
+def test_a_level_given_as_a_digit_string_becomes_an_int(tmp_path):
+    path = tmp_path / "levels.jsonl"
+    path.write_text('{"id": "a", "prompt": "q", "answer": "1", "metadata": {"level": "2"}}\n')
+    (problem,) = load_dataset(str(path))
+    assert problem.metadata["level"] == 2 and problem.level == 2
+
+
+def test_a_bad_record_past_the_limit_is_not_read():
+    (problem,) = load_dataset(str(FIXTURES / "math_no_boxed.jsonl"), limit=1)
+    assert problem.answer == "2"
 
 
 def test_unknown_name_lists_the_named_datasets():

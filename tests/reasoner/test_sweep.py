@@ -122,9 +122,9 @@ def test_cli_resume_redoes_only_the_missing_and_torn_records(sweep, tiny_checkpo
     ("--strategies", "cot,beam", "unknown strategy 'beam'"),
 ])
 def test_bad_sweep_options_are_clear_errors(flag, value, message, tmp_path, capsys):
-    assert main(["sweep", "--dataset", "arith", flag, value, "--out", str(tmp_path / "s")]) == 1
+    assert main(["sweep", "--dataset", "arith", flag, value, "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("reasoner: error: bad sweep options") and message in err
+    assert err.startswith(f"reasoner: error: {flag}: ") and message in err
     assert not (tmp_path / "s").exists()
 
 
@@ -199,3 +199,27 @@ def test_strategies_defined_outside_the_package_join_a_sweep(engine, tiny_checkp
         subsets = list(combinations(pool, 2))
         expected.append(sum(most_confident_correct(s) for s in subsets) / len(subsets))
     assert confident[2].accuracy == pytest.approx(sum(expected) / len(expected))
+
+
+def test_strategy_options_of_a_sweep_reach_the_strategy_they_name():
+    """`--option best_of_n.scorer=logprob`: the shared samples get scored by that scorer, and the
+    options are part of the settings a results folder is tied to."""
+    from reasoner.sweep import plan
+
+    plain = make_config(dataset="arith", strategies="self_consistency,best_of_n")
+    scored = make_config(dataset="arith", strategies="self_consistency,best_of_n",
+                         strategy_options={"best_of_n": {"scorer": "logprob"}})
+    assert plan(plain).replayed["best_of_n"].scorers == ("public_tests",)
+    assert plan(scored).replayed["best_of_n"].scorers == ("logprob",)
+    assert scored.strategy("best_of_n").scorer == "logprob" and scored.strategy("self_consistency").temperature == 0.8
+    assert plain.generation_hash != scored.generation_hash
+
+
+def test_a_sampling_option_gives_a_strategy_samples_of_its_own():
+    from reasoner.sweep import plan
+
+    config = make_config(dataset="arith", strategies="self_consistency,best_of_n", budgets="1,4",
+                         strategy_options={"best_of_n": {"temperature": 1.0}})
+    runs = plan(config).replayed
+    assert runs["self_consistency"].key == "samples@4"
+    assert runs["best_of_n"].key.startswith("samples@4~") and runs["best_of_n"].strategy.temperature == 1.0

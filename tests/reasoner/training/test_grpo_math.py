@@ -149,12 +149,12 @@ def test_bad_level_weights_name_the_field(levels, weights):
     (["--levels", "one"], "--levels must be comma-separated integers"),
     (["--levels", "1,2", "--level-weights", "a,b"], "--level-weights must be comma-separated numbers"),
     (["--levels", "1,2", "--level-weights", "1"], "level_weights"),
-    (["--group-size", "1"], "group_size"),
-    (["--task", "nope"], "unknown task 'nope'"),
+    (["--group-size", "1"], "--group-size: input should be greater than or equal to 2"),
+    (["--task", "nope"], "--task: unknown task 'nope'"),
 ])
 def test_cli_rejects_bad_options_before_anything_starts(flags, message, tmp_path, capsys):
     from reasoner.cli import main
 
-    assert main(["train", "grpo", *flags, "--out", str(tmp_path / "run")]) == 1
+    assert main(["train", "grpo", *flags, "--out", str(tmp_path / "run")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -1,0 +1,192 @@
+"""Checking `reasoner` command-line options where they enter, before anything starts.
+
+- argparse `type=` functions for numbers that land in no options model
+  (`--limit`, `--concurrency`, `--workers`, ...): a bad one is argparse's usage
+  error, exit status 2.
+- `--option KEY=VALUE` pairs: VALUE is read as JSON when it parses (`8`,
+  `0.5`, `true`, `["a"]`), else kept as a string (`logprob`).
+- `build`: fills an options model (a strategy, `SweepConfig`, `SFTConfig`, ...)
+  and turns its `ValidationError` into an `OptionError` that names the flag the
+  value came from, so that each range is written once, in the model.
+
+It is not the commands (`reasoner/cli.py`) and not the models, which live with
+what they configure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ValidationError
+
+from reasoner.errors import ConfigError, OptionError
+
+T = TypeVar("T")
+Pair = tuple[str, Any]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
+    return value
+
+
+def key_value(text: str) -> Pair:
+    """argparse type of `--option KEY=VALUE`: VALUE as JSON when it parses, else as the string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def build(factory: Callable[..., T], values: Mapping[str, Any], flags: Mapping[str, str] | None = None) -> T:
+    """`factory(**values)` with None values left out; a value it refuses is an OptionError naming its flag.
+
+    `flags` maps a field to the flag that set it; other fields are shown as
+    `--field-name`. A factory that wraps its ValidationError in a ConfigError
+    (as `reasoner.sweep.make_config` does) is unwrapped the same way.
+    """
+    try:
+        return factory(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise OptionError(describe(exc, flags or {})) from exc
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, ValidationError):
+            raise OptionError(describe(exc.__cause__, flags or {})) from exc
+        raise
+
+
+def describe(exc: ValidationError, flags: Mapping[str, str]) -> str:
+    """One clause per error, each led by the flag of the field it is about."""
+    return "; ".join(_describe_one(error, flags, exc.title) for error in exc.errors(include_url=False))
+
+
+def _describe_one(error: Mapping[str, Any], flags: Mapping[str, str], model: str) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    field = str(error["loc"][0])
+    flag = flags.get(field, "--" + field.replace("_", "-"))
+    if error["type"] == "extra_forbidden":
+        return f"{flag}: not an option of {model}"
+    given = error.get("input")
+    if error["type"] != "value_error" and isinstance(given, str | int | float | bool):  # our validators say it
+        message += f", got {given!r}"
+    return f"{flag}: {message[:1].lower()}{message[1:]}"
+
+
+def strategy_from_options(name: str, options: Mapping[str, Any], flags: Mapping[str, str],
+                          name_flag: str = "--strategy") -> Any:
+    """Build strategy `name` (a registry name or `module:Class`) with `options`.
+
+    An unknown strategy, an unknown key or a value its options model refuses
+    is an OptionError naming the flag; nothing else happens first.
+    """
+    from strategies import STRATEGIES
+
+    try:
+        cls = STRATEGIES.get(name)
+    except ConfigError as exc:
+        raise OptionError(f"{name_flag}: {exc}") from exc
+    known = option_names(cls)
+    for key in options:
+        if key not in known:
+            choices = ", ".join(sorted(known)) or "none"
+            raise OptionError(f"{flags[key]}: strategy {name!r} has no option {key!r}; its options: {choices}")
+    return build(cls, options, flags)
+
+
+def option_names(cls: Any) -> set[str]:
+    """The keyword options `cls` accepts: a pydantic model's fields and their aliases, or its parameters."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return {key for name, field in cls.model_fields.items() for key in (name, *_aliases(field))}
+    parameters = inspect.signature(cls).parameters.values()
+    return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def solve_strategy(name: str, pairs: Iterable[Pair], named: Mapping[str, tuple[str, Any]]) -> tuple[Any, dict]:
+    """The strategy `reasoner solve` runs, and the options given for it.
+
+    `pairs` come from `--option`; `named` maps an option to the flag that sets
+    it directly and its value (`{"n": ("--n", 8)}`, None when not given).
+    Giving one option twice is an error.
+    """
+    options: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+    given = [(flag, key, value) for key, (flag, value) in named.items() if value is not None]
+    given += [(f"--option {key}", key, value) for key, value in pairs]
+    for flag, key, value in given:
+        if key in flags:
+            raise OptionError(f"{flag}: {key!r} is already set by {flags[key]}")
+        options[key], flags[key] = value, flag
+    return strategy_from_options(name, options, flags), options
+
+
+def sweep_strategy_options(pairs: Iterable[Pair]) -> dict[str, dict[str, Any]]:
+    """`--option STRATEGY.KEY=VALUE` pairs of a sweep grouped by strategy, each checked against its model."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for key, value in pairs:
+        strategy, dot, field = key.rpartition(".")
+        if not dot or not strategy or not field:
+            raise OptionError(f"--option {key}: a sweep's options name their strategy, STRATEGY.KEY=VALUE, "
+                              f"e.g. best_of_n.scorer=logprob")
+        options = grouped.setdefault(strategy, {})
+        if field in options:
+            raise OptionError(f"--option {key}: given twice")
+        options[field] = value
+    for strategy, options in grouped.items():
+        flags = {field: f"--option {strategy}.{field}" for field in options}
+        strategy_from_options(strategy, options, flags, name_flag=f"--option {strategy}.*")
+    return grouped
+
+
+def check_swept(options: Mapping[str, Any], strategies: Iterable[str]) -> None:
+    """Options for a strategy the sweep does not run are an OptionError, not silently unused."""
+    swept = list(strategies)
+    for strategy in options:
+        if strategy not in swept:
+            raise OptionError(f"--option {strategy}.*: {strategy!r} is not among the swept strategies "
+                              f"({', '.join(swept)}); add it to --strategies")
+
+
+def what_ran(strategy: Any) -> dict[str, Any]:
+    """For a job summary: `n`, the value of the option `--n` sets (None if the strategy has
+    none), and `options`, every option value the strategy ran with, defaults included."""
+    if not isinstance(strategy, BaseModel):
+        return {"n": getattr(strategy, "n", None), "options": {}}
+    n = None
+    for name, field in type(strategy).model_fields.items():
+        if name == "n" or "n" in _aliases(field):
+            n = getattr(strategy, name)
+    return {"n": n, "options": strategy.model_dump(mode="json")}
+
+
+def _aliases(field: Any) -> set[str]:
+    alias = field.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias, field.alias]
+    return {choice for choice in choices if isinstance(choice, str)}
