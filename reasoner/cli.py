@@ -454,10 +454,10 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "updates_per_step": args.updates_per_step, "workers": args.workers,
                "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
     try:
-        config = GRPOConfig(**{k: v for k, v in options.items() if v is not None})
+        config = GRPOConfig.from_flat({k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(f"bad training options: {exc}") from exc
-    for task in config.tasks:
+    for task in config.data.tasks:
         from reasoner.tasks import resolve_family
 
         resolve_family(task)  # an unknown task fails here, before an engine starts

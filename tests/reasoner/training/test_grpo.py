@@ -8,17 +8,16 @@ import pytest
 import torch
 
 from reasoner.backends.weight_sync import checksum, pack_weights
-from reasoner.errors import EngineError, ResumeMismatchError
+from reasoner.errors import EngineError, ResumeMismatchError, WeightSyncError
 from reasoner.generation import GenerationRequest
-from reasoner.training.grpo import (GRPOConfig, GRPOTrainer, LocalRollouts, WeightSyncError, read_metrics,
-                                    token_logprobs, train_grpo)
+from reasoner.training.grpo import GRPOConfig, GRPOTrainer, RolloutPool, read_metrics, token_logprobs, train_grpo
 from reasoner.types import SamplingConfig
 
 
 @pytest.fixture(scope="module")
 def rollouts(tiny_checkpoint):
     """One weight-sync engine on the random test checkpoint, shared by this module's trainers."""
-    engine = LocalRollouts(GRPOConfig(model=str(tiny_checkpoint)))
+    engine = RolloutPool.local(GRPOConfig(model=str(tiny_checkpoint)))
     yield engine
     engine.close()
 
@@ -26,7 +25,7 @@ def rollouts(tiny_checkpoint):
 def quick(tiny_checkpoint, **overrides) -> GRPOConfig:
     options = dict(model=str(tiny_checkpoint), steps=4, prompts_per_step=4, group_size=6, max_tokens=12,
                    lr=2e-2, warmup_steps=0, checkpoint_every=1, threads=1, advantage="dr_grpo")
-    return GRPOConfig(**{**options, **overrides})
+    return GRPOConfig.from_flat({**options, **overrides})
 
 
 def low_token_share(problems, rollouts):
@@ -53,9 +52,9 @@ def test_sync_changes_what_the_engine_computes_and_matches_the_trainer(rollouts,
             parameter.add_(torch.randn_like(parameter) * 0.5)
     rollouts.load_weights(pack_weights(named), 101, checksum(p.detach() for _, p in named))
     after = greedy(rollouts, prompt)
-    assert rollouts.generator.weight_version == 101
+    assert rollouts.pool.generator.weight_version == 101
     assert (after.token_ids, after.token_logprobs) != (before.token_ids, before.token_logprobs)
-    prompt_ids = rollouts.formatter.token_ids(prompt)
+    prompt_ids = rollouts.pool.generator.formatter.token_ids(prompt)
     with torch.no_grad():
         trainer_logprobs, _ = token_logprobs(model, [(prompt_ids, after.token_ids)], 0)
     gap = (torch.tensor(after.token_logprobs) - trainer_logprobs[0, : len(after.token_ids)]).abs().max()
