@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any, Protocol, runtime_checkable
 
 from reasoner.errors import ConfigError, EngineError
@@ -110,12 +111,20 @@ class SolverActor:
     async def generate(self, request_json: str) -> str:
         """One raw `GenerationRequest` (as JSON); returns the `Generation` as JSON."""
         request = GenerationRequest.model_validate_json(request_json)
-        return (await self.generator.generate(request)).model_dump_json()
+        return generation_json(await self.generator.generate(request))
 
     async def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> int:
         """New weights into this actor's engine (checksummed); returns the version it now holds."""
         await self.generator.load_weights(packed, version, expected)
         return self.generator.weight_version
+
+
+def generation_json(generation: Generation) -> str:
+    """A `Generation` as JSON with its per-token log-probs, which records leave out but RL needs."""
+    data = generation.model_dump(mode="json")
+    for candidate, dumped in zip(generation.candidates, data["candidates"]):
+        dumped["token_logprobs"] = candidate.token_logprobs
+    return json.dumps(data)
 
 
 class RayPool:
