@@ -111,11 +111,12 @@ def main() -> None:
     report["before"] = {d: greedy_accuracy(args.model, d, runs) for d in datasets}
     print("before:", json.dumps(report["before"]))
 
-    config = GRPOConfig(model=args.model, steps=args.steps, prompts_per_step=args.prompts_per_step,
-                        group_size=args.group_size, max_tokens=args.max_tokens, lr=args.lr, threads=args.threads,
-                        levels=comma_list(args.levels, int, "--levels", "integers"),
-                        level_weights=comma_list(args.level_weights, float, "--level-weights", "numbers"),
-                        beta=args.beta, seed=args.seed)
+    config = GRPOConfig.from_flat({
+        "model": args.model, "steps": args.steps, "prompts_per_step": args.prompts_per_step,
+        "group_size": args.group_size, "max_tokens": args.max_tokens, "lr": args.lr, "threads": args.threads,
+        "levels": comma_list(args.levels, int, "--levels", "integers"),
+        "level_weights": comma_list(args.level_weights, float, "--level-weights", "numbers"),
+        "beta": args.beta, "seed": args.seed})
     report["config"] = config.model_dump()
     started = time.perf_counter()
     train_grpo(config, args.out)

@@ -479,8 +479,8 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,
                "updates_per_step": args.updates_per_step, "workers": args.workers,
                "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
-    config = build(GRPOConfig, options, flags={"tasks": "--task"})
-    _check_tasks(config.tasks)
+    config = build(lambda **flat: GRPOConfig.from_flat(flat), options, flags={"tasks": "--task"})
+    _check_tasks(config.data.tasks)
     stats = train_grpo(config, args.out)
     print(json.dumps(stats))
     return 0

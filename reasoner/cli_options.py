@@ -90,7 +90,8 @@ def _describe_one(error: Mapping[str, Any], flags: Mapping[str, str], model: str
     message = error["msg"].removeprefix("Value error, ")
     if not error["loc"]:
         return message
-    field = str(error["loc"][0])
+    # The innermost field name: a nested config's error is about its field, not its section.
+    field = str([part for part in error["loc"] if isinstance(part, str)][-1])
     flag = flags.get(field, "--" + field.replace("_", "-"))
     if error["type"] == "extra_forbidden":
         return f"{flag}: not an option of {model}"

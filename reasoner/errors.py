@@ -10,6 +10,7 @@ Exceptions are for misuse and broken infrastructure::
     ├── DataError              a dataset record or file that does not validate
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
+    │   └── WeightSyncError       a training engine that does not hold the trainer's weights
     └── JobError               a solve job that cannot start or resume
         └── ResumeMismatchError   resuming with a different configuration
 """
@@ -52,6 +53,10 @@ class ModelNotFoundError(ReasonerError, FileNotFoundError):
 
 class EngineError(ReasonerError, RuntimeError):
     """The generation engine is dead, unreachable or returned something invalid."""
+
+
+class WeightSyncError(EngineError):
+    """A rollout engine that does not hold the weights the trainer thinks it does (GRPO)."""
 
 
 class JobError(ReasonerError, RuntimeError):

@@ -14,6 +14,13 @@ serves problems solved with different strategies at once.
   one that has killed `max_attempts` workers is recorded as an error and the
   job goes on.
 
+Both pools also serve raw `GenerationRequest`s (`generate`, e.g. GRPO's
+rollouts) under the same dispatch and retry rules, and take new weights
+(`load_weights`, for engines started with `weight_sync=True`). `RayPool`
+keeps the last weights it was given, and an actor it starts later (such as
+the replacement of one that died) loads them before it takes any work, so
+no actor serves older weights once `load_weights` has returned.
+
 Grading runs inside the pool next to the strategy, in the verifiers' own
 worker processes, so code execution never blocks token generation.
 """
@@ -22,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any, Protocol, runtime_checkable
 
 from reasoner.errors import ConfigError, EngineError
+from reasoner.generation import Generation, GenerationRequest
 from reasoner.jobs import SolveSpec
 from reasoner.solve import solve_problem
 from reasoner.types import Problem, Result
@@ -61,6 +70,14 @@ class LocalPool:
     async def solve(self, problem: Problem, spec: SolveSpec) -> Result:
         return await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
 
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """One raw generation on the engine."""
+        return await self.generator.generate(request)
+
+    async def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
+        """New weights into the engine (`VLLMGenerator.load_weights`: checksummed)."""
+        await self.generator.load_weights(packed, version, expected)
+
     async def close(self) -> None:
         pass
 
@@ -88,9 +105,30 @@ class SolverActor:
         result = await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
         return result.model_dump_json()
 
+    async def generate(self, request_json: str) -> str:
+        """One raw `GenerationRequest` (as JSON); returns the `Generation` as JSON."""
+        request = GenerationRequest.model_validate_json(request_json)
+        return generation_json(await self.generator.generate(request))
+
+    async def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> int:
+        """New weights into this actor's engine (checksummed); returns the version it now holds."""
+        await self.generator.load_weights(packed, version, expected)
+        return self.generator.weight_version
+
+
+def generation_json(generation: Generation) -> str:
+    """A `Generation` as JSON with its per-token log-probs, which records leave out but RL needs."""
+    data = generation.model_dump(mode="json")
+    for candidate, dumped in zip(generation.candidates, data["candidates"]):
+        dumped["token_logprobs"] = candidate.token_logprobs
+    return json.dumps(data)
+
 
 class RayPool:
     """N Ray actors with dynamic dispatch and retry of problems whose worker died."""
+
+    _weights: tuple[Any, int, tuple[float, float]] | None = None
+    """(object ref of the packed weights, version, checksum) of the last `load_weights`; None before."""
 
     def __init__(self, model: str, workers: int, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
@@ -130,6 +168,7 @@ class RayPool:
         actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
         actor = actor_cls.remote(self.model, self.engine_options)
         await actor.ready.remote()
+        await self._catch_up(actor)
         key = next(self._ids)
         self._actors[key], self._load[key] = actor, 0
         return key
@@ -156,6 +195,70 @@ class RayPool:
         return Result(problem_id=problem.id, strategy=spec.strategy, answer=None,
                       error=f"worker died on this problem {len(failures)} times ({', '.join(failures)}); "
                             f"gave up after max_attempts={self.max_attempts}")
+
+    @property
+    def in_flight(self) -> int:
+        """Calls (problems, generations) dispatched to actors and not yet returned."""
+        return sum(self._load.values())
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """One raw generation on the least-busy live actor, retried as `solve` retries a problem.
+
+        A request that has killed `max_attempts` actors raises `EngineError` (there is
+        no result record to hold the failure).
+        """
+        payload, failures = await self._call_with_retry("generate", request.model_dump_json())
+        if payload is None:
+            raise EngineError(f"a worker died on this generation request {len(failures)} times "
+                              f"({', '.join(failures)}); gave up after max_attempts={self.max_attempts}")
+        return Generation.model_validate_json(payload)
+
+    async def _call_with_retry(self, method: str, payload: str) -> tuple[str | None, list[str]]:
+        """`actor.<method>(payload)` on a live actor; after an actor death, again alone on a replacement.
+
+        Returns (reply, names of the failures), the reply None when `max_attempts` actors died on it.
+        """
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+        failures: list[str] = []
+        while len(failures) < self.max_attempts:
+            key = await self._acquire(alone=bool(failures))
+            try:
+                return await getattr(self._actors[key], method).remote(payload), failures
+            except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
+                failures.append(type(exc).__name__)
+                await self._replace(key)
+            finally:
+                await self._release(key)
+        return None, failures
+
+    async def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
+        """New weights into every live actor (checksummed, see `VLLMGenerator.load_weights`).
+
+        An actor that dies while loading is replaced, and the replacement, like any
+        actor started later, loads these weights before it takes work. A corrupted
+        transfer or a failed load raises `EngineError`.
+        """
+        import ray
+
+        self._weights = weights = (ray.put(packed), version, expected)
+        await asyncio.gather(*(self._load_into(key, actor, weights) for key, actor in list(self._actors.items())))
+
+    async def _load_into(self, key: int, actor: Any, weights: tuple[Any, int, tuple[float, float]]) -> None:
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+        try:
+            await actor.load_weights.remote(*weights)
+        except (RayActorError, ActorDiedError, ActorUnavailableError):
+            await self._replace(key)  # the replacement catches up in `_spawn`
+
+    async def _catch_up(self, actor: Any) -> None:
+        """Load the pool's current weights into a new actor before it is handed work."""
+        loaded = None
+        while self._weights is not loaded:  # weights that change meanwhile are loaded too
+            loaded = self._weights
+            if loaded is not None:
+                await actor.load_weights.remote(*loaded)
 
     async def _acquire(self, alone: bool) -> int:
         """A live actor for one problem: the least busy, or (`alone`) an idle one reserved for it."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.checkpoint import ModelShape, render_prompt
 from reasoner.tasks import SolutionPaths
+from reasoner.training.state import RunFolder, progress_bar
 
 SIZES: dict[str, ModelShape] = {
     # head size 32: the smallest vLLM's CPU attention supports.
@@ -156,7 +157,7 @@ class Trainer:
     def __init__(self, config: SFTConfig, out_dir: str | Path) -> None:
         self.config = config
         self.out = Path(out_dir)
-        self.state_dir = self.out / "trainer_state"
+        self.folder = RunFolder(self.out, config_file="sft_config.json", log_file="train_log.jsonl")
 
     def run(self, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
         """Train to `config.steps`, or pause after step `stop_at` (checkpointed) to resume later."""
@@ -165,7 +166,7 @@ class Trainer:
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         model, tokenizer, optimizer, step = self._load_or_init()
-        log = (self.out / "train_log.jsonl").open("a", encoding="utf-8")
+        log = self.folder.log_path.open("a", encoding="utf-8")
         started, tokens = time.perf_counter(), 0
         bar = progress_bar(self.config.steps, step, progress, "sft")
         model.train()
@@ -214,17 +215,12 @@ class Trainer:
         from reasoner.checkpoint import llama_config, train_tokenizer
         from reasoner.errors import ConfigError
 
-        if (self.state_dir / "optimizer.pt").is_file():
-            self._check_config()
-            tokenizer = AutoTokenizer.from_pretrained(self.state_dir)
-            model = LlamaForCausalLM.from_pretrained(self.state_dir, torch_dtype=torch.float32)
-            optimizer = self._optimizer(model)
-            state = torch.load(self.state_dir / "optimizer.pt", weights_only=False)
-            optimizer.load_state_dict(state["optimizer"])
-            truncate_log(self.out / "train_log.jsonl", int(state["step"]))
+        if self.folder.resumable:
+            # Threads are how the machine runs the maths, not what it computes: a run may resume with others.
+            model, tokenizer, optimizer, state = self.folder.resume(self.config, self._optimizer,
+                                                                    ignore=frozenset({"threads"}))
             return model, tokenizer, optimizer, int(state["step"])
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "sft_config.json").write_text(self.config.model_dump_json(indent=2))
+        self.folder.start(self.config)
         if self.config.init_from is not None and self.config.grow_from is not None:
             raise ConfigError("give init_from or grow_from, not both")
         if self.config.init_from is not None:
@@ -245,15 +241,6 @@ class Trainer:
         model = LlamaForCausalLM(llama_config(self.config.shape or SIZES[self.config.size], tokenizer))
         return model, tokenizer, self._optimizer(model), 0
 
-    def _check_config(self) -> None:
-        from reasoner.errors import ResumeMismatchError
-
-        saved = SFTConfig.model_validate_json((self.out / "sft_config.json").read_text())
-        # Threads are how the machine runs the maths, not what it computes: a run may resume with others.
-        if saved.model_copy(update={"threads": None}) != self.config.model_copy(update={"threads": None}):
-            raise ResumeMismatchError(f"{self.out} was trained with a different configuration: "
-                                      f"{saved.model_dump_json()}; use a new output folder")
-
     def _optimizer(self, model):
         import torch
 
@@ -261,60 +248,7 @@ class Trainer:
                                  weight_decay=self.config.weight_decay)
 
     def _save(self, model, tokenizer, optimizer, step: int) -> None:
-        save_trainer_state(self.out, model, tokenizer, {"optimizer": optimizer.state_dict(), "step": step})
-
-
-def save_trainer_state(out: Path, model, tokenizer, state: dict[str, Any]) -> None:
-    """The HF checkpoint to `out`, and resumable state (the model plus `state` in
-    `optimizer.pt`) atomically to `out/trainer_state`."""
-    import shutil
-
-    import torch
-
-    from reasoner.checkpoint import save_checkpoint
-
-    staging = out / "trainer_state.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    save_checkpoint(model, tokenizer, staging)
-    torch.save(state, staging / "optimizer.pt")
-    shutil.rmtree(out / "trainer_state", ignore_errors=True)
-    staging.rename(out / "trainer_state")
-    save_checkpoint(model, tokenizer, out)
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past the checkpoint (they will be redone) and any torn last line."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("step", math.inf) <= step:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-
-
-def progress_bar(total: int, start: int, enabled: bool, description: str):
-    """A tqdm bar over training steps; returns `update(step, postfix)`. Quiet when not enabled."""
-    import sys
-
-    if not enabled:
-        return lambda step, postfix: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=start, desc=description, file=sys.stderr, dynamic_ncols=True,
-               mininterval=1.0 if sys.stderr.isatty() else 30.0)
-
-    def update(step: int, postfix: dict[str, str]) -> None:
-        bar.update(step - bar.n)
-        bar.set_postfix(postfix, refresh=False)
-        if step >= total:
-            bar.close()
-
-    return update
+        self.folder.save(model, tokenizer, optimizer, step)
 
 
 def train_sft(config: SFTConfig, out_dir: str | Path, progress: bool = True,

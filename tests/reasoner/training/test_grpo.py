@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import torch
 
 from reasoner.backends.weight_sync import checksum, pack_weights
-from reasoner.errors import EngineError, ResumeMismatchError
+from reasoner.errors import EngineError, ResumeMismatchError, WeightSyncError
 from reasoner.generation import GenerationRequest
-from reasoner.training.grpo import (GRPOConfig, GRPOTrainer, LocalRollouts, WeightSyncError, read_metrics,
-                                    token_logprobs, train_grpo)
+from reasoner.training.grpo import GRPOConfig, GRPOTrainer, RolloutPool, read_metrics, token_logprobs, train_grpo
 from reasoner.types import SamplingConfig
 
 
 @pytest.fixture(scope="module")
 def rollouts(tiny_checkpoint):
     """One weight-sync engine on the random test checkpoint, shared by this module's trainers."""
-    engine = LocalRollouts(GRPOConfig(model=str(tiny_checkpoint)))
+    engine = RolloutPool.local(GRPOConfig(model=str(tiny_checkpoint)))
     yield engine
     engine.close()
 
@@ -26,7 +27,7 @@ def rollouts(tiny_checkpoint):
 def quick(tiny_checkpoint, **overrides) -> GRPOConfig:
     options = dict(model=str(tiny_checkpoint), steps=4, prompts_per_step=4, group_size=6, max_tokens=12,
                    lr=2e-2, warmup_steps=0, checkpoint_every=1, threads=1, advantage="dr_grpo")
-    return GRPOConfig(**{**options, **overrides})
+    return GRPOConfig.from_flat({**options, **overrides})
 
 
 def low_token_share(problems, rollouts):
@@ -53,9 +54,9 @@ def test_sync_changes_what_the_engine_computes_and_matches_the_trainer(rollouts,
             parameter.add_(torch.randn_like(parameter) * 0.5)
     rollouts.load_weights(pack_weights(named), 101, checksum(p.detach() for _, p in named))
     after = greedy(rollouts, prompt)
-    assert rollouts.generator.weight_version == 101
+    assert rollouts.pool.generator.weight_version == 101
     assert (after.token_ids, after.token_logprobs) != (before.token_ids, before.token_logprobs)
-    prompt_ids = rollouts.formatter.token_ids(prompt)
+    prompt_ids = rollouts.pool.generator.formatter.token_ids(prompt)
     with torch.no_grad():
         trainer_logprobs, _ = token_logprobs(model, [(prompt_ids, after.token_ids)], 0)
     gap = (torch.tensor(after.token_logprobs) - trainer_logprobs[0, : len(after.token_ids)]).abs().max()
@@ -151,9 +152,59 @@ def test_verifier_rewards_and_ungradable_samples_are_logged(rollouts, tiny_check
     assert json.loads((tmp_path / "grpo_config.json").read_text())["model"] == str(tiny_checkpoint)
 
 
-def test_ray_rollout_workers_receive_every_update(ray_runtime, tiny_checkpoint, tmp_path):
-    train_grpo(quick(tiny_checkpoint, steps=2, workers=1), tmp_path, progress=False, reward_fn=low_token_share)
+@pytest.fixture(scope="module")
+def ray_rollouts(ray_runtime, tiny_checkpoint):
+    """A one-actor RayPool with weight sync, opened as `--workers 1` opens it."""
+    pool = RolloutPool.open(quick(tiny_checkpoint, workers=1))
+    yield pool
+    pool.close()
+
+
+def test_ray_rollout_workers_receive_every_update(ray_rollouts, tiny_checkpoint, tmp_path):
+    train_grpo(quick(tiny_checkpoint, steps=2), tmp_path, progress=False, rollouts=ray_rollouts,
+               reward_fn=low_token_share)
     metrics = read_metrics(tmp_path / "metrics.jsonl")
     assert [m["weight_version"] for m in metrics] == [1, 2]
     # Step 2's rollouts came from the actor's engine after the step-1 update reached it.
     assert metrics[1]["logprob_diff_mean"] < 1e-4 and metrics[1]["kl"] > 0
+
+
+def test_a_worker_killed_mid_rollouts_is_replaced_with_the_current_weights(ray_rollouts, tiny_checkpoint,
+                                                                          tmp_path):
+    import ray
+
+    pool = ray_rollouts.pool
+    restarts_at_grading = []
+
+    def reward(problems, rollouts):  # runs right after each step's rollouts, before the weight sync
+        restarts_at_grading.append(pool.restarts)
+        return low_token_share(problems, rollouts)
+
+    trainer = GRPOTrainer(quick(tiny_checkpoint, steps=2, max_tokens=64), tmp_path, rollouts=ray_rollouts,
+                          reward_fn=reward)
+    seen: dict[str, int] = {}
+    finished = threading.Event()
+
+    def kill_during_step_two_rollouts():
+        while not finished.is_set() and (trainer.version < 1 or pool.in_flight == 0):
+            time.sleep(0.002)
+        if not finished.is_set():
+            seen.update(version=trainer.version, in_flight=pool.in_flight)
+            ray.kill(pool.actors[0])
+
+    killer = threading.Thread(target=kill_during_step_two_rollouts)
+    killer.start()
+    before = pool.restarts
+    try:
+        trainer.run(progress=False)
+    finally:
+        finished.set()
+        killer.join()
+    assert seen["version"] == 1 and seen["in_flight"] > 0
+    # The kill hit step 2's rollouts (the actor was replaced before they were graded) ...
+    assert [r - before for r in restarts_at_grading] == [0, 1]
+    # ... and the replacement generated from weight version 1: the trainer checked the version
+    # of every rollout, and vLLM's log-probs match the trainer's.
+    metrics = read_metrics(tmp_path / "metrics.jsonl")
+    assert [m["weight_version"] for m in metrics] == [1, 2]
+    assert metrics[1]["logprob_diff_mean"] < 1e-4

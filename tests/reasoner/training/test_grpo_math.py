@@ -101,16 +101,25 @@ def test_packed_weights_round_trip_in_any_dtype():
 
 def test_config_names_the_bad_field():
     with pytest.raises(ValueError, match="group_size"):
-        GRPOConfig(group_size=1)
+        GRPOConfig(rollout={"group_size": 1})
     with pytest.raises(ValueError, match="task_weights"):
-        GRPOConfig(tasks=["arith", "pyfunc"], task_weights=[1.0])
+        GRPOConfig(data={"tasks": ["arith", "pyfunc"], "task_weights": [1.0]})
+
+
+def test_flat_options_reach_their_sections_and_an_unknown_one_is_named():
+    config = GRPOConfig.from_flat({"model": "m", "levels": [2], "group_size": 4, "beta": 0.1, "lr": 1e-3,
+                                   "workers": 2, "steps": 3})
+    assert config.model == "m" and config.data.levels == [2] and config.rollout.group_size == 4
+    assert (config.loss.beta, config.optim.lr, config.engine.workers, config.run.steps) == (0.1, 1e-3, 2, 3)
+    with pytest.raises(ValueError, match="group_sise"):
+        GRPOConfig.from_flat({"group_sise": 4})
 
 
 def test_step_prompts_are_reproducible_training_problems_of_the_chosen_levels():
     from reasoner.tasks import load_task, prompt_hash
     from reasoner.training.grpo import step_problems
 
-    config = GRPOConfig(levels=[1, 2], prompts_per_step=12)
+    config = GRPOConfig(data={"levels": [1, 2], "prompts_per_step": 12})
     first = step_problems(config, 5)
     assert [p.id for p in first] == [p.id for p in step_problems(config, 5)]
     assert [p.id for p in first] != [p.id for p in step_problems(config, 6)]
@@ -118,7 +127,7 @@ def test_step_prompts_are_reproducible_training_problems_of_the_chosen_levels():
     test_prompts = {prompt_hash(p.prompt) for p in load_task("arith", "test")}
     assert not test_prompts & {prompt_hash(p.prompt) for p in first}
     with pytest.raises(ValueError, match="levels"):
-        GRPOConfig(levels=[0, 6])
+        GRPOConfig(data={"levels": [0, 6]})
 
 
 def test_level_weights_set_the_share_of_each_level():
@@ -126,7 +135,7 @@ def test_level_weights_set_the_share_of_each_level():
 
     from reasoner.training.grpo import step_problems
 
-    config = GRPOConfig(levels=[1, 3], level_weights=[1.0, 9.0], prompts_per_step=16)
+    config = GRPOConfig(data={"levels": [1, 3], "level_weights": [1.0, 9.0], "prompts_per_step": 16})
     first = step_problems(config, 3)
     assert [p.id for p in first] == [p.id for p in step_problems(config, 3)]
     assert len(first) == 16 and len({p.id for p in first}) == 16
@@ -134,14 +143,14 @@ def test_level_weights_set_the_share_of_each_level():
     assert set(counts) == {1, 3}
     # 320 draws at P(level 1) = 0.1: 32 expected, and 10-60 holds with overwhelming probability.
     assert 10 <= counts[1] <= 60, counts
-    only_hard = GRPOConfig(levels=[1, 3], level_weights=[0.0, 1.0], prompts_per_step=16)
+    only_hard = GRPOConfig(data={"levels": [1, 3], "level_weights": [0.0, 1.0], "prompts_per_step": 16})
     assert {p.metadata["level"] for p in step_problems(only_hard, 0)} == {3}
 
 
 @pytest.mark.parametrize("levels, weights", [(None, [1.0]), ([1, 2], [1.0]), ([1, 2], [-1.0, 2.0]), ([1], [0.0])])
 def test_bad_level_weights_name_the_field(levels, weights):
     with pytest.raises(ValueError, match="level_weights"):
-        GRPOConfig(levels=levels, level_weights=weights)
+        GRPOConfig(data={"levels": levels, "level_weights": weights})
 
 
 @pytest.mark.parametrize("flags, message", [
