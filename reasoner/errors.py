@@ -9,6 +9,7 @@ Exceptions are for misuse and broken infrastructure::
     ├── DataError              a dataset record or file that does not validate
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
+    ├── VerifierError          a verifier's own machinery (worker processes) cannot run
     └── JobError               a solve job that cannot start or resume
         └── ResumeMismatchError   resuming with a different configuration
 """
@@ -47,6 +48,10 @@ class ModelNotFoundError(ReasonerError, FileNotFoundError):
 
 class EngineError(ReasonerError, RuntimeError):
     """The generation engine is dead, unreachable or returned something invalid."""
+
+
+class VerifierError(ReasonerError, RuntimeError):
+    """A verifier's own machinery cannot run: its worker processes do not start."""
 
 
 class JobError(ReasonerError, RuntimeError):
