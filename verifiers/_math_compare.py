@@ -50,6 +50,8 @@ class Rules:
     """None: tolerance only against a decimal reference; a number: also against exact ones."""
     ref_places: int | None = None
     """Decimal places of the reference leaf being compared (set per leaf)."""
+    answer_places: int | None = None
+    """Decimal places of the answer leaf being compared (set per leaf)."""
 
 
 class Outcome(NamedTuple):
@@ -218,6 +220,8 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     _check_size(value)
     if percent and not isinstance(value, (sp.Expr, sp.Equality)):
         raise _ParseFailure(f"a percent sign on a non-number: {body[:200]!r}")
+    if isinstance(value, sp.Equality) and isinstance(value.rhs, sp.FiniteSet) and _is_name(value.lhs):
+        value = value.rhs  # `x = \pm 3`
     if isinstance(value, sp.FiniteSet) and not percent:  # `1 \pm \sqrt{2}`
         return _Bag("set", tuple(_Leaf(v, False, _places(body)) for v in value.args))
     if isinstance(value, sp.Tuple) and not percent:
@@ -346,7 +350,7 @@ def _leaf_value(node: Any) -> Any:
 # Comparison of parsed values.
 
 def _leaves_equal(a: _Leaf, b: _Leaf, rules: Rules) -> bool:
-    rules = replace(rules, ref_places=b.places)
+    rules = replace(rules, ref_places=b.places, answer_places=a.places)
     if a.percent and b.percent:  # 50% vs 0.5%: compare like with like
         return _values_equal(a.value, b.value, rules)
     return any(_values_equal(x, y, rules) for x in _readings(a, rules) for y in _readings(b, rules))
@@ -401,13 +405,16 @@ def _equations_equal(x: Any, y: Any, rules: Rules) -> bool:
 
 
 def _assigned_value(equation: Any) -> Any:
-    """The value of `name = value` (either way round), or None when it is not an assignment.
+    """The value of a true numeric equation's right side, or the value of `name = value` (either way round), or None when it is not an assignment.
 
     A name is a symbol, an applied function `f(x)`, or a product of symbols
     read from a name like `PQ`; it must not occur in the value.
     """
     from sympy.core.function import AppliedUndef
+    import sympy as sp
 
+    if not equation.free_symbols and all(isinstance(side, sp.Expr) for side in equation.args):
+        return equation.rhs if _is_zero(equation.lhs - equation.rhs) else None  # `6 \\cdot 4 = 24`
     for name, value in ((equation.lhs, equation.rhs), (equation.rhs, equation.lhs)):
         if not _is_name(name) or value.has(name):
             continue
@@ -504,6 +511,8 @@ def _close_to_decimal_reference(x: Any, y: Any, rules: Rules) -> bool:
     it has two or more decimal places, within half a unit of its last place."""
     import sympy as sp
 
+    if rules.answer_places is not None and rules.ref_places is not None and rules.answer_places < rules.ref_places:
+        return _is_zero(_exact(x) - _exact(y))  # 33.33 is not 33.333: fewer digits than asked for
     if _close(x, y, 1e-4 if rules.rel_tol is None else rules.rel_tol):
         return True
     if rules.ref_places is None or rules.ref_places < 2:

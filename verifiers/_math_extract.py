@@ -41,6 +41,8 @@ _BOX_JOINER = re.compile(r"(?:\s|\$|\\\)|\\\(|\\\]|\\\[|,|;|\\quad|\\qquad|\\tex
                          r"\band\b|\bor\b|&|\\\\)*")
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 _BEFORE_MATH = set("^_/\\{}*<>|[(+-,")
+_MATH_AFTER = re.compile(r"[=^\\_{}<>*/+|]|\w!")
+_OPERATOR_WORD_BEFORE = re.compile(r"(?:\bmod|\bover|\btimes|\bplus|\bminus|\bdivided by|\bto the)$")
 _AFTER_MATH = set("^_/\\{}*=<>|[]()+-!")
 
 
@@ -216,5 +218,7 @@ def standalone_last_number(text: str) -> str | None:
         return None  # 3 + 4, \frac{..}{4}, (1, 2)
     if after[:1] == "." and after[1:2].isdigit():
         return None
+    if _MATH_AFTER.search(after) or _OPERATOR_WORD_BEFORE.search(before):
+        return None  # `n=8 and get n!`, `12 mod 5`: more math follows or surrounds it
     percent = re.match(r"\\?%", after)
     return number.group(0) + ("\\%" if percent else "")

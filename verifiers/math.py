@@ -122,10 +122,10 @@ _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
     (r"\\(?:left|right)\.", ""),
     (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
     (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),
-    (r"(\d)\\,(\d{3})(?!\d)", r"\1\2"),
+    (r"(?<=\d)\\,(?=\d{3}(?!\d))", ""),
     (r"\{,\}", ","),
     (r"\\!", ""),
-    (r"\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
+    (r"(?<!\\)\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
     (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
     (r">=|=>|\\geqslant(?![a-zA-Z])|\\geqq(?![a-zA-Z])", r"\\ge "),
     (r"<=|=<|\\leqslant(?![a-zA-Z])|\\leqq(?![a-zA-Z])", r"\\le "),
@@ -184,7 +184,8 @@ def normalize_answer(answer: str) -> str:
     text = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", text)
     text = _CHOICE.sub(r"\1", _unwrap_braces(text))
     text = re.sub(r"\s+", " ", text)
-    return re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
+    text = re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
+    return text.replace("\\\\", "\\\\ ")  # a matrix row break must not glue to the next entry
 
 
 def _exact_before_approx(text: str) -> str:
@@ -303,6 +304,8 @@ def _plain_numbers_equal(answer: str, reference: str, rules: Rules) -> bool:
     tolerance = rules.rel_tol
     if "." in reference:
         places = len(reference.split(".")[1])
+        if "." in answer and len(answer.split(".")[1]) < places:
+            return False  # 33.33 is not 33.333: fewer digits than the reference gives
         if places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**places) * (1 + Fraction(1, 10**9)):
             return True
         tolerance = 1e-4 if tolerance is None else tolerance
