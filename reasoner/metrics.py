@@ -1,10 +1,13 @@
 """Accuracy, cost and sampling estimators over result records.
 
 Records are the dicts a solve job writes, one per problem. A record is
-correct when its verdict status is `correct`; records whose verdict could not
-be graded (score None) are counted separately and never as wrong answers
-silently: `accuracy` divides by all problems, `graded_accuracy` by the
-graded ones only.
+correct when its verdict status is `correct`. Under the verifiers' score rule
+(`verifiers.base`) an answer that is missing, unparseable or timed out is
+graded wrong (score 0); only records the verifier could not grade through no
+fault of the model (score None: a reference that does not parse, a verifier
+failure, a strategy error) are counted separately, with their problem ids
+(`ungradable`, `ungradable_ids`), and never as wrong answers silently:
+`accuracy` divides by all problems, `graded_accuracy` by the graded ones only.
 
 The estimators take the n graded samples of one problem and say how a
 strategy that drew only k of them would have fared, in expectation over the
@@ -296,6 +299,10 @@ def _totals(records: list[dict[str, Any]]) -> dict[str, Any]:
     return block
 
 
+_LISTED_IDS = 20
+"""Ungradable problems (a reference that does not parse, a verifier failure) are named, up to this many."""
+
+
 def _accuracy_block(records: list[dict[str, Any]]) -> dict[str, Any]:
     correct = sum(1 for r in records if r.get("status") == "correct")
     graded = sum(1 for r in records if r.get("score") is not None)
@@ -304,5 +311,6 @@ def _accuracy_block(records: list[dict[str, Any]]) -> dict[str, Any]:
         "correct": correct,
         "accuracy": correct / len(records) if records else 0.0,
         "ungradable": len(records) - graded,
+        "ungradable_ids": [r.get("problem_id") for r in records if r.get("score") is None][:_LISTED_IDS],
         "graded_accuracy": correct / graded if graded else None,
     }

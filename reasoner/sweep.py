@@ -29,8 +29,11 @@ How a budget is spent:
   cot at budget 1 (greedy), revision at budget b as 1 chain of b - 1 revisions.
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
-its interval is a 95% percentile bootstrap over problems. An ungradable
-verdict counts as not correct, as in `metrics.summarize`'s `accuracy`.
+its interval is a 95% percentile bootstrap over problems. Under the
+verifiers' score rule (`verifiers.base`) a missing or unparseable answer is
+simply wrong; an ungradable verdict (status `error`: a reference that does not
+parse, a verifier failure) counts as not correct, as in `metrics.summarize`'s
+`accuracy`, and is counted in the row's `errors`.
 
 Re-running into the same folder resumes: records present for the same
 generation settings are kept and only missing (model, run, problem) records
@@ -485,8 +488,12 @@ def _sampled_points(model: str, problems: Sequence[Problem], index: dict, k: int
         points.append(Point(
             level=record["level"], metrics=sample_metrics(samples, k, config.draws, seed),
             tokens=cost["generated_tokens"] * share, flops=2.0 * (record["parameters"] or 0) * tokens,
-            wall_s=cost["wall_seconds"] * share, error=False))
+            wall_s=cost["wall_seconds"] * share, error=_ungradable(record)))
     return points
+
+
+def _ungradable(record: dict[str, Any]) -> bool:
+    return any(c.get("status") == "error" for c in record["candidates"])
 
 
 def _adaptive_points(model: str, problems: Sequence[Problem], index: dict, config: SweepConfig) -> list[Point]:
@@ -517,7 +524,7 @@ def _adaptive_points(model: str, problems: Sequence[Problem], index: dict, confi
             level=record["level"], metrics={"accuracy": correct / config.draws, "samples": share * n},
             tokens=tokens / config.draws,
             flops=2.0 * (record["parameters"] or 0) * (tokens + prompt_tokens) / config.draws,
-            wall_s=record["cost"]["wall_seconds"] * share, error=False))
+            wall_s=record["cost"]["wall_seconds"] * share, error=_ungradable(record)))
     return points
 
 
@@ -525,7 +532,7 @@ def _run_point(record: dict[str, Any]) -> Point:
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
                  tokens=cost["generated_tokens"], flops=cost["flops"], wall_s=cost["wall_seconds"],
-                 error=bool(record.get("error")))
+                 error=bool(record.get("error")) or record.get("status") == "error")
 
 
 def _row(model: str, strategy: str, budget: int, points: list[Point], metric: str,

@@ -133,6 +133,19 @@ def compare_task(answer: str, reference: str, rules: Rules) -> Outcome:
     return Outcome("equal", "equivalent") if same else Outcome("unequal", "not equivalent")
 
 
+def reference_task(reference: str) -> Outcome:
+    """Worker entry point: whether a normalised reference parses (`equal` means it does)."""
+    try:
+        _structure(reference)
+    except _ParseFailure as exc:
+        return Outcome("bad_reference", f"reference does not parse: {exc}")
+    except _RESOURCE_ERRORS as exc:
+        return Outcome("bad_reference", f"reference too large: {_describe(exc)}")
+    except Exception as exc:  # sympy raises many types; reported as an error, never as "unequal"
+        return Outcome("error", f"sympy failed on the reference: {_describe(exc)}")
+    return Outcome("equal", "reference parses")
+
+
 def _describe(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"

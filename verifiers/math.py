@@ -456,8 +456,25 @@ class MathVerifier:
         if not ref_key:
             return extracted, Outcome("bad_reference", f"reference has no answer: {reference!r:.200}"), None
         if not answer_key:
-            return extracted, Outcome("bad_answer", "no answer found in the prediction"), None
+            return extracted, self._reference_outcome(ref_key) or Outcome(
+                "bad_answer", "no answer found in the prediction"), None
         return extracted, None, (answer_key, ref_key)
+
+    def _reference_outcome(self, ref_key: str) -> Outcome | None:
+        """`bad_reference` when the reference does not parse (checked even when the answer
+        is missing, so a dataset problem is never blamed on the model); else None."""
+        if _PLAIN_NUMBER.fullmatch(ref_key) or _WORDS.fullmatch(ref_key):
+            return None
+        key = (ref_key, "\0reference")
+        outcome = self._cache.get(key)
+        if outcome is None:
+            try:
+                outcome = self._worker_pool().call("reference_task", (ref_key,), self.timeout)
+            except (WorkerTimeout, WorkerDied) as exc:
+                outcome = Outcome("error", f"reference check failed: {type(exc).__name__} {exc}")
+            if outcome.kind != "error":
+                self._cache.put(key, outcome)
+        return outcome if outcome.kind in ("bad_reference", "error") else None
 
     def _verdict(self, outcome: Outcome, extracted: str | None, seconds: float) -> Verdict:
         status = _STATUS[outcome.kind]

@@ -4,8 +4,11 @@ One step:
 1. Draw `prompts_per_step` training problems (a pure function of seed and
    step, never from a test split) and sample `group_size` completions of each
    on the rollout engine, which is tagged with the weight version it holds.
-2. Grade every completion with the verifiers' batch API. A `None` score
-   (could not grade) takes no part in its group's baseline or in the loss.
+2. Grade every completion with the verifiers' batch API (the score rule of
+   `verifiers.base`: no answer, unparseable or timed out scores 0, so it gets
+   a negative advantage). A `None` score (a broken reference or a verifier
+   failure) takes no part in its group's baseline or in the loss, and is
+   counted in `ungradable_fraction`.
 3. Turn rewards into group-relative advantages (`group_advantages`).
 4. Recompute the sampled tokens' log-probs in torch, check them against the
    log-probs vLLM reported (a mismatch means the engine holds other weights
@@ -515,7 +518,8 @@ class GRPOTrainer:
         return rollouts, seconds
 
     def _grade(self, problems: list[Problem], rollouts: list[Rollout]) -> None:
-        """Rewards from the verifiers' batch API (or `reward_fn`); a None score stays None."""
+        """Rewards from the verifiers' batch API (or `reward_fn`); a None score (not the
+        completion's fault) stays None."""
         if self.reward_fn is not None:
             for rollout, reward in zip(rollouts, self.reward_fn(problems, rollouts), strict=True):
                 rollout.reward = reward
