@@ -154,14 +154,20 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to `size` workers, started on demand; thread-safe."""
+    """Up to `size` workers; thread-safe.
+
+    Workers start in background threads: all of them at the first call, and a
+    replacement as soon as one is killed, so a timeout does not make the next
+    comparison wait for a fresh interpreter (seconds on a loaded machine).
+    """
 
     def __init__(self, size: int, memory_mb: int | None) -> None:
         self.size = size
         self.memory_mb = memory_mb
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle: queue.Queue[_Worker | BaseException] = queue.Queue()
         self._slots = threading.BoundedSemaphore(size)
         self._all: set[_Worker] = set()
+        self._starting = 0
         self._lock = threading.Lock()
         self._closed = False
 
@@ -171,32 +177,51 @@ class WorkerPool:
             worker = self._take()
             try:
                 result = worker.call(name, args, timeout)
-            except (WorkerTimeout, WorkerDied):
-                self._discard(worker)
-                raise
             except BaseException:
-                self._discard(worker)  # e.g. KeyboardInterrupt mid-frame: the stream is out of sync
+                self._discard(worker)  # timed out, died, or interrupted mid-frame: never reuse it
                 raise
             self._idle.put(worker)
             return result
 
     def _take(self) -> _Worker:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
         with self._lock:
             if self._closed:
                 raise VerifierError("the math verifier's workers were closed")
-        worker = _Worker(self.memory_mb)
+            missing = self.size - len(self._all) - self._starting
+            self._starting += max(missing, 0)
+        for _ in range(max(missing, 0)):
+            threading.Thread(target=self._start_one, name="math-verifier-start", daemon=True).start()
+        try:
+            found = self._idle.get(timeout=_START_SECONDS * 2)
+        except queue.Empty:
+            raise VerifierError(f"no math verifier worker became free within {_START_SECONDS * 2:g} s") from None
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+    def _start_one(self) -> None:
+        try:
+            worker: _Worker | BaseException = _Worker(self.memory_mb)
+        except BaseException as exc:  # handed to the caller waiting for this worker
+            worker = exc
         with self._lock:
-            self._all.add(worker)
-        return worker
+            self._starting -= 1
+            if isinstance(worker, _Worker):
+                if self._closed:
+                    worker.kill()
+                    return
+                self._all.add(worker)
+        self._idle.put(worker)
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
         with self._lock:
             self._all.discard(worker)
+            replace = not self._closed
+            if replace:
+                self._starting += 1
+        if replace:
+            threading.Thread(target=self._start_one, name="math-verifier-start", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
