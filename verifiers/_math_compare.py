@@ -451,7 +451,12 @@ def _proportional(d1: Any, d2: Any, positive: bool) -> bool:
 
     if not (d1.free_symbols and d2.free_symbols) or _is_zero(d1) or _is_zero(d2):
         return False  # `0 = 0`, `1 = 2` and `x = x` equal nothing
-    ratio = sp.simplify(d1 / d2)
+    samples = _sample_values(d1 / d2)
+    if len(samples) >= 2 and abs(samples[0] - samples[1]) > sp.Float("1e-9") * (1 + abs(samples[0])):
+        return False  # the ratio is not constant
+    ratio = sp.cancel(d1 / d2)
+    if ratio.free_symbols:
+        ratio = sp.simplify(ratio)
     if ratio.free_symbols or ratio.is_finite is not True or ratio.is_zero is not False:
         return False
     return ratio.is_positive is True if positive else True
@@ -570,11 +575,54 @@ def _exact(expr: Any) -> Any:
 
 
 def _is_zero(expr: Any) -> bool:
+    """A proof that `expr` is 0: structurally, by expansion, or by `simplify`.
+
+    Sample points only ever reject: when `expr` is clearly nonzero at an exact
+    rational point, simplify (the slow step) is skipped.
+    """
     import sympy as sp
 
     if expr == 0 or expr.is_zero is True:
         return True
+    if expr.is_Rational or _clearly_nonzero(expr):
+        return False
+    if sp.expand(expr) == 0:
+        return True
     return sp.simplify(expr) == 0
+
+
+_SAMPLES = ("7/13", "11/17", "5/19")
+
+
+def _sample_values(expr: Any) -> list[Any]:
+    """`expr` evaluated at a few exact rational points (30 digits); non-finite values are skipped."""
+    import sympy as sp
+
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    values = []
+    for k, sample in enumerate(_SAMPLES):
+        point = {symbol: sp.Rational(sample) + sp.Rational(j + k, 3) for j, symbol in enumerate(symbols)}
+        try:
+            value = sp.N(expr.xreplace(point), 30)
+        except (TypeError, ValueError, ZeroDivisionError, AttributeError, NotImplementedError):
+            continue
+        if value.is_number and value.is_finite and value.is_comparable is not False:
+            values.append(value)
+        if not symbols:
+            break
+    return values
+
+
+def _clearly_nonzero(expr: Any) -> bool:
+    import sympy as sp
+
+    for value in _sample_values(expr):
+        size = abs(value)
+        scale = 1 + max((abs(sp.N(term, 15)) for term in sp.Add.make_args(expr) if not term.free_symbols),
+                        default=sp.Integer(0))
+        if size.is_comparable and size > sp.Float("1e-9") * scale:
+            return True
+    return False
 
 
 def _close(x: Any, y: Any, rel_tol: float) -> bool:

@@ -282,35 +282,68 @@ class _LRU:
 
 
 def _fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
-    """Decide cheaply in the parent when possible: identical strings, plain numbers, words.
+    """Decide cheaply in the parent when possible: identical strings, simple numbers, words.
 
     Identical equations still go to sympy, so that `0=0` never equals itself.
     """
     if answer == reference and "=" not in answer:
         return Outcome("equal", "identical after normalisation")
-    if _PLAIN_NUMBER.fullmatch(answer) and _PLAIN_NUMBER.fullmatch(reference):
-        same = _plain_numbers_equal(answer, reference, rules)
+    numbers = _simple_number(answer), _simple_number(reference)
+    if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0][2], numbers[1][2]):
+        same = _numbers_equal(numbers[0], numbers[1], rules)
         return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
     if _WORDS.fullmatch(answer) and _WORDS.fullmatch(reference) and answer.lower() == reference.lower():
         return Outcome("equal", "same words")
     return None
 
 
-def _plain_numbers_equal(answer: str, reference: str, rules: Rules) -> bool:
-    """The worker's number rule on plain decimals, with exact fractions (see the module docstring)."""
-    a, b = Fraction(answer), Fraction(reference)
+_NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
+_FRACTION = re.compile(r"([-+]?)\\frac\{(\d{1,40})\}\{(\d{1,40})\}|([-+]?\d{1,40})/(\d{1,40})")
+
+SimpleNumber = tuple[Fraction, int | None, str | None]
+
+
+def _simple_number(text: str) -> SimpleNumber | None:
+    """(value, decimal places or None, assigned name or None) of `12`, `-0.5`, `\\frac{3}{4}`,
+    `3/4` or `x=...` of those; None for anything else."""
+    name = None
+    prefix = _NAME_PREFIX.match(text)
+    if prefix:
+        name, text = prefix.group(1), text[prefix.end():]
+    if _PLAIN_NUMBER.fullmatch(text):
+        places = len(text.split(".")[1]) if "." in text else None
+        return Fraction(text), places, name
+    fraction = _FRACTION.fullmatch(text)
+    if fraction is None:
+        return None
+    sign, top, bottom = (fraction.group(1), fraction.group(2), fraction.group(3)) if fraction.group(2) else (
+        "", fraction.group(4), fraction.group(5))
+    if int(bottom) == 0:
+        return None
+    return Fraction(int(sign + top if sign != "+" else top), int(bottom)), None, name
+
+
+def _same_name(a: str | None, b: str | None) -> bool:
+    """`x=5` and `5` may be compared as numbers; `x=5` and `y=5` are left to sympy."""
+    return a is None or b is None or a == b
+
+
+def _numbers_equal(answer: SimpleNumber, reference: SimpleNumber, rules: Rules) -> bool:
+    """The worker's number rule (see the module docstring), on exact fractions."""
+    a, answer_places, _ = answer
+    b, ref_places, _ = reference
     if a == b:
         return True
-    tolerance = rules.rel_tol
-    if "." in reference:
-        places = len(reference.split(".")[1])
-        if "." in answer and len(answer.split(".")[1]) < places:
+    if ref_places is not None:
+        if answer_places is not None and answer_places < ref_places:
             return False  # 33.33 is not 33.333: fewer digits than the reference gives
-        if places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**places) * (1 + Fraction(1, 10**9)):
+        if ref_places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**ref_places) * (1 + Fraction(1, 10**9)):
             return True
-        tolerance = 1e-4 if tolerance is None else tolerance
-    elif "." not in answer or tolerance is None:
+        tolerance = 1e-4 if rules.rel_tol is None else rules.rel_tol
+    elif answer_places is None or rules.rel_tol is None:
         return False
+    else:
+        tolerance = rules.rel_tol
     return abs(a - b) <= Fraction(tolerance) * max(abs(a), abs(b))
 
 
@@ -463,7 +496,7 @@ class MathVerifier:
     def _reference_outcome(self, ref_key: str) -> Outcome | None:
         """`bad_reference` when the reference does not parse (checked even when the answer
         is missing, so a dataset problem is never blamed on the model); else None."""
-        if _PLAIN_NUMBER.fullmatch(ref_key) or _WORDS.fullmatch(ref_key):
+        if _simple_number(ref_key) or _WORDS.fullmatch(ref_key):
             return None
         key = (ref_key, "\0reference")
         outcome = self._cache.get(key)
