@@ -11,6 +11,7 @@ Exceptions are for misuse and broken infrastructure::
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
     │   └── WeightSyncError       a training engine that does not hold the trainer's weights
+    ├── VerifierError          a verifier's own machinery (worker processes) cannot run
     └── JobError               a solve job that cannot start or resume
         └── ResumeMismatchError   resuming with a different configuration
 """
@@ -57,6 +58,8 @@ class EngineError(ReasonerError, RuntimeError):
 
 class WeightSyncError(EngineError):
     """A rollout engine that does not hold the weights the trainer thinks it does (GRPO)."""
+class VerifierError(ReasonerError, RuntimeError):
+    """A verifier's own machinery cannot run: its worker processes do not start."""
 
 
 class JobError(ReasonerError, RuntimeError):

@@ -1,10 +1,13 @@
 """Accuracy, cost and sampling estimators over result records.
 
 Records are the dicts a solve job writes, one per problem. A record is
-correct when its verdict status is `correct`; records whose verdict could not
-be graded (score None) are counted separately and never as wrong answers
-silently: `accuracy` divides by all problems, `graded_accuracy` by the
-graded ones only.
+correct when its verdict status is `correct`. Under the verifiers' score rule
+(`verifiers.base`) an answer that is missing, unparseable or timed out is
+graded wrong (score 0); only records the verifier could not grade through no
+fault of the model (score None: a reference that does not parse, a verifier
+failure, a strategy error) are counted separately, with their problem ids
+(`ungradable`, `ungradable_ids`), and never as wrong answers silently:
+`accuracy` divides by all problems, `graded_accuracy` by the graded ones only.
 
 The estimators take the n graded samples of one problem and say how a
 strategy that drew only k of them would have fared, in expectation over the
@@ -221,13 +224,20 @@ def compute_optimal(rows: Sequence[SweepRow]) -> dict[str, Choice]:
     return choices
 
 
+LISTED_IDS = 20
+"""Ungradable problems (a reference that does not parse, a verifier failure) are named, up to this many."""
+
+
 class AccuracyBlock(BaseModel):
     """Accuracy over a set of solve-job records."""
 
     problems: int = 0
     correct: int = 0
     ungradable: int = 0
-    """Records without a usable score (no reference, or the verifier could not grade)."""
+    """Records without a usable score (no reference, a reference that does not parse, a verifier
+    failure, a strategy error): never counted as wrong answers silently."""
+    ungradable_ids: list[str] = Field(default_factory=list)
+    """The first `LISTED_IDS` of them, by problem id."""
 
     @property
     def accuracy(self) -> float:
@@ -243,7 +253,10 @@ class AccuracyBlock(BaseModel):
     def add(self, record: dict[str, Any]) -> None:
         self.problems += 1
         self.correct += record.get("status") == "correct"
-        self.ungradable += record.get("score") is None
+        if record.get("score") is None:
+            self.ungradable += 1
+            if len(self.ungradable_ids) < LISTED_IDS:
+                self.ungradable_ids.append(str(record.get("problem_id")))
 
     def report(self) -> dict[str, Any]:
         """The block with its derived accuracies, as printed and written as JSON."""

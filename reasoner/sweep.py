@@ -28,8 +28,11 @@ The sweep names no strategy. It asks each one how it can be measured:
   strategy without `at_budget` runs once, at budget 1), costed as booked.
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
-its interval is a 95% percentile bootstrap over problems. An ungradable
-verdict counts as not correct, as in `metrics.summarize`'s `accuracy`.
+its interval is a 95% percentile bootstrap over problems. Under the
+verifiers' score rule (`verifiers.base`) a missing or unparseable answer is
+simply wrong; an ungradable verdict (status `error`: a reference that does not
+parse, a verifier failure) counts as not correct, as in `metrics.summarize`'s
+`accuracy`, and is counted in the row's `errors`.
 
 Re-running into the same folder resumes: records present for the same
 generation settings are kept and only missing (model, run, problem) records
@@ -450,14 +453,18 @@ def _replayed_point(strategy: Any, record: Record, budget: int, n: int, config: 
     return Point(level=record["level"], metrics={"accuracy": replay.accuracy, "samples": replay.samples,
                                                  **replay.metrics},
                  tokens=replay.generated_tokens, flops=2.0 * (record["parameters"] or 0) * computed,
-                 wall_s=cost["wall_seconds"] * replay.samples / n, error=False)
+                 wall_s=cost["wall_seconds"] * replay.samples / n, error=_ungradable(record))
+
+
+def _ungradable(record: Record) -> bool:
+    return any(c.get("status") == "error" for c in record["candidates"])
 
 
 def _run_point(record: Record) -> Point:
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
                  tokens=cost["generated_tokens"], flops=cost["flops"], wall_s=cost["wall_seconds"],
-                 error=bool(record.get("error")))
+                 error=bool(record.get("error")) or record.get("status") == "error")
 
 
 def _row(model: str, strategy: str, budget: int, points: list[Point], replayed: bool,

@@ -18,8 +18,9 @@ imported lazily, inside functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import math
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
@@ -45,7 +46,12 @@ class Rules:
     """The caller's settings that change a comparison (see `MathVerifier`)."""
 
     percent: PercentRule
-    rel_tol: float
+    rel_tol: float | None
+    """None: tolerance only against a decimal reference; a number: also against exact ones."""
+    ref_places: int | None = None
+    """Decimal places of the reference leaf being compared (set per leaf)."""
+    answer_places: int | None = None
+    """Decimal places of the answer leaf being compared (set per leaf)."""
 
 
 class Outcome(NamedTuple):
@@ -59,6 +65,8 @@ class Outcome(NamedTuple):
 class _Leaf:
     value: Any
     percent: bool
+    places: int | None = None
+    """Most digits after a decimal point in the leaf's text; None without a decimal."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +87,8 @@ class _Bag:
 
 
 def init_worker(memory_mb: int | None) -> None:
-    import signal
-
-    # A C-level bigint power never returns to the interpreter, so pebble's
-    # Python SIGTERM handler would delay every kill by its 3 s grace period.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.set_int_max_str_digits(0)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     if memory_mb and sys.platform.startswith("linux"):
         _limit_memory(memory_mb)
     try:
@@ -129,6 +133,19 @@ def compare_task(answer: str, reference: str, rules: Rules) -> Outcome:
     return Outcome("equal", "equivalent") if same else Outcome("unequal", "not equivalent")
 
 
+def reference_task(reference: str) -> Outcome:
+    """Worker entry point: whether a normalised reference parses (`equal` means it does)."""
+    try:
+        _structure(reference)
+    except _ParseFailure as exc:
+        return Outcome("bad_reference", f"reference does not parse: {exc}")
+    except _RESOURCE_ERRORS as exc:
+        return Outcome("bad_reference", f"reference too large: {_describe(exc)}")
+    except Exception as exc:  # sympy raises many types; reported as an error, never as "unequal"
+        return Outcome("error", f"sympy failed on the reference: {_describe(exc)}")
+    return Outcome("equal", "reference parses")
+
+
 def _describe(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
@@ -149,7 +166,7 @@ def _parse_latex(text: str) -> Any:
 # Structure: split brackets and top-level commas before handing leaves to the parser.
 
 def _structure(text: str) -> _Leaf | _Seq | _Bag:
-    text = text.strip()
+    text = _drop_tuple_names(text.strip())
     pieces = _split_top(text, ("\\cup",))
     if len(pieces) > 1:
         return _Bag("union", tuple(_structure(p) for p in pieces))
@@ -163,6 +180,15 @@ def _structure(text: str) -> _Leaf | _Seq | _Bag:
     if len(items) > 1:
         return _Bag("list", tuple(_structure(p) for p in items))
     return _parse_leaf(text)
+
+
+_NAMES = re.compile(r"[(\[]\s*[A-Za-z](?:_\{?\w+\}?)?(?:\s*,\s*[A-Za-z](?:_\{?\w+\}?)?)+\s*[)\]]\s*=(?!=)")
+
+
+def _drop_tuple_names(text: str) -> str:
+    """`(a, b) = (4, 1)` -> `(4, 1)`: named tuple components are the tuple."""
+    found = _NAMES.match(text)
+    return text[found.end():].strip() if found and text[found.end():].strip() else text
 
 
 def _split_top(text: str, separators: tuple[str, ...] = (",", ";")) -> list[str]:
@@ -207,11 +233,18 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     _check_size(value)
     if percent and not isinstance(value, (sp.Expr, sp.Equality)):
         raise _ParseFailure(f"a percent sign on a non-number: {body[:200]!r}")
+    if isinstance(value, sp.Equality) and isinstance(value.rhs, sp.FiniteSet) and _is_name(value.lhs):
+        value = value.rhs  # `x = \pm 3`
     if isinstance(value, sp.FiniteSet) and not percent:  # `1 \pm \sqrt{2}`
-        return _Bag("set", tuple(_Leaf(v, False) for v in value.args))
+        return _Bag("set", tuple(_Leaf(v, False, _places(body)) for v in value.args))
     if isinstance(value, sp.Tuple) and not percent:
-        return _Seq("(", ")", tuple(_Leaf(v, False) for v in value.args))
-    return _Leaf(value, percent)
+        return _Seq("(", ")", tuple(_Leaf(v, False, _places(body)) for v in value.args))
+    return _Leaf(value, percent, _places(body))
+
+
+def _places(text: str) -> int | None:
+    found = [len(m) for m in re.findall(r"\d\.(\d+)", text)]
+    return max(found) if found else None
 
 
 def _check_size(value: Any) -> None:
@@ -261,10 +294,21 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
         return _seqs_equal(a, b, rules)
     if isinstance(a, _Bag) and isinstance(b, _Bag) and (a.kind == "union") == (b.kind == "union"):
         return _bags_equal(a, b, rules)
+    if _is_vector_leaf(a) and isinstance(b, _Seq) or isinstance(a, _Seq) and _is_vector_leaf(b):
+        xs = list(a.value) if isinstance(a, _Leaf) else list(a.items)
+        ys = list(b.value) if isinstance(b, _Leaf) else list(b.items)
+        wrap = lambda v: v if isinstance(v, (_Leaf, _Seq, _Bag)) else _Leaf(v, False)  # noqa: E731
+        return len(xs) == len(ys) and all(_nodes_equal(wrap(p), wrap(q), rules) for p, q in zip(xs, ys))
     if _is_ordered_pair(a, b) or _is_ordered_pair(b, a):
         return len(a.items) == len(b.items) and all(
             _nodes_equal(x, y, rules) for x, y in zip(a.items, b.items))
     return _as_sets_equal(a, b)
+
+
+def _is_vector_leaf(node: Any) -> bool:
+    import sympy as sp
+
+    return isinstance(node, _Leaf) and isinstance(node.value, sp.MatrixBase) and 1 in node.value.shape
 
 
 def _is_ordered_pair(seq: Any, bag: Any) -> bool:
@@ -302,6 +346,9 @@ def _as_sympy_set(node: Any) -> Any:
         interval = sp.Interval(low, high, node.opener == "(", node.closer == ")")
         return None if interval is sp.S.EmptySet else interval  # (2, 1) is a tuple, not {}
     if isinstance(node, _Bag):
+        if node.kind == "list" and all(isinstance(i, _Leaf) and _is_set_like(i.value) for i in node.items):
+            parts = [_value_as_set(i.value) for i in node.items]  # `x < 1 or x > 2`
+            return None if any(p is None for p in parts) else sp.Union(*parts)
         parts = [_as_sympy_set(i) if node.kind == "union" else _leaf_value(i) for i in node.items]
         if any(p is None for p in parts):
             return None
@@ -316,6 +363,7 @@ def _leaf_value(node: Any) -> Any:
 # Comparison of parsed values.
 
 def _leaves_equal(a: _Leaf, b: _Leaf, rules: Rules) -> bool:
+    rules = replace(rules, ref_places=b.places, answer_places=a.places)
     if a.percent and b.percent:  # 50% vs 0.5%: compare like with like
         return _values_equal(a.value, b.value, rules)
     return any(_values_equal(x, y, rules) for x in _readings(a, rules) for y in _readings(b, rules))
@@ -349,7 +397,7 @@ def _values_equal(x: Any, y: Any, rules: Rules) -> bool:
     if isinstance(x, sp.MatrixBase) or isinstance(y, sp.MatrixBase):
         return _matrices_equal(x, y, rules)
     if isinstance(x, sp.Expr) and isinstance(y, sp.Expr):
-        return _exprs_equal(x, y, rules.rel_tol)
+        return _exprs_equal(x, y, rules)
     return x == y
 
 
@@ -357,23 +405,44 @@ def _equations_equal(x: Any, y: Any, rules: Rules) -> bool:
     """Equations match up to a nonzero constant factor; `v = value` matches `value`."""
     import sympy as sp
 
-    if not (isinstance(x, sp.Equality) and isinstance(y, sp.Equality)):
-        equation, other = (x, y) if isinstance(x, sp.Equality) else (y, x)
-        return _assignment_equal(equation, other, rules)
+    if not isinstance(y, sp.Equality):
+        value = _assigned_value(x)
+        return value is not None and _values_equal(value, y, rules)
+    if not isinstance(x, sp.Equality):
+        value = _assigned_value(y)
+        return value is not None and _values_equal(x, value, rules)
     sides = (x.lhs, x.rhs, y.lhs, y.rhs)
     if not all(isinstance(s, sp.Expr) for s in sides):
         return x == y
     return _proportional(_exact(x.lhs - x.rhs), _exact(y.lhs - y.rhs), positive=False)
 
 
-def _assignment_equal(equation: Any, other: Any, rules: Rules) -> bool:
+def _assigned_value(equation: Any) -> Any:
+    """The value of a true numeric equation's right side, or the value of `name = value` (either way round), or None when it is not an assignment.
+
+    A name is a symbol, an applied function `f(x)`, or a product of symbols
+    read from a name like `PQ`; it must not occur in the value.
+    """
     from sympy.core.function import AppliedUndef
     import sympy as sp
 
-    for variable, value in ((equation.lhs, equation.rhs), (equation.rhs, equation.lhs)):
-        if isinstance(variable, (sp.Symbol, AppliedUndef)) and not value.has(variable):
-            return _values_equal(value, other, rules)
-    return False
+    if not equation.free_symbols and all(isinstance(side, sp.Expr) for side in equation.args):
+        return equation.rhs if _is_zero(equation.lhs - equation.rhs) else None  # `6 \\cdot 4 = 24`
+    for name, value in ((equation.lhs, equation.rhs), (equation.rhs, equation.lhs)):
+        if not _is_name(name) or value.has(name):
+            continue
+        if isinstance(name, AppliedUndef) or not (name.free_symbols & value.free_symbols):
+            return value
+    return None
+
+
+def _is_name(expr: Any) -> bool:
+    from sympy.core.function import AppliedUndef
+    import sympy as sp
+
+    if isinstance(expr, (sp.Symbol, AppliedUndef)):
+        return True
+    return isinstance(expr, sp.Mul) and all(isinstance(f, sp.Symbol) for f in expr.args)
 
 
 def _proportional(d1: Any, d2: Any, positive: bool) -> bool:
@@ -382,7 +451,12 @@ def _proportional(d1: Any, d2: Any, positive: bool) -> bool:
 
     if not (d1.free_symbols and d2.free_symbols) or _is_zero(d1) or _is_zero(d2):
         return False  # `0 = 0`, `1 = 2` and `x = x` equal nothing
-    ratio = sp.simplify(d1 / d2)
+    samples = _sample_values(d1 / d2)
+    if len(samples) >= 2 and abs(samples[0] - samples[1]) > sp.Float("1e-9") * (1 + abs(samples[0])):
+        return False  # the ratio is not constant
+    ratio = sp.cancel(d1 / d2)
+    if ratio.free_symbols:
+        ratio = sp.simplify(ratio)
     if ratio.free_symbols or ratio.is_finite is not True or ratio.is_zero is not False:
         return False
     return ratio.is_positive is True if positive else True
@@ -403,7 +477,7 @@ def _inequalities_equal(x: Any, y: Any) -> bool:
 def _is_set_like(value: Any) -> bool:
     import sympy as sp
 
-    return isinstance(value, (sp.Set, sp.And, sp.Or)) or _is_inequality(value)
+    return isinstance(value, (sp.Set, sp.And, sp.Or, sp.Ne)) or _is_inequality(value)
 
 
 def _value_as_set(value: Any) -> Any:
@@ -434,7 +508,8 @@ def _matrices_equal(x: Any, y: Any, rules: Rules) -> bool:
     return all(_values_equal(p, q, rules) for p, q in zip(x, y))
 
 
-def _exprs_equal(x: Any, y: Any, rel_tol: float) -> bool:
+def _exprs_equal(x: Any, y: Any, rules: Rules) -> bool:
+    """`x` is the answer's value, `y` the reference's (tolerance depends on the reference)."""
     import sympy as sp
 
     x, y = _imaginary_unit(x), _imaginary_unit(y)
@@ -442,9 +517,44 @@ def _exprs_equal(x: Any, y: Any, rel_tol: float) -> bool:
         return True
     if x.free_symbols or y.free_symbols:
         return _is_zero(_exact(x) - _exact(y))
-    if x.has(sp.Float) or y.has(sp.Float):
-        return _close(x, y, rel_tol)
-    return _is_zero(x - y)
+    if y.has(sp.Float):
+        return _close_to_decimal_reference(x, y, rules)
+    if x.has(sp.Float) and rules.rel_tol is not None:
+        return _close(x, y, rules.rel_tol)
+    return _numbers_equal(_exact(x), y)
+
+
+def _close_to_decimal_reference(x: Any, y: Any, rules: Rules) -> bool:
+    """A decimal reference is a rounded value: within `rel_tol` (default 1e-4), or, when
+    it has two or more decimal places, within half a unit of its last place."""
+    import sympy as sp
+
+    if rules.answer_places is not None and rules.ref_places is not None and rules.answer_places < rules.ref_places:
+        return _is_zero(_exact(x) - _exact(y))  # 33.33 is not 33.333: fewer digits than asked for
+    if _close(x, y, 1e-4 if rules.rel_tol is None else rules.rel_tol):
+        return True
+    if rules.ref_places is None or rules.ref_places < 2:
+        return False
+    difference = sp.N(x - _exact(y), 30)
+    return bool(difference.is_finite and abs(difference) <= sp.Rational(1, 2) * sp.Rational(1, 10) ** rules.ref_places
+                * (1 + sp.Rational(1, 10**9)))
+
+
+def _numbers_equal(x: Any, y: Any) -> bool:
+    """Exact numbers: equal by simplification, or, for algebraic numbers that simplify
+    leaves apart (nested radicals: `\\sqrt{3+2\\sqrt2}` vs `1+\\sqrt2`), when the
+    minimal polynomial of their difference is `t` (a proof, not a numeric test)."""
+    import sympy as sp
+
+    difference = x - y
+    if _is_zero(difference):
+        return True
+    if difference.is_Rational or not difference.has(sp.Pow):
+        return False
+    try:
+        return sp.minimal_polynomial(sp.sqrtdenest(difference), sp.Dummy("t")).is_Symbol
+    except (sp.polys.polyerrors.NotAlgebraic, NotImplementedError, ValueError, sp.polys.polyerrors.PolynomialError):
+        return False
 
 
 def _imaginary_unit(expr: Any) -> Any:
@@ -465,11 +575,54 @@ def _exact(expr: Any) -> Any:
 
 
 def _is_zero(expr: Any) -> bool:
+    """A proof that `expr` is 0: structurally, by expansion, or by `simplify`.
+
+    Sample points only ever reject: when `expr` is clearly nonzero at an exact
+    rational point, simplify (the slow step) is skipped.
+    """
     import sympy as sp
 
     if expr == 0 or expr.is_zero is True:
         return True
+    if expr.is_Rational or _clearly_nonzero(expr):
+        return False
+    if sp.expand(expr) == 0:
+        return True
     return sp.simplify(expr) == 0
+
+
+_SAMPLES = ("7/13", "11/17", "5/19")
+
+
+def _sample_values(expr: Any) -> list[Any]:
+    """`expr` evaluated at a few exact rational points (30 digits); non-finite values are skipped."""
+    import sympy as sp
+
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    values = []
+    for k, sample in enumerate(_SAMPLES):
+        point = {symbol: sp.Rational(sample) + sp.Rational(j + k, 3) for j, symbol in enumerate(symbols)}
+        try:
+            value = sp.N(expr.xreplace(point), 30)
+        except (TypeError, ValueError, ZeroDivisionError, AttributeError, NotImplementedError):
+            continue
+        if value.is_number and value.is_finite and value.is_comparable is not False:
+            values.append(value)
+        if not symbols:
+            break
+    return values
+
+
+def _clearly_nonzero(expr: Any) -> bool:
+    import sympy as sp
+
+    for value in _sample_values(expr):
+        size = abs(value)
+        scale = 1 + max((abs(sp.N(term, 15)) for term in sp.Add.make_args(expr) if not term.free_symbols),
+                        default=sp.Integer(0))
+        if size.is_comparable and size > sp.Float("1e-9") * scale:
+            return True
+    return False
 
 
 def _close(x: Any, y: Any, rel_tol: float) -> bool:

@@ -1,10 +1,21 @@
-"""The verdict every verifier returns, and the test-suite format for code.
+"""The verdict every verifier returns, the one score rule, and the test-suite format for code.
 
 A verdict is data, not an exception: a program that crashes or an answer that
-does not parse is an expected outcome with a status. `score is None` means the
-verifier could not grade the candidate; it never means 0. Callers that turn
-verdicts into rewards or accuracy must drop ungradable verdicts, not count them
-as wrong.
+does not parse is an expected outcome with a status.
+
+The score rule, for every verifier (math and code alike), is `score_for`:
+
+- ``correct`` scores 1.0 (or a fraction for partial credit);
+- ``incorrect``, ``unparseable`` (no answer or program could be extracted, or
+  it does not parse) and ``timeout`` (the answer or program exhausted the time
+  or size budget) score **0.0**: they are the candidate's fault, so a policy
+  cannot learn that saying nothing, or something unparseable, is safe. The
+  status keeps the cause visible.
+- ``error`` scores **None**: not the candidate's fault. It is a reference or
+  test suite that cannot be used (a dataset problem; the detail says which)
+  or the verifier's own machinery failing. Callers count and report these
+  (accuracy over all problems, `ungradable` counts, GRPO's `ungraded`
+  metric); they never turn them into 0 and never drop them silently.
 """
 
 from __future__ import annotations
@@ -25,7 +36,20 @@ class Status(str, Enum):
     ERROR = "error"
 
 
-GRADED = frozenset({Status.CORRECT, Status.INCORRECT})
+GRADED = frozenset({Status.CORRECT, Status.INCORRECT, Status.UNPARSEABLE, Status.TIMEOUT})
+"""Statuses that carry a score (the candidate was judged); only ERROR does not."""
+
+
+def score_for(status: Status, partial: float | None = None) -> float | None:
+    """The score rule of the module docstring: 1.0 / 0.0 by status, None only for ERROR.
+
+    `partial` replaces 1.0/0.0 for a verifier that gives partial credit.
+    """
+    if status is Status.ERROR:
+        return None
+    if partial is not None:
+        return partial
+    return 1.0 if status is Status.CORRECT else 0.0
 
 
 class Verdict(BaseModel):
@@ -36,7 +60,7 @@ class Verdict(BaseModel):
     status: Status
     """What happened."""
     score: float | None
-    """1.0 correct, 0.0 incorrect, a fraction for partial credit; None when ungradable."""
+    """1.0 correct; 0.0 incorrect, unparseable or timeout; None only for ERROR (see `score_for`)."""
     extracted: str | None = None
     """The answer or program the verifier pulled out of the prediction."""
     detail: str = ""

@@ -61,19 +61,21 @@ reported as ``timeout``: the budget ran out, the answer was not graded.
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import re
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from reasoner.errors import ConfigError
-from verifiers._math_compare import Outcome, Rules, compare_task, init_worker
-from verifiers.base import Status, Verdict
+from verifiers._math_compare import Outcome, Rules
+from verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed, matching_brace
+from verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
+from verifiers.base import Status, Verdict, score_for
 
 PercentRule = Literal["both", "strict"]
 Fallback = Literal["last_number", "none"]
@@ -82,25 +84,24 @@ Fallback = Literal["last_number", "none"]
 
 
 def extract_answer(text: str, fallback: Fallback | None = "last_number") -> str | None:
-    """The final answer in `text`, or None.
+    """The final answer of a model output, or None.
 
-    Tries, in order: the last complete ``\\boxed{...}``/``\\fbox{...}``
-    (braces matched by a scan, escaped ``\\{`` skipped), the last GSM8K
-    ``#### n`` line, the last "The answer is X" / "Final answer: X" (trailing
-    period stripped), then `fallback`: ``"last_number"`` (the last number in
-    the text) or ``"none"`` (None works too). An empty answer is None.
+    Looks after the last ``</think>``, then tries, in order: the last closed
+    ``\\boxed{...}``/``\\fbox{...}`` (adjacent boxes joined by commas or
+    "and" form one list), the last GSM8K ``#### n`` line, the last "final
+    answer is X" / "the answer is X" / "Answer: X", the last math span
+    (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then `fallback`:
+    ``"last_number"`` takes the last number in the text only when it stands
+    alone (not glued to a word, not part of a larger expression);
+    ``"none"`` (or None) stops. An empty answer is None.
     """
     _check_fallback(fallback)
-    for finder in (_last_boxed, _gsm8k_answer, _answer_phrase):
-        found = finder(text)
-        if found is not None:
-            return found.strip() or None
-    return _last_number(text) if fallback == "last_number" else None
+    return find_prediction_answer(text, last_number=fallback == "last_number")
 
 
 def boxed_answer(text: str) -> str | None:
     """The content of the last complete ``\\boxed{...}``/``\\fbox{...}`` in `text`, or None (also when empty)."""
-    found = _last_boxed(text)
+    found = last_boxed(text)
     if found is None:
         return None
     return found.strip() or None
@@ -111,89 +112,12 @@ def _check_fallback(fallback: object) -> None:
         raise ConfigError(f"fallback must be 'last_number' or 'none', not {fallback!r}")
 
 
-def _last_boxed(text: str) -> str | None:
-    end, boxed, fbox = len(text), text.rfind("\\boxed"), text.rfind("\\fbox")
-    while (start := max(boxed, fbox)) >= 0:
-        content = _boxed_content(text, start, end)
-        if content is not None:
-            return content
-        end = start
-        if start == boxed:
-            boxed = text.rfind("\\boxed", 0, start)
-        else:
-            fbox = text.rfind("\\fbox", 0, start)
-    return None
-
-
-def _boxed_content(text: str, start: int, end: int) -> str | None:
-    """Content of the box command at `start`; None when it is not closed before `end`.
-
-    A box that is never closed keeps every earlier box from closing after it,
-    so each scan stops at the next unclosed box and the search stays linear.
-    """
-    pos = start + (6 if text.startswith("\\boxed", start) else 5)
-    while pos < len(text) and text[pos] == " ":
-        pos += 1
-    if text[pos:pos + 1] == "{":
-        close = _matching_brace(text, pos, end)
-        return None if close is None else text[pos + 1:close]
-    token = re.match(r"[^\s$]+", text[pos:])  # `\boxed 5`
-    return token.group(0) if token else None
-
-
-def _matching_brace(text: str, open_pos: int, end: int | None = None) -> int | None:
-    """Index of the `}` closing the `{` at `open_pos`; escaped braces are skipped."""
-    depth, pos, end = 0, open_pos, len(text) if end is None else end
-    while pos < end:
-        char = text[pos]
-        if char == "\\":
-            pos += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return pos
-        pos += 1
-    return None
-
-
-_GSM8K = re.compile(r"####\s*([^\n]*)")
-_ANSWER_IS = re.compile(r"(?:answer\s+is|final\s+answer\s*:)\s*:?\s*([^\n]*)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
-
-
-def _gsm8k_answer(text: str) -> str | None:
-    found = _GSM8K.findall(text)
-    return found[-1].strip().rstrip(".") if found else None
-
-
-def _answer_phrase(text: str) -> str | None:
-    found = _ANSWER_IS.findall(text)
-    if not found:
-        return None
-    answer = found[-1].replace("**", "").strip()
-    if answer.startswith("$"):
-        math_part = re.match(r"\$+([^$]*)\$", answer)
-        return math_part.group(1) if math_part else answer.strip("$")
-    answer = re.split(r"\.\s", answer)[0]
-    return answer.strip().rstrip(".")
-
-
-def _last_number(text: str) -> str | None:
-    found = _NUMBER.findall(text)
-    return found[-1] if found else None
-
-
 def _reference_answer(reference: Any) -> str | None:
     if isinstance(reference, (int, float, Fraction)) and not isinstance(reference, bool):
         return str(reference)
     if not isinstance(reference, str):
         raise TypeError(f"reference must be a string or number, not {type(reference).__name__}")
-    if "\\boxed" in reference or "\\fbox" in reference or "####" in reference:
-        return extract_answer(reference, fallback="none")
-    return reference.strip() or None
+    return find_reference_answer(reference)
 
 
 # -------------------------------------------------------------- normalisation
@@ -206,11 +130,17 @@ _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
     (r"\\(?:left|right)\.", ""),
     (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
     (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),
-    (r"(\d)\\,(\d{3})(?!\d)", r"\1\2"),
+    (r"(?<=\d)\\,(?=\d{3}(?!\d))", ""),
     (r"\{,\}", ","),
     (r"\\!", ""),
-    (r"\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
+    (r"(?<!\\)\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
     (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
+    (r">=|=>|\\geqslant(?![a-zA-Z])|\\geqq(?![a-zA-Z])", r"\\ge "),
+    (r"<=|=<|\\leqslant(?![a-zA-Z])|\\leqq(?![a-zA-Z])", r"\\le "),
+    (r"!=|<>|\\not=", r"\\ne "),
+    (r"(?<![\w.}])\.(\d)", r"0.\1"),
+    (r"\\mathbb\{R\}|\\R(?![a-zA-Z])", r"(-\\infty,\\infty)"),
+    (r"\\operatorname\{([a-zA-Z]+)\}", r"\\\1 "),
     (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
     (r"\\varnothing(?![a-zA-Z])", r"\\emptyset"),
     (r"\\langle(?![a-zA-Z])", "("),
@@ -227,6 +157,9 @@ _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
     (r"\\frac\s*(\{(?:[^{}]|\{[^{}]*\})*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}"),
     (r"\\sqrt\s*(\[[^\]]*\])?\s*([0-9a-zA-Z])", r"\\sqrt\1{\2}"),
 ]]
+_APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈")
+_SPACE_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+_MATRIX_IN_BRACKETS = re.compile(r"^[\[(]\s*(\\begin\{(\w+)\}.*\\end\{\2\})\s*[\])]$", re.DOTALL)
 _TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textit|textrm|textsf|textnormal|mathrm|mbox)\s*\{")
 _UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*\d\s*\}|\d)")
 _TRAILING_WORDS = re.compile(r"^(.*[\d}])\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)$")
@@ -245,6 +178,7 @@ def normalize_answer(answer: str) -> str:
     Equal strings mean equal answers; unequal strings decide nothing.
     """
     text = answer.strip().translate(_UNICODE).replace("**", "^")
+    text = _exact_before_approx(text)
     if _TRIG.search(text):  # sin 30^\circ is sin(pi/6); elsewhere a degree mark is a unit
         text = _DEGREES.sub(r"(\\frac{\1\\pi}{180})", text)
     for pattern, replacement in _REWRITES:
@@ -253,15 +187,26 @@ def normalize_answer(answer: str) -> str:
     text = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", text)
     text = _strip_unit_words(text.strip().rstrip(".").strip())
     text = _THOUSANDS.sub(lambda m: (m.group(1) or "") + m.group(2).replace(",", ""), text)
+    text = _SPACE_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = _MATRIX_IN_BRACKETS.sub(r"\1", text)
     text = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", text)
     text = _CHOICE.sub(r"\1", _unwrap_braces(text))
     text = re.sub(r"\s+", " ", text)
-    return re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
+    text = re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
+    return text.replace("\\\\", "\\\\ ")  # a matrix row break must not glue to the next entry
+
+
+def _exact_before_approx(text: str) -> str:
+    """`x = 2/7 \\approx 0.29` -> `x = 2/7`: the exact value counts, the approximation is a remark."""
+    parts = _APPROX.split(text, maxsplit=1)
+    if len(parts) == 1:
+        return text
+    return parts[0].strip() or parts[1].strip()
 
 
 def _unwrap_braces(text: str) -> str:
     """`{5}` -> `5`: a bare brace group is grouping, not a set."""
-    while text.startswith("{") and _matching_brace(text, 0) == len(text) - 1:
+    while text.startswith("{") and matching_brace(text, 0) == len(text) - 1:
         text = text[1:-1].strip()
     return text
 
@@ -270,7 +215,7 @@ def _strip_text(text: str) -> str:
     """Drop `\\text{}`-style units; keep their content when nothing else is left."""
     math_parts, text_parts, pos = [], [], 0
     while (command := _TEXT_COMMAND.search(text, pos)) is not None:
-        close = _matching_brace(text, command.end() - 1)
+        close = matching_brace(text, command.end() - 1)
         if close is None:
             break
         math_parts.append(text[pos:command.start()])
@@ -300,7 +245,6 @@ def _strip_unit_words(text: str) -> str:
 _STATUS = {"equal": Status.CORRECT, "unequal": Status.INCORRECT, "bad_answer": Status.UNPARSEABLE,
            "bad_reference": Status.ERROR, "limit": Status.TIMEOUT, "timeout": Status.TIMEOUT,
            "error": Status.ERROR}
-_SCORE = {Status.CORRECT: 1.0, Status.INCORRECT: 0.0}
 _PLAIN_NUMBER = re.compile(r"[-+]?\d{1,40}(?:\.\d{1,40})?")
 _WORDS = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]+)*")
 
@@ -346,22 +290,69 @@ class _LRU:
 
 
 def _fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
-    """Decide cheaply in the parent when possible: identical strings, plain numbers, words.
+    """Decide cheaply in the parent when possible: identical strings, simple numbers, words.
 
     Identical equations still go to sympy, so that `0=0` never equals itself.
     """
     if answer == reference and "=" not in answer:
         return Outcome("equal", "identical after normalisation")
-    if _PLAIN_NUMBER.fullmatch(answer) and _PLAIN_NUMBER.fullmatch(reference):
-        a, b = Fraction(answer), Fraction(reference)
-        if "." in answer or "." in reference:
-            same = abs(a - b) <= Fraction(rules.rel_tol) * max(abs(a), abs(b))
-        else:
-            same = a == b
+    numbers = _simple_number(answer), _simple_number(reference)
+    if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0][2], numbers[1][2]):
+        same = _numbers_equal(numbers[0], numbers[1], rules)
         return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
     if _WORDS.fullmatch(answer) and _WORDS.fullmatch(reference) and answer.lower() == reference.lower():
         return Outcome("equal", "same words")
     return None
+
+
+_NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
+_FRACTION = re.compile(r"([-+]?)\\frac\{(\d{1,40})\}\{(\d{1,40})\}|([-+]?\d{1,40})/(\d{1,40})")
+
+SimpleNumber = tuple[Fraction, int | None, str | None]
+
+
+def _simple_number(text: str) -> SimpleNumber | None:
+    """(value, decimal places or None, assigned name or None) of `12`, `-0.5`, `\\frac{3}{4}`,
+    `3/4` or `x=...` of those; None for anything else."""
+    name = None
+    prefix = _NAME_PREFIX.match(text)
+    if prefix:
+        name, text = prefix.group(1), text[prefix.end():]
+    if _PLAIN_NUMBER.fullmatch(text):
+        places = len(text.split(".")[1]) if "." in text else None
+        return Fraction(text), places, name
+    fraction = _FRACTION.fullmatch(text)
+    if fraction is None:
+        return None
+    sign, top, bottom = (fraction.group(1), fraction.group(2), fraction.group(3)) if fraction.group(2) else (
+        "", fraction.group(4), fraction.group(5))
+    if int(bottom) == 0:
+        return None
+    return Fraction(int(sign + top if sign != "+" else top), int(bottom)), None, name
+
+
+def _same_name(a: str | None, b: str | None) -> bool:
+    """`x=5` and `5` may be compared as numbers; `x=5` and `y=5` are left to sympy."""
+    return a is None or b is None or a == b
+
+
+def _numbers_equal(answer: SimpleNumber, reference: SimpleNumber, rules: Rules) -> bool:
+    """The worker's number rule (see the module docstring), on exact fractions."""
+    a, answer_places, _ = answer
+    b, ref_places, _ = reference
+    if a == b:
+        return True
+    if ref_places is not None:
+        if answer_places is not None and answer_places < ref_places:
+            return False  # 33.33 is not 33.333: fewer digits than the reference gives
+        if ref_places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**ref_places) * (1 + Fraction(1, 10**9)):
+            return True
+        tolerance = 1e-4 if rules.rel_tol is None else rules.rel_tol
+    elif answer_places is None or rules.rel_tol is None:
+        return False
+    else:
+        tolerance = rules.rel_tol
+    return abs(a - b) <= Fraction(tolerance) * max(abs(a), abs(b))
 
 
 class MathVerifier:
@@ -375,8 +366,12 @@ class MathVerifier:
         workers: Worker processes; None means min(4, CPU count). Workers start
             lazily on the first comparison that needs sympy and are reused.
         percent: "both" reads `50\\%` as 0.5 or 50; "strict" only as 0.5.
-        rel_tol: Relative tolerance for numbers when either side is written
-            as a decimal; exact values are compared exactly.
+        rel_tol: None (default): a decimal reference is matched within 1e-4
+            relative (or, with two or more decimal places, within half a
+            unit of its last place), and an exact reference (integer,
+            fraction, radical) only exactly, so `9999.857` != `10{,}000`.
+            A number: a stated precision, used against decimal references
+            and also for a decimal answer against an exact reference.
         fallback: How `verify` finds an answer without a box, `####` or
             "The answer is": "last_number" in the text, or "none".
         cache_size: Answer pairs whose outcome is remembered (LRU); 0 disables.
@@ -384,22 +379,23 @@ class MathVerifier:
             start-up (Linux only); running out gives `timeout`. None: no limit.
 
     Thread-safe, picklable (workers are recreated after unpickling), and a
-    context manager that stops its workers on exit. Workers start with
-    forkserver (spawn where unavailable), which re-imports the main module:
-    scripts need an `if __name__ == "__main__":` guard.
+    context manager that stops its workers on exit. Workers are plain
+    subprocesses that never import the caller's main module, so scripts
+    without an `if __name__ == "__main__":` guard, `python -`, notebooks,
+    threads and Ray actors all work (`verifiers._math_workers`).
     """
 
     def __init__(self, timeout: float = 5.0, workers: int | None = None,
-                 percent: PercentRule = "both", rel_tol: float = 1e-4,
+                 percent: PercentRule = "both", rel_tol: float | None = None,
                  fallback: Fallback | None = "last_number", cache_size: int = 65536,
                  memory_mb: int | None = 2048) -> None:
-        if timeout <= 0 or rel_tol < 0 or cache_size < 0 or (workers is not None and workers < 1):
+        if timeout <= 0 or (rel_tol is not None and rel_tol < 0) or cache_size < 0 or (workers is not None and workers < 1):
             raise ConfigError("timeout and workers must be positive; rel_tol and cache_size non-negative")
         if percent not in ("both", "strict"):
             raise ConfigError(f"percent must be 'both' or 'strict', not {percent!r}")
         _check_fallback(fallback)
         self.timeout = timeout
-        self.workers = workers or min(4, multiprocessing.cpu_count())
+        self.workers = workers or min(4, os.cpu_count() or 1)
         self.percent: PercentRule = percent
         self.rel_tol = rel_tol
         self.fallback = fallback
@@ -411,7 +407,8 @@ class MathVerifier:
         self._rules = Rules(self.percent, self.rel_tol)
         self._cache = _LRU(self.cache_size)
         self._lock = threading.Lock()
-        self._pool: Any = None
+        self._pool: WorkerPool | None = None
+        self._threads: ThreadPoolExecutor | None = None
 
     # Public API
 
@@ -492,9 +489,11 @@ class MathVerifier:
         """Stop the worker processes; a later call starts new ones."""
         with self._lock:
             pool, self._pool = self._pool, None
+            threads, self._threads = self._threads, None
         if pool is not None:
-            pool.stop()
-            pool.join()
+            pool.close()
+        if threads is not None:
+            threads.shutdown(wait=False)
 
     def __enter__(self) -> MathVerifier:
         return self
@@ -525,53 +524,90 @@ class MathVerifier:
         if not ref_key:
             return extracted, Outcome("bad_reference", f"reference has no answer: {reference!r:.200}"), None
         if not answer_key:
-            return extracted, Outcome("bad_answer", "no answer found in the prediction"), None
+            return extracted, self._reference_outcome(ref_key) or Outcome(
+                "bad_answer", "no answer found in the prediction"), None
         return extracted, None, (answer_key, ref_key)
+
+    def _reference_outcome(self, ref_key: str) -> Outcome | None:
+        """`bad_reference` when the reference does not parse (checked even when the answer
+        is missing, so a dataset problem is never blamed on the model); else None."""
+        if _simple_number(ref_key) or _WORDS.fullmatch(ref_key):
+            return None
+        key = (ref_key, "\0reference")
+        outcome = self._cache.get(key)
+        if outcome is None:
+            try:
+                outcome = self._worker_pool().call("reference_task", (ref_key,), self.timeout)
+            except (WorkerTimeout, WorkerDied) as exc:
+                outcome = Outcome("error", f"reference check failed: {type(exc).__name__} {exc}")
+            if outcome.kind != "error":
+                self._cache.put(key, outcome)
+        return outcome if outcome.kind in ("bad_reference", "error") else None
 
     def _verdict(self, outcome: Outcome, extracted: str | None, seconds: float) -> Verdict:
         status = _STATUS[outcome.kind]
-        return Verdict(status=status, score=_SCORE.get(status), extracted=extracted,
+        return Verdict(status=status, score=score_for(status), extracted=extracted,
                        detail=outcome.detail, seconds=seconds)
 
     def _decide_many(self, pairs: list[tuple[str, str]]) -> list[Outcome]:
-        """Outcomes for normalised pairs: fast path, then cache, then workers."""
+        """Outcomes for normalised pairs: fast path, then cache, then workers (in parallel)."""
         known: dict[tuple[str, str], Outcome] = {}
-        futures: dict[tuple[str, str], Any] = {}
-        for pair in pairs:
-            if pair in known or pair in futures:
-                continue
+        todo: list[tuple[str, str]] = []
+        for pair in dict.fromkeys(pairs):
             found = _fast_outcome(*pair, self._rules) or self._cache.get(pair)
             if found is not None:
                 known[pair] = found
             else:
-                futures[pair] = self._get_pool().schedule(
-                    compare_task, args=(*pair, self._rules), timeout=self.timeout)
-        for pair, future in futures.items():
-            known[pair] = self._collect(future)
+                todo.append(pair)
+        if len(todo) == 1:
+            known[todo[0]] = self._decide_readings(todo[0])
+        elif todo:
+            for pair, outcome in zip(todo, self._thread_pool().map(self._decide_readings, todo)):
+                known[pair] = outcome
+        for pair in todo:
             if known[pair].kind != "error":
                 self._cache.put(pair, known[pair])
         return [known[pair] for pair in pairs]
 
-    def _collect(self, future: Any) -> Outcome:
-        from pebble import ProcessExpired
+    def _decide_readings(self, pair: tuple[str, str]) -> Outcome:
+        """Equal when any reading of each side is equal (`3,15` is 3.15 or the list 3, 15)."""
+        outcomes = []
+        for answer in _readings(pair[0]):
+            for reference in _readings(pair[1]):
+                outcome = _fast_outcome(answer, reference, self._rules) or self._compare(answer, reference)
+                if outcome.kind == "equal":
+                    return outcome
+                outcomes.append(outcome)
+        return outcomes[0]
 
+    def _compare(self, answer: str, reference: str) -> Outcome:
         try:
-            return future.result()
-        except FutureTimeout:
+            return self._worker_pool().call("compare_task", (answer, reference, self._rules), self.timeout)
+        except WorkerTimeout:
             return Outcome("timeout", f"no decision within {self.timeout:g} s; worker killed")
-        except ProcessExpired as exc:
+        except WorkerDied as exc:
             return Outcome("error", f"worker process died: {exc}")
 
-    def _get_pool(self) -> Any:
+    def _worker_pool(self) -> WorkerPool:
         with self._lock:
-            if self._pool is None or not self._pool.active:
-                from pebble import ProcessPool
-
-                if self._pool is not None:
-                    self._pool.stop()  # broken: replace it whole
-                methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._pool = ProcessPool(max_workers=self.workers, initializer=init_worker,
-                                         initargs=(self.memory_mb,), context=context)
-                weakref.finalize(self, self._pool.stop)
+            if self._pool is None:
+                self._pool = WorkerPool(self.workers, self.memory_mb)
+                weakref.finalize(self, self._pool.close)
             return self._pool
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="math-verifier")
+                weakref.finalize(self, self._threads.shutdown, wait=False)
+            return self._threads
+
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,(?:\d{1,2}|\d{4,})")
+
+
+def _readings(key: str) -> list[str]:
+    """`3,15` and `250,5` may be a decimal with a comma separator or a list; both are tried."""
+    if _DECIMAL_COMMA.fullmatch(key):
+        return [key.replace(",", "."), key]
+    return [key]

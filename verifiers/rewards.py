@@ -2,14 +2,17 @@
 
 - TRL: a reward function `(prompts, completions, **dataset_columns) ->
   list[float | None]`. Completions may be strings or chat message lists.
-  `None` marks a sample the verifier could not grade; TRL's `GRPOTrainer`
-  treats it as missing (NaN) rather than as a zero reward.
 - verl: `compute_score(data_source, solution_str, ground_truth,
   extra_info=None) -> float | None`, routed to the code verifier when the
   ground truth is a test suite and to the math verifier otherwise.
 
-Both are thin wrappers: grading is the verifiers' job. Neither ever turns an
-ungradable sample into 0.
+Both are thin wrappers that pass on the verdict's score, so both follow the
+one score rule in `verifiers.base`: a completion with no answer, an
+unparseable one, or one that times out scores 0.0 (so a policy cannot learn
+that saying nothing is safe). `None` is only for a sample the verifier could
+not grade through no fault of the completion (a broken reference or test
+suite, or the verifier's own failure); TRL's `GRPOTrainer` treats it as
+missing (NaN), never as a zero reward.
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ EQUIVALENCE = [
     (r"\frac{3}{4}", "0.75", True, "three quarters"),
     (r"\frac{2}{4}", r"\frac{1}{2}", True, "unreduced fraction"),
     (r"\frac{1}{3}", "0.33333", True, "decimal within rel_tol"),
-    (r"\frac{1}{3}", "0.33", False, "decimal outside rel_tol"),
+    (r"\frac{1}{3}", "0.33", True, "a two-place decimal reference is a rounded value"),
+    (r"\frac{1}{3}", "0.3", False, "one-place decimal reference: only rel_tol"),
+    (r"\frac{1}{3}", "0.34", False, "outside the reference's rounding"),
     (r"\frac{1}{2}", r"\frac{1}{3}", False, "different fractions"),
     ("0.5", "0.50", True, "trailing zero"),
     ("0.5", "0.51", False, "different decimals"),
@@ -134,7 +136,9 @@ EQUIVALENCE = [
     (r"\sqrt{2}", r"\sqrt{3}", False, "different roots"),
     (r"\sqrt{2}", r"\frac{99}{70}", False, "exact values are not compared with tolerance"),
     (r"\pi", "3.14159", True, "pi vs decimal"),
-    (r"\pi", "3.14", False, "pi vs rough decimal"),
+    (r"\pi", "3.14", True, "pi vs its two-place rounding"),
+    (r"\pi", "3.1", False, "pi vs a one-place decimal"),
+    (r"\pi", "3.15", False, "pi vs a wrong two-place decimal"),
     (r"2\pi", r"\pi \cdot 2", True, "pi product order"),
     (r"\frac{\pi}{2}", "1.5708", True, "half pi"),
     (r"\pi r^2", r"r^2\pi", True, "pi with symbol"),
@@ -300,19 +304,28 @@ def test_numeric_reference(verifier):
     assert verifier.verify(r"\boxed{72}", 72).status is Status.CORRECT
 
 
-UNGRADABLE = [
+CANDIDATE_FAULTS = [
     ("no answer", "I refuse to answer.", "5", Status.UNPARSEABLE),
     ("empty box", r"\boxed{}", "5", Status.UNPARSEABLE),
     ("unparseable prediction", r"\boxed{\frac{}{}}", "5", Status.UNPARSEABLE),
-    ("unparseable reference", r"\boxed{5}", r"\frac{", Status.ERROR),
-    ("empty reference", r"\boxed{5}", "  ", Status.ERROR),
     ("huge factorial", r"\boxed{100000!}", "5", Status.TIMEOUT),
 ]
+UNGRADABLE = [
+    ("unparseable reference", r"\boxed{5}", r"\frac{", Status.ERROR),
+    ("empty reference", r"\boxed{5}", "  ", Status.ERROR),
+]
+
+
+@pytest.mark.parametrize(("prediction", "reference", "status"), [c[1:] for c in CANDIDATE_FAULTS],
+                         ids=[c[0] for c in CANDIDATE_FAULTS])
+def test_candidate_fault_scores_zero_with_its_status(verifier, prediction, reference, status):
+    verdict = verifier.verify(prediction, reference)
+    assert (verdict.status, verdict.score, verdict.graded) == (status, 0.0, True)
 
 
 @pytest.mark.parametrize(("prediction", "reference", "status"), [c[1:] for c in UNGRADABLE],
                          ids=[c[0] for c in UNGRADABLE])
-def test_ungradable_is_none_not_zero(verifier, prediction, reference, status):
+def test_bad_reference_is_none_not_zero(verifier, prediction, reference, status):
     verdict = verifier.verify(prediction, reference)
     assert (verdict.status, verdict.score, verdict.graded) == (status, None, False)
 
@@ -349,7 +362,7 @@ PATHOLOGICAL = [
 def test_pathological_input_times_out(short_clock, answer):
     started = time.monotonic()
     verdict = short_clock.verify(rf"\boxed{{{answer}}}", r"5+\sqrt{3}")
-    assert verdict.status is Status.TIMEOUT and verdict.score is None
+    assert verdict.status is Status.TIMEOUT and verdict.score == 0.0
     assert time.monotonic() - started < TIMEOUT + 5
 
 
@@ -371,7 +384,7 @@ def test_unknown_percent_rule_is_rejected():
 
 
 def test_second_check_hits_the_cache(verifier):
-    pair = (r"\frac{7}{8}", "0.875")
+    pair = (r"\frac{\sqrt{2}}{2}", r"\frac{1}{\sqrt{2}}")
     verifier.equivalent(*pair)
     before = verifier.cache_info()
     verifier.equivalent(*pair)

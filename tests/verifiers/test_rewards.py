@@ -14,6 +14,16 @@ def test_math_reward_scores_plain_and_chat_completions(math_verifier):
     assert reward(["p"] * 3, completions, answer=["1/2", "3", "8"]) == [1.0, 1.0, 0.0]
 
 
+def test_completion_that_says_nothing_scores_zero(math_verifier):
+    reward = MathReward(math_verifier)
+    scores = reward(["p"] * 3, ["I give up.", "", r"\boxed{\frac{}{}}"], answer=["2", "2", "2"])
+    assert scores == [0.0, 0.0, 0.0]
+
+
+def test_verl_score_of_a_silent_response_is_zero():
+    assert compute_score("math", "no idea", "12") == 0.0
+
+
 def test_ungradable_sample_is_none_never_zero(math_verifier):
     reward = MathReward(math_verifier)
     scores = reward(["p", "p"], ["no answer at all", "\\boxed{2}"], answer=["\\frac{", "2"])

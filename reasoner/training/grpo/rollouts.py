@@ -158,7 +158,8 @@ def _group(group: int, problem: Problem, prompt_ids: list[int], generation: Gene
 
 
 def reward_of(verdict) -> float | None:
-    """A rollout's reward from its verifier's verdict: the verdict's score (None: could not grade)."""
+    """A rollout's reward from its verifier's verdict: the verdict's score (the rule of `verifiers.base`:
+    0 for no answer, an unparseable one or a timeout; None only when it was not the completion's fault)."""
     return verdict.score
 
 
