@@ -31,12 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    """The `reasoner` console script: engine logs to stderr, engines shut down before exit."""
-    import os
-
-    # vLLM logs to stdout by default, which would bury the --json summary line.
-    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    """The `reasoner` console script: engines shut down before exit."""
     try:
         status = main()
     finally:
@@ -76,6 +71,7 @@ def _add_solve(commands) -> None:
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
 
 
@@ -127,7 +123,7 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None):
     if args.workers is not None or address:
         if args.backend != "vllm":
             raise ConfigError("--workers runs vLLM engines in Ray actors; it needs --backend vllm")
-        pool = RayPool(config, workers=args.workers or 1, address=address)
+        pool = RayPool(config, workers=args.workers or 1, address=address, engine_options=_engine_options(args))
         return await pool.start(), []
     math, code = _verifiers()
     return LocalPool(config, _generator(args, config), math, code, concurrency=args.concurrency), [math.close, code.close]
@@ -158,7 +154,12 @@ def _generator(args: argparse.Namespace, config):
         return make_generator("openai", args.model, **options)
     from reasoner.backends.vllm import VLLMGenerator
 
-    return VLLMGenerator.shared(config.model)
+    return VLLMGenerator.shared(config.model, **_engine_options(args))
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine settings from the command line; left out when default, so the default engine is shared."""
+    return {"verbose": True} if args.verbose else {}
 
 
 def _verifiers():
