@@ -84,6 +84,7 @@ def run_solve(args: argparse.Namespace) -> int:
     from reasoner.runtime import engine_loop
 
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
+    _stage(f"loaded {len(problems)} problems from {args.dataset}")
     options = {k: v for k, v in {"n": args.n, "max_tokens": args.max_tokens}.items() if v is not None}
     model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
@@ -117,6 +118,8 @@ async def _solve_job(args: argparse.Namespace, config, problems, address: str | 
 
 async def _make_pool(args: argparse.Namespace, config, address: str | None):
     """A Ray pool when --workers or a Ray address is given, else everything in-process."""
+    import time
+
     from reasoner.errors import ConfigError
     from reasoner.pool import LocalPool, RayPool
 
@@ -124,9 +127,21 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None):
         if args.backend != "vllm":
             raise ConfigError("--workers runs vLLM engines in Ray actors; it needs --backend vllm")
         pool = RayPool(config, workers=args.workers or 1, address=address, engine_options=_engine_options(args))
+        _stage(f"starting {pool.workers} Ray workers, each with its own engine")
         return await pool.start(), []
     math, code = _verifiers()
-    return LocalPool(config, _generator(args, config), math, code, concurrency=args.concurrency), [math.close, code.close]
+    generator = _generator(args, config)
+    if args.backend == "vllm":
+        _stage(f"starting the vLLM engine for {args.model} (about half a minute)")
+        started = time.perf_counter()
+        generator.engine()
+        _stage(f"engine ready in {time.perf_counter() - started:.0f}s; solving with {args.strategy}")
+    return LocalPool(config, generator, math, code, concurrency=args.concurrency), [math.close, code.close]
+
+
+def _stage(message: str) -> None:
+    """One line on stderr per stage of a command, so stdout stays for results."""
+    print(f"reasoner: {message}", file=sys.stderr, flush=True)
 
 
 def _report_interrupted(args: argparse.Namespace) -> None:
