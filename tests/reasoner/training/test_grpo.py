@@ -143,12 +143,31 @@ def test_resume_with_other_settings_is_refused_and_keeps_the_run(rollouts, tiny_
     assert (tmp_path / "metrics.jsonl").read_text() == before
 
 
-def test_verifier_rewards_and_ungradable_samples_are_logged(rollouts, tiny_checkpoint, tmp_path):
-    """The real reward path: the math verifier's batch API on arith problems."""
-    train_grpo(quick(tiny_checkpoint, steps=1), tmp_path, progress=False, rollouts=rollouts)
+class GradesSeen(GRPOTrainer):
+    """The real trainer, keeping each step's graded rollouts for the test to check."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.graded: list[list[tuple[str, str, float | None]]] = []
+
+    def _grade(self, problems, rollouts) -> None:
+        super()._grade(problems, rollouts)
+        self.graded.append([(r.text, problems[r.group].reference, r.reward) for r in rollouts])
+
+
+def test_verifier_rewards_and_ungradable_samples_are_logged(rollouts, tiny_checkpoint, tmp_path, math_verifier):
+    """The real reward path: each rollout's reward is the math verifier's verdict on its text."""
+    trainer = GradesSeen(quick(tiny_checkpoint, steps=1), tmp_path, rollouts=rollouts)
+    trainer.run(progress=False)
     (metrics,) = read_metrics(tmp_path / "metrics.jsonl")
-    assert 0.0 <= metrics["ungradable_fraction"] <= 1.0
-    assert metrics["trained_samples"] == round(24 * (1 - metrics["ungradable_fraction"]))
+    (graded,) = trainer.graded
+    assert len(graded) == 24
+    rewards = [reward for _, _, reward in graded]
+    assert rewards == [math_verifier.verify(text, reference).score for text, reference, _ in graded]
+    scored = [r for r in rewards if r is not None]
+    assert metrics["ungradable_fraction"] == pytest.approx(1 - len(scored) / len(rewards))
+    assert metrics["reward_mean"] == (pytest.approx(sum(scored) / len(scored)) if scored else None)
+    assert metrics["trained_samples"] == len(scored)
     assert json.loads((tmp_path / "grpo_config.json").read_text())["model"] == str(tiny_checkpoint)
 
 

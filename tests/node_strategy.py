@@ -1,0 +1,24 @@
+"""A test strategy that says which Ray node solved each problem (in the record's `stop_reason`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from reasoner.types import Problem, Result
+from strategies.base import SolveContext
+from strategies.cot import ChainOfThought
+
+
+class OnNode(BaseModel):
+    """Greedy CoT whose result's `stop_reason` is `node:<Ray node id>`."""
+
+    name: ClassVar[str] = "on_node"
+    max_tokens: int = 4
+
+    async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
+        import ray
+
+        result = await ChainOfThought(max_tokens=self.max_tokens).solve(problem, ctx)
+        return result.model_copy(update={"stop_reason": f"node:{ray.get_runtime_context().get_node_id()}"})

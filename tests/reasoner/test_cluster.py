@@ -1,0 +1,104 @@
+"""A real two-node Ray cluster on this machine: `reasoner solve --ray-address` spreads problems over both nodes.
+
+The nodes are two `ray start` processes with one CPU each and their own temp
+dirs, so the two engine actors (one CPU each) must land on different nodes.
+Teardown kills only the processes of these two nodes (found by their temp
+dirs) and what they started, never other Ray clusters on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+from reasoner.jobs import read_records
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ray_start(*args: str, env: dict) -> None:
+    run = subprocess.run([RAY, "start", "--disable-usage-stats", *args], env=env, capture_output=True, text=True,
+                         timeout=180)
+    if run.returncode != 0:
+        raise RuntimeError(f"ray start {' '.join(args)} failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+
+
+def stop_nodes(temp_dirs: list[str]) -> None:
+    """Kill the processes whose command line names one of `temp_dirs`, and all their descendants."""
+    roots = [p for p in psutil.process_iter(["cmdline"])
+             if any(d in arg for arg in (p.info["cmdline"] or []) for d in temp_dirs)]
+    victims = {p.pid: p for root in roots for p in [root, *_descendants(root)]}
+    for process in victims.values():
+        _signal(process.terminate)
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=15)
+    for process in alive:
+        _signal(process.kill)
+    psutil.wait_procs(alive, timeout=15)
+
+
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _signal(action) -> None:
+    try:
+        action()
+    except psutil.NoSuchProcess:
+        pass
+
+
+@pytest.fixture
+def two_nodes(tiny_checkpoint):
+    """A head node and a worker node, each with one CPU; yields the head's address."""
+    temp_dirs = [tempfile.mkdtemp(prefix="rh", dir="/tmp"), tempfile.mkdtemp(prefix="rw", dir="/tmp")]
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    try:
+        ray_start("--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+                  "--temp-dir", temp_dirs[0], env=env)
+        ray_start("--address", f"127.0.0.1:{port}", "--num-cpus", "1", "--resources", json.dumps({"second": 1}),
+                  "--temp-dir", temp_dirs[1], env=env)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_nodes(temp_dirs)
+        for folder in temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_solve_spreads_problems_over_both_nodes(two_nodes, tiny_checkpoint, tmp_path):
+    problems = [{"id": f"q{i:02d}", "prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(12)]
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env.pop("RAY_ADDRESS", None)
+    run = subprocess.run([sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(dataset),
+                          "--strategy", "tests.node_strategy:OnNode", "--model", str(tiny_checkpoint),
+                          "--ray-address", two_nodes, "--workers", "2", "--out", str(out), "--json"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = read_records(out)
+    assert sorted(r["problem_id"] for r in records) == [p["id"] for p in problems]  # one record each
+    assert all(r["error"] is None for r in records)
+    nodes = Counter(r["stop_reason"] for r in records)
+    assert len(nodes) == 2 and all(name.startswith("node:") for name in nodes), nodes
