@@ -15,6 +15,8 @@ This module imports vLLM's worker, so only the engine-core process imports it.
 
 from __future__ import annotations
 
+import os
+
 import torch
 from vllm.v1.worker.cpu_worker import CPUWorker
 
@@ -29,4 +31,8 @@ class ThreadedCPUWorker(CPUWorker):
         if threads:
             torch.set_num_threads(int(threads))
         super().init_device()
+
+    def reasoner_threads(self) -> dict[str, int]:
+        """The process this worker runs in and its torch intra-op threads (for checks)."""
+        return {"pid": os.getpid(), "threads": torch.get_num_threads()}
 

@@ -80,6 +80,7 @@ class VLLMGenerator:
         self._formatter: PromptFormatter | None = None
         self._info: ModelInfo | None = None
         self._start_lock = threading.Lock()
+        self._formatter_lock = threading.Lock()
         self._weight_version = 0
 
     @classmethod
@@ -112,11 +113,12 @@ class VLLMGenerator:
 
     @property
     def formatter(self) -> PromptFormatter:
-        if self._formatter is None:
-            from transformers import AutoTokenizer
+        with self._formatter_lock:
+            if self._formatter is None:
+                from transformers import AutoTokenizer
 
-            self._formatter = PromptFormatter(AutoTokenizer.from_pretrained(self.path))
-        return self._formatter
+                self._formatter = PromptFormatter(AutoTokenizer.from_pretrained(self.path))
+            return self._formatter
 
     async def generate(self, request: GenerationRequest) -> Generation:
         return await run_on_engine_loop(self._generate(request))
@@ -230,6 +232,8 @@ class VLLMGenerator:
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
+        # The tokenizer loads here while the engine-core process starts, not after it.
+        threading.Thread(target=lambda: self.formatter, name="reasoner-tokenizer", daemon=True).start()
         try:
             return AsyncLLM.from_engine_args(AsyncEngineArgs(**self.engine_args()))
         except Exception as exc:
