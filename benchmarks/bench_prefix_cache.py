@@ -5,7 +5,8 @@ steps, each step a new request whose prefix is the token ids generated so far
 (`GenerationRequest.prefix_ids`), as step-level search does. All problems run
 concurrently on one engine. Two step shapes:
 
-- `fixed`: every step is `--step-tokens` greedy tokens, so there are always `--steps` steps;
+- `fixed`: every step is `--step-tokens` greedy tokens (4: ten steps cover a typical solution of the
+  bundled models), until the solution ends or `--steps` steps;
 - `lines`: every step ends at a newline (the `arith` step delimiter, kept in the text), sampled at
   temperature 0.8, until the solution ends or `--steps` steps.
 
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--problems", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--step-tokens", type=int, default=8)
+    parser.add_argument("--step-tokens", type=int, default=4)
     args = parser.parse_args()
 
     generator = VLLMGenerator.shared(args.model)
