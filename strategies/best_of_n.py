@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -21,12 +21,14 @@ class BestOfN(Sampling):
     scorer: str = "public_tests"
     """Scorer name or `module:Class`; `public_tests` runs code on the prompt's examples
     and uses logprob for math."""
+    scorer_options: dict[str, Any] = {}
+    """Keyword options of the scorer, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         if not candidates:
             return make_result(self.name, problem, ctx, [], None, None)
-        scores = await SCORERS.get(self.scorer)().score(problem, candidates, ctx)
+        scores = await SCORERS.get(self.scorer)(**self.scorer_options).score(problem, candidates, ctx)
         best = max(range(len(candidates)), key=lambda i: scores[i])
         ctx.meter.record("score", scorer=self.scorer, scores=scores, chosen=best)
         return make_result(self.name, problem, ctx, candidates, best, extract_final(problem, candidates[best].text))

@@ -3,7 +3,8 @@
 Answers are grouped with the math verifier's equivalence (`1/2` and `0.5`
 vote together), never by exact string. Programs are grouped by their text
 with blank lines and trailing spaces removed. The weighted vote counts each
-candidate by its sequence probability per token, exp(mean logprob).
+candidate by its sequence probability per token, exp(mean logprob), or, with
+`weight_scorer` (e.g. `prm`), by that scorer's score.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -39,11 +40,21 @@ class SelfConsistency(Sampling):
     """Samples drawn."""
     weighted: bool = False
     """Weight votes by exp(mean token logprob) instead of counting them."""
+    weight_scorer: str | None = None
+    """Weight votes by this scorer's scores instead (e.g. `prm`); overrides `weighted`."""
+    scorer_options: dict[str, Any] = {}
+    """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         answers = [extract_final(problem, c.text) for c in candidates]
-        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
+        scores = None
+        if self.weight_scorer is not None and candidates:
+            from strategies.scorers import SCORERS
+
+            scorer = SCORERS.get(self.weight_scorer)(**self.scorer_options)
+            scores = await scorer.score(problem, candidates, ctx)
+        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted, scores=scores)
         ctx.meter.record("vote", groups={str(k): v for k, v in vote.groups.items()},
                          weights={str(k): w for k, w in vote.weights.items()})
         answer = answers[vote.winner] if vote.winner is not None else None
@@ -51,10 +62,10 @@ class SelfConsistency(Sampling):
 
 
 async def vote_answers(problem: Problem, answers: list[str | None], candidates: list[Candidate],
-                       ctx: SolveContext, weighted: bool = False) -> Vote:
-    """Group equivalent answers and pick the group with the largest vote."""
+                       ctx: SolveContext, weighted: bool = False, scores: list[float] | None = None) -> Vote:
+    """Group equivalent answers and pick the group with the largest vote (`scores` weight it when given)."""
     labels = await group_labels(problem, answers, ctx)
-    return tally(labels, candidates, weighted)
+    return tally(labels, candidates, weighted, scores)
 
 
 async def group_labels(problem: Problem, answers: list[str | None], ctx: SolveContext) -> list[int | None]:
@@ -64,15 +75,21 @@ async def group_labels(problem: Problem, answers: list[str | None], ctx: SolveCo
     return await asyncio.to_thread(ctx.math.cluster, answers)
 
 
-def tally(labels: list[int | None], candidates: list[Candidate], weighted: bool) -> Vote:
-    """Sum votes per label; ties go to the group whose best member has the higher logprob."""
+def tally(labels: list[int | None], candidates: list[Candidate], weighted: bool,
+          scores: list[float] | None = None) -> Vote:
+    """Sum votes per label; ties go to the group whose best member has the higher logprob.
+
+    With `scores`, each candidate votes with its score (weighted vote by a scorer such as a PRM)."""
     groups: dict[int, list[int]] = defaultdict(list)
     weights: dict[int, float] = defaultdict(float)
     for index, label in enumerate(labels):
         if label is None:
             continue
         groups[label].append(index)
-        weights[label] += _weight(candidates[index]) if weighted else 1.0
+        if scores is not None:
+            weights[label] += scores[index]
+        else:
+            weights[label] += _weight(candidates[index]) if weighted else 1.0
     if not groups:
         return Vote(winner=None, groups={}, weights={})
     best = max(groups, key=lambda g: (weights[g], max(_logprob(candidates[i]) for i in groups[g])))
