@@ -22,6 +22,7 @@ import functools
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,7 @@ class PRMVerifier:
         self.forward_calls = 0
         """Forward passes run so far (tests count them to show batching)."""
         self._forward_lock = threading.Lock()
-        self._queues: dict[asyncio.AbstractEventLoop, _LoopQueue] = {}
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
 
     def score(self, items: list[tuple[str, str]]) -> Scored:
         """Step scores of each (prompt, solution), in forward batches of up to `max_batch` solutions."""
