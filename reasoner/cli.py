@@ -122,9 +122,11 @@ def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--prm and --aggregation apply to --scorer prm, not --scorer {args.scorer}")
     if args.scorer == "prm":
         from strategies.scorers import PRMScorer
-        from verifiers.prm import load_prm
+        from verifiers.prm import check_aggregation, load_prm
 
-        load_prm(PRMScorer(**scorer_options).prm)  # a bad folder fails now, naming what is missing
+        scorer = PRMScorer(**scorer_options)
+        check_aggregation(scorer.aggregation)
+        load_prm(scorer.prm)  # a bad folder fails now, naming what is missing
     if args.strategy == "self_consistency":
         return {"weight_scorer": args.scorer, "scorer_options": scorer_options}
     return {"scorer": args.scorer, "scorer_options": scorer_options}

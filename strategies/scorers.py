@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from reasoner.registry import Registry
 from reasoner.types import Candidate, Problem
@@ -72,16 +72,10 @@ class PRMScorer(BaseModel):
     check_tokenizer: bool = True
     """Refuse a policy whose tokenizer differs from the PRM's."""
 
-    @model_validator(mode="after")
-    def _known_aggregation(self) -> PRMScorer:
-        from verifiers.prm import check_aggregation
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
+        from verifiers.prm import aggregate, check_aggregation
 
         check_aggregation(self.aggregation)
-        return self
-
-    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
-        from verifiers.prm import aggregate
-
         steps = await self.step_scores(problem, candidates, ctx)
         return [aggregate(row, self.aggregation) for row in steps]
 
