@@ -8,7 +8,8 @@ and FLOPs. FLOPs leave out the prompt tokens the engine served from its cache
 when this problem's own earlier calls had computed them, so a search that
 continues one prompt step by step pays for the prompt once, as vLLM does;
 cache hits on work done by others are charged, so a strategy's cost does not
-depend on what ran beside it. Strategies therefore cannot overspend, and the `Result`
+depend on what ran beside it. Scorers book a PRM's cost with `book_prm`; the FLOPs cap
+counts it. Strategies therefore cannot overspend, and the `Result`
 says why a strategy stopped.
 """
 
@@ -68,6 +69,11 @@ class Meter:
     def add_verifier_time(self, seconds: float) -> None:
         self.cost = self.cost.model_copy(update={"verifier_seconds": self.cost.verifier_seconds + seconds})
 
+    def book_prm(self, tokens: int, flops: float, seconds: float) -> None:
+        """Book a process reward model's scoring on its own line of the cost."""
+        self.cost = self.cost + Cost(prm_tokens=tokens, prm_flops=flops, prm_seconds=seconds)
+        self.record("prm", tokens=tokens, flops=flops, seconds=round(seconds, 6))
+
     def finish(self) -> Cost:
         """The final cost, with wall time since the meter was made."""
         return self.cost.model_copy(update={"wall_seconds": time.perf_counter() - self._started})
@@ -115,7 +121,7 @@ class Meter:
             limits.append(self.budget.generated_tokens - self.cost.generated_tokens)
         params = self.generator.info.parameters
         if self.budget.flops is not None and params:
-            flops_left = self.budget.flops - self.cost.flops
+            flops_left = self.budget.flops - self.cost.total_flops
             limits.append(int(flops_left // (2 * params)) - prompt_tokens_guess)
         return max(0, min(limits)) if limits else None
 

@@ -79,6 +79,10 @@ def _add_solve(commands) -> None:
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.add_argument("--scorer", default=None,
+                   help="best_of_n: scorer (logprob, public_tests, prm); self_consistency: vote weights by it")
+    p.add_argument("--prm", default=None, help="with --scorer prm: bundled PRM name (tiny-prm) or PRM folder")
+    p.add_argument("--aggregation", default=None, help="with --scorer prm: last, min (default), prod or mean")
     p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
 
@@ -93,7 +97,8 @@ def run_solve(args: argparse.Namespace) -> int:
     from reasoner.runtime import engine_loop
 
     strategy, options = solve_strategy(args.strategy, args.option,
-                                       {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens)})
+                                       {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens),
+                                        **{key: ("--scorer", value) for key, value in _scorer_options(args).items()}})
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
@@ -115,6 +120,27 @@ def run_solve(args: argparse.Namespace) -> int:
                   wall_s=round(time.perf_counter() - started, 3))
     _print_summary(report, as_json=args.json)
     return 0
+
+
+def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Strategy options for --scorer/--prm/--aggregation, checked before any engine starts."""
+    scorer_options = {k: v for k, v in {"prm": args.prm, "aggregation": args.aggregation}.items() if v is not None}
+    if args.scorer is None:
+        if scorer_options:
+            raise OptionError("--prm and --aggregation need --scorer prm")
+        return {}
+    if scorer_options and args.scorer != "prm":
+        raise OptionError(f"--prm and --aggregation apply to --scorer prm, not --scorer {args.scorer}")
+    if args.scorer == "prm":
+        from strategies.scorers import PRMScorer
+        from verifiers.prm import check_aggregation, load_prm
+
+        scorer = PRMScorer(**scorer_options)
+        check_aggregation(scorer.aggregation)
+        load_prm(scorer.prm)  # a bad folder fails now, naming what is missing
+    if args.strategy == "self_consistency":
+        return {"weight_scorer": args.scorer, "scorer_options": scorer_options}
+    return {"scorer": args.scorer, "scorer_options": scorer_options}
 
 
 async def _solve_job(args: argparse.Namespace, config, problems, address: str | None):
@@ -406,7 +432,7 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     for entry in entries:
         state = f"{entry.parameters:,} params" if entry.available else "not built"
-        print(f"{entry.name:22} {entry.source:9} {state:>18}  {entry.path}")
+        print(f"{entry.name:22} {entry.source:9} {entry.kind:6} {state:>18}  {entry.path}")
     return 0
 
 
@@ -479,6 +505,67 @@ def _add_train(commands) -> None:
     g.add_argument("--threads", type=positive_int, default=None, help="torch threads for the trainer")
     g.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
     g.set_defaults(run=run_train_grpo)
+    _add_train_prm(kinds)
+
+
+def _add_train_prm(kinds) -> None:
+    r = kinds.add_parser("prm", help="train a process (or outcome) reward model on a policy's labelled samples")
+    r.add_argument("--policy", default="tiny", help="model whose samples are labelled (default tiny)")
+    r.add_argument("--labels", choices=["exact", "mc", "outcome"], default="exact",
+                   help="exact: step checker; mc: Monte Carlo completions; outcome: final answer only (an ORM)")
+    r.add_argument("--task", default="arith", help="task family (default arith)")
+    r.add_argument("--problems", type=int, default=None, help="training-stream problems to sample (default 1500)")
+    r.add_argument("--samples", type=int, default=None, help="policy samples per problem (default 4)")
+    r.add_argument("--mc-k", type=int, default=None, help="completions per step prefix for --labels mc (default 4)")
+    r.add_argument("--mc-policy", default=None, help="model that completes prefixes (default: --policy)")
+    r.add_argument("--mc-target", choices=["soft", "hard"], default=None, help="Monte Carlo label (default soft)")
+    r.add_argument("--delimiter", default=None, help="step delimiter, e.g. '\\n\\n' (default: the task's)")
+    r.add_argument("--init-from", default=None, help="checkpoint to start from (default: the policy)")
+    r.add_argument("--steps", type=int, default=None, help="optimizer steps (default 600)")
+    r.add_argument("--batch-size", type=int, default=None, help="solutions per step (default 32)")
+    r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3)")
+    r.add_argument("--seed", type=int, default=None, help="seed for problems, sampling and training (default 0)")
+    r.add_argument("--threads", type=int, default=None, help="torch threads")
+    r.add_argument("--stop-at", type=int, default=None, help="pause after this step; re-run to go on")
+    r.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
+    r.add_argument("--export", type=Path, default=None, help="also copy the final PRM here (bf16, no trainer state)")
+    r.set_defaults(run=run_train_prm)
+
+
+def run_train_prm(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from reasoner.errors import ConfigError
+    from reasoner.training.prm.data import MCSettings, SampleSettings
+    from reasoner.training.prm.model import export_prm
+    from reasoner.training.prm.train import PRMConfig, train_prm
+
+    seed = args.seed if args.seed is not None else 0
+    try:
+        rollouts = SampleSettings(**_given(policy=args.policy, samples=args.samples, seed=seed))
+        mc = MCSettings(**_given(k=args.mc_k, policy=args.mc_policy or args.policy, target=args.mc_target,
+                                 seed=seed))
+        config = PRMConfig(**_given(task=args.task, labels=args.labels, problems=args.problems, rollouts=rollouts,
+                                    mc=mc, delimiter=_unescape(args.delimiter), init_from=args.init_from,
+                                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                    threads=args.threads))
+    except ValidationError as exc:
+        raise ConfigError(f"bad training options: {exc}") from exc
+    config.step_format()  # an unknown task or empty delimiter fails before any sampling
+    stats = train_prm(config, args.out, stop_at=args.stop_at)
+    print(json.dumps({"out": str(args.out), **stats}))
+    if args.export is not None:
+        print(f"exported to {export_prm(args.out, args.export)}")
+    return 0
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _unescape(delimiter: str | None) -> str | None:
+    """A delimiter typed on a command line, with backslash escapes such as \\n decoded."""
+    return None if delimiter is None else delimiter.encode().decode("unicode_escape")
 
 
 def run_train_sft(args: argparse.Namespace) -> int:

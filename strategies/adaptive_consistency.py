@@ -102,7 +102,7 @@ class AdaptiveConsistency(Sampling):
             return "futility"
         return None
 
-    replay_scorer: ClassVar[str | None] = None
+    replay_scorer: ClassVar[None] = None
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The stopping rule replayed on `draws` random orders of the samples, capped at `budget`.

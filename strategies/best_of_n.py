@@ -8,12 +8,12 @@ replays it on subsets of shared samples; its expectation is exact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from reasoner.types import Problem, Result, Sample
-from strategies.base import Replay, Sampling, SolveContext, make_result
+from strategies.base import Replay, Sampling, ScorerChoice, SolveContext, make_result
 from strategies.scorers import SCORERS
 
 
@@ -27,6 +27,8 @@ class BestOfN(Sampling):
     scorer: str = "public_tests"
     """Scorer name or `module:Class`; `public_tests` runs code on the prompt's examples
     and uses logprob for math."""
+    scorer_options: dict[str, Any] = {}
+    """Keyword options of the scorer, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     @field_validator("scorer")
     @classmethod
@@ -38,7 +40,7 @@ class BestOfN(Sampling):
         candidates = await self.sample(problem, ctx, self.n)
         if not candidates:
             return make_result(self.name, problem, ctx, [], None, None)
-        scores = await SCORERS.get(self.scorer)().score(problem, candidates, ctx)
+        scores = await self.scorer_choice.build().score(problem, candidates, ctx)
         best = self.select([Sample(label=None, score=score) for score in scores])
         ctx.meter.record("score", scorer=self.scorer, scores=scores, chosen=best)
         return make_result(self.name, problem, ctx, candidates, best, ctx.extract(problem, candidates[best].text))
@@ -50,8 +52,12 @@ class BestOfN(Sampling):
         return max(range(len(samples)), key=lambda i: _score(samples[i]))
 
     @property
-    def replay_scorer(self) -> str | None:
-        return self.scorer
+    def scorer_choice(self) -> ScorerChoice:
+        return ScorerChoice(name=self.scorer, options=self.scorer_options)
+
+    @property
+    def replay_scorer(self) -> ScorerChoice:
+        return self.scorer_choice
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The top-scored of k samples, exactly in expectation over subsets."""

@@ -5,7 +5,8 @@
   candidate passes, ties broken by logprob. Public examples are part of the
   prompt, so using them is not peeking at the hidden tests.
 
-Process-reward scorers plug in here later.
+- `prm`: a process reward model's step scores, aggregated per candidate
+  (`verifiers.prm`); its cost is booked on the meter's PRM line.
 """
 
 from __future__ import annotations
@@ -58,6 +59,38 @@ class PublicTestsScorer(BaseModel):
         return [(v.score or 0.0) * 1000.0 + _bounded(_mean_logprob(c)) for v, c in zip(verdicts, candidates)]
 
 
+class PRMScorer(BaseModel):
+    """A process reward model's aggregated step scores (probability-like, in [0, 1])."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "prm"
+
+    prm: str = "tiny-prm"
+    """Bundled PRM name or PRM folder."""
+    aggregation: str = "min"
+    """How step scores become one: last, min, prod or mean."""
+    check_tokenizer: bool = True
+    """Refuse a policy whose tokenizer differs from the PRM's."""
+
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
+        from verifiers.prm import aggregate, check_aggregation
+
+        check_aggregation(self.aggregation)
+        steps = await self.step_scores(problem, candidates, ctx)
+        return [aggregate(row, self.aggregation) for row in steps]
+
+    async def step_scores(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[list[float]]:
+        """Each candidate's per-step scores; the PRM's cost goes on the meter."""
+        from verifiers.prm import load_prm
+
+        verifier = await asyncio.to_thread(load_prm, self.prm)
+        if self.check_tokenizer:
+            verifier.check_policy(ctx.meter.generator.info.name)
+        scored = await verifier.ascore([(problem.prompt, c.text) for c in candidates])
+        ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
+        return scored.steps
+
+
 def _mean_logprob(candidate: Candidate) -> float:
     mean = candidate.mean_logprob
     return mean if mean is not None else float("-inf")
@@ -67,4 +100,4 @@ def _bounded(logprob: float) -> float:
     return max(logprob, -999.0)
 
 
-SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": PublicTestsScorer})
+SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": PublicTestsScorer, "prm": PRMScorer})

@@ -3,7 +3,8 @@
 Answers are grouped by the problem domain's verifier: the math verifier's
 equivalence (`1/2` and `0.5` vote together), never by exact string; programs
 by their text with blank lines and trailing spaces removed. The weighted vote
-counts each candidate by its sequence probability per token, exp(mean logprob).
+counts each candidate by its sequence probability per token, exp(mean logprob),
+or, with `weight_scorer` (e.g. `prm`), by that scorer's score.
 
 The vote is a pure function of the samples (`tally`), so a sweep replays it
 on subsets of shared samples exactly as `solve` casts it.
@@ -14,12 +15,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 from reasoner.types import Candidate, Problem, Result, Sample
-from strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
+from strategies.base import Replay, Sampling, ScorerChoice, SolveContext, make_result, samples_of
 
 
 class Vote(BaseModel):
@@ -42,11 +43,18 @@ class SelfConsistency(Sampling):
     """Samples drawn."""
     weighted: bool = False
     """Weight votes by exp(mean token logprob) instead of counting them."""
+    weight_scorer: str | None = None
+    """Weight votes by this scorer's scores instead (e.g. `prm`); overrides `weighted`."""
+    scorer_options: dict[str, Any] = {}
+    """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         answers = [ctx.extract(problem, c.text) for c in candidates]
-        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
+        scores = None
+        if self.weight_scorer is not None and candidates:
+            scores = await self.replay_scorer.build().score(problem, candidates, ctx)
+        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted, scores=scores)
         ctx.meter.record("vote", groups={str(k): v for k, v in vote.groups.items()},
                          weights={str(k): w for k, w in vote.weights.items()})
         answer = answers[vote.winner] if vote.winner is not None else None
@@ -54,9 +62,13 @@ class SelfConsistency(Sampling):
 
     def select(self, samples: Sequence[Sample]) -> int | None:
         """Index of the sample this vote picks."""
-        return tally(samples, self.weighted).winner
+        return tally(samples, self.weighted, by_score=self.weight_scorer is not None).winner
 
-    replay_scorer: ClassVar[str | None] = None
+    @property
+    def replay_scorer(self) -> ScorerChoice | None:
+        """The scorer that weights the vote, if any."""
+        return None if self.weight_scorer is None else ScorerChoice(name=self.weight_scorer,
+                                                                     options=self.scorer_options)
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The vote over k of the samples, in expectation over subsets (see `reasoner.metrics`)."""
@@ -72,17 +84,18 @@ class SelfConsistency(Sampling):
 
 
 async def vote_answers(problem: Problem, answers: list[str | None], candidates: list[Candidate],
-                       ctx: SolveContext, weighted: bool = False) -> Vote:
-    """Group equivalent answers and pick the group with the largest vote."""
+                       ctx: SolveContext, weighted: bool = False, scores: list[float] | None = None) -> Vote:
+    """Group equivalent answers and pick the group with the largest vote (`scores` weight it when given)."""
     labels = await ctx.group(problem, answers)
-    return tally(samples_of(candidates, labels), weighted)
+    return tally(samples_of(candidates, labels, scores), weighted, by_score=scores is not None)
 
 
-def tally(samples: Sequence[Sample], weighted: bool = False) -> Vote:
+def tally(samples: Sequence[Sample], weighted: bool = False, by_score: bool = False) -> Vote:
     """Sum votes per label (1 each, or exp(mean logprob) when `weighted`, 1 without a logprob).
 
     Ties go to the group whose best member has the higher logprob, then to the
     group seen first; the winner is the group's highest-logprob member (the first of equals).
+    With `by_score`, each sample votes with its score instead (a vote weighted by a scorer such as a PRM).
     """
     groups: dict[int, list[int]] = defaultdict(list)
     weights: dict[int, float] = defaultdict(float)
@@ -90,7 +103,7 @@ def tally(samples: Sequence[Sample], weighted: bool = False) -> Vote:
         if sample.label is None:
             continue
         groups[sample.label].append(index)
-        weights[sample.label] += _weight(sample) if weighted else 1.0
+        weights[sample.label] += (sample.score or 0.0) if by_score else _weight(sample) if weighted else 1.0
     if not groups:
         return Vote(winner=None, groups={}, weights={})
     best = max(groups, key=lambda g: (weights[g], max(_logprob(samples[i]) for i in groups[g])))

@@ -18,7 +18,7 @@ class MostConfident(Sampling):
 
     name: ClassVar[str] = "most_confident"
     n: int = Field(4, ge=1)
-    replay_scorer: ClassVar[str | None] = None
+    replay_scorer: ClassVar[None] = None
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)

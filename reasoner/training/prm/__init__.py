@@ -1,0 +1,1 @@
+"""Process reward models: data and labels (`data`), the network (`model`), training (`train`)."""
