@@ -34,6 +34,7 @@ from pathlib import Path
 from reasoner.steps import StepFormat
 from reasoner.training.prm.data import Rollout, exact_labels, first_wrong, read_jsonl, step_checker
 from reasoner.types import Candidate, FinishReason
+from strategies.base import samples_of
 from strategies.self_consistency import tally
 from verifiers.prm import AGGREGATIONS, PRMVerifier, aggregate
 
@@ -115,7 +116,8 @@ def _pick_best(block: list[Rollout], values: list[float]) -> bool:
 
 
 def _pick_vote(block: list[Rollout], weights: list[float] | None) -> bool:
-    vote = tally([_answer_label(r) for r in block], [_candidate(r) for r in block], weighted=False, scores=weights)
+    samples = samples_of([_candidate(r) for r in block], [_answer_label(r) for r in block], weights)
+    vote = tally(samples, by_score=weights is not None)
     return vote.winner is not None and block[vote.winner].correct
 
 
