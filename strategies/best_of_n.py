@@ -27,7 +27,7 @@ class BestOfN(Sampling):
     scorer: str = "public_tests"
     """Scorer name or `module:Class`; `public_tests` runs code on the prompt's examples
     and uses logprob for math."""
-    scorer_options: dict[str, Any] = {}
+    scorer_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of the scorer, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     @field_validator("scorer")

@@ -45,7 +45,7 @@ class SelfConsistency(Sampling):
     """Weight votes by exp(mean token logprob) instead of counting them."""
     weight_scorer: str | None = None
     """Weight votes by this scorer's scores instead (e.g. `prm`); overrides `weighted`."""
-    scorer_options: dict[str, Any] = {}
+    scorer_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:

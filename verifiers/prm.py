@@ -144,7 +144,7 @@ class PRMVerifier:
             items = [item for waiting in batch for item in waiting.items]
             try:
                 scored = await asyncio.to_thread(self.score, items)
-            except Exception as exc:  # every caller in the batch gets the error; nothing is swallowed
+            except Exception as exc:  # noqa: BLE001 - passed on to every caller in the batch, never swallowed
                 for waiting in batch:
                     waiting.future.set_exception(exc)
                 return

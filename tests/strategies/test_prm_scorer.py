@@ -52,7 +52,7 @@ def test_best_of_n_keeps_the_candidate_the_prm_ranks_highest(tiny_prm, how, veri
     result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers))
     scores = _prm_scores(tiny_prm, how)
     assert result.chosen == max(range(4), key=lambda i: scores[i])
-    assert [e.data["scores"] for e in result.trace if e.kind == "score"][0] == pytest.approx(scores, abs=1e-5)
+    assert next(e.data["scores"] for e in result.trace if e.kind == "score") == pytest.approx(scores, abs=1e-5)
 
 
 def test_prm_cost_is_booked_on_its_own_line(tiny_prm, verifiers):
@@ -83,7 +83,7 @@ def test_self_consistency_weights_votes_by_prm_score(tiny_prm, verifiers):
     strategy = SelfConsistency(n=4, weight_scorer="prm", scorer_options={"prm": tiny_prm, "aggregation": "mean"})
     result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers))
     scores = _prm_scores(tiny_prm, "mean")
-    vote = [e.data for e in result.trace if e.kind == "vote"][0]
+    vote = next(e.data for e in result.trace if e.kind == "vote")
     by_answer = {tuple(sorted(members)): vote["weights"][label] for label, members in vote["groups"].items()}
     assert by_answer[(0, 2)] == pytest.approx(scores[0] + scores[2], abs=1e-5)
     assert by_answer[(1,)] == pytest.approx(scores[1], abs=1e-5)

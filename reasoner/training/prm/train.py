@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reasoner.training.prm.data import Labelled, LabelKind, MCSettings, SampleSettings
+from reasoner.training.prm.data import LabelKind, Labelled, MCSettings, SampleSettings
 
 
 class PRMConfig(BaseModel):

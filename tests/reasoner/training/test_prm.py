@@ -12,8 +12,16 @@ from reasoner.models import BUNDLED_DIR
 from reasoner.steps import StepFormat, load_step_format
 from reasoner.tasks import arith, load_task, prompt_hash
 from reasoner.training.prm.data import (
-    Labelled, MCSettings, Rollout, dev_problems, exact_labels, first_wrong, label_rollouts, outcome_labels,
-    step_checker, train_problems,
+    Labelled,
+    MCSettings,
+    Rollout,
+    dev_problems,
+    exact_labels,
+    first_wrong,
+    label_rollouts,
+    outcome_labels,
+    step_checker,
+    train_problems,
 )
 from reasoner.training.prm.train import PRMConfig, fit_prm
 
