@@ -21,8 +21,9 @@ The sweep names no strategy. It asks each one how it can be measured:
   strategy's `replay` says what it would have done with k of them (its own
   `select` on subsets, or its stopping rule on random orders). Costs: the
   prompt once per model call the strategy would make, the expected generated
-  tokens, FLOPs as 2 x parameters x those tokens, wall time scaled by the
-  share of samples used (an estimate).
+  tokens, FLOPs as 2 x parameters x those tokens plus the scorer's own FLOPs
+  (a PRM's) for the samples used, wall time scaled by the share of samples
+  used (an estimate).
 - Any other strategy runs once per budget through `solve_problem`, as
   `strategy.at_budget(b)` (a budget it returns None for gets no row; a
   strategy without `at_budget` runs once, at budget 1), costed as booked.
@@ -186,7 +187,8 @@ NOTES = {
                 "subsets (or orders) of the n shared samples (exact when there are at most `draws` subsets)",
     "ci": "95% percentile bootstrap over problems, `resamples` resamples, paired across rows",
     "cost": "replayed rows: the prompt once per model call the strategy would make, plus the generated "
-            "tokens of the samples it would use; run rows: as booked",
+            "tokens of the samples it would use, plus its scorer's FLOPs (a PRM's) for those samples; run rows: "
+            "as booked, PRM FLOPs included",
     "wall": "replayed rows: the generation's wall time x the share of samples used, an estimate",
     "compute_optimal": TIE_RULE,
 }
@@ -216,13 +218,17 @@ class SamplesRun(BaseModel):
         candidates = await ctx.meter.generate(self.strategy.sample_request(problem, self.n, ctx.seed))
         answers = [ctx.extract(problem, c.text) for c in candidates]
         labels = await ctx.group(problem, answers)
-        scores = {choice.key: await choice.build().score(problem, candidates, ctx) for choice in self.scorers}
+        scores, scorer_flops = {}, {}
+        for choice in self.scorers:  # each scorer's own FLOPs (a PRM's), charged to the rows that use it
+            before = ctx.meter.cost.prm_flops
+            scores[choice.key] = await choice.build().score(problem, candidates, ctx)
+            scorer_flops[choice.key] = ctx.meter.cost.prm_flops - before
         cost = ctx.meter.finish()  # sampling and selection work; grading below is evaluation, not strategy cost
         # A verdict depends only on (problem, answer): grade each distinct answer once.
         distinct = list(dict.fromkeys(answers))
         verdict_of = {answer: await grade_answer(problem, answer, verifiers) for answer in distinct}
         return {
-            "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(),
+            "problem_id": problem.id, "level": problem.level, "cost": cost.model_dump(), "scorer_flops": scorer_flops,
             "reference": problem.answer,
             "candidates": [
                 {"text": c.text, "num_tokens": c.num_tokens, "finish_reason": c.finish_reason.value,
@@ -449,9 +455,11 @@ def _replayed_point(strategy: Any, record: Record, budget: int, n: int, config: 
     replay = strategy.replay(samples, tokens, budget, draws=config.draws, seed=seed)
     cost = record["cost"]
     computed = replay.generated_tokens + cost["prompt_tokens"] * replay.calls
+    scoring = record.get("scorer_flops", {}).get(strategy.replay_scorer.key, 0.0) * replay.samples / n \
+        if strategy.replay_scorer else 0.0
     return Point(level=record["level"], metrics={"accuracy": replay.accuracy, "samples": replay.samples,
                                                  **replay.metrics},
-                 tokens=replay.generated_tokens, flops=2.0 * (record["parameters"] or 0) * computed,
+                 tokens=replay.generated_tokens, flops=2.0 * (record["parameters"] or 0) * computed + scoring,
                  wall_s=cost["wall_seconds"] * replay.samples / n, error=_ungradable(record))
 
 
@@ -462,7 +470,8 @@ def _ungradable(record: Record) -> bool:
 def _run_point(record: Record) -> Point:
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
-                 tokens=cost["generated_tokens"], flops=cost["flops"], wall_s=cost["wall_seconds"],
+                 tokens=cost["generated_tokens"], flops=cost["flops"] + cost.get("prm_flops", 0.0),
+                 wall_s=cost["wall_seconds"],
                  error=bool(record.get("error")) or record.get("status") == "error")
 
 
