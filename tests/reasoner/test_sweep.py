@@ -223,3 +223,19 @@ def test_a_sampling_option_gives_a_strategy_samples_of_its_own():
     runs = plan(config).replayed
     assert runs["self_consistency"].key == "samples@4"
     assert runs["best_of_n"].key.startswith("samples@4~") and runs["best_of_n"].strategy.temperature == 1.0
+
+
+def test_replayed_rows_pay_their_scorers_flops_for_the_samples_they_use():
+    """A scorer's own compute (a PRM's) is charged to the rows of the strategy that uses it, in
+    proportion to the samples used; a vote over the same samples pays none of it."""
+    config = make_config(dataset="arith", models="m", strategies="self_consistency,best_of_n", budgets="1,2,4")
+    problem = Problem(id="p", prompt="?", answer="1")
+    record = pool_record(config, problem, [0, 1, 0, 1], correct_label=0)
+    for candidate in record["candidates"]:
+        candidate["scores"] = {"public_tests": -1.0}
+    record["scorer_flops"] = {"public_tests": 4000.0}
+    rows = {(r.strategy, r.budget): r for r in summarize_sweep(config, [problem], [record])}
+    generation = 2 * 1000 * (7 + 10)  # the prompt once, one 10-token sample
+    assert rows[("self_consistency", 1)].mean_flops == pytest.approx(generation)
+    assert rows[("best_of_n", 1)].mean_flops == pytest.approx(generation + 1000.0)
+    assert rows[("best_of_n", 4)].mean_flops == pytest.approx(2 * 1000 * (7 + 40) + 4000.0)
