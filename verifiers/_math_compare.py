@@ -152,6 +152,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def _parse_latex(text: str) -> Any:
+    from verifiers._latex_fast import parse_simple
+
+    simple = parse_simple(text)
+    if simple is not None:
+        return simple
     from latex2sympy2_extended import NormalizationConfig, latex2sympy
     from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
