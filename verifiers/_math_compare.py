@@ -1,13 +1,13 @@
 """Worker side of the math verifier: parse two answers with sympy and compare them.
 
-What it is: the code that runs inside `MathVerifier`'s pebble worker
-processes. `init_worker` prepares a worker (memory limit, parser warm-up) and
+What it is: the code that runs inside `MathVerifier`'s worker
+subprocesses (`verifiers._math_workers`). `init_worker` prepares a worker (memory limit, parser warm-up) and
 `compare_task` turns two normalised answers into an `Outcome`: it splits
 brackets and top-level commas into structures (tuples, intervals, sets,
 unions), parses each leaf with ``latex2sympy2_extended``, refuses exact numbers
 too large to hold, and applies the equivalence rules documented in
-`verifiers.math`. Both are module-level functions so that forkserver and spawn
-workers can import them by name; `Rules` and `Outcome` cross the process
+`verifiers.math`. Both are module-level functions so that workers can call
+them by name; `Rules` and `Outcome` cross the process
 boundary by pickle.
 
 What it is not: the public API, answer extraction or normalisation (all in

@@ -27,12 +27,13 @@ ITEMS = [
     (r"\boxed{(10^{6})!}", "1"),
     (r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}"),
     (r"\boxed{" + r"\frac{1}{" * 300 + "2" + "}" * 300 + "}", "1"),
+    (r"\boxed{" + "(" * 1900 + "1" + ")" * 1900 + "}", "2"),
     ("The answer is " + "9" * 1_000_000, "9"),
     (r"\boxed{" * 100_000 + "3", "3"),
     ("blah " * 200_000 + r"\boxed{5}", "5"),
 ]
-EXPECTED = ["correct", "correct", "incorrect", "timeout", "timeout", "timeout", "timeout", "unparseable",
-            "unparseable", "correct"]
+EXPECTED = ["correct", "correct", "incorrect", "timeout", "timeout", "timeout", "incorrect", "incorrect",
+            "unparseable", "unparseable", "correct"]
 
 SCRIPT = """
 import json, sys
