@@ -162,6 +162,7 @@ _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
     (r"\\mathbb\{R\}|\\R(?![a-zA-Z])", r"(-\\infty,\\infty)"),
     (r"\\operatorname\{([a-zA-Z]+)\}", r"\\\1 "),
     (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
+    (r"\\text(?:bf)?\{\s*\(([A-Z])\)\s*\}", r"(\1)"),
     (r"\\varnothing(?![a-zA-Z])", r"\\emptyset"),
     (r"\\langle(?![a-zA-Z])", "("),
     (r"\\rangle(?![a-zA-Z])", ")"),
@@ -599,8 +600,15 @@ class MathVerifier:
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,(?:\d{1,2}|\d{4,})")
 
 
+_LABELLED_CHOICE = re.compile(r"\(([A-Z])\)(.+)")
+
+
 def _readings(key: str) -> list[str]:
-    """`3,15` and `250,5` may be a decimal with a comma separator or a list; both are tried."""
+    """Readings tried in turn: `3,15` and `250,5` are a decimal with a comma separator or a
+    list; a labelled choice `(B)12` is the letter or its content."""
     if _DECIMAL_COMMA.fullmatch(key):
         return [key.replace(",", "."), key]
+    choice = _LABELLED_CHOICE.fullmatch(key)
+    if choice:
+        return [choice.group(1), choice.group(2)]
     return [key]
