@@ -302,7 +302,7 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
     if _is_vector_leaf(a) and isinstance(b, _Seq) or isinstance(a, _Seq) and _is_vector_leaf(b):
         xs = list(a.value) if isinstance(a, _Leaf) else list(a.items)
         ys = list(b.value) if isinstance(b, _Leaf) else list(b.items)
-        wrap = lambda v: v if isinstance(v, (_Leaf, _Seq, _Bag)) else _Leaf(v, False)  # noqa: E731
+        wrap = lambda v: v if isinstance(v, (_Leaf, _Seq, _Bag)) else _Leaf(v, False)
         return len(xs) == len(ys) and all(_nodes_equal(wrap(p), wrap(q), rules) for p, q in zip(xs, ys))
     if _is_ordered_pair(a, b) or _is_ordered_pair(b, a):
         return len(a.items) == len(b.items) and all(
@@ -428,8 +428,8 @@ def _assigned_value(equation: Any) -> Any:
     A name is a symbol, an applied function `f(x)`, or a product of symbols
     read from a name like `PQ`; it must not occur in the value.
     """
-    from sympy.core.function import AppliedUndef
     import sympy as sp
+    from sympy.core.function import AppliedUndef
 
     if not equation.free_symbols and all(isinstance(side, sp.Expr) for side in equation.args):
         return equation.rhs if _is_zero(equation.lhs - equation.rhs) else None  # `6 \\cdot 4 = 24`
@@ -442,8 +442,8 @@ def _assigned_value(equation: Any) -> Any:
 
 
 def _is_name(expr: Any) -> bool:
-    from sympy.core.function import AppliedUndef
     import sympy as sp
+    from sympy.core.function import AppliedUndef
 
     if isinstance(expr, (sp.Symbol, AppliedUndef)):
         return True
