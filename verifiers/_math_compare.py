@@ -229,6 +229,8 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     body = text[:-2].strip() if percent else text
     if not body:
         raise _ParseFailure(f"empty answer {text!r}")
+    if body.count("\\pm") == 1 and not percent:  # `\\frac{-b \\pm \\sqrt{d}}{2a}`: both roots
+        return _Bag("set", tuple(_parse_leaf(body.replace("\\pm", sign)) for sign in ("+", "-")))
     try:
         value = _parse_latex(body)
     except _RESOURCE_ERRORS:

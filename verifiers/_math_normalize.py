@@ -78,7 +78,9 @@ def normalize_answer(answer: str) -> str:
         text = pattern.sub(replacement, text).strip()
     text = _strip_text(text)
     text = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", text)
-    text = _strip_unit_words(text.strip().rstrip(".").strip())
+    text = _UNIT_SQUARED.sub("", text.strip().rstrip(".").strip())
+    text = _strip_unit_words(text)
+    text = _REPEATING.sub(_repeating_as_fraction, text)
     text = _THOUSANDS.sub(lambda m: (m.group(1) or "") + m.group(2).replace(",", ""), text)
     text = _SPACE_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
     text = _MATRIX_IN_BRACKETS.sub(r"\1", text)
@@ -87,6 +89,18 @@ def normalize_answer(answer: str) -> str:
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
     return text.replace("\\\\", "\\\\ ")  # a matrix row break must not glue to the next entry
+
+
+_UNIT_SQUARED = re.compile(r"(?<=\s)(?:cm|mm|km|m|in|ft|yd|mi|units?|inches|feet|meters)\s*\^\s*\{?[23]\}?$")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,20})\}")
+
+
+def _repeating_as_fraction(found: re.Match) -> str:
+    """`0.\\overline{3}` -> `\\frac{1}{3}`; `1.2\\overline{45}` -> its exact fraction."""
+    whole, fixed, period = found.group(1) or "0", found.group(2), found.group(3)
+    numerator = int(whole + fixed + period) - int(whole + fixed)
+    denominator = 10 ** len(fixed) * (10 ** len(period) - 1)
+    return f"\\frac{{{numerator}}}{{{denominator}}}"
 
 
 def _exact_before_approx(text: str) -> str:

@@ -206,6 +206,11 @@ NUMBER_FORMATS = _rows("number_formats", [
     (_box("-.75"), r"-\frac34", True),
     (_box("+5"), "5", True),
     (_box("-5"), "5", False),
+    (_box("1/3"), r"0.\overline{3}", True),
+    (_box("1/3"), r"0.\overline{33}", True),
+    (_box("0.3"), r"0.\overline{3}", False),
+    (_box(r"\frac{68}{55}"), r"1.2\overline{36}", True),
+    ("So the answer is 7 cm^2.", "7", True),
     (_box("0007"), "7", True),
     (_box("1.5e3"), "1500", True),
     (_box("10^{3}"), "1000", True),
@@ -295,6 +300,11 @@ RELATIONS = _rows("relations", [
     (_box(r"x <= 7"), r"x \le 7", True),
     (_box(r"x <= 7"), r"x < 7", False),
     (_box(r"t \geq 0"), r"0 \leq t", True),
+    (_box(r"-2 < x < 1 \text{ or } x > 3"), r"(-2,1)\cup(3,\infty)", True),
+    (_box(r"-2 < x < 1 \text{ or } x > 3"), r"(-2,1)\cup[3,\infty)", False),
+    (_box(r"x \in (-\infty, 2] \cup [5, \infty)"), r"x \le 2 \text{ or } x \ge 5", True),
+    (_box(r"x\leq 2 \text{ or } x\geq 5"), r"(-\infty,2)\cup(5,\infty)", False),
+    ("Solving the inequality, we find that $x > 2$.", r"(2, \infty)", True),
 ])
 
 EQUATIONS = _rows("equations", [
@@ -365,6 +375,8 @@ SEVERAL_ANSWERS = _rows("several_answers", [
     (_box(r"x = \pm 3"), "3, -3", True),
     (_box(r"x = \pm 3"), "3", False),
     (_box(r"1 \pm \sqrt{2}"), r"1+\sqrt{2}, 1-\sqrt{2}", True),
+    (_box(r"x=\frac{-b\pm\sqrt{b^2-4ac}}{2a}"), r"\frac{-b\pm\sqrt{b^2-4ac}}{2a}", True),
+    (_box(r"x=\frac{-b+\sqrt{b^2-4ac}}{2a}"), r"\frac{-b\pm\sqrt{b^2-4ac}}{2a}", False),
     (_box("(1,2), (3,4)"), "(3,4), (1,2)", True),
     (_box("(1,2), (3,4)"), "(2,1), (3,4)", False),
     (_box(r"2, \frac{1}{2}"), r"0.5, 2", True),
