@@ -4,12 +4,12 @@ What it is: a tokenizer and recursive-descent parser for numbers, single-letter
 variables, ``+ - * /``, ``\\cdot``, ``\\times``, ``\\div``, implicit
 multiplication, ``^`` with a braced or one-character exponent, ``\\frac``,
 ``\\sqrt`` (with an optional index), ``\\pi``, ``\\infty``, brackets and one
-``=``. It builds sympy objects directly (never `eval`, never `sympify` of
+relation (``=``, ``<``, ``\\le``, ``\\ge``, ``\\ne``, ...). It builds sympy objects directly (never `eval`, never `sympify` of
 text) and gives the same values `latex2sympy2_extended` gives for this subset,
 about a hundred times faster than its ANTLR grammar.
 
 What it is not: a LaTeX parser. Anything outside the subset (functions,
-``e``, subscripts, factorials, sets, relations other than one ``=``, large
+``e``, subscripts, factorials, sets, chained relations, large
 exponents or numbers) returns None, and the caller falls back to
 `latex2sympy2_extended`.
 """
@@ -19,11 +19,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([a-zA-Z])|(\\[a-zA-Z]+)|([-+*/^(){}\[\]=]))")
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([a-zA-Z])|(\\[a-zA-Z]+)|([-+*/^(){}\[\]=<>]))")
 _MAX_DIGITS = 50
 _MAX_EXPONENT = 64
 _ATOM_COMMANDS = {"\\frac", "\\sqrt", "\\pi", "\\infty"}
 _TIMES = {"*", "\\cdot", "\\times"}
+
+
+def _relations() -> dict[str, Any]:
+    import sympy as sp
+
+    return {"=": sp.Eq, "<": sp.Lt, ">": sp.Gt, "\\lt": sp.Lt, "\\gt": sp.Gt, "\\le": sp.Le, "\\leq": sp.Le,
+            "\\ge": sp.Ge, "\\geq": sp.Ge, "\\ne": sp.Ne, "\\neq": sp.Ne}
+
+
+_RELATION_NAMES = {"=", "<", ">", "\\lt", "\\gt", "\\le", "\\leq", "\\ge", "\\geq", "\\ne", "\\neq"}
 
 
 class _Unsupported(Exception):
@@ -84,10 +94,13 @@ class _Parser:
         import sympy as sp
 
         left = self.expr()
-        if self.peek() == ("sym", "="):
+        token = self.peek()
+        if token is not None and token[1] in _RELATION_NAMES:
             self.take()
             right = self.expr()
-            return sp.Eq(left, right, evaluate=False)
+            if self.peek() is not None and self.peek()[1] in _RELATION_NAMES:
+                raise _Unsupported  # chains: `-3 \\le y \\le 4`
+            return _relations()[token[1]](left, right, evaluate=False)
         return left
 
     def expr(self) -> Any:
