@@ -1,13 +1,13 @@
 """Worker side of the math verifier: parse two answers with sympy and compare them.
 
-What it is: the code that runs inside `MathVerifier`'s pebble worker
-processes. `init_worker` prepares a worker (memory limit, parser warm-up) and
+What it is: the code that runs inside `MathVerifier`'s worker
+subprocesses (`verifiers._math_workers`). `init_worker` prepares a worker (memory limit, parser warm-up) and
 `compare_task` turns two normalised answers into an `Outcome`: it splits
 brackets and top-level commas into structures (tuples, intervals, sets,
 unions), parses each leaf with ``latex2sympy2_extended``, refuses exact numbers
 too large to hold, and applies the equivalence rules documented in
-`verifiers.math`. Both are module-level functions so that forkserver and spawn
-workers can import them by name; `Rules` and `Outcome` cross the process
+`verifiers.math`. Both are module-level functions so that workers can call
+them by name; `Rules` and `Outcome` cross the process
 boundary by pickle.
 
 What it is not: the public API, answer extraction or normalisation (all in
@@ -152,6 +152,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def _parse_latex(text: str) -> Any:
+    from verifiers._latex_fast import parse_simple
+
+    simple = parse_simple(text)
+    if simple is not None:
+        return simple
     from latex2sympy2_extended import NormalizationConfig, latex2sympy
     from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
@@ -224,6 +229,8 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     body = text[:-2].strip() if percent else text
     if not body:
         raise _ParseFailure(f"empty answer {text!r}")
+    if body.count("\\pm") == 1 and not percent:  # `\\frac{-b \\pm \\sqrt{d}}{2a}`: both roots
+        return _Bag("set", tuple(_parse_leaf(body.replace("\\pm", sign)) for sign in ("+", "-")))
     try:
         value = _parse_latex(body)
     except _RESOURCE_ERRORS:
@@ -297,7 +304,7 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
     if _is_vector_leaf(a) and isinstance(b, _Seq) or isinstance(a, _Seq) and _is_vector_leaf(b):
         xs = list(a.value) if isinstance(a, _Leaf) else list(a.items)
         ys = list(b.value) if isinstance(b, _Leaf) else list(b.items)
-        wrap = lambda v: v if isinstance(v, (_Leaf, _Seq, _Bag)) else _Leaf(v, False)  # noqa: E731
+        wrap = lambda v: v if isinstance(v, (_Leaf, _Seq, _Bag)) else _Leaf(v, False)
         return len(xs) == len(ys) and all(_nodes_equal(wrap(p), wrap(q), rules) for p, q in zip(xs, ys))
     if _is_ordered_pair(a, b) or _is_ordered_pair(b, a):
         return len(a.items) == len(b.items) and all(
@@ -423,8 +430,8 @@ def _assigned_value(equation: Any) -> Any:
     A name is a symbol, an applied function `f(x)`, or a product of symbols
     read from a name like `PQ`; it must not occur in the value.
     """
-    from sympy.core.function import AppliedUndef
     import sympy as sp
+    from sympy.core.function import AppliedUndef
 
     if not equation.free_symbols and all(isinstance(side, sp.Expr) for side in equation.args):
         return equation.rhs if _is_zero(equation.lhs - equation.rhs) else None  # `6 \\cdot 4 = 24`
@@ -437,8 +444,8 @@ def _assigned_value(equation: Any) -> Any:
 
 
 def _is_name(expr: Any) -> bool:
-    from sympy.core.function import AppliedUndef
     import sympy as sp
+    from sympy.core.function import AppliedUndef
 
     if isinstance(expr, (sp.Symbol, AppliedUndef)):
         return True

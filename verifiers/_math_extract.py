@@ -11,7 +11,8 @@ order of trust:
 3. the last GSM8K ``#### n`` line;
 4. the last "final answer is X" / "the answer is X" / "Answer: X": a math
    span right after the phrase, else the words up to the end of the sentence;
-5. the last math span (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``);
+5. the last math span (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``),
+   with the spans joined to it only by commas, "and" or "or";
 6. (predictions only, when enabled) the last number in the text, but only
    when it stands alone: never a digit inside a word (``QX7B``) or a number
    that is part of a larger expression (``\\frac{3+\\sqrt{7}}{4}``, ``3 + 4``).
@@ -193,12 +194,17 @@ def phrase_answer(text: str) -> str | None:
 
 
 def last_math_span(text: str) -> str | None:
-    found = None
-    for found in _MATH_SPAN.finditer(text):
-        pass
-    if found is None:
+    """The last math span; spans joined only by commas, "and" or "or" form one list."""
+    spans = list(_MATH_SPAN.finditer(text))
+    if not spans:
         return None
-    return next(g for g in found.groups() if g is not None)
+    group = [spans[-1]]
+    for span in reversed(spans[:-1]):
+        if len(group) >= 20 or not _BOX_JOINER.fullmatch(text[span.end():group[-1].start()]):
+            break
+        group.append(span)
+    contents = [next(g for g in span.groups() if g is not None).strip() for span in reversed(group)]
+    return ", ".join(c for c in contents if c)
 
 
 def standalone_last_number(text: str) -> str | None:

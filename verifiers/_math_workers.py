@@ -56,6 +56,7 @@ def serve() -> None:
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the frame stream
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     settings = _read_frame(stdin)
     if settings is None:
         return
@@ -65,6 +66,13 @@ def serve() -> None:
         name, args = request
         result = getattr(_math_compare, name)(*args)
         _write_frame(stdout, result)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker busy in a long computation would not see its stdin close: poll the parent instead."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _read_frame(stream: Any) -> Any:

@@ -51,7 +51,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ValidationError
 
 from reasoner.errors import ConfigError, DataError
-from verifiers.base import CodeTests, IOCase, Status, Verdict
+from verifiers.base import CodeTests, IOCase, Status, Verdict, score_for
 from verifiers.sandbox import Isolation, Payload, RunOutcome, RunResult, Sandbox, SandboxConfig
 
 PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
@@ -61,13 +61,14 @@ _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[^\s`]*)[^\n]*\
                     r"(?:^[ \t]*(?P=fence)[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
 
 _OUTCOME_STATUS = {
-    RunOutcome.PASSED: (Status.CORRECT, 1.0),
-    RunOutcome.FAILED: (Status.INCORRECT, 0.0),
-    RunOutcome.CRASHED: (Status.INCORRECT, 0.0),
-    RunOutcome.OUTPUT_LIMIT: (Status.INCORRECT, 0.0),
-    RunOutcome.TIMEOUT: (Status.TIMEOUT, 0.0),
-    RunOutcome.SETUP_ERROR: (Status.ERROR, None),
+    RunOutcome.PASSED: Status.CORRECT,
+    RunOutcome.FAILED: Status.INCORRECT,
+    RunOutcome.CRASHED: Status.INCORRECT,
+    RunOutcome.OUTPUT_LIMIT: Status.INCORRECT,
+    RunOutcome.TIMEOUT: Status.TIMEOUT,
+    RunOutcome.SETUP_ERROR: Status.ERROR,
 }
+"""Sandbox outcomes as verdict statuses; scores follow `verifiers.base.score_for`."""
 
 
 class CodeVerifier:
@@ -168,7 +169,7 @@ class CodeVerifier:
     def _grade(self, code: str, tests: CodeTests) -> Verdict:
         problem = _unusable(tests)
         if problem:
-            return Verdict(status=Status.ERROR, score=None, extracted=code, detail=problem)
+            return Verdict(status=Status.ERROR, score=score_for(Status.ERROR), extracted=code, detail=problem)
         if tests.asserts or tests.check:
             verdict = self._run_unit_tests(code, tests)
             if verdict.status is not Status.CORRECT:
@@ -207,7 +208,8 @@ def _unparseable(text: str) -> Verdict:
         why = "its code blocks are empty"
     else:
         why = f"it has no fenced code block, and the text is not Python ({_syntax_error(text)})"
-    return Verdict(status=Status.UNPARSEABLE, score=0.0, detail=f"no Python program in the answer: {why}")
+    return Verdict(status=Status.UNPARSEABLE, score=score_for(Status.UNPARSEABLE),
+                   detail=f"no Python program in the answer: {why}")
 
 
 def _unusable(tests: CodeTests) -> str:
@@ -219,7 +221,8 @@ def _unusable(tests: CodeTests) -> str:
 
 
 def _verdict(result: RunResult, code: str, prefix: str = "") -> Verdict:
-    status, score = _OUTCOME_STATUS[result.outcome]
+    status = _OUTCOME_STATUS[result.outcome]
+    score = score_for(status)
     detail = prefix + result.detail if result.detail else ""
     return Verdict(status=status, score=score, extracted=code, detail=detail)
 

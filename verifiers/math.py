@@ -1,10 +1,16 @@
 """Grade a model's final math answer against a reference answer.
 
-What it is: answer extraction (last ``\\boxed{}``/``\\fbox{}``, GSM8K ``#### n``,
-"The answer is X", then a configurable fallback), string normalisation, and an
-equivalence check that parses LaTeX with ``latex2sympy2_extended`` and compares
-with sympy inside killable, reused worker processes (``pebble.ProcessPool``;
-the code they run is in `verifiers._math_compare`).
+What it is: answer extraction for model outputs and for references
+(`verifiers._math_extract`: text after ``</think>``, boxes, ``#### n``,
+answer phrases, the last math span, a conservative last-number fallback),
+string normalisation, and an equivalence check that parses LaTeX (a fast
+parser for plain arithmetic, `verifiers._latex_fast`, else
+``latex2sympy2_extended``) and compares with sympy inside killable, reused
+worker subprocesses (`verifiers._math_workers`; the code they run is in
+`verifiers._math_compare`). Scores follow the one rule in `verifiers.base`:
+no answer, an unparseable answer or a comparison that runs out of time or
+size scores 0 (status ``unparseable`` / ``timeout``); only a reference that
+does not parse, or the verifier's own failure, scores None (status ``error``).
 What it is not: a proof checker, a grader of working, or a parser of
 free-form prose. Model text is never passed to ``eval``, ``sympify`` or
 ``parse_expr``.
@@ -12,51 +18,73 @@ free-form prose. Model text is never passed to ``eval``, ``sympify`` or
 Equivalence rules, applied after normalisation:
 
 - Normalisation drops ``$``, ``\\left``/``\\right``, spacing commands,
-  ``\\text{}``/``\\mathrm{}`` units (with a trailing ``^2``), trailing plain
-  unit words after a number (``5 cm``), degrees (``^\\circ``; inside
-  ``\\sin``/``\\cos``/... they become radians), ``\\$``, a trailing period
-  and a leading ``x \\in``. ``**`` becomes ``^``; ``\\dfrac``/``\\tfrac``
-  become ``\\frac``; ``\\frac12`` and ``\\sqrt2`` get their braces. An
-  answer made only of text (``\\text{(A)}``, ``\\text{Monday}``) keeps the
-  text; two word answers compare case-insensitively.
-- Thousands separators: a whole answer (or the right side of ``x = ...``)
-  that looks like ``1,000`` or ``12,345,678.5`` is one number. Inside
-  brackets commas always separate items, so ``(1,000)`` is the pair (1, 0)
-  and ``(1, 0)`` != ``1,000``.
-- Structure: ``\\{a, b\\}`` and bare lists ``a, b`` compare as sets (order and
-  repeats ignored); ``(a, b, c)`` and ``[a, b, c]`` compare in order. A pair
+  ``\\text{}``/``\\mathrm{}``/``\\textbf{}`` units (with a trailing ``^2``),
+  trailing plain unit words after a number (``5 cm``), degrees (``^\\circ``;
+  inside ``\\sin``/``\\cos``/... they become radians), ``\\$``, a trailing
+  period and a leading ``x \\in``. ``**`` becomes ``^``; ``\\dfrac``/
+  ``\\tfrac``/``\\cfrac`` become ``\\frac``; ``\\frac12`` and ``\\sqrt2``
+  get their braces; ``>=``/``\\geqslant`` become ``\\ge`` (and so on for
+  ``<=`` and ``!=``); ``.4`` becomes ``0.4``; ``A \\approx B`` keeps the
+  exact ``A``. An answer made only of text (``\\text{(A)}``,
+  ``\\text{Monday}``) keeps the text; word answers compare case-insensitively.
+- Number formats: a whole answer (or the right side of ``x = ...``) like
+  ``1,000``, ``1 000``, ``22,\\!222`` or ``12,345,678.5`` is one number.
+  ``3,15`` and ``250,5`` (a comma not followed by exactly three digits) are
+  read both as a decimal with a comma separator and as a list; either may
+  match. Inside brackets commas always separate items, so ``(1,000)`` is the
+  pair (1, 0) and ``(1, 0)`` != ``1,000``.
+- Structure: ``\\{a, b\\}``, bare lists ``a, b`` (also joined by "and",
+  "or", ";") and several adjacent boxes compare as sets (order and repeats
+  ignored); ``(a, b, c)`` and ``[a, b, c]`` compare in order. A pair
   ``(a, b)``/``[a, b]``/``(a, b]`` is an interval or a tuple and must have the
-  same brackets. Unions split on ``\\cup``. An interval also matches an
-  inequality in one variable with the same solution set.
+  same brackets. Unions split on ``\\cup``. An interval or union matches
+  inequalities in one variable (chained, or joined by "or") with the same
+  solution set; ``x \\ne 3`` matches its two-interval union. A column or
+  row vector matches a tuple of the same entries.
 - Equations: ``lhs = rhs`` equals another equation when ``(lhs - rhs)`` of one
   is a nonzero constant multiple of the other's; equations without a variable
-  (``0 = 0``, ``1 = 2``) equal nothing. ``v = value`` (``v`` a variable not in
+  (``0 = 0``, ``1 = 2``) equal nothing as equations. ``name = value`` (a
+  variable, ``f(x)``, or a product name like ``PQ``, not occurring in
   ``value``) equals a bare ``value``, so ``x = 3`` == ``3`` but ``x`` !=
-  ``x = x``. Inequalities compare the same way with a positive factor.
+  ``x = x``; ``(a, b) = (4, 1)`` is the tuple ``(4, 1)``; a true numeric
+  equation ``6 \\cdot 4 = 24`` is its right side. Inequalities compare up to
+  a positive factor.
 - Percent: ``percent="both"`` reads ``50\\%`` as 0.5 or as 50; ``"strict"``
   reads it only as its value 0.5. Two percentages compare as they are
   written (``50\\%`` != ``0.5\\%``).
-- Numbers without free symbols are compared exactly (``simplify(a - b) ==
-  0``) when neither side contains a decimal literal, so ``1/2004!`` !=
-  ``1/2006!`` and ``\\sqrt{2}`` != ``99/70``; no float ever underflows.
-  When either side has a decimal they are equal when
-  ``|a - b| <= rel_tol * max(|a|, |b|)``, evaluated at 30 significant digits
-  with unbounded exponents (default ``rel_tol=1e-4``; purely relative, so 0
-  only equals 0). Plain numbers (``12``, ``0.50``) are decided by the same
-  rule in the calling process, with exact fractions, without a worker.
-- Expressions with symbols are equal when ``simplify(a - b) == 0`` after
-  decimals become exact rationals. Symbols carry no assumptions (complex), so
-  ``\\sqrt{1/n}`` != ``1/\\sqrt{n}``. A lone ``i`` is the imaginary unit.
-  Symbols are case-sensitive. Nothing is accepted without a proof of
-  equality: no random-point testing.
+- Tolerance applies only where the reference says it is rounded. An exact
+  reference (integer, fraction, radical, ``\\pi``) is matched exactly: a
+  decimal answer counts only when it is exactly that value (``2.5`` ==
+  ``\\frac52``; ``9999.857`` != ``10{,}000``; ``1.414`` != ``\\sqrt2``), unless
+  the caller states a precision with ``rel_tol``. A decimal reference is a
+  rounded value: an answer matches within relative ``rel_tol`` (default
+  1e-4) or, when the reference has two or more decimal places, when it lies
+  within half a unit of the reference's last place (``\\frac27`` == ``0.29``,
+  ``\\pi`` == ``3.14``); an answer written with fewer decimal places than the
+  reference must equal it exactly (``33.33`` != ``33.333``). Tolerances are
+  evaluated at 30 significant digits with unbounded exponents, so
+  ``1/2004!`` != ``1/2006!``. Simple numbers (integers, decimals, ``a/b``,
+  ``\\frac{a}{b}``, optionally ``x = ...``) are decided by the same rule in
+  the calling process, with exact fractions, without a worker.
+- Exact numbers are equal when ``simplify(a - b) == 0`` or, for algebraic
+  numbers simplify leaves apart (nested radicals), when the minimal
+  polynomial of ``a - b`` is ``t``. Expressions with symbols are equal when
+  ``a - b`` expands or simplifies to 0 after decimals become exact rationals.
+  Sample points are used only to reject (a clearly nonzero difference at an
+  exact rational point skips simplify); nothing is accepted without a proof.
+  Symbols carry no assumptions (complex), so ``\\sqrt{1/n}`` !=
+  ``1/\\sqrt{n}``. A lone ``i`` is the imaginary unit. Symbols are
+  case-sensitive.
 - Trivial forms are not accepted: an empty answer is unparseable (and
   `equivalent` returns None for it); ``0 = 0`` equals nothing, not even itself.
 
 Resource limits: each comparison runs in a worker with ``timeout`` seconds and
-``memory_mb`` of address space. A stuck worker is killed and replaced;
-the verdict is ``timeout``. Numbers whose exact value would exceed
-100,000 digits (``100000!``, ``9^{9^{9^9}}``) and memory exhaustion are also
-reported as ``timeout``: the budget ran out, the answer was not graded.
+``memory_mb`` of address space. A stuck worker is killed (SIGKILL) and
+replaced in the background; the verdict is ``timeout``. Numbers whose exact
+value would exceed 100,000 digits (``100000!``, ``9^{9^{9^9}}``) and memory
+exhaustion are also reported as ``timeout``; extracted answers longer than
+4,000 characters are refused (``unparseable``), and every scan of the raw
+output is linear, so a megabyte output costs milliseconds.
 """
 
 from __future__ import annotations
@@ -73,7 +101,8 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 from reasoner.errors import ConfigError
 from verifiers._math_compare import Outcome, Rules
-from verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed, matching_brace
+from verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed
+from verifiers._math_normalize import normalize_answer
 from verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
 from verifiers.base import Status, Verdict, score_for
 
@@ -118,125 +147,6 @@ def _reference_answer(reference: Any) -> str | None:
     if not isinstance(reference, str):
         raise TypeError(f"reference must be a string or number, not {type(reference).__name__}")
     return find_reference_answer(reference)
-
-
-# -------------------------------------------------------------- normalisation
-
-_UNICODE = str.maketrans({"−": "-", "–": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
-                          "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt", "≤": "\\le ",
-                          "≥": "\\ge ", "％": "\\%", "∪": "\\cup "})
-_REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
-    (r"^\$+|\$+$|^\\[(\[]|\\[)\]]$", ""),
-    (r"\\(?:left|right)\.", ""),
-    (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
-    (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),
-    (r"(?<=\d)\\,(?=\d{3}(?!\d))", ""),
-    (r"\{,\}", ","),
-    (r"\\!", ""),
-    (r"(?<!\\)\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
-    (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
-    (r">=|=>|\\geqslant(?![a-zA-Z])|\\geqq(?![a-zA-Z])", r"\\ge "),
-    (r"<=|=<|\\leqslant(?![a-zA-Z])|\\leqq(?![a-zA-Z])", r"\\le "),
-    (r"!=|<>|\\not=", r"\\ne "),
-    (r"(?<![\w.}])\.(\d)", r"0.\1"),
-    (r"\\mathbb\{R\}|\\R(?![a-zA-Z])", r"(-\\infty,\\infty)"),
-    (r"\\operatorname\{([a-zA-Z]+)\}", r"\\\1 "),
-    (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
-    (r"\\varnothing(?![a-zA-Z])", r"\\emptyset"),
-    (r"\\langle(?![a-zA-Z])", "("),
-    (r"\\rangle(?![a-zA-Z])", ")"),
-    (r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|°", ""),
-    (r"\\\$|\$", ""),
-    (r"(?<!\\)%|\\text\{\s*percent\s*\}|\s*\bpercent\b", r"\\%"),
-    (r"\s*\\text\{\s*(?:and|or)\s*\}\s*|\s+(?:and|or)\s+", ", "),
-    (r"\\mathrm\{([ei])\}", r"\1"),
-    (r"\\(?:mathit|mathbf|boldsymbol)(?![a-zA-Z])", ""),
-    (r"\\text\{\s*\}", ""),
-    (r"\\frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])", r"\\frac{\1}{\2}"),
-    (r"\\frac\s*([0-9a-zA-Z])\s*\{", r"\\frac{\1}{"),
-    (r"\\frac\s*(\{(?:[^{}]|\{[^{}]*\})*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}"),
-    (r"\\sqrt\s*(\[[^\]]*\])?\s*([0-9a-zA-Z])", r"\\sqrt\1{\2}"),
-]]
-_APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈")
-_SPACE_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
-_MATRIX_IN_BRACKETS = re.compile(r"^[\[(]\s*(\\begin\{(\w+)\}.*\\end\{\2\})\s*[\])]$", re.DOTALL)
-_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textit|textrm|textsf|textnormal|mathrm|mbox)\s*\{")
-_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*\d\s*\}|\d)")
-_TRAILING_WORDS = re.compile(r"^(.*[\d}])\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)$")
-_SHORT_UNITS = {"cm", "mm", "km", "kg", "mg", "ft", "in", "lb", "hr", "ml", "mi", "yd", "oz", "sq"}
-_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "mod", "pi", "and", "or"}
-_THOUSANDS = re.compile(r"^(.*=\s*)?([-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?)$")
-_SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)$")
-_CHOICE = re.compile(r"^\(?([A-Z])\)?$")
-_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])")
-_DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°)")
-
-
-def normalize_answer(answer: str) -> str:
-    """A canonical string for an extracted answer (see the module docstring).
-
-    Equal strings mean equal answers; unequal strings decide nothing.
-    """
-    text = answer.strip().translate(_UNICODE).replace("**", "^")
-    text = _exact_before_approx(text)
-    if _TRIG.search(text):  # sin 30^\circ is sin(pi/6); elsewhere a degree mark is a unit
-        text = _DEGREES.sub(r"(\\frac{\1\\pi}{180})", text)
-    for pattern, replacement in _REWRITES:
-        text = pattern.sub(replacement, text).strip()
-    text = _strip_text(text)
-    text = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", text)
-    text = _strip_unit_words(text.strip().rstrip(".").strip())
-    text = _THOUSANDS.sub(lambda m: (m.group(1) or "") + m.group(2).replace(",", ""), text)
-    text = _SPACE_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = _MATRIX_IN_BRACKETS.sub(r"\1", text)
-    text = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", text)
-    text = _CHOICE.sub(r"\1", _unwrap_braces(text))
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
-    return text.replace("\\\\", "\\\\ ")  # a matrix row break must not glue to the next entry
-
-
-def _exact_before_approx(text: str) -> str:
-    """`x = 2/7 \\approx 0.29` -> `x = 2/7`: the exact value counts, the approximation is a remark."""
-    parts = _APPROX.split(text, maxsplit=1)
-    if len(parts) == 1:
-        return text
-    return parts[0].strip() or parts[1].strip()
-
-
-def _unwrap_braces(text: str) -> str:
-    """`{5}` -> `5`: a bare brace group is grouping, not a set."""
-    while text.startswith("{") and matching_brace(text, 0) == len(text) - 1:
-        text = text[1:-1].strip()
-    return text
-
-
-def _strip_text(text: str) -> str:
-    """Drop `\\text{}`-style units; keep their content when nothing else is left."""
-    math_parts, text_parts, pos = [], [], 0
-    while (command := _TEXT_COMMAND.search(text, pos)) is not None:
-        close = matching_brace(text, command.end() - 1)
-        if close is None:
-            break
-        math_parts.append(text[pos:command.start()])
-        text_parts += [text[pos:command.start()], text[command.end():close]]
-        power = _UNIT_POWER.match(text, close + 1)
-        pos = power.end() if power else close + 1
-    math_parts.append(text[pos:])
-    text_parts.append(text[pos:])
-    math_only = "".join(math_parts)
-    return math_only if re.search(r"[0-9A-Za-z\\]", math_only) else "".join(text_parts)
-
-
-def _strip_unit_words(text: str) -> str:
-    """`5 cm` -> `5`; keeps single letters (`2 x`) and function names."""
-    found = _TRAILING_WORDS.match(text)
-    if not found:
-        return text
-    words = [word.rstrip(".").lower() for word in found.group(2).split()]
-    if all((len(w) >= 3 or w in _SHORT_UNITS) and w not in _MATH_WORDS for w in words):
-        return found.group(1)
-    return text
 
 
 # ------------------------------------------------------------------ verifier
@@ -585,8 +495,8 @@ class MathVerifier:
             return self._worker_pool().call("compare_task", (answer, reference, self._rules), self.timeout)
         except WorkerTimeout:
             return Outcome("timeout", f"no decision within {self.timeout:g} s; worker killed")
-        except WorkerDied as exc:
-            return Outcome("error", f"worker process died: {exc}")
+        except WorkerDied as exc:  # the input exhausted the worker (e.g. its memory); it is replaced
+            return Outcome("limit", f"the worker died on this input ({exc}); a new one replaces it")
 
     def _worker_pool(self) -> WorkerPool:
         with self._lock:
@@ -606,8 +516,15 @@ class MathVerifier:
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,(?:\d{1,2}|\d{4,})")
 
 
+_LABELLED_CHOICE = re.compile(r"\(([A-Z])\)(.+)")
+
+
 def _readings(key: str) -> list[str]:
-    """`3,15` and `250,5` may be a decimal with a comma separator or a list; both are tried."""
+    """Readings tried in turn: `3,15` and `250,5` are a decimal with a comma separator or a
+    list; a labelled choice `(B)12` is the letter or its content."""
     if _DECIMAL_COMMA.fullmatch(key):
         return [key.replace(",", "."), key]
+    choice = _LABELLED_CHOICE.fullmatch(key)
+    if choice:
+        return [choice.group(1), choice.group(2)]
     return [key]

@@ -169,6 +169,10 @@ TOLERANCE = _rows("tolerance", [
     (_box("x = 2/7 \\approx 0.29"), "0.29", True),
     (_box("x \\approx 0.29"), r"\frac{2}{7}", False),
     (_box(r"6.67 \times 10^{-11}"), "6.67e-11", True),
+    (_box(r"2\pi"), "6.28", True),
+    (_box("6.28"), r"2\pi", False),
+    (_box("(2, 2.5)"), r"(2, \frac{5}{2})", True),
+    (_box("(0.4, 1.3333]"), r"(\frac25, \frac43]", False),
     (_box("6.7e-11"), r"6.67 \times 10^{-11}", False),
 ])
 
@@ -202,6 +206,11 @@ NUMBER_FORMATS = _rows("number_formats", [
     (_box("-.75"), r"-\frac34", True),
     (_box("+5"), "5", True),
     (_box("-5"), "5", False),
+    (_box("1/3"), r"0.\overline{3}", True),
+    (_box("1/3"), r"0.\overline{33}", True),
+    (_box("0.3"), r"0.\overline{3}", False),
+    (_box(r"\frac{68}{55}"), r"1.2\overline{36}", True),
+    ("So the answer is 7 cm^2.", "7", True),
     (_box("0007"), "7", True),
     (_box("1.5e3"), "1500", True),
     (_box("10^{3}"), "1000", True),
@@ -291,6 +300,11 @@ RELATIONS = _rows("relations", [
     (_box(r"x <= 7"), r"x \le 7", True),
     (_box(r"x <= 7"), r"x < 7", False),
     (_box(r"t \geq 0"), r"0 \leq t", True),
+    (_box(r"-2 < x < 1 \text{ or } x > 3"), r"(-2,1)\cup(3,\infty)", True),
+    (_box(r"-2 < x < 1 \text{ or } x > 3"), r"(-2,1)\cup[3,\infty)", False),
+    (_box(r"x \in (-\infty, 2] \cup [5, \infty)"), r"x \le 2 \text{ or } x \ge 5", True),
+    (_box(r"x\leq 2 \text{ or } x\geq 5"), r"(-\infty,2)\cup(5,\infty)", False),
+    ("Solving the inequality, we find that $x > 2$.", r"(2, \infty)", True),
 ])
 
 EQUATIONS = _rows("equations", [
@@ -361,10 +375,17 @@ SEVERAL_ANSWERS = _rows("several_answers", [
     (_box(r"x = \pm 3"), "3, -3", True),
     (_box(r"x = \pm 3"), "3", False),
     (_box(r"1 \pm \sqrt{2}"), r"1+\sqrt{2}, 1-\sqrt{2}", True),
+    (_box(r"x=\frac{-b\pm\sqrt{b^2-4ac}}{2a}"), r"\frac{-b\pm\sqrt{b^2-4ac}}{2a}", True),
+    (_box(r"x=\frac{-b+\sqrt{b^2-4ac}}{2a}"), r"\frac{-b\pm\sqrt{b^2-4ac}}{2a}", False),
     (_box("(1,2), (3,4)"), "(3,4), (1,2)", True),
     (_box("(1,2), (3,4)"), "(2,1), (3,4)", False),
     (_box(r"2, \frac{1}{2}"), r"0.5, 2", True),
     (_box(r"\{-1, 0, 1\}"), "1, -1, 0", True),
+    ("Checking both, $x = 2$ or $x = -3$.", "-3, 2", True),
+    ("Checking both, $x = 2$ or $x = -3$.", "-3", False),
+    ("The roots are $x=2$ and $x=-3$.", "2, -3", True),
+    ("The roots are $x=2$ and $x=-3$.", "2, 3", False),
+    (r"So the answers are \boxed{2} \text{ and } \boxed{-3}.", r"\{2,-3\}", True),
 ])
 
 TEXT_ANSWERS = _rows("text", [
@@ -388,6 +409,13 @@ TEXT_ANSWERS = _rows("text", [
     (_box(r"\text{neither}"), r"\text{Neither}", True),
     (_box("A"), "a", False),
     (_box(r"\text{B, D}"), r"\text{B, D}", True),
+    (_box("B"), r"\text{(B) } 12", True),
+    (_box("C"), r"\text{(B) } 12", False),
+    ("Comparing the options, the answer is (B) 12.", "B", True),
+    ("Comparing the options, the answer is (B) 12.", "12", True),
+    ("Comparing the options, the answer is (B) 12.", "D", False),
+    ("Answer: yes", r"\text{Yes}", True),
+    ("The answer is five.", "5", False),
 ])
 
 IDENTITIES = _rows("identities", [
@@ -411,6 +439,11 @@ IDENTITIES = _rows("identities", [
     (_box(r"a^2-b^2"), r"(a-b)^2", False),
     (_box(r"\tan(\pi/4)"), "1", True),
     (_box(r"\frac{6}{\sqrt{3}}"), r"2\sqrt{3}", True),
+    (_box(r"\sqrt{2+\sqrt{3}}"), r"\frac{\sqrt{6}+\sqrt{2}}{2}", True),
+    (_box(r"\sqrt{2+\sqrt{3}}"), r"\frac{\sqrt{6}-\sqrt{2}}{2}", False),
+    (_box(r"\frac{\sqrt{3}}{3}"), r"\frac{1}{\sqrt3}", True),
+    (_box("2+3i"), "3i+2", True),
+    (_box("2+3i"), "3i-2", False),
 ])
 
 THINK = _rows("think", [
@@ -444,6 +477,8 @@ OLD_TRAPS = _rows("old_traps", [
     (_box(r"10^{100}+1"), r"10^{100}", False),
     (_box(r"\sqrt{2}"), r"\frac{99}{70}", False),
     (_box(r"\sqrt{\frac{1}{n}}"), r"\frac{1}{\sqrt{n}}", False),
+    ("the answer is 1/2004!", "1/2006!", False),
+    (_box("1,000"), "1,000", True),
 ])
 
 CASES: list[Case] = [

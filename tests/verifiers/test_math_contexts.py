@@ -27,12 +27,13 @@ ITEMS = [
     (r"\boxed{(10^{6})!}", "1"),
     (r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}"),
     (r"\boxed{" + r"\frac{1}{" * 300 + "2" + "}" * 300 + "}", "1"),
+    (r"\boxed{" + "(" * 1900 + "1" + ")" * 1900 + "}", "2"),
     ("The answer is " + "9" * 1_000_000, "9"),
     (r"\boxed{" * 100_000 + "3", "3"),
     ("blah " * 200_000 + r"\boxed{5}", "5"),
 ]
-EXPECTED = ["correct", "correct", "incorrect", "timeout", "timeout", "timeout", "timeout", "unparseable",
-            "unparseable", "correct"]
+EXPECTED = ["correct", "correct", "incorrect", "timeout", "timeout", "timeout", "incorrect", "incorrect",
+            "unparseable", "unparseable", "correct"]
 
 SCRIPT = """
 import json, sys
@@ -111,3 +112,30 @@ def test_ray_actor(ray_runtime):
                 return [v.status.value for v in verifier.verify_batch([tuple(i) for i in items])]
 
     assert ray.get(Grader.remote().grade.remote(ITEMS), timeout=600) == EXPECTED
+
+
+ORPHAN = r'''
+import os, threading, time
+from verifiers.math import MathVerifier
+verifier = MathVerifier(timeout=600, workers=1)
+verifier.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")
+print([w.process.pid for w in verifier._pool._all], flush=True)
+busy = r"\boxed{(1+\sqrt{2})^{90000}-(1-\sqrt{3})^{90000}}"
+threading.Thread(target=verifier.verify, args=(busy, "1"), daemon=True).start()
+time.sleep(2)
+os._exit(0)  # dies while its worker is busy: the worker must not outlive it
+'''
+
+
+def test_workers_exit_when_their_parent_dies(tmp_path):
+    import time
+
+    import psutil
+
+    done = subprocess.run([sys.executable, "-"], input=ORPHAN, capture_output=True, text=True, env=_env(),
+                          cwd=tmp_path, timeout=600)
+    pids = json.loads(done.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 60  # a hang guard, not a speed claim
+    while any(psutil.pid_exists(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pids and not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)

@@ -35,3 +35,10 @@ def test_table_is_large_and_balanced():
     kinds = Counter(case.kind for case in CASES)
     assert len(CASES) >= 300 and len(kinds) >= 15
     assert all(Counter(c.correct for c in CASES if c.kind == kind)[False] >= 1 for kind in kinds)
+
+
+def test_a_stated_precision_lets_decimals_match_exact_values():
+    with MathVerifier(timeout=30.0, workers=1, rel_tol=1e-3) as stated:
+        verdicts = [stated.verify(r"\boxed{(0.4, 1.3333]}", r"(\frac25, \frac43]"),
+                    stated.verify(r"\boxed{0.3333}", r"\frac13"), stated.verify(r"\boxed{0.33}", r"\frac13")]
+    assert [v.score for v in verdicts] == [1.0, 1.0, 0.0]

@@ -1,0 +1,146 @@
+"""Normalising an extracted math answer into a canonical string.
+
+What it is: the string rewrites `verifiers.math` applies before comparing
+(spacing and size commands, ``\\dfrac``-style shorthand, units, degrees,
+currency, thousands separators, relation spellings, ``A \\approx B``,
+text-only answers, ...); the module docstring of `verifiers.math` lists them
+as rules. Equal strings mean equal answers; unequal strings decide nothing.
+What it is not: parsing or comparison (`verifiers._math_compare`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from verifiers._math_extract import matching_brace
+
+_UNICODE = str.maketrans({"−": "-", "–": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
+                          "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt", "≤": "\\le ",
+                          "≥": "\\ge ", "％": "\\%", "∪": "\\cup "})
+_REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
+    (r"^\$+|\$+$|^\\[(\[]|\\[)\]]$", ""),
+    (r"\\(?:left|right)\.", ""),
+    (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
+    (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),
+    (r"(?<=\d)\\,(?=\d{3}(?!\d))", ""),
+    (r"\{,\}", ","),
+    (r"\\!", ""),
+    (r"(?<!\\)\\[,;: ]|\\q?quad(?![a-zA-Z])|~", " "),
+    (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
+    (r">=|=>|\\geqslant(?![a-zA-Z])|\\geqq(?![a-zA-Z])", r"\\ge "),
+    (r"<=|=<|\\leqslant(?![a-zA-Z])|\\leqq(?![a-zA-Z])", r"\\le "),
+    (r"!=|<>|\\not=", r"\\ne "),
+    (r"(?<![\w.}])\.(\d)", r"0.\1"),
+    (r"\\mathbb\{R\}|\\R(?![a-zA-Z])", r"(-\\infty,\\infty)"),
+    (r"\\operatorname\{([a-zA-Z]+)\}", r"\\\1 "),
+    (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
+    (r"\\text(?:bf)?\{\s*\(([A-Z])\)\s*\}", r"(\1)"),
+    (r"\\varnothing(?![a-zA-Z])", r"\\emptyset"),
+    (r"\\langle(?![a-zA-Z])", "("),
+    (r"\\rangle(?![a-zA-Z])", ")"),
+    (r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|°", ""),
+    (r"\\\$|\$", ""),
+    (r"(?<!\\)%|\\text\{\s*percent\s*\}|\s*\bpercent\b", r"\\%"),
+    (r"\s*\\text\{\s*(?:and|or)\s*\}\s*|\s+(?:and|or)\s+", ", "),
+    (r"\\mathrm\{([ei])\}", r"\1"),
+    (r"\\(?:mathit|mathbf|boldsymbol)(?![a-zA-Z])", ""),
+    (r"\\text\{\s*\}", ""),
+    (r"\\frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])", r"\\frac{\1}{\2}"),
+    (r"\\frac\s*([0-9a-zA-Z])\s*\{", r"\\frac{\1}{"),
+    (r"\\frac\s*(\{(?:[^{}]|\{[^{}]*\})*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}"),
+    (r"\\sqrt\s*(\[[^\]]*\])?\s*([0-9a-zA-Z])", r"\\sqrt\1{\2}"),
+]]
+_APPROX = re.compile(r"\\approx(?![a-zA-Z])|≈")
+_SPACE_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+_MATRIX_IN_BRACKETS = re.compile(r"^[\[(]\s*(\\begin\{(\w+)\}.*\\end\{\2\})\s*[\])]$", re.DOTALL)
+_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textit|textrm|textsf|textnormal|mathrm|mbox)\s*\{")
+_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*\d\s*\}|\d)")
+_TRAILING_WORDS = re.compile(r"^(.*[\d}])\s+([A-Za-z]+\.?(?:\s+[A-Za-z]+\.?)*)$")
+_SHORT_UNITS = {"cm", "mm", "km", "kg", "mg", "ft", "in", "lb", "hr", "ml", "mi", "yd", "oz", "sq"}
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "mod", "pi", "and", "or"}
+_THOUSANDS = re.compile(r"^(.*=\s*)?([-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?)$")
+_SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)$")
+_CHOICE = re.compile(r"^\(?([A-Z])\)?$")
+_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])")
+_DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|°)")
+
+
+def normalize_answer(answer: str) -> str:
+    """A canonical string for an extracted answer (see the module docstring).
+
+    Equal strings mean equal answers; unequal strings decide nothing.
+    """
+    text = answer.strip().translate(_UNICODE).replace("**", "^")
+    text = _exact_before_approx(text)
+    if _TRIG.search(text):  # sin 30^\circ is sin(pi/6); elsewhere a degree mark is a unit
+        text = _DEGREES.sub(r"(\\frac{\1\\pi}{180})", text)
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text).strip()
+    text = _strip_text(text)
+    text = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", text)
+    text = _UNIT_SQUARED.sub("", text.strip().rstrip(".").strip())
+    text = _strip_unit_words(text)
+    text = _REPEATING.sub(_repeating_as_fraction, text)
+    text = _THOUSANDS.sub(lambda m: (m.group(1) or "") + m.group(2).replace(",", ""), text)
+    text = _SPACE_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = _MATRIX_IN_BRACKETS.sub(r"\1", text)
+    text = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", text)
+    text = _CHOICE.sub(r"\1", _unwrap_braces(text))
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"(?<=[^\w\s])\s+|\s+(?=[^\w\s])", "", text).strip()
+    return text.replace("\\\\", "\\\\ ")  # a matrix row break must not glue to the next entry
+
+
+_UNIT_SQUARED = re.compile(r"(?<=\s)(?:cm|mm|km|m|in|ft|yd|mi|units?|inches|feet|meters)\s*\^\s*\{?[23]\}?$")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,20})\}")
+
+
+def _repeating_as_fraction(found: re.Match) -> str:
+    """`0.\\overline{3}` -> `\\frac{1}{3}`; `1.2\\overline{45}` -> its exact fraction."""
+    whole, fixed, period = found.group(1) or "0", found.group(2), found.group(3)
+    numerator = int(whole + fixed + period) - int(whole + fixed)
+    denominator = 10 ** len(fixed) * (10 ** len(period) - 1)
+    return f"\\frac{{{numerator}}}{{{denominator}}}"
+
+
+def _exact_before_approx(text: str) -> str:
+    """`x = 2/7 \\approx 0.29` -> `x = 2/7`: the exact value counts, the approximation is a remark."""
+    parts = _APPROX.split(text, maxsplit=1)
+    if len(parts) == 1:
+        return text
+    return parts[0].strip() or parts[1].strip()
+
+
+def _unwrap_braces(text: str) -> str:
+    """`{5}` -> `5`: a bare brace group is grouping, not a set."""
+    while text.startswith("{") and matching_brace(text, 0) == len(text) - 1:
+        text = text[1:-1].strip()
+    return text
+
+
+def _strip_text(text: str) -> str:
+    """Drop `\\text{}`-style units; keep their content when nothing else is left."""
+    math_parts, text_parts, pos = [], [], 0
+    while (command := _TEXT_COMMAND.search(text, pos)) is not None:
+        close = matching_brace(text, command.end() - 1)
+        if close is None:
+            break
+        math_parts.append(text[pos:command.start()])
+        text_parts += [text[pos:command.start()], text[command.end():close]]
+        power = _UNIT_POWER.match(text, close + 1)
+        pos = power.end() if power else close + 1
+    math_parts.append(text[pos:])
+    text_parts.append(text[pos:])
+    math_only = "".join(math_parts)
+    return math_only if re.search(r"[0-9A-Za-z\\]", math_only) else "".join(text_parts)
+
+
+def _strip_unit_words(text: str) -> str:
+    """`5 cm` -> `5`; keeps single letters (`2 x`) and function names."""
+    found = _TRAILING_WORDS.match(text)
+    if not found:
+        return text
+    words = [word.rstrip(".").lower() for word in found.group(2).split()]
+    if all((len(w) >= 3 or w in _SHORT_UNITS) and w not in _MATH_WORDS for w in words):
+        return found.group(1)
+    return text
