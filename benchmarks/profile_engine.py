@@ -9,7 +9,8 @@ tokens, seed 0, straight into the engine) while `py-spy record
 --subprocesses` samples this process and the engine's child processes. Each
 sampled stack is put in one part by its innermost recognised frame (see
 PARTS); the shares are of all samples, so a process that spins counts.
-The collapsed stacks are kept next to the summary for a closer look.
+The collapsed stacks are written next to the summary for a closer look
+(committed gzipped).
 
 Not a throughput benchmark: py-spy slows what it samples a little; see
 bench_engine.py for speed figures.
