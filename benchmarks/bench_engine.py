@@ -53,8 +53,9 @@ PROBLEMS, SEED = 64, 0
 
 def before_args(path: str) -> dict[str, Any]:
     """The engine settings of `VLLMGenerator` before issue 19, on CPU."""
-    return dict(model=path, dtype="auto", max_num_seqs=256, enforce_eager=True, seed=0, disable_log_stats=True,
-                enable_chunked_prefill=False, max_num_batched_tokens=16384, kv_cache_memory_bytes=KV_CACHE_BYTES)
+    return {"model": path, "dtype": "auto", "max_num_seqs": 256, "enforce_eager": True, "seed": 0,
+            "disable_log_stats": True, "enable_chunked_prefill": False, "max_num_batched_tokens": 16384,
+            "kv_cache_memory_bytes": KV_CACHE_BYTES}
 
 
 def start_engine(args: dict[str, Any]):
@@ -131,7 +132,7 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
     seeds = [problem_seed(SEED, p.id) for p in items]
     sides: dict[str, Callable[[], Awaitable[int]]] = {}
     closers: list[Callable[[], Any]] = []
-    raw_settings = {"raw_vllm_defaults": dict(model=generator.path, seed=0, kv_cache_memory_bytes=KV_CACHE_BYTES),
+    raw_settings = {"raw_vllm_defaults": {"model": generator.path, "seed": 0, "kv_cache_memory_bytes": KV_CACHE_BYTES},
                     "raw_before": before_args(generator.path)}
     raw_settings.update({name: {**generator.engine_args(), **extra} for name, extra in variants.items()})
     for name in names:

@@ -25,7 +25,6 @@ from reasoner.models import resolve_model
 from reasoner.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
-
 CPU_THREADS_KEY = "reasoner_cpu_threads"
 """Key of `additional_config` that carries `cpu_threads` to the engine's CPU worker."""
 SINGLE_PROCESS_EXECUTOR = "vllm.v1.executor.uniproc_executor.UniProcExecutor"
