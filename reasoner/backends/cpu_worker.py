@@ -5,7 +5,7 @@ single-process executor) instead of in a third process. vLLM sets OpenMP
 threads and binding only for its multiprocess executor, so without this
 worker the model would use one thread per core and its OpenMP threads would
 spin against the process that feeds them (measured 8x slower on 2 cores, see
-benchmarks/results/engine_tuning_tiny.json). This worker sets the thread
+benchmarks/results/engine_tuning_tiny_run1.json). This worker sets the thread
 count from the engine's `additional_config` before vLLM's worker starts
 (after which vLLM forbids changing it).
 

