@@ -77,6 +77,8 @@ def run_one(folder: Path, key: str, strategy: str, options: dict, limit: int, wo
 
 
 def main() -> None:
+    import os
+
     from verifiers.code import CodeVerifier
     from verifiers.math import MathVerifier
 
@@ -89,6 +91,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smollm2.json"))
     args = parser.parse_args()
+    # On a machine shared by several engines one decoding step has taken over vLLM's default
+    # 300 s limit, which kills the engine mid-run; give it room (a benchmark setting, not a default).
+    os.environ.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
     folder = model_folder(args.models_dir)
     args.work.mkdir(parents=True, exist_ok=True)
     results = []

@@ -82,6 +82,7 @@ def run_solve(args: argparse.Namespace) -> int:
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig
     from reasoner.runtime import engine_loop
+    from strategies import make_strategy
 
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
     _stage(f"loaded {len(problems)} problems from {args.dataset}")
@@ -89,6 +90,7 @@ def run_solve(args: argparse.Namespace) -> int:
     model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
     config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
                        model=model, backend=args.backend, seed=args.seed)
+    make_strategy(config.strategy, **config.strategy_options)  # bad options fail before an engine starts
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
