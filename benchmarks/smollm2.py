@@ -44,10 +44,9 @@ def model_folder(models_dir: Path) -> Path:
 
 
 def runs(args: argparse.Namespace) -> list[tuple[str, str, dict, int]]:
-    """(dataset key, strategy, options, limit) for every run."""
-    plan = []
+    """(dataset key, strategy, options, limit) for every run: greedy runs first, then the sampling ones."""
+    plan = [(key, "cot", {"max_tokens": args.max_tokens}, args.cot_limit) for key in DATASETS]
     for key in DATASETS:
-        plan.append((key, "cot", {"max_tokens": args.max_tokens}, args.cot_limit))
         plan.append((key, "self_consistency", {"n": args.n, "max_tokens": args.max_tokens}, args.sample_limit))
         plan.append((key, "best_of_n", {"n": args.n, "max_tokens": args.max_tokens, "scorer": "logprob"},
                      args.sample_limit))
