@@ -44,10 +44,9 @@ def model_folder(models_dir: Path) -> Path:
 
 
 def runs(args: argparse.Namespace) -> list[tuple[str, str, dict, int]]:
-    """(dataset key, strategy, options, limit) for every run."""
-    plan = []
+    """(dataset key, strategy, options, limit) for every run: greedy runs first, then the sampling ones."""
+    plan = [(key, "cot", {"max_tokens": args.max_tokens}, args.cot_limit) for key in DATASETS]
     for key in DATASETS:
-        plan.append((key, "cot", {"max_tokens": args.max_tokens}, args.cot_limit))
         plan.append((key, "self_consistency", {"n": args.n, "max_tokens": args.max_tokens}, args.sample_limit))
         plan.append((key, "best_of_n", {"n": args.n, "max_tokens": args.max_tokens, "scorer": "logprob"},
                      args.sample_limit))
@@ -77,6 +76,8 @@ def run_one(folder: Path, key: str, strategy: str, options: dict, limit: int, wo
 
 
 def main() -> None:
+    import os
+
     from verifiers.code import CodeVerifier
     from verifiers.math import MathVerifier
 
@@ -89,6 +90,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smollm2.json"))
     args = parser.parse_args()
+    # On a machine shared by several engines one decoding step has taken over vLLM's default
+    # 300 s limit, which kills the engine mid-run; give it room (a benchmark setting, not a default).
+    os.environ.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
     folder = model_folder(args.models_dir)
     args.work.mkdir(parents=True, exist_ok=True)
     results = []

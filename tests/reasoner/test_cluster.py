@@ -27,6 +27,21 @@ REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
+def cluster_env() -> dict[str, str]:
+    """Environment for the nodes and the driver: this checkout importable, and Ray's token auth off.
+
+    A head node turns token auth on by itself when ~/.ray/auth_token exists (another
+    cluster on the machine may have made one); a joining node does not, and is refused.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "RAY_AUTH_MODE": "disabled",
+           # Ray's memory monitor kills actors when the whole machine is above 95% memory, which on a
+           # machine shared with other jobs says nothing about this test; the test's own use is small.
+           "RAY_memory_monitor_refresh_ms": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,8 +57,8 @@ def ray_start(*args: str, env: dict) -> None:
 
 def stop_nodes(temp_dirs: list[str]) -> None:
     """Kill the processes whose command line names one of `temp_dirs`, and all their descendants."""
-    roots = [p for p in psutil.process_iter(["cmdline"])
-             if any(d in arg for arg in (p.info["cmdline"] or []) for d in temp_dirs)]
+    roots = [p for p in psutil.process_iter(["cmdline"]) if p.pid != os.getpid()
+             and any(d in arg for arg in (p.info["cmdline"] or []) for d in temp_dirs)]
     victims = {p.pid: p for root in roots for p in [root, *_descendants(root)]}
     for process in victims.values():
         _signal(process.terminate)
@@ -72,7 +87,7 @@ def two_nodes(tiny_checkpoint):
     """A head node and a worker node, each with one CPU; yields the head's address."""
     temp_dirs = [tempfile.mkdtemp(prefix="rh", dir="/tmp"), tempfile.mkdtemp(prefix="rw", dir="/tmp")]
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = cluster_env()
     try:
         ray_start("--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
                   "--temp-dir", temp_dirs[0], env=env)
@@ -90,12 +105,10 @@ def test_solve_spreads_problems_over_both_nodes(two_nodes, tiny_checkpoint, tmp_
     dataset = tmp_path / "data.jsonl"
     dataset.write_text("".join(json.dumps(p) + "\n" for p in problems))
     out = tmp_path / "out.jsonl"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    env.pop("RAY_ADDRESS", None)
     run = subprocess.run([sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(dataset),
                           "--strategy", "tests.node_strategy:OnNode", "--model", str(tiny_checkpoint),
                           "--ray-address", two_nodes, "--workers", "2", "--out", str(out), "--json"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+                         cwd=REPO, env=cluster_env(), capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     records = read_records(out)
     assert sorted(r["problem_id"] for r in records) == [p["id"] for p in problems]  # one record each

@@ -56,7 +56,8 @@ def test_importing_over_an_existing_model_is_refused(models_dir, capsys):
 def test_solve_by_name_grades_free_form_answers(models_dir, tmp_path, dataset, strategy, capsys):
     source = str(FIXTURES / "gsm8k.jsonl") if dataset == "gsm8k" else "arith"
     out = tmp_path / "r.jsonl"
-    code = main(["solve", "--dataset", source, "--limit", "2", "--strategy", strategy, "--n", "2",
+    samples = [] if strategy == "cot" else ["--n", "2"]
+    code = main(["solve", "--dataset", source, "--limit", "2", "--strategy", strategy, *samples,
                  "--max-tokens", "48", "--model", NAME, "--models-dir", str(models_dir), "--out", str(out), "--json"])
     assert code == 0, capsys.readouterr().err
     records = read_records(out)

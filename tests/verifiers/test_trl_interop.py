@@ -47,7 +47,7 @@ def test_math_reward_drives_trl_grpo_trainer(tmp_path, math_verifier):
              "answer": str(a + b)}
             for (who, what), (a, b) in zip(names * 2, [(3, 4), (5, 2), (7, 1), (2, 2), (6, 3), (1, 8), (4, 4), (9, 0)])]
     reward = Recording(MathReward(math_verifier))
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4,
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2,
                       max_completion_length=48, max_steps=2, learning_rate=1e-5, logging_steps=1, report_to=[],
                       save_strategy="no", use_cpu=True, bf16=False, beta=0.0, disable_tqdm=True, seed=0)
     trainer = GRPOTrainer(model=resolve_model("tiny"), reward_funcs=[reward], args=args,

@@ -166,13 +166,13 @@ def reward_of(verdict) -> float | None:
 class VerifierRewards:
     """The default `RewardFn`: each rollout graded by its problem's domain verifier (batch API).
 
-    Verifiers start on first use and stop at `close`.
+    Verifiers start on first use (or are given, as a `VerifierSet`) and stop at `close`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, verifiers=None) -> None:
         from verifiers import VerifierSet
 
-        self._verifiers = VerifierSet()
+        self._verifiers = verifiers if verifiers is not None else VerifierSet()
 
     def __call__(self, problems: list[Problem], rollouts: list[Rollout]) -> list[float | None]:
         rewards: list[float | None] = [None] * len(rollouts)

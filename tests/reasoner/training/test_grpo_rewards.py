@@ -1,13 +1,16 @@
 """GRPO on verifier-produced rewards: a completion that says nothing must be pushed down.
 
-Rewards come from the real math verifier through the trainer's own grading
-path (`GRPOTrainer._grade`), then go through `group_advantages`.
+Rewards come from the real math verifier through the trainer's own reward
+path (`GRPOTrainer._reward` with its default `VerifierRewards`), which also
+turns them into group-relative advantages.
 """
 
 from __future__ import annotations
 
 from reasoner.training.grpo import GRPOConfig, GRPOTrainer, Rollout, group_advantages
+from reasoner.training.grpo.rollouts import VerifierRewards
 from reasoner.types import Problem
+from verifiers import VerifierSet
 
 OUTPUTS = [
     "3 + 4 = 7, so the answer is $\\boxed{7}$.",   # right
@@ -19,12 +22,12 @@ OUTPUTS = [
 
 
 def _graded_rollouts(tmp_path, math_verifier, reference: str) -> list[Rollout]:
-    trainer = GRPOTrainer(GRPOConfig(), tmp_path)
-    trainer._math = math_verifier  # the session's verifier, so no second worker pool starts
+    # The session's verifier, so no second worker pool starts.
+    trainer = GRPOTrainer(GRPOConfig(), tmp_path, reward_fn=VerifierRewards(VerifierSet({"math": math_verifier})))
     problems = [Problem(id="sum", prompt="What is 3 + 4?", answer=reference)]
     rollouts = [Rollout(group=0, problem_id="sum", prompt_ids=[1], completion_ids=[2], engine_logprobs=[0.0],
                         text=text, version=0) for text in OUTPUTS]
-    trainer._grade(problems, rollouts)
+    trainer._reward(problems, rollouts)
     return rollouts
 
 
@@ -35,7 +38,9 @@ def test_silent_and_unparseable_completions_score_zero(tmp_path, math_verifier):
 
 def test_silent_completions_get_a_negative_advantage(tmp_path, math_verifier):
     rollouts = _graded_rollouts(tmp_path, math_verifier, "7")
-    advantages = group_advantages([r.reward for r in rollouts], [r.group for r in rollouts], "grpo")
+    advantages = [r.advantage for r in rollouts]
+    assert advantages == group_advantages([r.reward for r in rollouts], [r.group for r in rollouts],
+                                          GRPOConfig().loss.advantage)
     assert advantages[0] > 0 and all(a < 0 for a in advantages[1:])
 
 
