@@ -179,19 +179,9 @@ class RayPool:
         return list(self._actors.values())
 
     async def solve(self, problem: Problem, spec: SolveSpec) -> Result:
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
-
-        failures: list[str] = []
-        while len(failures) < self.max_attempts:
-            key = await self._acquire(alone=bool(failures))
-            try:
-                payload = await self._actors[key].solve.remote(problem.model_dump_json(), spec.model_dump_json())
-                return Result.model_validate_json(payload)
-            except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
-                failures.append(type(exc).__name__)
-                await self._replace(key)
-            finally:
-                await self._release(key)
+        payload, failures = await self._call_with_retry("solve", problem.model_dump_json(), spec.model_dump_json())
+        if payload is not None:
+            return Result.model_validate_json(payload)
         return Result(problem_id=problem.id, strategy=spec.strategy, answer=None,
                       error=f"worker died on this problem {len(failures)} times ({', '.join(failures)}); "
                             f"gave up after max_attempts={self.max_attempts}")
@@ -213,8 +203,8 @@ class RayPool:
                               f"({', '.join(failures)}); gave up after max_attempts={self.max_attempts}")
         return Generation.model_validate_json(payload)
 
-    async def _call_with_retry(self, method: str, payload: str) -> tuple[str | None, list[str]]:
-        """`actor.<method>(payload)` on a live actor; after an actor death, again alone on a replacement.
+    async def _call_with_retry(self, method: str, *payload: str) -> tuple[str | None, list[str]]:
+        """`actor.<method>(*payload)` on a live actor; after an actor death, again alone on a replacement.
 
         Returns (reply, names of the failures), the reply None when `max_attempts` actors died on it.
         """
@@ -224,7 +214,7 @@ class RayPool:
         while len(failures) < self.max_attempts:
             key = await self._acquire(alone=bool(failures))
             try:
-                return await getattr(self._actors[key], method).remote(payload), failures
+                return await getattr(self._actors[key], method).remote(*payload), failures
             except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
                 failures.append(type(exc).__name__)
                 await self._replace(key)
