@@ -63,7 +63,8 @@ from reasoner.progress import Progress
 from reasoner.solve import grade_answer, problem_seed, solve_problem
 from reasoner.types import Problem
 from strategies import STRATEGIES, make_strategy
-from strategies.base import Replayable, ScorerChoice, SolveContext, Strategy
+from strategies.base import Replayable, SolveContext, Strategy
+from strategies.scorers import ScorerChoice
 from verifiers import VerifierSet
 
 SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")

@@ -13,7 +13,6 @@ i.i.d. samples): the sweep names no strategy.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -59,26 +58,6 @@ class Strategy(Protocol):
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result: ...
 
 
-class ScorerChoice(BaseModel):
-    """A scorer by name (`strategies.scorers.SCORERS`) with its options, e.g. a PRM and its aggregation."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    options: dict[str, Any] = {}
-
-    @property
-    def key(self) -> str:
-        """How a sweep's records name its scores: the name, plus the options when there are any."""
-        return self.name if not self.options else f"{self.name}{json.dumps(self.options, sort_keys=True)}"
-
-    def build(self):
-        """The scorer object."""
-        from strategies.scorers import SCORERS
-
-        return SCORERS.get(self.name)(**self.options)
-
-
 class Replay(BaseModel):
     """What a strategy that chooses among i.i.d. samples would have done on a subset of them."""
 
@@ -110,7 +89,9 @@ class Replayable(Protocol):
     def sample_request(self, problem: Problem, n: int, seed: int | None) -> GenerationRequest: ...
 
     @property
-    def replay_scorer(self) -> ScorerChoice | None: ...
+    def replay_scorer(self) -> Any:
+        """The `strategies.scorers.ScorerChoice` whose scores `select` reads, or None."""
+        ...
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int,
                seed: int) -> Replay: ...

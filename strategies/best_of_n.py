@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from reasoner.types import Problem, Result, Sample
-from strategies.base import Replay, Sampling, ScorerChoice, SolveContext, make_result
+from strategies.base import Replay, Sampling, SolveContext, make_result
+from strategies.scorers import ScorerChoice
 from strategies.scorers import SCORERS
 
 

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -101,3 +102,21 @@ def _bounded(logprob: float) -> float:
 
 
 SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": PublicTestsScorer, "prm": PRMScorer})
+
+
+class ScorerChoice(BaseModel):
+    """A scorer by name (`strategies.scorers.SCORERS`) with its options, e.g. a PRM and its aggregation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    options: dict[str, Any] = {}
+
+    @property
+    def key(self) -> str:
+        """How a sweep's records name its scores: the name, plus the options when there are any."""
+        return self.name if not self.options else f"{self.name}{json.dumps(self.options, sort_keys=True)}"
+
+    def build(self) -> Scorer:
+        """The scorer object."""
+        return SCORERS.get(self.name)(**self.options)

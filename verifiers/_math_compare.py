@@ -21,10 +21,10 @@ import math
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-if TYPE_CHECKING:
-    from verifiers.math import PercentRule
+PercentRule = Literal["both", "strict"]
+"""How `50\\%` reads: "both" as 0.5 or 50, "strict" only as 0.5."""
 
 _MAX_DIGITS = 100_000
 _LOG10_2 = math.log10(2)

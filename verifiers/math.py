@@ -100,13 +100,12 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from reasoner.errors import ConfigError
-from verifiers._math_compare import Outcome, Rules
+from verifiers._math_compare import Outcome, PercentRule, Rules
 from verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed
 from verifiers._math_normalize import normalize_answer
 from verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
 from verifiers.base import Status, Verdict, score_for
 
-PercentRule = Literal["both", "strict"]
 Fallback = Literal["last_number", "none"]
 
 # ----------------------------------------------------------------- extraction
