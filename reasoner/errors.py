@@ -9,8 +9,9 @@ Exceptions are for misuse and broken infrastructure::
     ├── DataError              a dataset record or file that does not validate
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
-    └── JobError               a solve job that cannot start or resume
-        └── ResumeMismatchError   resuming with a different configuration
+    ├── JobError               a solve job that cannot start or resume
+    │   └── ResumeMismatchError   resuming with a different configuration
+    └── RequestError           an HTTP request the service refuses (status code and field)
 """
 
 from __future__ import annotations
@@ -55,3 +56,14 @@ class JobError(ReasonerError, RuntimeError):
 
 class ResumeMismatchError(JobError):
     """An output file written by a job with a different configuration."""
+
+
+class RequestError(ReasonerError):
+    """A request the service refuses: carries the HTTP status and the field (or limit) at fault."""
+
+    def __init__(self, message: str, *, param: str | None = None, status: int = 400,
+                 code: str = "invalid_request") -> None:
+        self.param = param
+        self.status = status
+        self.code = code
+        super().__init__(f"{param}: {message}" if param else message)

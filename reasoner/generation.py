@@ -9,6 +9,7 @@ dependency on vLLM or HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,17 @@ class ModelInfo(BaseModel):
         return 2.0 * (self.parameters or 0) * tokens
 
 
+class ChatTurn(BaseModel):
+    """One earlier message of a conversation, before the request's user prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str
+    """`system`, `user` or `assistant`."""
+    content: str
+    """The message text."""
+
+
 class GenerationRequest(BaseModel):
     """One call to a model: n continuations of the same prompt."""
 
@@ -38,6 +50,8 @@ class GenerationRequest(BaseModel):
 
     prompt: str
     """The user message (formatted with the chat template when the model has one)."""
+    history: tuple[ChatTurn, ...] = ()
+    """Earlier turns of a conversation, rendered before `prompt` (chat requests to the service)."""
     prefix: str = ""
     """Assistant text already written; generation continues from its last character."""
     n: int = Field(1, ge=1)
@@ -53,6 +67,8 @@ class Generation(BaseModel):
     """n continuations, in request order."""
     prompt_tokens: int
     """Tokens in the formatted prompt plus prefix, counted once for the call."""
+    cached_prompt_tokens: int = 0
+    """Of `prompt_tokens`, how many the engine's prefix cache served (0 when the backend cannot tell)."""
     weight_version: int | None = None
     """Which weights produced it, for engines that take new weights while running."""
 
@@ -79,17 +95,18 @@ class PromptFormatter:
         self.tokenizer = tokenizer
         self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
 
-    def render(self, prompt: str, prefix: str = "") -> str:
-        """Text of the whole model input: formatted prompt, then the prefix."""
+    def render(self, prompt: str, prefix: str = "", history: Sequence[ChatTurn] = ()) -> str:
+        """Text of the whole model input: earlier turns, the formatted prompt, then the prefix."""
         if not self.uses_chat_template:
-            return prompt + prefix
+            return "".join(f"{turn.content}\n" for turn in history) + prompt + prefix
+        messages = [{"role": turn.role, "content": turn.content} for turn in history]
         head = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [*messages, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
         return head + prefix
 
-    def token_ids(self, prompt: str, prefix: str = "") -> list[int]:
-        """Token ids of `render(prompt, prefix)`; the template already carries BOS."""
-        text = self.render(prompt, prefix)
+    def token_ids(self, prompt: str, prefix: str = "", history: Sequence[ChatTurn] = ()) -> list[int]:
+        """Token ids of `render(prompt, prefix, history)`; the template already carries BOS."""
+        text = self.render(prompt, prefix, history)
         ids = self.tokenizer(text, add_special_tokens=not self.uses_chat_template)["input_ids"]
         return list(ids)

@@ -141,15 +141,18 @@ class ResultWriter:
 
 
 async def run_job(config: JobConfig, problems: Sequence[Problem], pool, out: Path | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, writer: ResultWriter | None = None) -> dict[str, Any]:
     """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out`.
 
+    `writer` replaces the JSONL file with another record store of the same methods
+    (`done`, `records`, `write`, `close`), e.g. the service's SQLite store.
     Returns the summary of every record for these problems, including ones
     finished by earlier runs of the same job.
     """
     if out is not None and out.is_dir():
         raise JobError(f"--out {out} is a directory; give a .jsonl file path")
-    writer = ResultWriter(out, config) if out is not None else _MemoryWriter(None, config)
+    if writer is None:
+        writer = ResultWriter(out, config) if out is not None else _MemoryWriter(None, config)
     pending = [p for p in problems if p.id not in writer.done]
     slots = asyncio.Semaphore(pool.capacity)
     wanted = {p.id for p in problems}

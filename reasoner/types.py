@@ -132,6 +132,8 @@ class Cost(BaseModel):
 
     prompt_tokens: int = 0
     """Prompt tokens sent to the model, counted once per model call."""
+    cached_prompt_tokens: int = 0
+    """Of `prompt_tokens`, those the engine's prefix cache served instead of computing."""
     generated_tokens: int = 0
     """Tokens the model generated."""
     model_calls: int = 0

@@ -71,7 +71,7 @@ class OpenAIGenerator:
             raise EngineError(f"{self.config.base_url} answered {exc.status_code}: {exc.message}") from exc
 
     async def _complete(self, request: GenerationRequest) -> Generation:
-        prompt = self._formatter.render(request.prompt, request.prefix)
+        prompt = self._formatter.render(request.prompt, request.prefix, request.history)
         response = await self.client().completions.create(
             model=self.config.model, prompt=prompt, n=request.n, **_common(request.sampling),
             logprobs=0 if request.sampling.logprobs else None,
@@ -81,10 +81,11 @@ class OpenAIGenerator:
         candidates = [_candidate(c.text, c.finish_reason, c.logprobs and c.logprobs.token_logprobs,
                                  getattr(c, "stop_reason", None)) for c in choices]
         return Generation(candidates=_fill_counts(candidates, response.usage),
-                          prompt_tokens=response.usage.prompt_tokens)
+                          prompt_tokens=response.usage.prompt_tokens, cached_prompt_tokens=_cached(response.usage))
 
     async def _chat(self, request: GenerationRequest) -> Generation:
-        messages = [{"role": "user", "content": request.prompt}]
+        messages = [*({"role": t.role, "content": t.content} for t in request.history),
+                    {"role": "user", "content": request.prompt}]
         extras = _vllm_extras(request.sampling)
         if request.prefix:
             messages.append({"role": "assistant", "content": request.prefix})
@@ -101,7 +102,7 @@ class OpenAIGenerator:
             for c in choices
         ]
         return Generation(candidates=_fill_counts(candidates, response.usage),
-                          prompt_tokens=response.usage.prompt_tokens)
+                          prompt_tokens=response.usage.prompt_tokens, cached_prompt_tokens=_cached(response.usage))
 
     async def close(self) -> None:
         if self._client is not None:
@@ -143,6 +144,12 @@ def _fill_counts(candidates: list[Candidate], usage) -> list[Candidate]:
         return candidates
     share = usage.completion_tokens // len(candidates)
     return [c if c.num_tokens else c.model_copy(update={"num_tokens": share}) for c in candidates]
+
+
+def _cached(usage) -> int:
+    """Prompt tokens the server says its prefix cache served (0 when it does not say)."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    return int(getattr(details, "cached_tokens", None) or 0)
 
 
 def _local_formatter(path: str) -> PromptFormatter | None:

@@ -115,7 +115,7 @@ class VLLMGenerator:
 
         engine = self.engine()
         version = self._weight_version
-        prompt_ids = self.formatter.token_ids(request.prompt, request.prefix)
+        prompt_ids = self.formatter.token_ids(request.prompt, request.prefix, request.history)
         params = sampling_params(request.sampling, request.n)
         final = None
         try:
@@ -130,7 +130,9 @@ class VLLMGenerator:
             raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
                               f"outputs for n={request.n}")
         candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
-        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), weight_version=version)
+        cached = final.num_cached_tokens or 0  # None before vLLM knows; 0 without prefix caching
+        return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), cached_prompt_tokens=cached,
+                          weight_version=version)
 
     @property
     def weight_version(self) -> int:
