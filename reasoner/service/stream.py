@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from reasoner.errors import ReasonerError
 from reasoner.service.chat import ChatPlan, chosen_texts, total_cost, usage
 from reasoner.types import Result, TraceEvent
 
@@ -57,7 +58,16 @@ async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent],
             choice = min(index, plan.choices - 1)
             yield sse(chunk(plan, [{"index": choice, "delta": {}, "finish_reason": None}],
                             reasoner={"event": event.kind, "run": index, "data": progress_data(event)}))
-        results = task.result()
+        try:
+            results = task.result()
+        except ReasonerError as exc:  # a dead engine: say so in the stream, which has already begun
+            yield sse({"error": {"message": str(exc), "type": "server_error", "param": None, "code": "engine_error"}})
+            return
+        failed = [r.error for r in results if r.error]
+        if failed:
+            yield sse({"error": {"message": f"the strategy failed: {failed[0].splitlines()[0]}",
+                                 "type": "server_error", "param": None, "code": "strategy_error"}})
+            return
         for payload in _answer_chunks(plan, results):
             yield sse(payload)
         yield sse("[DONE]")

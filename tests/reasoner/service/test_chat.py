@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+LONG = {"strategy": "self_consistency", "n": 16}
+"""About 30,000 tokens of work (4 choices x 16 x 480): far longer than it takes to hang up."""
 QUESTION = "Ann has 3 pens and buys 4 more. How many pens does she have?"
 
 
@@ -110,7 +112,8 @@ def test_streamed_content_is_the_chosen_candidates_full_text(service):
 def test_a_client_that_disconnects_mid_stream_aborts_its_engine_requests(service):
     service.spy.reset()
     with service.http() as http:
-        body = {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4, "stream": True}
+        body = {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4, "stream": True,
+                "reasoner": LONG}
         with http.stream("POST", "/v1/chat/completions", json=body) as response:
             first = next(response.iter_lines())
             assert '"started"' in first
@@ -124,7 +127,7 @@ def test_a_client_that_times_out_aborts_a_non_streamed_request(service):
 
     service.spy.reset()
     with service.http() as http:
-        body = {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4}
+        body = {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4, "reasoner": LONG}
         with pytest.raises(httpx.ReadTimeout):
             http.post("/v1/chat/completions", json=body, timeout=httpx.Timeout(120, read=0.3))
     _wait_until(lambda: service.spy.aborted, "the engine request was not aborted")
