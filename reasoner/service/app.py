@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from reasoner.errors import EngineError, ReasonerError, RequestError
@@ -81,13 +81,21 @@ def create_app(state: ServiceState) -> FastAPI:
     async def prometheus(_: str = Depends(owner)) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/v1/models")
-    async def models(_: str = Depends(owner)) -> dict[str, Any]:
+    app.include_router(_openai_routes(state, metrics), dependencies=[Depends(owner)])
+    app.include_router(_job_routes(state, jobs, owner))
+    return app
+
+
+def _openai_routes(state: ServiceState, metrics: ServiceMetrics) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/models")
+    async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "reasoner"}
                                            for name in state.generators]}
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request, _: str = Depends(owner)) -> Response:
+    @router.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
         body = validate(ChatRequest, await _json(request))
         plan = plan_chat(body, tuple(state.generators), state.config.limits)
         generator = state.generators[plan.model]
@@ -120,30 +128,36 @@ def create_app(state: ServiceState) -> FastAPI:
             raise RequestError(f"the strategy failed: {failed[0].splitlines()[0]}", status=500, code="strategy_error")
         return JSONResponse(completion_body(plan, results))
 
-    @app.post("/v1/jobs")
+    return router
+
+
+def _job_routes(state: ServiceState, jobs: JobManager, owner) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/jobs")
     async def create_job(request: Request, who: str = Depends(owner)) -> JSONResponse:
         job_request = validate(JobRequest, await _json(request))
         row = jobs.submit(who, job_request)
         return JSONResponse(job_view(row, 0), status_code=201)
 
-    @app.get("/v1/jobs/{job_id}")
+    @router.get("/v1/jobs/{job_id}")
     async def get_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
         row = _own_job(state.db, job_id, who)
         return job_view(row, state.db.done_count(job_id))
 
-    @app.get("/v1/jobs/{job_id}/results")
+    @router.get("/v1/jobs/{job_id}/results")
     async def job_results(job_id: str, who: str = Depends(owner)) -> StreamingResponse:
         _own_job(state.db, job_id, who)
         lines = (text + "\n" for text in state.db.records(job_id))
         return StreamingResponse(lines, media_type="application/x-ndjson")
 
-    @app.delete("/v1/jobs/{job_id}")
+    @router.delete("/v1/jobs/{job_id}")
     async def cancel_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
         _own_job(state.db, job_id, who)
         await jobs.cancel(job_id)
         return job_view(state.db.job(job_id), state.db.done_count(job_id))
 
-    return app
+    return router
 
 
 def _own_job(db: ServiceDB, job_id: str, owner: str):
