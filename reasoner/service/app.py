@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from reasoner.errors import EngineError, ReasonerError, RequestError
 from reasoner.service.chat import completion_body, plan_chat, run_chat, total_cost
 from reasoner.service.config import ServiceConfig
-from reasoner.service.jobs import JobManager, JobRequest, job_view
+from reasoner.service.jobs import ARTIFACTS, JobManager, JobRequest, job_view
 from reasoner.service.keys import KeyRing
 from reasoner.service.metrics import CONTENT_TYPE, ServiceMetrics
 from reasoner.service.schemas import ChatRequest, validate
@@ -143,19 +143,33 @@ def _job_routes(state: ServiceState, jobs: JobManager, owner) -> APIRouter:
     @router.get("/v1/jobs/{job_id}")
     async def get_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
         row = _own_job(state.db, job_id, who)
-        return job_view(row, state.db.done_count(job_id))
+        return job_view(row, jobs.done(row))
 
     @router.get("/v1/jobs/{job_id}/results")
-    async def job_results(job_id: str, who: str = Depends(owner)) -> StreamingResponse:
-        _own_job(state.db, job_id, who)
+    async def job_results(job_id: str, who: str = Depends(owner)) -> Response:
+        row = _own_job(state.db, job_id, who)
+        if row.kind == "sweep":
+            path = jobs.artifacts(job_id) / "results.jsonl"
+            return FileResponse(path, media_type="application/x-ndjson") if path.is_file() else Response(
+                b"", media_type="application/x-ndjson")
         lines = (text + "\n" for text in state.db.records(job_id))
         return StreamingResponse(lines, media_type="application/x-ndjson")
+
+    @router.get("/v1/jobs/{job_id}/artifacts/{name}")
+    async def job_artifact(job_id: str, name: str, who: str = Depends(owner)) -> FileResponse:
+        row = _own_job(state.db, job_id, who)
+        path = jobs.artifacts(job_id) / name
+        if row.kind != "sweep" or name not in ARTIFACTS or not path.is_file():
+            raise RequestError(f"job {job_id!r} has no artifact {name!r} (yet); sweeps have "
+                               f"{', '.join(ARTIFACTS)} once they finish", param="name", status=404, code="not_found")
+        return FileResponse(path)
 
     @router.delete("/v1/jobs/{job_id}")
     async def cancel_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
         _own_job(state.db, job_id, who)
         await jobs.cancel(job_id)
-        return job_view(state.db.job(job_id), state.db.done_count(job_id))
+        row = state.db.job(job_id)
+        return job_view(row, jobs.done(row))
 
     return router
 

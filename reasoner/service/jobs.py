@@ -21,6 +21,7 @@ from reasoner.errors import DataError, ReasonerError, RequestError
 from reasoner.jobs import JobConfig, run_job
 from reasoner.service.config import Limits, ServiceConfig
 from reasoner.service.store import JobRecords, JobRow, ServiceDB
+from reasoner.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
 from strategies import STRATEGIES
 
@@ -48,12 +49,19 @@ class JobRequest(BaseModel):
     """Base seed."""
     budget: Budget = Budget()
     """Per-problem caps."""
+    sweep: dict[str, Any] | None = None
+    """Make this a sweep instead: `SweepConfig` options (strategies, budgets, models, max_tokens, ...);
+    its curve.png, by_level.png and summary.json become the job's artifacts."""
 
     @model_validator(mode="after")
     def _one_source(self) -> JobRequest:
         if (self.dataset is None) == (self.data is None):
             raise ValueError("give exactly one of 'dataset' (a named dataset) and 'data' (JSONL text)")
         return self
+
+
+ARTIFACTS = ("curve.png", "by_level.png", "summary.json")
+"""Files of a sweep job that `GET /v1/jobs/{id}/artifacts/{name}` serves."""
 
 
 def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
@@ -102,7 +110,7 @@ def check_strategy(request: JobRequest, limits: Limits) -> None:
 
 def job_view(row: JobRow, done: int) -> dict[str, Any]:
     """`GET /v1/jobs/{id}`: status, progress and (when finished) the summary."""
-    return {"id": row.id, "object": "job", "status": row.status, "created": row.created,
+    return {"id": row.id, "object": "job", "kind": row.kind, "status": row.status, "created": row.created,
             "config": row.config, "progress": {"done": done, "total": row.total},
             "summary": row.summary, "error": row.error}
 
@@ -126,20 +134,74 @@ class JobManager:
         if model not in self.generators:
             raise RequestError(f"model {model!r} is not served here; served: {', '.join(self.generators)}",
                                param="model")
-        check_strategy(request, limits)
+        if request.sweep is None:
+            check_strategy(request, limits)
         problems = load_problems(request, limits)
         if self.db.active_jobs(owner) >= limits.max_jobs_per_key:
             raise RequestError(f"this key already has {limits.max_jobs_per_key} unfinished jobs "
                                f"(limit max_jobs_per_key={limits.max_jobs_per_key})", param="max_jobs_per_key",
                                status=429, code="limit_exceeded")
-        dataset = request.dataset or f"upload:{uuid.uuid4().hex[:12]}"
-        config = JobConfig(dataset=dataset, strategy=request.strategy, strategy_options=request.options,
-                           model=model, backend=self.config.backend, seed=request.seed, budget=request.budget)
         job_id = f"job-{uuid.uuid4().hex[:20]}"
-        self.db.create_job(job_id, owner, config.model_dump_json(), config.hash,
-                           json.dumps([p.model_dump(mode="json") for p in problems]), len(problems))
+        if request.sweep is not None:
+            sweep = self._sweep_config(job_id, request, model, problems)
+            total = len(sweep_plan(sweep)) * len(problems) * len(sweep.models)
+            self.db.create_job(job_id, owner, sweep.model_dump_json(), sweep.generation_hash, "[]", total, "sweep")
+        else:
+            dataset = request.dataset or f"upload:{uuid.uuid4().hex[:12]}"
+            config = JobConfig(dataset=dataset, strategy=request.strategy, strategy_options=request.options,
+                               model=model, backend=self.config.backend, seed=request.seed, budget=request.budget)
+            self.db.create_job(job_id, owner, config.model_dump_json(), config.hash,
+                               json.dumps([p.model_dump(mode="json") for p in problems]), len(problems))
         self.start(job_id)
         return self.db.job(job_id)
+
+    def artifacts(self, job_id: str) -> Path:
+        """The folder of a sweep job's results and plots, beside the database."""
+        return self.config.db.parent / f"{self.config.db.stem}-artifacts" / job_id
+
+    def _sweep_config(self, job_id: str, request: JobRequest, model: str, problems: list[Problem]):
+        from reasoner.service.schemas import validate
+        from reasoner.sweep import SweepConfig
+
+        options = dict(request.sweep or {})
+        if request.strategy != "cot" or request.options:
+            raise RequestError("a sweep takes its strategies in 'sweep.strategies'", param="strategy")
+        for key in ("dataset", "format", "limit"):
+            if key in options:
+                raise RequestError(f"give {key!r} at the top level of the job", param=f"sweep.{key}")
+        if ":" in str(options.get("scorer", "")):
+            raise RequestError("only registered scorer names are accepted over HTTP", param="sweep.scorer")
+        models = options.setdefault("models", [model])
+        for name in models if isinstance(models, list) else []:
+            if name not in self.generators:
+                raise RequestError(f"model {name!r} is not served here", param="sweep.models")
+        dataset = request.dataset
+        if dataset is None:
+            folder = self.artifacts(job_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "dataset.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in problems))
+            dataset = str(folder / "dataset.jsonl")
+        options.update(dataset=dataset, limit=request.limit, seed=request.seed or 0,
+                       concurrency=options.get("concurrency", self.config.job_concurrency))
+        config = validate(SweepConfig, options, prefix="sweep.")
+        limits = self.config.limits
+        if max(config.budgets) > limits.max_samples:
+            raise RequestError(f"budget {max(config.budgets)} is over the server's limit max_samples="
+                               f"{limits.max_samples}", param="sweep.budgets", code="limit_exceeded")
+        if config.max_tokens > limits.max_tokens:
+            raise RequestError(f"{config.max_tokens} is over the server's limit max_tokens={limits.max_tokens}",
+                               param="sweep.max_tokens", code="limit_exceeded")
+        return config
+
+    def done(self, row: JobRow) -> int:
+        """Finished units of work: problems of a solve job, (model, run, problem) records of a sweep."""
+        if row.kind != "sweep":
+            return self.db.done_count(row.id)
+        path = self.artifacts(row.id) / "results.jsonl"
+        if not path.is_file():
+            return 0
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.endswith(b"\n"))
 
     def start(self, job_id: str) -> None:
         self._tasks[job_id] = asyncio.create_task(self._run(job_id), name=job_id)
@@ -153,15 +215,10 @@ class JobManager:
 
     async def _run(self, job_id: str) -> None:
         row = self.db.job(job_id)
-        config = JobConfig.model_validate(row.config)
-        problems = [Problem.model_validate(p) for p in json.loads(self.db.problems_json(job_id))]
         self.metrics.jobs_running.inc()
-        pool = None
         try:
-            writer = JobRecords(self.db, job_id, config.hash)
             self.db.set_status(job_id, "running")
-            pool = await self._pool(config)
-            summary = await run_job(config, problems, pool, progress=False, writer=writer)
+            summary = await (self._sweep(row) if row.kind == "sweep" else self._solve(row))
             self.db.set_status(job_id, "succeeded", summary=summary)
         except asyncio.CancelledError:
             if not self._stopping:  # a server shutting down leaves the job to resume
@@ -172,8 +229,42 @@ class JobManager:
         finally:
             self.metrics.jobs_running.dec()
             self._tasks.pop(job_id, None)
-            if pool is not None:
-                await pool.close()
+
+    async def _solve(self, row: JobRow) -> dict[str, Any]:
+        config = JobConfig.model_validate(row.config)
+        problems = [Problem.model_validate(p) for p in json.loads(self.db.problems_json(row.id))]
+        writer = JobRecords(self.db, row.id, config.hash)
+        pool = await self._pool(config)
+        try:
+            return await run_job(config, problems, pool, progress=False, writer=writer)
+        finally:
+            await pool.close()
+
+    async def _sweep(self, row: JobRow) -> dict[str, Any]:
+        """Run (or resume) the sweep on a loop of its own thread: its summary and plots take CPU seconds
+        that must not stall the HTTP loop. Cancelling this coroutine cancels the sweep."""
+        from reasoner.sweep import SweepConfig, arun_sweep
+
+        config = SweepConfig.model_validate(row.config)
+        folder = self.artifacts(row.id)
+        loop = asyncio.new_event_loop()
+        work = loop.create_task(arun_sweep(config, folder, self.generators.__getitem__, self.math, self.code,
+                                           progress=False), name=f"sweep-{row.id}")
+
+        def run() -> None:
+            try:
+                loop.run_until_complete(work)
+            finally:
+                loop.close()
+
+        try:
+            await asyncio.to_thread(run)
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(work.cancel)
+            raise
+        summary = json.loads((folder / "summary.json").read_text())
+        return {"problems": summary["problems"], "rows": len(summary["rows"]),
+                "compute_optimal": summary["compute_optimal"], "artifacts": list(ARTIFACTS)}
 
     async def _pool(self, config: JobConfig):
         from reasoner.pool import LocalPool, RayPool

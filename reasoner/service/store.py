@@ -27,6 +27,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'solve',
     status TEXT NOT NULL,
     config TEXT NOT NULL,
     config_hash TEXT NOT NULL,
@@ -54,6 +55,8 @@ class JobRow(BaseModel):
     id: str
     owner: str
     """Digest prefix of the API key that made it."""
+    kind: str = "solve"
+    """`solve` (records in this database) or `sweep` (records and plots in its artifacts folder)."""
     status: str
     """queued, running, succeeded, failed or cancelled."""
     config: dict[str, Any]
@@ -84,22 +87,22 @@ class ServiceDB:
             return self._db.execute(sql, args).fetchall()
 
     def create_job(self, job_id: str, owner: str, config_json: str, config_hash: str, problems_json: str,
-                   total: int) -> None:
+                   total: int, kind: str = "solve") -> None:
         now = time.time()
-        self._run("INSERT INTO jobs (id, owner, status, config, config_hash, problems, total, created, updated) "
-                  "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                  (job_id, owner, config_json, config_hash, problems_json, total, now, now))
+        self._run("INSERT INTO jobs (id, owner, kind, status, config, config_hash, problems, total, created, "
+                  "updated) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                  (job_id, owner, kind, config_json, config_hash, problems_json, total, now, now))
 
     def job(self, job_id: str, owner: str | None = None) -> JobRow | None:
         """The job, or None if it does not exist or belongs to another owner."""
-        rows = self._run("SELECT id, owner, status, config, config_hash, total, summary, error, created, updated "
-                         "FROM jobs WHERE id = ?", (job_id,))
+        rows = self._run("SELECT id, owner, status, config, config_hash, total, summary, error, created, updated, "
+                         "kind FROM jobs WHERE id = ?", (job_id,))
         if not rows or (owner is not None and rows[0][1] != owner):
             return None
         row = rows[0]
         return JobRow(id=row[0], owner=row[1], status=row[2], config=json.loads(row[3]), config_hash=row[4],
                       total=row[5], summary=json.loads(row[6]) if row[6] else None, error=row[7],
-                      created=row[8], updated=row[9])
+                      created=row[8], updated=row[9], kind=row[10])
 
     def problems_json(self, job_id: str) -> str:
         return self._run("SELECT problems FROM jobs WHERE id = ?", (job_id,))[0][0]

@@ -82,3 +82,31 @@ def test_cancel_and_the_per_key_job_cap(service):
         again = http.post("/v1/jobs", json=body)
         assert again.status_code == 201
         http.delete(f"/v1/jobs/{again.json()['id']}")
+
+
+def test_sweep_job_serves_its_curve(service):
+    body = {"dataset": "arith", "limit": 3,
+            "sweep": {"strategies": ["cot", "self_consistency"], "budgets": [1, 2], "max_tokens": 8}}
+    with service.http() as http:
+        created = http.post("/v1/jobs", json=body)
+        assert created.status_code == 201, created.text
+        job = wait_for(http, created.json()["id"], {"succeeded", "failed"})
+        assert job["status"] == "succeeded", job
+        assert job["kind"] == "sweep" and job["progress"]["done"] == job["progress"]["total"] > 0
+        curve = http.get(f"/v1/jobs/{job['id']}/artifacts/curve.png")
+        records = http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()
+        missing = http.get(f"/v1/jobs/{job['id']}/artifacts/dataset.jsonl")
+    assert curve.status_code == 200 and curve.content.startswith(b"\x89PNG")
+    assert len(records) == job["progress"]["total"]
+    assert missing.status_code == 404
+
+
+def test_bad_sweep_options_are_named(service):
+    cases = [({"strategies": ["telepathy"]}, "sweep.strategies"), ({"budgets": [1, 99]}, "sweep.budgets"),
+             ({"scorer": "os:system"}, "sweep.scorer"), ({"models": ["gpt-9"]}, "sweep.models"),
+             ({"limit": 3}, "sweep.limit")]
+    with service.http() as http:
+        for sweep, param in cases:
+            response = http.post("/v1/jobs", json={"dataset": "arith", "sweep": sweep})
+            assert response.status_code == 400, (sweep, response.text)
+            assert response.json()["error"]["param"] == param, sweep
