@@ -46,8 +46,10 @@ def prompts(count: int) -> list[str]:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-            "VLLM_LOGGING_LEVEL": "WARNING"}
+    # 1 GiB of KV cache per engine is plenty for tiny (both sides get the same) and leaves memory to the
+    # other engines on a shared machine.
+    return {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ,
+            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "VLLM_LOGGING_LEVEL": "WARNING"}
 
 
 def reasoner_cmd(*args: str) -> list[str]:
@@ -171,6 +173,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/service.json")
+    parser.add_argument("--cold-s", type=float, default=None,
+                        help="reuse a cold `reasoner solve` time measured earlier in this session instead of re-running it")
     parser.add_argument("--inproc-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inproc_worker:
@@ -182,8 +186,10 @@ def main() -> None:
                                      "noisy, compare sides only within this run"},
                  "settings": {"model": args.model, "strategy": STRATEGY, "n": N, "max_tokens": MAX_TOKENS,
                               "requests": args.requests, "repeats": args.repeats, "prompts": "arith train split"}}
-    out["cold_reasoner_solve_one_problem_s"] = round(cold_solve(args.model), 2)
+    out["cold_reasoner_solve_one_problem_s"] = args.cold_s or round(cold_solve(args.model), 2)
     print("cold solve", out["cold_reasoner_solve_one_problem_s"], file=sys.stderr)
+    checkpoint = args.out.with_suffix(".partial.json")
+    checkpoint.write_text(json.dumps(out, indent=1))
     log = (args.out.parent / "service_server.log").open("w")
     db = args.out.parent / "service_bench.db"
     db.unlink(missing_ok=True)
@@ -193,6 +199,7 @@ def main() -> None:
         out["serve_to_first_answer_s"] = round(first_answer, 2)
         out["warm_one_at_a_time"] = warm_latencies(url, args.model)
         print("warm", out["warm_one_at_a_time"], file=sys.stderr)
+        checkpoint.write_text(json.dumps(out, indent=1))
         worker = subprocess.Popen([sys.executable, __file__, "--inproc-worker", "--model", args.model,
                                    "--requests", str(args.requests)], env=env(), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=log, text=True)
@@ -211,6 +218,7 @@ def main() -> None:
             rounds["server"].append(asyncio.run(server_round(url, args.model, texts)))
             rounds["in_process"].append(inproc_round())
             print(repeat, rounds["server"][-1], rounds["in_process"][-1], file=sys.stderr)
+            checkpoint.write_text(json.dumps({**out, "rounds_so_far": rounds}, indent=1))
         out["concurrent"] = summarize(rounds)
     finally:
         if worker is not None:
@@ -220,6 +228,7 @@ def main() -> None:
         server.wait(timeout=120)
         db.unlink(missing_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    checkpoint.unlink(missing_ok=True)
     print(json.dumps(out, indent=1))
 
 
