@@ -30,7 +30,6 @@ from reasoner.service.store import ServiceDB
 from reasoner.service.stream import stream_chat
 from reasoner.types import Result
 
-DISCONNECT_POLL_S = 0.25
 
 
 @dataclass
@@ -63,12 +62,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=state.config.limits.max_body_bytes)
     _add_error_handlers(app)
 
-    @app.middleware("http")
-    async def count(request: Request, call_next):
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.requests.labels(route=getattr(route, "path", "unmatched"), status=str(response.status_code)).inc()
-        return response
+    app.add_middleware(CountRequests, metrics=metrics)
 
     def owner(request: Request) -> str:
         return state.keys.owner(request.headers.get("authorization"))
@@ -190,20 +184,28 @@ async def _json(request: Request) -> Any:
 
 
 async def _until_disconnect(request: Request, work: Coroutine[Any, Any, list[Result]]) -> list[Result] | None:
-    """`work`'s result, or None (with the work cancelled, so the engine aborts it) if the client left."""
+    """`work`'s result, or None (with the work cancelled, so the engine aborts it) if the client left.
+
+    The body has been read, so the next ASGI message can only be the disconnect; waiting for it (rather
+    than polling `is_disconnected`, whose cancelled read can drop the message) sees it at once."""
     task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(request.receive))
     try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
-            if done:
-                return task.result()
-            if await request.is_disconnected():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                return None
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
     finally:
+        watcher.cancel()
         if not task.done():
             task.cancel()
+
+
+async def _disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def error_body(message: str, param: str | None, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -255,3 +257,28 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class CountRequests:
+    """Counts responses by route and status (plain ASGI, so it leaves the request's messages alone)."""
+
+    def __init__(self, app, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def sent(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(route=route, status=str(status)).inc()
