@@ -49,7 +49,8 @@ def env() -> dict[str, str]:
     # 1 GiB of KV cache per engine is plenty for tiny (both sides get the same) and leaves memory to the
     # other engines on a shared machine.
     return {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ,
-            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "VLLM_LOGGING_LEVEL": "WARNING"}
+            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "VLLM_LOGGING_LEVEL": "WARNING",
+            "VLLM_LOGGING_STREAM": "ext://sys.stderr"}  # the worker's stdout carries only its replies
 
 
 def reasoner_cmd(*args: str) -> list[str]:
@@ -203,13 +204,13 @@ def main() -> None:
         worker = subprocess.Popen([sys.executable, __file__, "--inproc-worker", "--model", args.model,
                                    "--requests", str(args.requests)], env=env(), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=log, text=True)
-        if worker.stdout.readline().strip() != "ready":
+        if reply(worker) != "ready":
             raise RuntimeError("the in-process worker did not start")
 
         def inproc_round() -> dict:
             worker.stdin.write("run\n")
             worker.stdin.flush()
-            return json.loads(worker.stdout.readline())
+            return json.loads(reply(worker))
 
         asyncio.run(server_round(url, args.model, texts[:16]))  # warm both paths
         inproc_round()
@@ -223,13 +224,24 @@ def main() -> None:
     finally:
         if worker is not None:
             worker.stdin.close()
-            worker.wait(timeout=120)
+            try:
+                worker.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         os.killpg(server.pid, 15)
         server.wait(timeout=120)
         db.unlink(missing_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     checkpoint.unlink(missing_ok=True)
     print(json.dumps(out, indent=1))
+
+
+def reply(worker: subprocess.Popen) -> str:
+    """The worker's next reply line ("ready" or JSON), past any stray library output."""
+    for line in worker.stdout:
+        if line.startswith(("ready", "{")):
+            return line.strip()
+    raise RuntimeError(f"the in-process worker exited with {worker.wait()}")
 
 
 def summarize(rounds: dict[str, list[dict]]) -> dict:

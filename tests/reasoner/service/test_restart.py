@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def start_server(checkpoint: Path, db: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # 1 GiB of KV cache is plenty for the tiny checkpoint and spares a shared machine's memory.
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ,
+           "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [sys.executable, "-c", "from reasoner.cli import entrypoint; entrypoint()", "serve",
                "--model", str(checkpoint), "--port", str(port), "--db", str(db), "--job-concurrency", "2"]
     return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
