@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from reasoner.errors import EngineError, ReasonerError, RequestError
 from reasoner.service.chat import completion_body, plan_chat, run_chat, total_cost
@@ -176,7 +177,10 @@ def _own_job(db: ServiceDB, job_id: str, owner: str):
 
 
 async def _json(request: Request) -> Any:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:  # gone before its request was read: nothing was started
+        raise RequestError("the client disconnected", status=499, code="client_closed") from exc
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
