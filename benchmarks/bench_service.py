@@ -222,13 +222,13 @@ def main() -> None:
             checkpoint.write_text(json.dumps({**out, "rounds_so_far": rounds}, indent=1))
         out["concurrent"] = summarize(rounds)
     finally:
+        os.killpg(server.pid, 15)
         if worker is not None:
             worker.stdin.close()
             try:
                 worker.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        os.killpg(server.pid, 15)
         server.wait(timeout=120)
         db.unlink(missing_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -52,6 +52,7 @@ def serve(config: ServiceConfig) -> int:
     """Run the service until interrupted."""
     import uvicorn
 
+    _check_port_free(config.host, config.port)  # before minutes of engine start-up, not after
     state = build_state(config)
     try:
         app = create_app(state)
@@ -65,3 +66,15 @@ def serve(config: ServiceConfig) -> int:
         state.math.close()
         state.code.close()
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; is another server running there?") \
+                from exc

@@ -71,3 +71,17 @@ def test_binding_beyond_loopback_needs_keys(tmp_path):
     with pytest.raises(ConfigError, match="--keys"):
         build_state(ServiceConfig(host="0.0.0.0", db=tmp_path / "x.db"), generators={}, math=object(),
                     code=object())
+
+
+def test_serve_refuses_a_port_in_use_before_starting_engines(tmp_path):
+    import socket
+
+    from reasoner.service.config import ServiceConfig
+    from reasoner.service.server import serve
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}"):
+            serve(ServiceConfig(port=port, db=tmp_path / "x.db"))
