@@ -16,6 +16,7 @@ says why a strategy stopped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from reasoner.generation import Generation, GenerationRequest, Generator
 from reasoner.types import Budget, Candidate, Cost, TraceEvent
@@ -24,8 +25,11 @@ from reasoner.types import Budget, Candidate, Cost, TraceEvent
 class Meter:
     """Books one problem's spending against its budget."""
 
-    def __init__(self, generator: Generator, budget: Budget | None = None) -> None:
+    def __init__(self, generator: Generator, budget: Budget | None = None,
+                 listener: Callable[[TraceEvent], None] | None = None) -> None:
         self.generator = generator
+        self.listener = listener
+        """Called with every trace event as it is recorded, e.g. to stream progress."""
         self.budget = budget or Budget()
         self.cost = Cost()
         self.trace: list[TraceEvent] = []
@@ -63,8 +67,11 @@ class Meter:
         return request.model_copy(update={"n": n, "sampling": sampling})
 
     def record(self, kind: str, **data) -> None:
-        """Append a trace event."""
-        self.trace.append(TraceEvent(kind=kind, data=data))
+        """Append a trace event (and tell the listener)."""
+        event = TraceEvent(kind=kind, data=data)
+        self.trace.append(event)
+        if self.listener is not None:
+            self.listener(event)
 
     def add_verifier_time(self, seconds: float) -> None:
         self.cost = self.cost.model_copy(update={"verifier_seconds": self.cost.verifier_seconds + seconds})

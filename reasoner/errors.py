@@ -12,8 +12,9 @@ Exceptions are for misuse and broken infrastructure::
     ├── EngineError            the generation engine died or misbehaved
     │   └── WeightSyncError       a training engine that does not hold the trainer's weights
     ├── VerifierError          a verifier's own machinery (worker processes) cannot run
-    └── JobError               a solve job that cannot start or resume
-        └── ResumeMismatchError   resuming with a different configuration
+    ├── JobError               a solve job that cannot start or resume
+    │   └── ResumeMismatchError   resuming with a different configuration
+    └── RequestError           an HTTP request the service refuses (status code and field)
 """
 
 from __future__ import annotations
@@ -68,3 +69,14 @@ class JobError(ReasonerError, RuntimeError):
 
 class ResumeMismatchError(JobError):
     """An output file written by a job with a different configuration."""
+
+
+class RequestError(ReasonerError):
+    """A request the service refuses: carries the HTTP status and the field (or limit) at fault."""
+
+    def __init__(self, message: str, *, param: str | None = None, status: int = 400,
+                 code: str = "invalid_request") -> None:
+        self.param = param
+        self.status = status
+        self.code = code
+        super().__init__(f"{param}: {message}" if param else message)

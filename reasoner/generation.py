@@ -32,6 +32,17 @@ class ModelInfo(BaseModel):
         return 2.0 * (self.parameters or 0) * tokens
 
 
+class ChatTurn(BaseModel):
+    """One earlier message of a conversation, before the request's user prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str
+    """`system`, `user` or `assistant`."""
+    content: str
+    """The message text."""
+
+
 class GenerationRequest(BaseModel):
     """One call to a model: n continuations of the same prompt."""
 
@@ -39,6 +50,8 @@ class GenerationRequest(BaseModel):
 
     prompt: str
     """The user message (formatted with the chat template when the model has one)."""
+    history: tuple[ChatTurn, ...] = ()
+    """Earlier turns of a conversation, rendered before `prompt` (chat requests to the service)."""
     prefix: str = ""
     """Assistant text already written; generation continues from its last character."""
     prefix_ids: tuple[int, ...] = ()
@@ -94,21 +107,23 @@ class PromptFormatter:
         self.tokenizer = tokenizer
         self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
 
-    def render(self, prompt: str, prefix: str = "") -> str:
-        """Text of the whole model input: formatted prompt, then the prefix."""
+    def render(self, prompt: str, prefix: str = "", history: Sequence[ChatTurn] = ()) -> str:
+        """Text of the whole model input: earlier turns, the formatted prompt, then the prefix."""
         if not self.uses_chat_template:
-            return prompt + prefix
+            return "".join(f"{turn.content}\n" for turn in history) + prompt + prefix
+        messages = [{"role": turn.role, "content": turn.content} for turn in history]
         head = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [*messages, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
         return head + prefix
 
-    def token_ids(self, prompt: str, prefix: str = "", prefix_ids: Sequence[int] = ()) -> list[int]:
-        """Token ids of `render(prompt, prefix)`, then `prefix_ids` as given; the template carries BOS."""
-        text = self.render(prompt, prefix)
+    def token_ids(self, prompt: str, prefix: str = "", prefix_ids: Sequence[int] = (),
+                  history: Sequence[ChatTurn] = ()) -> list[int]:
+        """Token ids of `render(prompt, prefix, history)`, then `prefix_ids` as given; the template carries BOS."""
+        text = self.render(prompt, prefix, history)
         ids = self.tokenizer(text, add_special_tokens=not self.uses_chat_template)["input_ids"]
         return [*ids, *prefix_ids]
 
     def request_ids(self, request: GenerationRequest) -> list[int]:
         """The model input of `request` as token ids."""
-        return self.token_ids(request.prompt, request.prefix, request.prefix_ids)
+        return self.token_ids(request.prompt, request.prefix, request.prefix_ids, request.history)

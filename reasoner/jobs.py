@@ -315,6 +315,8 @@ async def run_job(config: JobConfig, problems: Sequence[Problem], pool, out: Pat
                   store: RecordStore | None = None) -> JobSummary:
     """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out` (or `store`).
 
+    `writer` replaces the JSONL file with another record store of the same methods
+    (`done`, `records`, `write`, `close`), e.g. the service's SQLite store.
     Returns the summary of every record for these problems, including ones
     finished by earlier runs of the same job.
     """

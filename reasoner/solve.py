@@ -11,11 +11,12 @@ import asyncio
 import hashlib
 import time
 import traceback
+from collections.abc import Callable
 
 from reasoner.budget import Meter
 from reasoner.errors import ReasonerError
 from reasoner.generation import Generator
-from reasoner.types import Budget, Problem, Result
+from reasoner.types import Budget, Problem, Result, TraceEvent
 from strategies.base import SolveContext, Strategy
 from verifiers import VerifierSet
 from verifiers.base import Status, Verdict
@@ -30,9 +31,12 @@ def problem_seed(seed: int | None, problem_id: str) -> int | None:
 
 
 async def solve_problem(problem: Problem, strategy: Strategy, generator: Generator, verifiers: VerifierSet,
-                        budget: Budget | None = None, seed: int | None = 0) -> Result:
-    """Run `strategy` on `problem` and attach a verdict when a reference exists."""
-    meter = Meter(generator, budget)
+                        budget: Budget | None = None, seed: int | None = 0,
+                        listener: Callable[[TraceEvent], None] | None = None) -> Result:
+    """Run `strategy` on `problem` and attach a verdict when a reference exists.
+
+    `listener` sees each trace event as the strategy records it (the service streams them)."""
+    meter = Meter(generator, budget, listener)
     ctx = SolveContext(meter=meter, verifiers=verifiers, seed=problem_seed(seed, problem.id))
     try:
         result = await strategy.solve(problem, ctx)

@@ -73,7 +73,7 @@ class OpenAIGenerator:
     async def _complete(self, request: GenerationRequest) -> Generation:
         # Token ids when continuing token-space prefixes, so the server sees exactly those tokens.
         prompt_ids = self._formatter.request_ids(request) if request.prefix_ids else None
-        prompt = prompt_ids or self._formatter.render(request.prompt, request.prefix)
+        prompt = prompt_ids or self._formatter.render(request.prompt, request.prefix, request.history)
         response = await self.client().completions.create(
             model=self.config.model, prompt=prompt, n=request.n, **_common(request.sampling),
             logprobs=0 if request.sampling.logprobs else None,
@@ -90,7 +90,8 @@ class OpenAIGenerator:
         if request.prefix_ids:
             raise ConfigError(f"prefix_ids needs the model's tokenizer to render prompts; give --model a local "
                               f"folder (or ServerConfig.tokenizer) for {self.config.model!r}")
-        messages = [{"role": "user", "content": request.prompt}]
+        messages = [*({"role": t.role, "content": t.content} for t in request.history),
+                    {"role": "user", "content": request.prompt}]
         extras = _vllm_extras(request.sampling)
         if request.prefix:
             messages.append({"role": "assistant", "content": request.prefix})
@@ -156,6 +157,12 @@ def _fill_counts(candidates: list[Candidate], usage) -> list[Candidate]:
         return candidates
     share = usage.completion_tokens // len(candidates)
     return [c if c.num_tokens else c.model_copy(update={"num_tokens": share}) for c in candidates]
+
+
+def _cached(usage) -> int:
+    """Prompt tokens the server says its prefix cache served (0 when it does not say)."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    return int(getattr(details, "cached_tokens", None) or 0)
 
 
 def _local_formatter(path: str) -> PromptFormatter | None:

@@ -1,0 +1,265 @@
+"""One chat completion: plan it from the request, run the strategy per choice, shape the answer.
+
+A request's strategy, options, budget and stop strings live in its `ChatPlan`
+and in a per-request generator view (`ConversationView`) over the shared
+engine; nothing the request sets outlives it or touches other requests.
+Each of the `n` choices is one independent run of the strategy with its own
+seed; the message content is the chosen candidate's full text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reasoner.errors import RequestError
+from reasoner.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
+from reasoner.service.config import Limits
+from reasoner.service.schemas import ChatRequest, ReasonerOptions, request_error
+from reasoner.solve import solve_problem
+from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
+from strategies import STRATEGIES
+from strategies.base import SolveContext, Strategy, make_result
+
+DIRECT = "none"
+"""Strategy name of a plain request: the n choices are n samples of one model call."""
+SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens")
+
+
+class DirectSampling(BaseModel):
+    """No test-time strategy: sample n continuations in one call, as any OpenAI server would."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = DIRECT
+
+    n: int = 1
+    """Continuations, one per choice."""
+    temperature: float = 1.0
+    """OpenAI's default."""
+    top_p: float = 1.0
+    """OpenAI's default."""
+    max_tokens: int = 256
+    """Cap on each continuation."""
+
+    async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
+        sampling = SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                                  seed=ctx.seed)
+        candidates = await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=self.n, sampling=sampling))
+        answers = [ctx.extract(problem, c.text) for c in candidates]
+        ctx.meter.record("answers", answers=answers)  # each choice's extracted answer, for its `reasoner` field
+        return make_result(self.name, problem, ctx, candidates, 0 if candidates else None,
+                           answers[0] if candidates else None)
+
+
+class ConversationView:
+    """The shared engine as one request sees it: its earlier turns and stop strings added to every call."""
+
+    def __init__(self, inner: Generator, history: tuple[ChatTurn, ...], stop: tuple[str, ...]) -> None:
+        self.inner = inner
+        self.history = history
+        self.stop = stop
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.inner.info
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        sampling = request.sampling
+        if self.stop:
+            sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *self.stop)))})
+        return await self.inner.generate(request.model_copy(update={"history": self.history, "sampling": sampling}))
+
+    async def close(self) -> None:
+        """The engine is shared; closing a view leaves it running."""
+
+
+@dataclass
+class ChatPlan:
+    """Everything one chat completion will do, checked against the caps."""
+
+    model: str
+    strategy: Strategy
+    prompt: str
+    history: tuple[ChatTurn, ...]
+    domain: str
+    runs: int
+    """Independent strategy runs (n choices; 1 for direct sampling, whose one call returns n)."""
+    choices: int
+    budget: Budget
+    seed: int | None
+    stop: tuple[str, ...]
+    include_usage: bool = False
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def strategy_name(self) -> str:
+        return self.strategy.name
+
+
+def plan_chat(request: ChatRequest, served: tuple[str, ...], limits: Limits) -> ChatPlan:
+    """Check `request` against the served models and caps; 400 naming the field when it does not fit."""
+    model, options = _split_model(request.model, request.reasoner)
+    if model not in served:
+        raise RequestError(f"model {model!r} is not served here; served: {', '.join(served)}", param="model",
+                           status=404, code="model_not_found")
+    if request.messages[-1].role != "user":
+        raise RequestError("the last message must be the user's", param=f"messages.{len(request.messages) - 1}.role")
+    _check_caps(request, options, limits)
+    strategy = _build_strategy(request, options)
+    history = tuple(ChatTurn(role="system" if m.role == "developer" else m.role, content=m.text)
+                    for m in request.messages[:-1])
+    direct = strategy.name == DIRECT
+    budget = options.budget or Budget()
+    budget = budget.model_copy(update={
+        "samples": min(budget.samples or limits.max_samples * (request.n if direct else 1),
+                       limits.max_samples * (request.n if direct else 1)),
+        "generated_tokens": budget.generated_tokens or limits.max_generated_tokens})
+    return ChatPlan(model=model, strategy=strategy, prompt=request.messages[-1].text, history=history,
+                    domain=options.domain, runs=1 if direct else request.n, choices=request.n, budget=budget,
+                    seed=request.seed, stop=tuple(request.stop or ()), include_usage=request.include_usage)
+
+
+def _split_model(name: str, options: ReasonerOptions | None) -> tuple[str, ReasonerOptions]:
+    """`tiny@best_of_n:8` -> ("tiny", strategy best_of_n, n=8); `extra_body` keys win over the suffix."""
+    model, _, suffix = name.partition("@")
+    given = options.model_dump(exclude_unset=True) if options is not None else {}
+    if suffix:
+        strategy, _, count = suffix.partition(":")
+        from_suffix: dict[str, Any] = {"strategy": strategy}
+        if count:
+            if not count.isdigit():
+                raise RequestError(f"suffix '@{suffix}' must be '@STRATEGY' or '@STRATEGY:N'", param="model")
+            from_suffix["n"] = int(count)
+        given = {**from_suffix, **given}
+    try:
+        return model, ReasonerOptions.model_validate(given)
+    except ValidationError as exc:
+        raise request_error(exc, "reasoner.") from exc
+
+
+def _check_caps(request: ChatRequest, options: ReasonerOptions, limits: Limits) -> None:
+    if request.n > limits.max_n:
+        _over("n", request.n, "max_n", limits.max_n)
+    if request.token_cap is not None and request.token_cap > limits.max_tokens:
+        _over("max_tokens", request.token_cap, "max_tokens", limits.max_tokens)
+    samples = options.strategy_options.get("n")
+    if isinstance(samples, int) and samples > limits.max_samples:
+        _over("reasoner.n", samples, "max_samples", limits.max_samples)
+    budget = options.budget or Budget()
+    if budget.samples is not None and budget.samples > limits.max_samples:
+        _over("reasoner.budget.samples", budget.samples, "max_samples", limits.max_samples)
+    if budget.generated_tokens is not None and budget.generated_tokens > limits.max_generated_tokens:
+        _over("reasoner.budget.generated_tokens", budget.generated_tokens, "max_generated_tokens",
+              limits.max_generated_tokens)
+
+
+def _over(param: str, value: int, limit: str, cap: int) -> None:
+    raise RequestError(f"{value} is over the server's limit {limit}={cap}", param=param, code="limit_exceeded")
+
+
+def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
+    """The request's strategy: registered names only (an HTTP client must not choose what to import)."""
+    name = options.strategy or DIRECT
+    if name == DIRECT:
+        cls: type[BaseModel] = DirectSampling
+        if "n" in options.strategy_options:
+            raise RequestError("plain sampling takes the top-level 'n'", param="reasoner.n")
+    elif name in STRATEGIES.names():
+        cls = STRATEGIES.get(name)
+    else:
+        raise RequestError(f"unknown strategy {name!r}; choose one of {', '.join([DIRECT, *STRATEGIES.names()])}",
+                           param="reasoner.strategy")
+    chosen: dict[str, Any] = {}
+    top = {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.token_cap}
+    for key, value in top.items():
+        if value is None:
+            continue
+        if key not in cls.model_fields:
+            raise RequestError(f"strategy {name!r} does not take {key!r}", param=key)
+        chosen[key] = value
+    for key, value in options.strategy_options.items():
+        if key not in cls.model_fields:
+            raise RequestError(f"unknown option for strategy {name!r}; it takes "
+                               f"{', '.join(sorted(cls.model_fields))}", param=f"reasoner.{key}")
+        chosen[key] = value
+    if name == DIRECT:
+        chosen["n"] = request.n
+    try:
+        return cls.model_validate(chosen)
+    except ValidationError as exc:
+        raise request_error(exc, "reasoner.") from exc
+
+
+Listener = Callable[[int, TraceEvent], None]
+
+
+async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Listener | None = None) -> list[Result]:
+    """One strategy run per choice, concurrently on the shared engine."""
+    view = ConversationView(generator, plan.history, plan.stop)
+
+    def tell(index: int) -> Callable[[TraceEvent], None] | None:
+        return None if listener is None else (lambda event: listener(index, event))
+
+    problems = [Problem(id=f"choice-{i}", prompt=plan.prompt, domain=plan.domain) for i in range(plan.runs)]
+    return list(await asyncio.gather(*(
+        solve_problem(problem, plan.strategy, view, verifiers, plan.budget, plan.seed, listener=tell(i))
+        for i, problem in enumerate(problems))))
+
+
+def chosen_texts(plan: ChatPlan, results: list[Result]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(content, finish_reason, reasoner field) per choice."""
+    out = []
+    if plan.strategy_name == DIRECT:
+        result = results[0]
+        answers = next((e.data["answers"] for e in result.trace if e.kind == "answers"), [None] * len(result.candidates))
+        for candidate, answer in zip(result.candidates, answers):
+            out.append((candidate.text, candidate.finish_reason.value, _choice_info(plan, result, answer)))
+        return out
+    for result in results:
+        if result.chosen is None:
+            out.append(("", "stop", _choice_info(plan, result, None)))
+            continue
+        candidate = result.candidates[result.chosen]
+        out.append((candidate.text, candidate.finish_reason.value, _choice_info(plan, result, result.answer)))
+    return out
+
+
+def _choice_info(plan: ChatPlan, result: Result, answer: str | None) -> dict[str, Any]:
+    return {"answer": answer, "strategy": plan.strategy_name, "candidates": len(result.candidates),
+            "stop_reason": result.stop_reason, "error": result.error,
+            "cost": result.cost.model_dump(exclude={"wall_seconds"})}
+
+
+def total_cost(results: list[Result]) -> Cost:
+    total = Cost()
+    for result in results:
+        total = total + result.cost
+    return total
+
+
+def usage(cost: Cost) -> dict[str, Any]:
+    """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine."""
+    return {"prompt_tokens": cost.prompt_tokens, "completion_tokens": cost.generated_tokens,
+            "total_tokens": cost.prompt_tokens + cost.generated_tokens,
+            "prompt_tokens_details": {"cached_tokens": cost.cached_prompt_tokens},
+            "reasoner": {"model_calls": cost.model_calls, "samples": cost.samples, "flops": cost.flops,
+                         "verifier_seconds": cost.verifier_seconds}}
+
+
+def completion_body(plan: ChatPlan, results: list[Result]) -> dict[str, Any]:
+    """The non-streamed `chat.completion` object."""
+    choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
+                "logprobs": None, "reasoner": info}
+               for i, (text, finish, info) in enumerate(chosen_texts(plan, results))]
+    cost = total_cost(results)
+    return {"id": plan.id, "object": "chat.completion", "created": plan.created, "model": plan.model,
+            "choices": choices, "usage": usage(cost),
+            "reasoner": {"strategy": plan.strategy_name, "runs": plan.runs,
+                         "cost": cost.model_dump()}}

@@ -1,0 +1,78 @@
+"""Start the service: engines first (once, shared by every request), then uvicorn.
+
+`build_state` is where settings turn into running things; `serve` blocks
+until the server stops and then shuts the engines and verifiers down.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reasoner.errors import ConfigError
+from reasoner.service.app import ServiceState, create_app
+from reasoner.service.config import ServiceConfig
+from reasoner.service.keys import KeyRing
+from reasoner.service.store import ServiceDB
+
+
+def start_generators(config: ServiceConfig) -> dict[str, Any]:
+    """One running generator per served model, engines started in parallel."""
+    from reasoner.backends import make_generator
+
+    if config.backend != "vllm":
+        return {name: make_generator(config.backend, name, **config.backend_options) for name in config.models}
+    from reasoner.backends.vllm import VLLMGenerator
+
+    generators = {name: VLLMGenerator.shared(name) for name in config.models}
+    with ThreadPoolExecutor(max_workers=len(generators)) as pool:
+        list(pool.map(lambda g: g.engine(), generators.values()))
+    return generators
+
+
+def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None, verifiers=None) -> ServiceState:
+    """Check the settings, then open keys, the job store, verifiers and (unless given) engines."""
+    keys = KeyRing.from_file(config.keys_file) if config.keys_file is not None else KeyRing()
+    if not config.loopback and not keys.enabled:
+        raise ConfigError(f"binding {config.host} exposes the service beyond this machine; give --keys FILE")
+    if len(set(config.models)) != len(config.models):
+        raise ConfigError(f"--model given twice: {', '.join(config.models)}")
+    if verifiers is None:
+        from verifiers import VerifierSet
+
+        verifiers = VerifierSet()
+    db = ServiceDB(config.db)
+    generators = generators if generators is not None else start_generators(config)
+    return ServiceState(config=config, generators=generators, verifiers=verifiers, keys=keys, db=db)
+
+
+def serve(config: ServiceConfig) -> int:
+    """Run the service until interrupted."""
+    import uvicorn
+
+    _check_port_free(config.host, config.port)  # before minutes of engine start-up, not after
+    state = build_state(config)
+    try:
+        app = create_app(state)
+        server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
+                                               timeout_graceful_shutdown=5))
+        print(f"reasoner: serving {', '.join(config.models)} on http://{config.host}:{config.port}/v1",
+              file=sys.stderr, flush=True)
+        server.run()
+    finally:
+        state.db.close()
+        state.verifiers.close()
+    return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; is another server running there?") \
+                from exc

@@ -1,0 +1,156 @@
+"""The OpenAI-compatible endpoint, driven by the real `openai` client against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+LONG = {"strategy": "self_consistency", "n": 16}
+"""About 30,000 tokens of work (4 choices x 16 x 480): far longer than it takes to hang up."""
+QUESTION = "Ann has 3 pens and buys 4 more. How many pens does she have?"
+
+
+def user(text: str = QUESTION) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def assert_usage_matches_engine(usage, spy) -> None:
+    assert spy.calls, "the engine saw no request"
+    assert usage.prompt_tokens == sum(len(c.prompt_ids) for c in spy.calls)
+    assert usage.completion_tokens == sum(c.completion_tokens for c in spy.calls)
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert usage.prompt_tokens_details.cached_tokens == sum(c.cached_tokens for c in spy.calls)
+
+
+def test_models_lists_the_served_model(service):
+    models = service.client().models.list()
+    assert [m.id for m in models.data] == [service.model]
+
+
+def test_plain_request_returns_n_samples_with_engine_exact_usage(service):
+    service.spy.reset()
+    reply = service.client().chat.completions.create(model=service.model, messages=user(), n=3, max_tokens=12,
+                                                     temperature=0.9, top_p=0.8, seed=7, stop=["\n\n"])
+    assert len(reply.choices) == 3
+    assert len(service.spy.calls) == 1  # plain sampling: one model call, n candidates
+    params = service.spy.calls[0].params
+    assert (params.n, params.max_tokens, params.stop) == (3, 12, ["\n\n"])
+    assert params.temperature == pytest.approx(0.9) and params.top_p == pytest.approx(0.8)
+    assert params.seed is not None
+    assert_usage_matches_engine(reply.usage, service.spy)
+    assert all(c.model_extra["reasoner"]["strategy"] == "none" for c in reply.choices)
+
+
+def test_strategy_from_extra_body_runs_once_per_choice(service):
+    service.spy.reset()
+    reply = service.client().chat.completions.create(
+        model=service.model, messages=user(), n=2, max_tokens=10,
+        extra_body={"reasoner": {"strategy": "self_consistency", "n": 4}})
+    assert len(reply.choices) == 2
+    assert len(service.spy.calls) == 2 and all(c.params.n == 4 for c in service.spy.calls)
+    for choice in reply.choices:
+        info = choice.model_extra["reasoner"]
+        assert info["strategy"] == "self_consistency" and info["candidates"] == 4
+        assert info["cost"]["samples"] == 4
+    assert_usage_matches_engine(reply.usage, service.spy)
+    assert reply.model_extra["reasoner"]["cost"]["samples"] == 8
+
+
+def test_model_suffix_picks_the_strategy(service):
+    service.spy.reset()
+    reply = service.client().chat.completions.create(model=f"{service.model}@best_of_n:3", messages=user(),
+                                                     max_tokens=8)
+    info = reply.choices[0].model_extra["reasoner"]
+    assert info["strategy"] == "best_of_n" and info["candidates"] == 3
+    assert reply.model == service.model
+    assert_usage_matches_engine(reply.usage, service.spy)
+
+
+def test_multi_turn_messages_are_rendered_with_the_chat_template(service):
+    messages = [{"role": "user", "content": "What is 1 + 1?"}, {"role": "assistant", "content": "2"},
+                {"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
+    service.spy.reset()
+    service.client().chat.completions.create(model=service.model, messages=messages, max_tokens=4)
+    tokenizer = service.engine.formatter.tokenizer
+    expected = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 1 + 1?"}, {"role": "assistant", "content": "2"},
+         {"role": "user", "content": QUESTION}], tokenize=False, add_generation_prompt=True)
+    assert service.spy.calls[0].prompt_ids == tokenizer(expected, add_special_tokens=False)["input_ids"]
+
+
+def test_async_stream_sends_progress_then_content_then_usage(service):
+    async def collect():
+        client = service.async_client()
+        stream = await client.chat.completions.create(
+            model=service.model, messages=user(), max_tokens=12, stream=True, seed=3,
+            stream_options={"include_usage": True},
+            extra_body={"reasoner": {"strategy": "self_consistency", "n": 3}})
+        return [chunk async for chunk in stream]
+
+    service.spy.reset()
+    chunks = asyncio.run(collect())
+    kinds = [(c.model_extra.get("reasoner") or {}).get("event") for c in chunks]
+    assert kinds[0] == "started" and chunks[0].choices[0].delta.role == "assistant"
+    first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    assert "generate" in kinds[:first_content] and "vote" in kinds[:first_content]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert_usage_matches_engine(chunks[-1].usage, service.spy)
+    finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finish) == 1 and finish[0].model_extra["reasoner"]["candidates"] == 3
+
+
+def test_streamed_content_is_the_chosen_candidates_full_text(service):
+    body = dict(model=service.model, messages=user(), max_tokens=16, seed=11,
+                extra_body={"reasoner": {"strategy": "best_of_n", "n": 2, "scorer": "logprob"}})
+    whole = service.client().chat.completions.create(**body).choices[0].message.content
+    streamed = "".join(c.choices[0].delta.content or "" for c in
+                       service.client().chat.completions.create(stream=True, **body) if c.choices)
+    assert whole and streamed == whole
+
+
+def test_a_client_that_disconnects_mid_stream_aborts_its_engine_requests(service):
+    hang_up_once_running(service, {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4,
+                                   "stream": True, "reasoner": LONG})
+    assert_aborted(service)
+
+
+def test_a_client_that_disconnects_aborts_a_non_streamed_request(service):
+    hang_up_once_running(service, {"model": service.model, "messages": user(), "max_tokens": 480, "n": 4,
+                                   "reasoner": LONG})
+    assert_aborted(service)
+
+
+def hang_up_once_running(service, body: dict) -> None:
+    """Send `body` on a raw socket and close it once the engine is working on it."""
+    import json
+    import socket
+    from urllib.parse import urlparse
+
+    from tests.reasoner.service.conftest import KEY_A
+
+    service.spy.reset()
+    payload = json.dumps(body).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY_A}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", urlparse(service.url).port)) as sock:
+        sock.sendall(head + payload)
+        _wait_until(lambda: service.engine.engine().get_num_unfinished_requests() > 0,
+                    "the request never reached the engine")
+
+
+def assert_aborted(service) -> None:
+    _wait_until(lambda: service.spy.aborted, "the engine request was not aborted")
+    _wait_until(lambda: service.engine.engine().get_num_unfinished_requests() == 0, "engine still busy")
+    assert service.spy.calls == []  # none of its engine requests ran to the end
+
+
+def _wait_until(condition, message: str, timeout_s: float = 60.0) -> None:
+    """Polls a condition the server reaches on its own (not a timing assertion: the bound is generous)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
