@@ -28,10 +28,10 @@ def test_a_problem_is_stored_once_across_reopened_stores(db, tmp_path):
     first.write(record("a"))
     first.write(record("a"))
     reopened = JobRecords(ServiceDB(tmp_path / "jobs.db"), "job-1", "hash-1")
-    assert reopened.done == {"a"}
+    assert reopened.done() == {"a"}
     reopened.write(record("a"))
     reopened.write(record("b"))
-    assert [r["problem_id"] for r in JobRecords(db, "job-1", "hash-1").records] == ["a", "b"]
+    assert [r["problem_id"] for r in JobRecords(db, "job-1", "hash-1").records()] == ["a", "b"]
     assert db.add_record("job-1", "b", "{}") is False  # the key itself refuses a second copy
 
 
