@@ -144,7 +144,7 @@ class JobManager:
         job_id = f"job-{uuid.uuid4().hex[:20]}"
         if request.sweep is not None:
             sweep = self._sweep_config(job_id, request, model, problems)
-            total = len(sweep_plan(sweep)) * len(problems) * len(sweep.models)
+            total = len(sweep_plan(sweep).runs) * len(problems) * len(sweep.models)
             self.db.create_job(job_id, owner, sweep.model_dump_json(), sweep.generation_hash, "[]", total, "sweep")
         else:
             dataset = request.dataset or f"upload:{uuid.uuid4().hex[:12]}"

@@ -85,15 +85,17 @@ def test_async_stream_sends_progress_then_content_then_usage(service):
         stream = await client.chat.completions.create(
             model=service.model, messages=user(), max_tokens=12, stream=True, seed=3,
             stream_options={"include_usage": True},
-            extra_body={"reasoner": {"strategy": "self_consistency", "n": 3}})
+            extra_body={"reasoner": {"strategy": "best_of_n", "n": 3, "scorer": "logprob"}})
         return [chunk async for chunk in stream]
 
+    # Best-of-n always chooses a candidate, so there is content to stream whatever the random
+    # checkpoint writes (a vote over answers it never finishes would choose none).
     service.spy.reset()
     chunks = asyncio.run(collect())
     kinds = [(c.model_extra.get("reasoner") or {}).get("event") for c in chunks]
     assert kinds[0] == "started" and chunks[0].choices[0].delta.role == "assistant"
     first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
-    assert "generate" in kinds[:first_content] and "vote" in kinds[:first_content]
+    assert "generate" in kinds[:first_content] and "score" in kinds[:first_content]
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert_usage_matches_engine(chunks[-1].usage, service.spy)
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
