@@ -632,10 +632,6 @@ def run_train_grpo(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    entrypoint()
-
-
 def _add_serve(commands) -> None:
     p = commands.add_parser("serve", help="an OpenAI-compatible server with per-request strategies and a jobs API")
     p.add_argument("--model", action="append", default=None, help="served model (repeatable; default tiny)")
@@ -663,3 +659,7 @@ def run_serve(args: argparse.Namespace) -> int:
                            ray_address=args.ray_address or os.environ.get("RAY_ADDRESS"), keys_file=args.keys,
                            db=args.db, job_concurrency=args.job_concurrency)
     return serve(config)
+
+
+if __name__ == "__main__":
+    entrypoint()
