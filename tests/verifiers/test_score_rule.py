@@ -36,4 +36,4 @@ def test_summary_counts_and_names_ungradable_problems(math_verifier):
         records.append({"problem_id": problem_id, "status": verdict.status.value, "score": verdict.score,
                         "correct": verdict.correct})
     block = summarize(records)
-    assert (block["correct"], block["ungradable"], block["ungradable_ids"]) == (1, 1, ["c"])
+    assert (block.correct, block.ungradable, block.ungradable_ids) == (1, 1, ["c"])

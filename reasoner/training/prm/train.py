@@ -122,7 +122,7 @@ class PRMTrainer:
         """Train to `config.steps`, or pause after step `stop_at` (checkpointed) to resume later."""
         import torch
 
-        from reasoner.training.sft import progress_bar
+        from reasoner.training.state import progress_bar
 
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
@@ -195,7 +195,7 @@ class PRMTrainer:
             optimizer = self._optimizer(model)
             state = torch.load(self.state_dir / "optimizer.pt", weights_only=False)
             optimizer.load_state_dict(state["optimizer"])
-            from reasoner.training.sft import truncate_log
+            from reasoner.training.state import truncate_log
 
             truncate_log(self.out / "train_log.jsonl", int(state["step"]))
             return model, tokenizer, optimizer, int(state["step"])
@@ -222,7 +222,7 @@ class PRMTrainer:
 
     def _save(self, model, tokenizer, optimizer, step: int) -> None:
         from reasoner.training.prm.model import save_prm
-        from reasoner.training.sft import save_trainer_state
+        from reasoner.training.state import save_trainer_state
 
         save_trainer_state(self.out, model, tokenizer, {"optimizer": optimizer.state_dict(), "step": step})
         info = {"kind": "orm" if self.config.labels == "outcome" else "prm", "task": self.config.task,
