@@ -263,16 +263,6 @@ SHIPPED_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tok
 
 def export_model(run_dir: str | Path, dest: str | Path) -> Path:
     """Copy a finished run's model to `dest` with bf16 weights (half the bytes), for shipping."""
-    import shutil
+    from reasoner.training.state import export_run
 
-    import torch
-    from transformers import LlamaForCausalLM
-
-    run, out = Path(run_dir), Path(dest)
-    out.mkdir(parents=True, exist_ok=True)
-    model = LlamaForCausalLM.from_pretrained(run, torch_dtype=torch.bfloat16)
-    model.save_pretrained(out, safe_serialization=True)
-    for name in SHIPPED_FILES:
-        if (run / name).is_file():
-            shutil.copy2(run / name, out / name)
-    return out
+    return export_run(run_dir, dest, "LlamaForCausalLM", SHIPPED_FILES)

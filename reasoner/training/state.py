@@ -79,6 +79,22 @@ class RunFolder:
         save_trainer_state(self.out, model, tokenizer, {"optimizer": optimizer.state_dict(), "step": step, **extra})
 
 
+def export_run(run_dir: str | Path, dest: str | Path, model_class: str, files: tuple[str, ...]) -> Path:
+    """Copy a finished run's model to `dest` with bf16 weights (half the bytes) and the listed
+    files, without trainer state, for shipping. `model_class`: a `transformers` class name."""
+    import torch
+    import transformers
+
+    run, out = Path(run_dir), Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    model = getattr(transformers, model_class).from_pretrained(run, torch_dtype=torch.bfloat16)
+    model.save_pretrained(out, safe_serialization=True)
+    for name in files:
+        if (run / name).is_file():
+            shutil.copy2(run / name, out / name)
+    return out
+
+
 def save_trainer_state(out: Path, model, tokenizer, state: dict[str, Any]) -> None:
     """The HF checkpoint to `out`, and resumable state (the model plus `state` in
     `optimizer.pt`) atomically to `out/trainer_state`."""

@@ -105,16 +105,6 @@ SHIPPED_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "spec
 
 def export_prm(run_dir: str | Path, dest: str | Path) -> Path:
     """Copy a finished PRM run to `dest` with bf16 weights and without trainer state, for shipping."""
-    import shutil
+    from reasoner.training.state import export_run
 
-    import torch
-    from transformers import LlamaForTokenClassification
-
-    run, out = Path(run_dir), Path(dest)
-    out.mkdir(parents=True, exist_ok=True)
-    model = LlamaForTokenClassification.from_pretrained(run, torch_dtype=torch.bfloat16)
-    model.save_pretrained(out, safe_serialization=True)
-    for name in SHIPPED_FILES:
-        if (run / name).is_file():
-            shutil.copy2(run / name, out / name)
-    return out
+    return export_run(run_dir, dest, "LlamaForTokenClassification", SHIPPED_FILES)
