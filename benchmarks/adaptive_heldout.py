@@ -22,7 +22,7 @@ RESULTS = Path("benchmarks/results")
 
 def heldout_rows(folder: Path, skip: int) -> list[dict]:
     from reasoner.datasets import load_dataset
-    from reasoner.sweep import SweepConfig, read_records, summarize_sweep
+    from reasoner.eval.sweep import SweepConfig, read_records, summarize_sweep
 
     config = SweepConfig(**json.loads((folder / "summary.json").read_text())["config"])
     problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format)[skip:]

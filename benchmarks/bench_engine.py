@@ -123,8 +123,8 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
     """Name -> (async run function, closer) for every requested side."""
     from bench_pool import problems
 
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.solve import problem_seed
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.jobs.solve import problem_seed
 
     items = problems(PROBLEMS)
     generator = VLLMGenerator.shared(model, kv_cache_gib=KV_CACHE_BYTES / 2**30)
@@ -155,7 +155,7 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
 
 
 def in_process_side(generator, model, workload, items, closers):
-    from reasoner.pool import LocalPool
+    from reasoner.jobs.pool import LocalPool
     from verifiers.code import CodeVerifier
     from verifiers.math import MathVerifier
 
@@ -166,8 +166,8 @@ def in_process_side(generator, model, workload, items, closers):
 
 
 def ray_side(model, workload, items, closers):
-    from reasoner.pool import RayPool
-    from reasoner.runtime import run_sync
+    from reasoner.jobs.pool import RayPool
+    from reasoner.engine.runtime import run_sync
 
     config = job_config(model, workload)
     pool = run_sync(RayPool(config, workers=1, engine_options={"kv_cache_gib": KV_CACHE_BYTES / 2**30}).start())
@@ -176,7 +176,7 @@ def ray_side(model, workload, items, closers):
 
 
 def measure(sides: dict[str, Callable[[], Awaitable[int]]], repeats: int) -> dict[str, list[tuple[int, float]]]:
-    from reasoner.runtime import run_on_engine_loop, run_sync
+    from reasoner.engine.runtime import run_on_engine_loop, run_sync
 
     def once(run) -> tuple[int, float]:
         started = time.perf_counter()
@@ -241,7 +241,7 @@ def main() -> None:
               "setup_s": round(setup_s, 1), "sides": report(rounds)}
     for close in closers:
         close()
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     VLLMGenerator.close_all()
     text = json.dumps(result, indent=2) + "\n"

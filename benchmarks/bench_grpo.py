@@ -28,11 +28,11 @@ RESULTS = Path("benchmarks/results")
 
 
 def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
-    from reasoner.pool import LocalPool
-    from reasoner.runtime import run_sync
+    from reasoner.jobs.pool import LocalPool
+    from reasoner.engine.runtime import run_sync
     from verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)
@@ -52,7 +52,7 @@ def trl_step_seconds(model: str, prompts: int, group: int, max_tokens: int, step
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
     from reasoner.tasks import load_task
     from verifiers.rewards import MathReward
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import psutil
 
 from reasoner.jobs import JobConfig, run_job
-from reasoner.pool import LocalPool, RayPool
-from reasoner.runtime import run_on_engine_loop, run_sync
+from reasoner.jobs.pool import LocalPool, RayPool
+from reasoner.engine.runtime import run_on_engine_loop, run_sync
 from reasoner.types import Problem
 
 N, MAX_TOKENS, SEED, PROBLEMS, REPEATS = 8, 64, 0, 64, 5
@@ -55,7 +55,7 @@ def raw_generate(generator, items: list[Problem]) -> tuple[int, float]:
     from vllm.inputs import TokensPrompt
     from vllm.sampling_params import RequestOutputKind
 
-    from reasoner.solve import problem_seed
+    from reasoner.jobs.solve import problem_seed
 
     async def go() -> int:
         engine = generator.engine()
@@ -95,7 +95,7 @@ def median_rate(runs: list[tuple[int, float]]) -> dict[str, float]:
 
 
 def overhead_and_batching(model: str) -> dict:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from verifiers import VerifierSet
 
     config, items = sc_config(model), problems(PROBLEMS)

@@ -36,7 +36,7 @@ RESULTS = Path(__file__).parent / "results" / "prefix_cache.json"
 async def continue_steps(generator, prompt: str, steps: int, sampling) -> dict:
     """One problem: up to `steps` calls, each continuing the last in token space; what was booked."""
     from reasoner.budget import Meter
-    from reasoner.generation import GenerationRequest
+    from reasoner.engine.generation import GenerationRequest
     from reasoner.types import FinishReason
 
     meter = Meter(generator)
@@ -74,9 +74,9 @@ async def measure(generator, prompts: list[str], steps: int, sampling) -> list[d
 
 
 def main() -> None:
-    from reasoner.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
+    from reasoner.engine.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
     from reasoner.datasets import load_dataset
-    from reasoner.runtime import run_on_engine_loop, run_sync
+    from reasoner.engine.runtime import run_on_engine_loop, run_sync
     from reasoner.types import SamplingConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -142,7 +142,7 @@ async def server_round(url: str, model: str, texts: list[str]) -> dict:
 def inproc_worker(model: str, count: int) -> None:
     """Child process: one engine, then answers `run` lines on stdin with one JSON line each."""
     from reasoner.api import Reasoner
-    from reasoner.runtime import run_sync
+    from reasoner.engine.runtime import run_sync
     from reasoner.types import Problem
 
     texts = prompts(count)

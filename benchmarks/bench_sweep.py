@@ -52,12 +52,12 @@ def compute_matched(rows: list[dict], small_model: str, large_model: str) -> dic
 
 
 def main() -> None:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
-    from reasoner.pool import LocalPool
-    from reasoner.runtime import run_sync
-    from reasoner.sweep import make_config, run_sweep
+    from reasoner.jobs.pool import LocalPool
+    from reasoner.engine.runtime import run_sync
+    from reasoner.eval.sweep import make_config, run_sweep
     from verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -25,7 +25,7 @@ def branch_stats(model_path: str, limit: int) -> dict[str, dict[str, float]]:
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from reasoner.checkpoint import render_prompt
+    from reasoner.training.checkpoint import render_prompt
     from reasoner.tasks import load_task
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument("--samples", type=Path, default=None, help="a solve job's results JSONL to break down")
     args = parser.parse_args()
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
 
     stats = branch_stats(str(resolve_model(args.model)), args.limit)
     report: dict = {"model": args.model, "limit": args.limit, "by_level": stats}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from reasoner.datasets import load_dataset
 from reasoner.jobs import JobConfig, run_job
-from reasoner.pool import LocalPool
-from reasoner.runtime import run_sync
+from reasoner.jobs.pool import LocalPool
+from reasoner.engine.runtime import run_sync
 
 RUNS = [
     ("arith", "cot", {"max_tokens": 160}),
@@ -28,7 +28,7 @@ RUNS = [
 
 
 def evaluate(model: str, limit: int, out_dir: Path, with_sc: bool = True) -> dict:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)

@@ -102,8 +102,8 @@ def main() -> None:
 
     from bench_pool import problems, raw_generate
 
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     generator = VLLMGenerator.shared(args.model)
     items = problems(64)

@@ -18,11 +18,11 @@ RESULTS = Path("benchmarks/results")
 
 
 def main() -> None:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
-    from reasoner.pool import LocalPool
-    from reasoner.runtime import run_sync
+    from reasoner.jobs.pool import LocalPool
+    from reasoner.engine.runtime import run_sync
     from verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

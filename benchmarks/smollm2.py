@@ -28,9 +28,9 @@ from pathlib import Path
 
 from reasoner.datasets import load_dataset
 from reasoner.jobs import JobConfig, read_records, run_job
-from reasoner.models import gguf_in_package, import_gguf, imported_models
-from reasoner.pool import LocalPool
-from reasoner.runtime import run_sync
+from reasoner.engine.models import gguf_in_package, import_gguf, imported_models
+from reasoner.jobs.pool import LocalPool
+from reasoner.engine.runtime import run_sync
 
 NAME = "smollm2-135m-instruct"
 DATASETS = {"arith": "arith", "gsm8k_style": "benchmarks/data/gsm8k_style.jsonl"}
@@ -54,7 +54,7 @@ def runs(args: argparse.Namespace) -> list[tuple[str, str, dict, int]]:
 
 
 def run_one(folder: Path, key: str, strategy: str, options: dict, limit: int, work: Path, math, code) -> dict:
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     problems = load_dataset(DATASETS[key], limit=limit)
     config = JobConfig(dataset=DATASETS[key], strategy=strategy, strategy_options=options, model=str(folder))
@@ -101,7 +101,7 @@ def main() -> None:
             results.append(run_one(folder, key, strategy, options, limit, args.work, math, code))
             print(json.dumps(results[-1]), flush=True)
             write(args, results)
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     VLLMGenerator.close_all()
 

@@ -6,7 +6,7 @@ The public API is what this module exports; everything else may change.
 from reasoner.budget import Meter
 from reasoner.errors import (ConfigError, DataError, EngineError, JobError, ModelNotFoundError,
                              ReasonerError, ResumeMismatchError)
-from reasoner.generation import Generation, GenerationRequest, Generator, ModelInfo
+from reasoner.engine.generation import Generation, GenerationRequest, Generator, ModelInfo
 from reasoner.types import Budget, Candidate, Cost, FinishReason, Problem, Result, SamplingConfig
 
 __all__ = [

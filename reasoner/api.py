@@ -11,11 +11,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from reasoner.backends import make_generator
-from reasoner.generation import Generator
-from reasoner.models import DEFAULT_MODEL
-from reasoner.runtime import run_on_engine_loop, run_sync
-from reasoner.solve import solve_problem
+from reasoner.engine.backends import make_generator
+from reasoner.engine.generation import Generator
+from reasoner.engine.models import DEFAULT_MODEL
+from reasoner.engine.runtime import run_on_engine_loop, run_sync
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem, Result
 from strategies import make_strategy
 from strategies.base import Strategy
@@ -28,10 +28,10 @@ class Reasoner:
     def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
                  generator: Generator | None = None, verifiers: VerifierSet | None = None,
                  verbose: bool = False, **backend_options: Any) -> None:
-        """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.logs`)."""
+        """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.engine.logs`)."""
         if generator is None:
             if backend == "vllm":
-                from reasoner.backends.vllm import VLLMGenerator
+                from reasoner.engine.backends.vllm import VLLMGenerator
 
                 if verbose:
                     backend_options["verbose"] = True

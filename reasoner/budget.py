@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reasoner.generation import Generation, GenerationRequest, Generator
+from reasoner.engine.generation import Generation, GenerationRequest, Generator
 from reasoner.types import Budget, Candidate, Cost, TraceEvent
 
 

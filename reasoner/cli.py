@@ -39,8 +39,8 @@ def entrypoint() -> None:
     try:
         status = main()
     finally:
-        if "reasoner.backends.vllm" in sys.modules:
-            sys.modules["reasoner.backends.vllm"].VLLMGenerator.close_all()
+        if "reasoner.engine.backends.vllm" in sys.modules:
+            sys.modules["reasoner.engine.backends.vllm"].VLLMGenerator.close_all()
     sys.exit(status)
 
 
@@ -95,7 +95,7 @@ def run_solve(args: argparse.Namespace) -> int:
     from reasoner.cli_options import solve_strategy, what_ran
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig
-    from reasoner.runtime import engine_loop
+    from reasoner.engine.runtime import engine_loop
 
     strategy, options = solve_strategy(args.strategy, args.option,
                                        {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens),
@@ -161,7 +161,7 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None):
     verifiers this process started (None when they live in the Ray actors)."""
     import time
 
-    from reasoner.pool import LocalPool, RayPool
+    from reasoner.jobs.pool import LocalPool, RayPool
     from verifiers import VerifierSet
 
     if args.workers is not None or address:
@@ -185,7 +185,7 @@ def _stage(message: str) -> None:
 
 def _report_interrupted(args: argparse.Namespace) -> None:
     from reasoner.jobs import iter_records
-    from reasoner.metrics import summarize
+    from reasoner.eval.metrics import summarize
 
     print("\ninterrupted.", file=sys.stderr)
     if args.out is None:
@@ -201,12 +201,12 @@ def _report_interrupted(args: argparse.Namespace) -> None:
 
 
 def _generator(args: argparse.Namespace, config):
-    from reasoner.backends import make_generator
+    from reasoner.engine.backends import make_generator
 
     if args.backend == "openai":
         options = {"base_url": args.base_url} if args.base_url else {}
         return make_generator("openai", args.model, **options)
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     return VLLMGenerator.shared(config.model, **_engine_options(args))
 
@@ -232,12 +232,12 @@ def _add_report(commands) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from reasoner.errors import JobError
     from reasoner.jobs import iter_records
-    from reasoner.metrics import summarize
+    from reasoner.eval.metrics import summarize
 
     if args.results.is_dir():
         from rich.console import Console
 
-        from reasoner.sweep import load_summary, report_tables
+        from reasoner.eval.sweep import load_summary, report_tables
 
         sweep = load_summary(args.results)
         Console(file=sys.stdout, width=140).print(*report_tables(sweep))
@@ -312,7 +312,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from reasoner.cli_options import build, check_swept, sweep_strategy_options
-    from reasoner.sweep import arun_sweep, load_summary, make_config, report_tables
+    from reasoner.eval.sweep import arun_sweep, load_summary, make_config, report_tables
     from verifiers import VerifierSet
 
     strategy_options = sweep_strategy_options(args.option)
@@ -323,8 +323,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     config = build(make_config, options, flags={"strategy_options": "--option"})
     check_swept(strategy_options, config.strategies)
 
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import engine_loop
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import engine_loop
 
     verifiers = VerifierSet()
     future = _submit(arun_sweep(config, args.out, VLLMGenerator.shared, verifiers, close_finished_models=True),
@@ -405,7 +405,7 @@ def _models_dir_option(p: argparse.ArgumentParser) -> None:
 
 def _model_path(name: str, models_dir: Path | None) -> str:
     """`name` itself, or the folder of the imported model of that name."""
-    from reasoner.models import locate_model
+    from reasoner.engine.models import locate_model
 
     return locate_model(name, models_dir or default_models_dir())
 
@@ -425,7 +425,7 @@ def _add_models(commands) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from reasoner.models import bundled_models, imported_models
+    from reasoner.engine.models import bundled_models, imported_models
 
     entries = bundled_models() + imported_models(args.models_dir or default_models_dir())
     if args.json:
@@ -438,7 +438,7 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_models_import(args: argparse.Namespace) -> int:
-    from reasoner.models import gguf_in_package, import_gguf
+    from reasoner.engine.models import gguf_in_package, import_gguf
 
     source = Path(args.source).expanduser()
     gguf = source if source.suffix == ".gguf" or source.exists() else gguf_in_package(args.source)

@@ -69,7 +69,7 @@ def build(factory: Callable[..., T], values: Mapping[str, Any], flags: Mapping[s
 
     `flags` maps a field to the flag that set it; other fields are shown as
     `--field-name`. A factory that wraps its ValidationError in a ConfigError
-    (as `reasoner.sweep.make_config` does) is unwrapped the same way.
+    (as `reasoner.eval.sweep.make_config` does) is unwrapped the same way.
     """
     try:
         return factory(**{k: v for k, v in values.items() if v is not None})

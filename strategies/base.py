@@ -3,7 +3,7 @@
 A strategy is an async function of a problem: it asks the model for
 candidates through the context's `Meter`, chooses an answer with the
 context's verifiers (extract, group) without looking at the reference, and
-returns a typed `Result`. Grading happens afterwards, in `reasoner.solve`.
+returns a typed `Result`. Grading happens afterwards, in `reasoner.jobs.solve`.
 
 How a sweep measures a strategy at several budgets is the strategy's own
 business (`at_budget`, and `Replayable` for strategies that choose among
@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.budget import Meter
-from reasoner.generation import GenerationRequest
+from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Candidate, Problem, Result, Sample, SamplingConfig
 from verifiers import Verifier, VerifierSet
 

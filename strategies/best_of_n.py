@@ -2,7 +2,7 @@
 
 The choice is a pure function of the samples' scores (`select`), so a sweep
 replays it on subsets of shared samples; its expectation is exact
-(`reasoner.metrics.best_of_k`).
+(`reasoner.eval.metrics.best_of_k`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class BestOfN(Sampling):
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The top-scored of k samples, exactly in expectation over subsets."""
-        from reasoner.metrics import best_of_k, pass_at_k
+        from reasoner.eval.metrics import best_of_k, pass_at_k
 
         return Replay(accuracy=best_of_k(samples, budget), samples=budget,
                       generated_tokens=sum(tokens) * budget / len(tokens), calls=1,

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reasoner.generation import GenerationRequest
+from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Problem, Result, SamplingConfig
 from strategies.base import SolveContext, make_result
 

@@ -72,8 +72,8 @@ class SelfConsistency(Sampling):
                                                                      options=self.scorer_options)
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
-        """The vote over k of the samples, in expectation over subsets (see `reasoner.metrics`)."""
-        from reasoner.metrics import pass_at_k, selected_at_k
+        """The vote over k of the samples, in expectation over subsets (see `reasoner.eval.metrics`)."""
+        from reasoner.eval.metrics import pass_at_k, selected_at_k
 
         accuracy = selected_at_k(samples, budget, self.select, draws=draws, seed=seed)
         return Replay(accuracy=accuracy, samples=budget, generated_tokens=sum(tokens) * budget / len(tokens),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reasoner.checkpoint import ModelShape, init_checkpoint, train_tokenizer
+from reasoner.training.checkpoint import ModelShape, init_checkpoint, train_tokenizer
 
 TINY_SHAPE = ModelShape(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                         num_attention_heads=2, max_position_embeddings=512)
@@ -35,8 +35,8 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def engine(tiny_checkpoint: Path):
     """The session's one in-process vLLM generator on the tiny checkpoint."""
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     # Default engine options, so CLI calls in the same process share this engine.
     generator = VLLMGenerator.shared(str(tiny_checkpoint))

@@ -6,7 +6,7 @@ selection tests control exactly which candidates a strategy sees.
 
 from __future__ import annotations
 
-from reasoner.generation import Generation, GenerationRequest, ModelInfo
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo
 from reasoner.types import Candidate, FinishReason
 
 

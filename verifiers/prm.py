@@ -176,7 +176,7 @@ def _share_out(batch: list[_Waiting], scored: Scored) -> None:
 def _policy_fingerprint(policy: str) -> str | None:
     """The tokenizer digest of a local policy; None for a model only a server knows (nothing to compare)."""
     from reasoner.errors import ModelNotFoundError
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
 
     try:
         path = resolve_model(policy)
@@ -202,7 +202,7 @@ _loaded_lock = threading.Lock()
 
 def load_prm(name: str) -> PRMVerifier:
     """The process-wide PRM for a bundled name (`tiny-prm`) or a folder, loaded on first use."""
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
 
     path = resolve_model(name)
     with _loaded_lock:

@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reasoner.errors import RequestError
-from reasoner.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
+from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
 from reasoner.service.config import Limits
 from reasoner.service.schemas import ChatRequest, ReasonerOptions, request_error
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
 from strategies import STRATEGIES
 from strategies.base import SolveContext, Strategy, make_result

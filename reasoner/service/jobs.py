@@ -21,7 +21,7 @@ from reasoner.errors import DataError, ReasonerError, RequestError
 from reasoner.jobs import JobConfig, run_job
 from reasoner.service.config import Limits, ServiceConfig
 from reasoner.service.store import JobRecords, JobRow, ServiceDB
-from reasoner.sweep import plan as sweep_plan
+from reasoner.eval.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
 from strategies import STRATEGIES
 
@@ -161,7 +161,7 @@ class JobManager:
 
     def _sweep_config(self, job_id: str, request: JobRequest, model: str, problems: list[Problem]):
         from reasoner.service.schemas import validate
-        from reasoner.sweep import SweepConfig
+        from reasoner.eval.sweep import SweepConfig
 
         options = dict(request.sweep or {})
         if request.strategy != "cot" or request.options:
@@ -243,7 +243,7 @@ class JobManager:
     async def _sweep(self, row: JobRow) -> dict[str, Any]:
         """Run (or resume) the sweep on a loop of its own thread: its summary and plots take CPU seconds
         that must not stall the HTTP loop. Cancelling this coroutine cancels the sweep."""
-        from reasoner.sweep import SweepConfig, arun_sweep
+        from reasoner.eval.sweep import SweepConfig, arun_sweep
 
         config = SweepConfig.model_validate(row.config)
         folder = self.artifacts(row.id)
@@ -267,7 +267,7 @@ class JobManager:
                 "compute_optimal": summary["compute_optimal"], "artifacts": list(ARTIFACTS)}
 
     async def _pool(self, config: JobConfig):
-        from reasoner.pool import LocalPool, RayPool
+        from reasoner.jobs.pool import LocalPool, RayPool
 
         if self.config.workers is not None or self.config.ray_address:
             return await RayPool(config.model, workers=self.config.workers or 1,

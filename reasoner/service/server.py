@@ -19,11 +19,11 @@ from reasoner.service.store import ServiceDB
 
 def start_generators(config: ServiceConfig) -> dict[str, Any]:
     """One running generator per served model, engines started in parallel."""
-    from reasoner.backends import make_generator
+    from reasoner.engine.backends import make_generator
 
     if config.backend != "vllm":
         return {name: make_generator(config.backend, name, **config.backend_options) for name in config.models}
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     generators = {name: VLLMGenerator.shared(name) for name in config.models}
     with ThreadPoolExecutor(max_workers=len(generators)) as pool:

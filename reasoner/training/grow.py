@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasoner.checkpoint import ModelShape
+from reasoner.training.checkpoint import ModelShape
 from reasoner.errors import ConfigError
 
 OUTPUT_PROJECTIONS = ("self_attn.o_proj", "mlp.down_proj")
@@ -40,7 +40,7 @@ def grow(model, shape: ModelShape, tokenizer, noise: float = 0.002, seed: int = 
     import torch
     from transformers import LlamaForCausalLM
 
-    from reasoner.checkpoint import llama_config
+    from reasoner.training.checkpoint import llama_config
 
     old = model.config
     k, m = _factor(shape.hidden_size, old.hidden_size, "hidden_size"), _factor(

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reasoner.checkpoint import ModelShape, render_prompt
+from reasoner.training.checkpoint import ModelShape, render_prompt
 from reasoner.tasks import SolutionPaths
 from reasoner.training.state import RunFolder, progress_bar
 
@@ -212,7 +212,7 @@ class Trainer:
         import torch
         from transformers import AutoTokenizer, LlamaForCausalLM
 
-        from reasoner.checkpoint import llama_config, train_tokenizer
+        from reasoner.training.checkpoint import llama_config, train_tokenizer
         from reasoner.errors import ConfigError
 
         if self.folder.resumable:
@@ -228,7 +228,7 @@ class Trainer:
             model = LlamaForCausalLM.from_pretrained(self.config.init_from, torch_dtype=torch.float32)
             return model, tokenizer, self._optimizer(model), 0
         if self.config.grow_from is not None:
-            from reasoner.models import resolve_model
+            from reasoner.engine.models import resolve_model
             from reasoner.training.grow import grow
 
             source = resolve_model(self.config.grow_from)

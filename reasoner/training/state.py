@@ -100,7 +100,7 @@ def save_trainer_state(out: Path, model, tokenizer, state: dict[str, Any]) -> No
     `optimizer.pt`) atomically to `out/trainer_state`."""
     import torch
 
-    from reasoner.checkpoint import save_checkpoint
+    from reasoner.training.checkpoint import save_checkpoint
 
     staging = out / f"{STATE_DIR}.tmp"
     shutil.rmtree(staging, ignore_errors=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reasoner.budget import Meter
-from reasoner.generation import Generation, GenerationRequest, ModelInfo
-from reasoner.runtime import run_sync
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo
+from reasoner.engine.runtime import run_sync
 from reasoner.types import Budget, Candidate, FinishReason, SamplingConfig
 
 

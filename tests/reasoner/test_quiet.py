@@ -15,12 +15,12 @@ SCRIPT = textwrap.dedent("""
 
     if __name__ == "__main__":
         with Reasoner(model={model!r}) as reasoner:
-            result = reasoner.solve(Problem(id="p", prompt="What is 2 + 3?", answer="5"), max_tokens=8)
+            result = reasoner.jobs.solve(Problem(id="p", prompt="What is 2 + 3?", answer="5"), max_tokens=8)
         print("ANSWER", result.answer is not None or result.candidates[0].num_tokens > 0)
 """)
 
 ENGINE_PROCESSES = 2
-"""The engine core and its worker: each logs one Triton notice while importing vLLM (see reasoner.logs)."""
+"""The engine core and its worker: each logs one Triton notice while importing vLLM (see reasoner.engine.logs)."""
 
 
 def test_one_answer_through_the_python_api_prints_only_the_answer(tiny_checkpoint, tmp_path):

@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
 from strategies.adaptive_consistency import AdaptiveConsistency, leader_settled
 from tests.scripted import ScriptedGenerator

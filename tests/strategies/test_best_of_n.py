@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
 from strategies.best_of_n import BestOfN
 from tests.scripted import ScriptedGenerator

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from reasoner.errors import ConfigError
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
 from strategies import STRATEGIES, make_strategy
 

@@ -12,9 +12,9 @@ import pytest
 from reasoner.budget import Meter
 from reasoner.cli import main
 from reasoner.errors import ConfigError
-from reasoner.generation import GenerationRequest
-from reasoner.models import BUNDLED_DIR
-from reasoner.solve import solve_problem
+from reasoner.engine.generation import GenerationRequest
+from reasoner.engine.models import BUNDLED_DIR
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
 from strategies.best_of_n import BestOfN
 from strategies.self_consistency import SelfConsistency

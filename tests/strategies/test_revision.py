@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
 from strategies.revision import Revision
 from tests.scripted import ScriptedGenerator

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reasoner.errors import ConfigError
-from reasoner.models import BUNDLED_DIR
+from reasoner.engine.models import BUNDLED_DIR
 from reasoner.steps import StepFormat
 from verifiers.prm import PRMVerifier, aggregate
 
@@ -23,7 +23,7 @@ SOLUTIONS = [
 
 def make_prm(folder: Path, init_from: str | Path, fmt: StepFormat | None = None) -> Path:
     """An untrained PRM (policy weights, fresh head) saved the way `reasoner train prm` saves one."""
-    from reasoner.checkpoint import save_checkpoint
+    from reasoner.training.checkpoint import save_checkpoint
     from reasoner.training.prm.model import build, save_prm
 
     model, tokenizer = build(str(init_from), seed=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasoner.metrics import summarize
+from reasoner.eval.metrics import summarize
 from verifiers.base import CodeTests, Status, score_for
 
 

@@ -39,7 +39,7 @@ def test_math_reward_drives_trl_grpo_trainer(tmp_path, math_verifier):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
 
     names = [("Nora", "oranges"), ("Ann", "pens"), ("Sam", "cards"), ("Mia", "shells")]
     rows = [{"prompt": [{"role": "user", "content": f"{who} starts with {a} {what}. Tom gives {who} {b} more. "

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from reasoner.errors import ConfigError
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
 from strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator

@@ -1,6 +1,6 @@
 """GRPO's rollouts: sampling each problem's group of completions on a worker pool, and grading them.
 
-Generation goes through the project's worker pools (`reasoner.pool`): a
+Generation goes through the project's worker pools (`reasoner.jobs.pool`): a
 `LocalPool` over one in-process engine, or a `RayPool` whose actors each
 host one, with the pool's least-busy dispatch and its retry of requests
 whose actor died. Either pool takes the trainer's new weights
@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reasoner.errors import EngineError, WeightSyncError
-from reasoner.generation import Generation, GenerationRequest, PromptFormatter
+from reasoner.engine.generation import Generation, GenerationRequest, PromptFormatter
 from reasoner.training.grpo.config import GRPOConfig
 from reasoner.training.grpo.data import step_seed
 from reasoner.types import Problem, SamplingConfig
@@ -70,8 +70,8 @@ class RolloutPool:
     @classmethod
     def local(cls, config: GRPOConfig) -> RolloutPool:
         """One in-process engine (started now, so that step 1's timings are not start-up)."""
-        from reasoner.backends.vllm import VLLMGenerator
-        from reasoner.pool import LocalPool
+        from reasoner.engine.backends.vllm import VLLMGenerator
+        from reasoner.jobs.pool import LocalPool
         from verifiers import VerifierSet
 
         generator = VLLMGenerator(config.model, **_engine_options(config))
@@ -82,8 +82,8 @@ class RolloutPool:
     @classmethod
     def ray(cls, config: GRPOConfig) -> RolloutPool:
         """`config.engine.workers` Ray actors, each with its own engine (all started now)."""
-        from reasoner.pool import RayPool
-        from reasoner.runtime import run_sync
+        from reasoner.jobs.pool import RayPool
+        from reasoner.engine.runtime import run_sync
 
         pool = RayPool(config.model, workers=config.engine.workers, address=config.engine.ray_address,
                        engine_options=_engine_options(config))
@@ -92,7 +92,7 @@ class RolloutPool:
 
     def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
         """All `requests` at once (the pool dispatches and batches them); results in request order."""
-        from reasoner.runtime import run_sync
+        from reasoner.engine.runtime import run_sync
 
         async def all_of() -> list[Generation]:
             return list(await asyncio.gather(*(self.pool.generate(r) for r in requests)))
@@ -101,12 +101,12 @@ class RolloutPool:
 
     def load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
         """The trainer's weights into every engine of the pool, as `version`."""
-        from reasoner.runtime import run_sync
+        from reasoner.engine.runtime import run_sync
 
         run_sync(self.pool.load_weights(packed, version, expected))
 
     def close(self) -> None:
-        from reasoner.runtime import run_sync
+        from reasoner.engine.runtime import run_sync
 
         for close in self._closers:
             run_sync(close())

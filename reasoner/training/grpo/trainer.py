@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.errors import ResumeMismatchError, WeightSyncError
-from reasoner.generation import PromptFormatter
+from reasoner.engine.generation import PromptFormatter
 from reasoner.training.grpo.config import GRPOConfig
 from reasoner.training.grpo.data import step_problems
 from reasoner.training.grpo.loss import group_advantages, policy_loss, token_logprobs
@@ -236,7 +236,7 @@ class GRPOTrainer:
 
     def _sync(self, model, version: int) -> None:
         """Load the trainer's weights into the rollout pool as `version`."""
-        from reasoner.backends.weight_sync import checksum, pack_weights
+        from reasoner.engine.backends.weight_sync import checksum, pack_weights
 
         named = list(model.named_parameters())
         self.rollouts.load_weights(pack_weights(named), version,  # type: ignore[union-attr]
@@ -250,7 +250,7 @@ class GRPOTrainer:
         import torch
         from transformers import AutoTokenizer, LlamaForCausalLM
 
-        from reasoner.models import resolve_model
+        from reasoner.engine.models import resolve_model
 
         base = resolve_model(self.config.model)
         reference = LlamaForCausalLM.from_pretrained(base, torch_dtype=torch.float32).eval()

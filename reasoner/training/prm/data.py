@@ -132,8 +132,8 @@ def sample_rollouts(problems: list[Problem], settings: SampleSettings, cache: Pa
             return rollouts
         raise ConfigError(f"{cache} holds {len(rollouts)} rollouts, not the {expected} these settings "
                           f"ask for; delete it or use another folder")
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     generator = VLLMGenerator.shared(settings.policy)
     rollouts = run_sync(_sample_all(generator, problems, settings, progress))
@@ -144,8 +144,8 @@ def sample_rollouts(problems: list[Problem], settings: SampleSettings, cache: Pa
 
 async def _sample_all(generator, problems: list[Problem], settings: SampleSettings,
                       progress: bool) -> list[Rollout]:
-    from reasoner.generation import GenerationRequest
-    from reasoner.solve import problem_seed
+    from reasoner.engine.generation import GenerationRequest
+    from reasoner.jobs.solve import problem_seed
     from reasoner.types import SamplingConfig
 
     bar = _bar(len(problems), progress, f"rollouts ({settings.policy})")
@@ -232,8 +232,8 @@ class MCSettings(BaseModel):
 def mc_labels(rollouts: list[Rollout], fmt: StepFormat, settings: MCSettings,
               progress: bool = True) -> list[list[float]]:
     """Per rollout, per step, the Monte Carlo label; the last step's is the rollout's own outcome."""
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     generator = VLLMGenerator.shared(settings.policy)
     return run_sync(_mc_all(generator, rollouts, fmt, settings, progress))
@@ -259,8 +259,8 @@ async def _mc_all(generator, rollouts: list[Rollout], fmt: StepFormat, settings:
 
 
 async def _mc_value(generator, key: tuple[str, str, str], settings: MCSettings, bar) -> float:
-    from reasoner.generation import GenerationRequest
-    from reasoner.solve import problem_seed
+    from reasoner.engine.generation import GenerationRequest
+    from reasoner.jobs.solve import problem_seed
     from reasoner.types import SamplingConfig
 
     prompt, answer, prefix = key

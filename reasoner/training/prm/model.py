@@ -25,7 +25,7 @@ PRM_CONFIG_FILE = "prm_config.json"
 
 def prompt_text(tokenizer, prompt: str) -> str:
     """The prompt as the policy saw it (its chat template), so the PRM reads the same text."""
-    from reasoner.generation import PromptFormatter
+    from reasoner.engine.generation import PromptFormatter
 
     return PromptFormatter(tokenizer).render(prompt)
 

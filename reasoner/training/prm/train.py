@@ -98,10 +98,10 @@ def _close_engine(policy: str) -> None:
     """Stop the policy's engine so that training gets the CPU."""
     import sys
 
-    if "reasoner.backends.vllm" not in sys.modules:
+    if "reasoner.engine.backends.vllm" not in sys.modules:
         return
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.runtime import run_sync
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
 
     for generator in list(VLLMGenerator._shared.values()):
         if generator.config.model == policy:
@@ -185,7 +185,7 @@ class PRMTrainer:
         import torch
         from transformers import AutoTokenizer, LlamaForTokenClassification
 
-        from reasoner.models import resolve_model
+        from reasoner.engine.models import resolve_model
         from reasoner.training.prm.model import build
 
         if (self.state_dir / "optimizer.pt").is_file():

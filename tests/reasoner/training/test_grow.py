@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reasoner.checkpoint import ModelShape
+from reasoner.training.checkpoint import ModelShape
 from reasoner.errors import ConfigError
 from reasoner.training.grow import grow
 from reasoner.training.sft import SFTConfig, train_sft

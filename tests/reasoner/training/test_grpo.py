@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
-from reasoner.backends.weight_sync import checksum, pack_weights
+from reasoner.engine.backends.weight_sync import checksum, pack_weights
 from reasoner.errors import EngineError, ResumeMismatchError, WeightSyncError
-from reasoner.generation import GenerationRequest
+from reasoner.engine.generation import GenerationRequest
 from reasoner.training.grpo import GRPOConfig, GRPOTrainer, RolloutPool, read_metrics, token_logprobs, train_grpo
 from reasoner.types import SamplingConfig
 
@@ -160,7 +160,7 @@ def test_verifier_rewards_and_ungradable_samples_are_logged(tmp_path, math_verif
     The bundled `tiny` model, not the random checkpoint: it answers some level-1
     problems, so rewards differ between rollouts and a mis-graded one shows.
     """
-    from reasoner.models import resolve_model
+    from reasoner.engine.models import resolve_model
 
     config = GRPOConfig.from_flat(dict(model=resolve_model("tiny"), steps=1, prompts_per_step=4, group_size=6,
                                        max_tokens=64, levels=[1], lr=1e-5, warmup_steps=0, checkpoint_every=1,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from reasoner.backends.weight_sync import checksum, pack_weights, unpack_weights
+from reasoner.engine.backends.weight_sync import checksum, pack_weights, unpack_weights
 from reasoner.training.grpo import GRPOConfig, group_advantages, policy_loss
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reasoner.errors import ConfigError, ResumeMismatchError
-from reasoner.models import BUNDLED_DIR
+from reasoner.engine.models import BUNDLED_DIR
 from reasoner.steps import StepFormat, load_step_format
 from reasoner.tasks import arith, load_task, prompt_hash
 from reasoner.training.prm.data import (

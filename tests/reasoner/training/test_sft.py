@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from reasoner.checkpoint import count_parameters
+from reasoner.training.checkpoint import count_parameters
 from reasoner.errors import ResumeMismatchError
 from reasoner.training.sft import SIZES, SFTConfig, batch_examples, lr_at, train_sft
 
-from reasoner.checkpoint import ModelShape
+from reasoner.training.checkpoint import ModelShape
 
 # A 2-layer model keeps each step fast; one thread avoids OpenMP spin-waits on a busy 2-core machine.
 MICRO = ModelShape(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from reasoner.errors import ModelNotFoundError
-from reasoner.generation import GenerationRequest
-from reasoner.runtime import run_sync
+from reasoner.engine.generation import GenerationRequest
+from reasoner.engine.runtime import run_sync
 from reasoner.types import FinishReason, SamplingConfig
 
 PROMPT = "Ann has 3 pens and buys 4 more. How many pens does she have?"
@@ -91,7 +91,7 @@ def test_model_info_counts_parameters(engine):
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path):
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
 
     with pytest.raises(ModelNotFoundError, match="no model folder"):
         VLLMGenerator(str(tmp_path / "nope"))
@@ -126,8 +126,8 @@ def test_a_context_longer_than_the_step_budget_still_configures(tmp_path):
     budget grows to the model's own context when no max_model_len is given."""
     from vllm import AsyncEngineArgs
 
-    from reasoner.backends.vllm import VLLMGenerator
-    from reasoner.checkpoint import ModelShape, init_checkpoint, train_tokenizer
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.training.checkpoint import ModelShape, init_checkpoint, train_tokenizer
 
     tokenizer = train_tokenizer([f"{i} + {i} = {2 * i}" for i in range(200)], vocab_size=300)
     shape = ModelShape(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
@@ -177,7 +177,7 @@ def test_token_prefix_continuation_matches_one_uninterrupted_generation(engine):
 def test_a_ten_step_continuation_books_its_prompt_once_as_computed(engine):
     """After the first call, each step's prompt (the question plus earlier steps) comes from the
     prefix cache but for the newest tokens and one partial KV block, so FLOPs count the question once."""
-    from reasoner.backends.vllm import CPU_BLOCK_SIZE
+    from reasoner.engine.backends.vllm import CPU_BLOCK_SIZE
 
     prompt_len = len(engine.formatter.token_ids(LONG_PROMPT))
     assert prompt_len > 60
@@ -206,7 +206,7 @@ def test_text_and_token_prefixes_cannot_be_combined():
 def test_cpu_engines_use_small_kv_blocks_so_short_prompts_share_the_cache(tiny_checkpoint):
     from vllm import AsyncEngineArgs
 
-    from reasoner.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
+    from reasoner.engine.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
 
     config = AsyncEngineArgs(**VLLMGenerator(str(tiny_checkpoint)).engine_args()).create_engine_config()
     assert config.cache_config.block_size == CPU_BLOCK_SIZE
@@ -223,8 +223,8 @@ def test_cpu_engine_runs_the_model_in_the_engine_core_with_all_cores_but_one(eng
     from vllm.v1.executor.abstract import Executor
     from vllm.v1.executor.uniproc_executor import UniProcExecutor
 
-    from reasoner.backends.vllm import CPU_BLOCK_SIZE
-    from reasoner.hardware import on_cpu
+    from reasoner.engine.backends.vllm import CPU_BLOCK_SIZE
+    from reasoner.engine.hardware import on_cpu
 
     if not on_cpu():
         pytest.skip("CPU engine settings")

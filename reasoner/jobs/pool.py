@@ -33,9 +33,9 @@ import json
 from typing import Any, Protocol, runtime_checkable
 
 from reasoner.errors import ConfigError, EngineError
-from reasoner.generation import Generation, GenerationRequest
+from reasoner.engine.generation import Generation, GenerationRequest
 from reasoner.jobs import SolveSpec
-from reasoner.solve import solve_problem
+from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 
 
@@ -86,7 +86,7 @@ class SolverActor:
     """Body of a Ray actor: an engine and verifiers, solving many problems (any strategy) at once."""
 
     def __init__(self, model: str, engine_options: dict[str, Any]) -> None:
-        from reasoner.backends.vllm import VLLMGenerator
+        from reasoner.engine.backends.vllm import VLLMGenerator
         from verifiers import VerifierSet
 
         self.generator = VLLMGenerator(model, **engine_options)

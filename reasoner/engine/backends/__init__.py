@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasoner.generation import Generator
+from reasoner.engine.generation import Generator
 from reasoner.registry import Registry
 
 BACKENDS: Registry = Registry(
     "backend",
     {
-        "vllm": "reasoner.backends.vllm:VLLMGenerator",
-        "openai": "reasoner.backends.openai:OpenAIGenerator",
+        "vllm": "reasoner.engine.backends.vllm:VLLMGenerator",
+        "openai": "reasoner.engine.backends.openai:OpenAIGenerator",
     },
 )
 

@@ -8,8 +8,8 @@ import pytest
 
 from reasoner.errors import ResumeMismatchError
 from reasoner.jobs import JobConfig, read_records, run_job
-from reasoner.pool import LocalPool
-from reasoner.runtime import run_sync
+from reasoner.jobs.pool import LocalPool
+from reasoner.engine.runtime import run_sync
 from reasoner.types import Problem
 
 

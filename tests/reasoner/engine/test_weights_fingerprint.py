@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 from reasoner.jobs import JobConfig
-from reasoner.models import BUNDLED_DIR, weights_fingerprint
-from reasoner.sweep import stale_models
+from reasoner.engine.models import BUNDLED_DIR, weights_fingerprint
+from reasoner.eval.sweep import stale_models
 
 
 def copy_of_tiny(tmp_path):
@@ -93,7 +93,7 @@ def test_sweep_refuses_to_resume_over_other_weights(tmp_path, verifiers):
     import pytest
 
     from reasoner.errors import ResumeMismatchError
-    from reasoner.sweep import make_config, run_sweep
+    from reasoner.eval.sweep import make_config, run_sweep
 
     config = make_config(dataset="arith", limit=2, models="tiny", strategies="cot", budgets="1")
     out = tmp_path / "sweep"

@@ -10,7 +10,7 @@ import pytest
 
 from reasoner.cli import main
 from reasoner.jobs import read_records
-from reasoner.sweep import make_config, record_key, run_sweep, summarize_sweep
+from reasoner.eval.sweep import make_config, record_key, run_sweep, summarize_sweep
 from reasoner.types import Problem
 
 STRATEGIES = ["cot", "self_consistency", "best_of_n", "revision", "adaptive_consistency"]
@@ -176,7 +176,7 @@ def test_strategies_defined_outside_the_package_join_a_sweep(engine, tiny_checkp
     budget as its `at_budget` says; the sweep names neither."""
     from itertools import combinations
 
-    from reasoner.sweep import graded_samples
+    from reasoner.eval.sweep import graded_samples
 
     outside = ["tests.sweep_strategies:MostConfident", "tests.sweep_strategies:GreedyUpTo"]
     config = make_config(dataset="arith", limit=3, models=str(tiny_checkpoint), budgets="1,2,4",
@@ -204,7 +204,7 @@ def test_strategies_defined_outside_the_package_join_a_sweep(engine, tiny_checkp
 def test_strategy_options_of_a_sweep_reach_the_strategy_they_name():
     """`--option best_of_n.scorer=logprob`: the shared samples get scored by that scorer, and the
     options are part of the settings a results folder is tied to."""
-    from reasoner.sweep import plan
+    from reasoner.eval.sweep import plan
 
     plain = make_config(dataset="arith", strategies="self_consistency,best_of_n")
     scored = make_config(dataset="arith", strategies="self_consistency,best_of_n",
@@ -216,7 +216,7 @@ def test_strategy_options_of_a_sweep_reach_the_strategy_they_name():
 
 
 def test_a_sampling_option_gives_a_strategy_samples_of_its_own():
-    from reasoner.sweep import plan
+    from reasoner.eval.sweep import plan
 
     config = make_config(dataset="arith", strategies="self_consistency,best_of_n", budgets="1,4",
                          strategy_options={"best_of_n": {"temperature": 1.0}})

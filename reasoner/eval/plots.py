@@ -2,7 +2,7 @@
 
 Drawn on matplotlib's Agg canvas through `Figure` objects, never `pyplot`, so
 nothing needs a display and no global figure state is touched. Input is the
-rows of `reasoner.sweep`; nothing here computes a metric.
+rows of `reasoner.eval.sweep`; nothing here computes a metric.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from reasoner.metrics import SweepRow
+    from reasoner.eval.metrics import SweepRow
 
 
 def plot_curves(rows: Sequence[SweepRow], path: Path) -> Path:

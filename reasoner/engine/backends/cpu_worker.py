@@ -20,7 +20,7 @@ import os
 import torch
 from vllm.v1.worker.cpu_worker import CPUWorker
 
-from reasoner.backends.vllm import CPU_THREADS_KEY
+from reasoner.engine.backends.vllm import CPU_THREADS_KEY
 
 
 class ThreadedCPUWorker(CPUWorker):

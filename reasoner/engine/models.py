@@ -9,7 +9,7 @@ name. Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to
 let the backend download from a model hub on machines that can reach one.
 
 Not here: which models directory to use (the CLI chooses; this module never
-reads the environment) or serving the weights (see `reasoner.backends`).
+reads the environment) or serving the weights (see `reasoner.engine.backends`).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 def bundled_models() -> list[ModelEntry]:
     """The bundled models with their parameter counts."""
-    from reasoner.checkpoint import count_parameters
+    from reasoner.training.checkpoint import count_parameters
 
     entries = []
     for name in BUNDLED:
@@ -206,7 +206,7 @@ def locate_model(name: str, models_dir: str | Path | None) -> str:
 
 
 def _entry(name: str, path: Path, source: str) -> ModelEntry:
-    from reasoner.checkpoint import count_parameters
+    from reasoner.training.checkpoint import count_parameters
 
     available = (path / "config.json").is_file()
     return ModelEntry(name=name, path=path, parameters=count_parameters(path) if available else 0,

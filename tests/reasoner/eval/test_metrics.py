@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from reasoner.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, pass_at_k,
+from reasoner.eval.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, pass_at_k,
                               selected_at_k)
 from reasoner.types import Candidate, FinishReason
 from strategies.base import samples_of

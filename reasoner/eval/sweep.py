@@ -9,7 +9,7 @@
   can be recomputed later.
 - `summary.json`: a `SweepSummary`: one `SweepRow` per model x strategy x
   budget, and the compute-optimal choice per difficulty level.
-- `curve.png` and `by_level.png`, drawn by `reasoner.plots`.
+- `curve.png` and `by_level.png`, drawn by `reasoner.eval.plots`.
 
 The sweep names no strategy. It asks each one how it can be measured:
 
@@ -39,7 +39,7 @@ Re-running into the same folder resumes: records present for the same
 generation settings are kept and only missing (model, run, problem) records
 are made. A folder written with other generation settings is refused.
 
-Not here: drawing (`reasoner.plots`), or building engines (callers pass a
+Not here: drawing (`reasoner.eval.plots`), or building engines (callers pass a
 generator factory; the CLI uses `VLLMGenerator.shared`).
 """
 
@@ -55,12 +55,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from reasoner.budget import Meter
 from reasoner.errors import ConfigError, DataError, JobError, ResumeMismatchError
-from reasoner.generation import Generator
+from reasoner.engine.generation import Generator
 from reasoner.jobs import JsonlStore, Record, config_digest, record_of, run_many
-from reasoner.metrics import TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal, mean_stats
-from reasoner.models import weights_fingerprint
+from reasoner.eval.metrics import TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal, mean_stats
+from reasoner.engine.models import weights_fingerprint
 from reasoner.progress import Progress
-from reasoner.solve import grade_answer, problem_seed, solve_problem
+from reasoner.jobs.solve import grade_answer, problem_seed, solve_problem
 from reasoner.types import Problem
 from strategies import STRATEGIES, make_strategy
 from strategies.base import Replayable, SolveContext, Strategy
@@ -325,7 +325,7 @@ def stale_models(records: Sequence[Record], fingerprints: dict[str, str | None])
 def run_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator], verifiers: VerifierSet,
               *, close_finished_models: bool = False, progress: bool = True) -> list[SweepRow]:
     """Blocking `arun_sweep`, run on the process's engine loop."""
-    from reasoner.runtime import run_sync
+    from reasoner.engine.runtime import run_sync
 
     return run_sync(arun_sweep(config, out, open_generator, verifiers,
                                close_finished_models=close_finished_models, progress=progress))
@@ -493,7 +493,7 @@ def _stats(points: list[Point], config: SweepConfig) -> Stats:
 
 
 def _write_outputs(out: Path, config: SweepConfig, problems: int, rows: list[SweepRow]) -> None:
-    from reasoner.plots import plot_by_level, plot_curves
+    from reasoner.eval.plots import plot_by_level, plot_curves
 
     summary = SweepSummary(config=config, problems=problems, rows=rows, compute_optimal=compute_optimal(rows),
                            notes=NOTES)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 
 from reasoner.jobs import JobConfig, read_records, run_job
-from reasoner.pool import LocalPool, RayPool
-from reasoner.runtime import run_sync
+from reasoner.jobs.pool import LocalPool, RayPool
+from reasoner.engine.runtime import run_sync
 from reasoner.types import Problem
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def problems(count: int) -> list[Problem]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from reasoner.budget import Meter
 from reasoner.errors import ReasonerError
-from reasoner.generation import Generator
+from reasoner.engine.generation import Generator
 from reasoner.types import Budget, Problem, Result, TraceEvent
 from strategies.base import SolveContext, Strategy
 from verifiers import VerifierSet

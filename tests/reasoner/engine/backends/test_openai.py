@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reasoner.backends.openai import OpenAIGenerator
+from reasoner.engine.backends.openai import OpenAIGenerator
 from reasoner.errors import EngineError
-from reasoner.generation import GenerationRequest
-from reasoner.runtime import run_sync
+from reasoner.engine.generation import GenerationRequest
+from reasoner.engine.runtime import run_sync
 from reasoner.types import FinishReason, SamplingConfig
 
 PROMPT = "Ann has 3 pens and buys 4 more. How many pens does she have?"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from reasoner.cli import main
-from reasoner.models import BUNDLED_DIR, bundled_models, resolve_model
-from reasoner.runtime import run_sync
+from reasoner.engine.models import BUNDLED_DIR, bundled_models, resolve_model
+from reasoner.engine.runtime import run_sync
 
 pytestmark = pytest.mark.skipif(not (BUNDLED_DIR / "tiny" / "config.json").is_file(),
                                 reason="bundled tiny model not built")
@@ -31,10 +31,10 @@ def test_weights_fit_the_size_limit():
 
 @pytest.mark.parametrize("model", ["tiny", "small"])
 def test_bundled_models_solve_level_one_arithmetic_greedily(model, verifiers):
-    from reasoner.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
-    from reasoner.pool import LocalPool
+    from reasoner.jobs.pool import LocalPool
 
     generator = VLLMGenerator.shared(model)
     problems = [p for p in load_dataset("arith", limit=50) if p.level == 1]

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.errors import ConfigError, EngineError
-from reasoner.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 
@@ -168,7 +168,7 @@ def _cached(usage) -> int:
 def _local_formatter(path: str) -> PromptFormatter | None:
     from pathlib import Path
 
-    from reasoner.models import BUNDLED, resolve_model
+    from reasoner.engine.models import BUNDLED, resolve_model
 
     folder = resolve_model(path) if path in BUNDLED else path
     if not (Path(folder) / "tokenizer_config.json").is_file():
