@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.cli_options import key_value, positive_float, positive_int
-from reasoner.errors import OptionError, ReasonerError
+from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +82,8 @@ def _add_solve(commands) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.add_argument("--scorer", default=None,
                    help="best_of_n: scorer (logprob, public_tests, prm); self_consistency: vote weights by it")
-    p.add_argument("--prm", default=None, help="with --scorer prm: bundled PRM name (tiny-prm) or PRM folder")
+    p.add_argument("--prm", default=None, help="bundled PRM name (tiny-prm) or PRM folder, for --scorer prm or a search strategy "
+                        "(beam_search, dvts, mcts, particle_filter)")
     p.add_argument("--aggregation", default=None, help="with --scorer prm: last, min (default), prod or mean")
     p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
@@ -99,7 +100,7 @@ def run_solve(args: argparse.Namespace) -> int:
 
     strategy, options = solve_strategy(args.strategy, args.option,
                                        {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens),
-                                        **{key: ("--scorer", value) for key, value in _scorer_options(args).items()}})
+                                        **_scorer_options(args)})
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
@@ -123,12 +124,15 @@ def run_solve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Strategy options for --scorer/--prm/--aggregation, checked before any engine starts."""
+def _scorer_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """Strategy options (with the flag that set each) for --scorer/--prm/--aggregation, checked before any
+    engine starts. A search strategy (beam_search, ...) takes --prm and --aggregation as its own options."""
     scorer_options = {k: v for k, v in {"prm": args.prm, "aggregation": args.aggregation}.items() if v is not None}
+    if args.scorer is None and _takes_prm(args.strategy):
+        return {key: (f"--{key}", value) for key, value in scorer_options.items()}
     if args.scorer is None:
         if scorer_options:
-            raise OptionError("--prm and --aggregation need --scorer prm")
+            raise OptionError("--prm and --aggregation need --scorer prm (or a search strategy such as beam_search)")
         return {}
     if scorer_options and args.scorer != "prm":
         raise OptionError(f"--prm and --aggregation apply to --scorer prm, not --scorer {args.scorer}")
@@ -140,8 +144,19 @@ def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
         check_aggregation(scorer.aggregation)
         load_prm(scorer.prm)  # a bad folder fails now, naming what is missing
     if args.strategy == "self_consistency":
-        return {"weight_scorer": args.scorer, "scorer_options": scorer_options}
-    return {"scorer": args.scorer, "scorer_options": scorer_options}
+        return {"weight_scorer": ("--scorer", args.scorer), "scorer_options": ("--scorer", scorer_options)}
+    return {"scorer": ("--scorer", args.scorer), "scorer_options": ("--scorer", scorer_options)}
+
+
+def _takes_prm(strategy: str) -> bool:
+    """Whether the strategy has a `prm` option of its own (the step-level searches do)."""
+    from strategies import STRATEGIES
+
+    try:
+        cls = STRATEGIES.get(strategy)
+    except ConfigError:
+        return False  # solve_strategy reports the unknown strategy with its flag
+    return "prm" in getattr(cls, "model_fields", {})
 
 
 async def _solve_job(args: argparse.Namespace, config, problems, address: str | None):
