@@ -62,25 +62,23 @@ class PRMValue:
             verifier.check_policy(ctx.meter.generator.info.name)
             self._checked = True
         items = [(problem.prompt, tree.text(node)) for node in nodes]
-        if not _affordable(verifier, items, ctx):
+        flops = _flops(verifier, items) if ctx.meter.budget.flops is not None else 0.0
+        if not ctx.meter.reserve_flops(flops):
             return None
-        scored = await verifier.ascore(items)
+        try:
+            scored = await verifier.ascore(items)
+        finally:
+            ctx.meter.release_flops(flops)
         ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
         return [row[-1] if row else None for row in scored.steps]
 
 
-def _affordable(verifier, items: list[tuple[str, str]], ctx: SolveContext) -> bool:
-    """Whether the FLOPs budget (generation and PRM together) can pay for scoring `items`."""
-    cap = ctx.meter.budget.flops
-    if cap is None:
-        return True
+def _flops(verifier, items: list[tuple[str, str]]) -> float:
+    """What scoring `items` will cost, counted as `PRMVerifier.score` counts it."""
     from reasoner.training.prm.model import encode
 
     tokens = sum(len(encode(verifier.tokenizer, verifier.step_format, p, t, verifier.max_len)[0]) for p, t in items)
-    if ctx.meter.cost.total_flops + 2.0 * verifier.parameters * tokens <= cap:
-        return True
-    ctx.meter.exhausted = "flops"
-    return False
+    return 2.0 * verifier.parameters * tokens
 
 
 class OracleValue:
