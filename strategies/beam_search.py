@@ -37,7 +37,7 @@ class BeamSearch(WidthOptions):
 
     def _keep(self, search: Search, paths: list[Node]) -> list[Node]:
         """The best N/M open paths; the rest are pruned."""
-        ranked = sorted(paths, key=search.path_score, reverse=True)
+        ranked = sorted(paths, key=search.rank, reverse=True)
         kept = ranked[: self.n // self.width]
         for node in ranked[len(kept):]:
             node.pruned = True

@@ -38,7 +38,7 @@ class DVTS(WidthOptions):
             children = await search.expand(node, self.width)
             if not children:
                 return last
-            best = max(children, key=search.path_score)
+            best = max(children, key=search.rank)
             for child in children:
                 child.pruned = child is not best
             last = best

@@ -178,6 +178,12 @@ class Search:
 
         return aggregate(self.tree.scores(node), self.options.aggregation)
 
+    def rank(self, node: Node) -> tuple[float, float]:
+        """Sort key of paths: aggregated score, ties broken by the policy's mean token log-probability
+        (the oracle scores every still-right path 1.0)."""
+        mean = self.tree.mean_logprob(node)
+        return self.path_score(node), mean if mean is not None else float("-inf")
+
     async def finish(self, name: str, leaves: list[Node], chosen: Node | None = None) -> Result:
         """The `Result` over `leaves` (finished or final paths); the answer is `chosen`'s, else chosen here."""
         leaves = list({node.id: node for node in leaves}.values())
@@ -206,7 +212,7 @@ class Search:
         from strategies.self_consistency import vote_answers
 
         scores = [self.path_score(node) for node in leaves]
-        best = max(range(len(leaves)), key=lambda i: scores[i])
+        best = max(range(len(leaves)), key=lambda i: self.rank(leaves[i]))
         if self.options.answer == "score":
             return best
         vote = await vote_answers(self.problem, answers, candidates, self.ctx, scores=scores)
