@@ -98,7 +98,7 @@ class WidthOptions(SearchOptions):
                              f"choose n as k*m (e.g. n={self.width * max(1, self.n // self.width)})")
         return self
 
-    def at_width_budget(self, budget: int):
+    def at_width_budget(self, budget: int) -> WidthOptions | None:
         """A copy at n=budget, narrowing m to the budget when it is smaller; None if m does not divide it."""
         width = min(self.width, budget)
         return None if budget % width else self.model_copy(update={"n": budget, "width": width})

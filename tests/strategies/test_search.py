@@ -130,6 +130,19 @@ def test_a_delimiter_that_never_occurs_ends_at_the_step_cap_and_says_so(engine, 
     assert result.cost.generated_tokens <= 4 * 4 * 3
 
 
+@pytest.mark.parametrize(("weights", "counts"), [([0.5, 0.25, 0.25], [4, 2, 2]), ([0.0, 1.0, 0.0], [0, 8, 0]),
+                                                ([0.125] * 8, [1] * 8)])
+def test_systematic_resampling_draws_each_particle_in_proportion_to_its_weight(weights, counts):
+    import random
+    from collections import Counter
+
+    from strategies.particle_filter import systematic
+
+    for seed in range(20):
+        drawn = Counter(systematic(weights, 8, random.Random(seed)))
+        assert [drawn[i] for i in range(len(weights))] == counts
+
+
 @pytest.mark.parametrize("name", ["beam_search", "dvts"])
 def test_n_must_be_a_multiple_of_the_expansion_width(name):
     with pytest.raises(ConfigError, match="n=6 is not a multiple of the expansion width m=4"):
