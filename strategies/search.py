@@ -21,10 +21,16 @@ live in their own modules.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Candidate, FinishReason, Problem, Result, SamplingConfig
@@ -243,7 +249,3 @@ class Search:
         root = self.tree.root
         return root.visits if root.backups else self.root_expansions
 
-
-async def gather_expansions(search: Search, nodes: list[Node], width: int) -> list[list[Node]]:
-    """Each node expanded `width` ways, all requests in flight at once (the engine batches them)."""
-    return list(await asyncio.gather(*(search.expand(node, width) for node in nodes)))
