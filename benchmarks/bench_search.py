@@ -10,8 +10,8 @@ tuned on them; the search settings are the strategies' defaults), with bundled
 - `best_of_n@16 prm`: best-of-16 by `tiny-prm` (min aggregation), for reference.
 
 Reported per row: accuracy (with a 95% bootstrap interval over problems),
-generated tokens and total FLOPs (generation plus PRM) per problem, and wall
-time. Wall times come from a shared 2-core machine and are indicative only.
+generated tokens and total FLOPs (generation plus PRM) per problem, the share
+of prompt tokens the engine served from its prefix cache, and wall time. Wall times come from a shared 2-core machine and are indicative only.
 
 Run: python benchmarks/bench_search.py [--problems 50] [--seed 0]
 Writes benchmarks/results/search_smoke.json.
@@ -52,6 +52,8 @@ def run_row(reasoner, problems, strategy: str, options: dict, seed: int) -> dict
             "generated_tokens_per_problem": sum(r.cost.generated_tokens for r in results) / count,
             "total_flops_per_problem": sum(r.cost.total_flops for r in results) / count,
             "prm_flops_per_problem": sum(r.cost.prm_flops for r in results) / count,
+            "prompt_cache_hit_rate": sum(r.cost.cached_prompt_tokens for r in results)
+            / max(1, sum(r.cost.prompt_tokens for r in results)),
             "errors": sum(r.error is not None for r in results), "wall_seconds": round(wall, 2),
             "stop_reasons": sorted({r.stop_reason for r in results})}
 
@@ -72,7 +74,8 @@ def main() -> None:
             rows[label] = run_row(reasoner, problems, strategy, options, args.seed)
             print(f"{label:30s} acc {rows[label]['accuracy']:.3f} {rows[label]['ci95']} "
                   f"tokens {rows[label]['generated_tokens_per_problem']:.0f} "
-                  f"FLOPs {rows[label]['total_flops_per_problem']:.3g} wall {rows[label]['wall_seconds']}s",
+                  f"FLOPs {rows[label]['total_flops_per_problem']:.3g} "
+                  f"cache {rows[label]['prompt_cache_hit_rate']:.2f} wall {rows[label]['wall_seconds']}s",
                   flush=True)
     report = {"split": "arith test", "problems": len(problems), "seed": args.seed, "policy": "tiny", "rows": rows,
               "machine": f"{platform.machine()}, shared with other jobs (wall times indicative only)"}
