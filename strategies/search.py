@@ -77,11 +77,16 @@ class SearchOptions(BaseModel):
     @model_validator(mode="after")
     def _value_source_ready(self) -> SearchOptions:
         check_value_source(self.value, self.prm)
+        if self.value == "prm" and self.delimiter is not None and self.delimiter != self.step_delimiter(prm_only=True):
+            raise ValueError(f"the PRM {self.prm!r} splits steps at {self.step_delimiter(prm_only=True)!r}, so a "
+                             f"search with delimiter {self.delimiter!r} would be scored on other steps than it "
+                             f"generates; leave the delimiter out to take the PRM's")
         return self
 
-    def step_delimiter(self) -> str:
-        """The delimiter in force: the option, else the PRM's step format, else a newline."""
-        if self.delimiter is not None:
+    def step_delimiter(self, prm_only: bool = False) -> str:
+        """The delimiter in force: the option, else the PRM's step format, else a newline
+        (`prm_only`: the PRM's, whatever the option says)."""
+        if self.delimiter is not None and not prm_only:
             return self.delimiter
         if self.prm:
             from reasoner.engine.models import resolve_model

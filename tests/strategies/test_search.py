@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,13 @@ def test_systematic_resampling_draws_each_particle_in_proportion_to_its_weight(w
 def test_n_must_be_a_multiple_of_the_expansion_width(name):
     with pytest.raises(ConfigError, match="n=6 is not a multiple of the expansion width m=4"):
         make_strategy(name, n=6, m=4, value="oracle")
+
+
+def test_a_delimiter_other_than_the_prms_is_refused():
+    with pytest.raises(ConfigError, match=re.escape("the PRM 'tiny-prm' splits steps at '\\n', so a search with "
+                                                    "delimiter '\\n\\n' would be scored on other steps")):
+        make_strategy("beam_search", n=4, m=2, prm="tiny-prm", delimiter="\n\n")
+    assert make_strategy("beam_search", n=4, m=2, prm="tiny-prm", delimiter="\n").step_delimiter() == "\n"
 
 
 @pytest.mark.parametrize(("extra", "message"), [
