@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from reasoner.errors import ConfigError, ModelNotFoundError
 
-BUNDLED_DIR = Path(__file__).parent / "data" / "models"
+BUNDLED_DIR = Path(__file__).parent.parent / "data" / "models"
 BUNDLED = ("tiny", "small", "tiny-prm")
 PRM_MODELS = ("tiny-prm",)
 """Bundled process reward models (scorers, not policies); see MODEL.md."""
