@@ -226,6 +226,8 @@ def _add_report(commands) -> None:
     p = commands.add_parser("report", help="summarise a results JSONL file")
     p.add_argument("results", type=Path, help="results.jsonl written by `reasoner solve`")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--plots", action="store_true",
+                   help="sweep folders: draw curve.png and by_level.png again from summary.json")
     p.set_defaults(run=run_report)
 
 
@@ -241,9 +243,15 @@ def run_report(args: argparse.Namespace) -> int:
 
         sweep = load_summary(args.results)
         Console(file=sys.stdout, width=140).print(*report_tables(sweep))
+        if args.plots:
+            from reasoner.eval.sweep import redraw_plots
+
+            print("drew " + ", ".join(map(str, redraw_plots(args.results))), file=sys.stderr)
         if args.json:
             print(sweep.model_dump_json(), flush=True)
         return 0
+    if args.plots:
+        raise OptionError(f"--plots: redraws a sweep folder's figures; {args.results} is not a folder")
     if not args.results.is_file():
         raise JobError(f"no results file at {args.results}")
     strategies: set[str] = set()
