@@ -59,4 +59,5 @@ if __name__ == "__main__":
 
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    print(plot_curves(twelve_by_two(), out / "curve_12x2.png"), plot_by_level(twelve_by_two(), out / "by_level_12x2.png"))
+    rows = twelve_by_two()
+    print(plot_curves(rows, out / "curve_12x2.png"), plot_by_level(rows, out / "by_level_12x2.png"))

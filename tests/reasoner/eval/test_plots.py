@@ -6,11 +6,23 @@ Input: the committed sweep's rows extended to 12 strategies x 2 models
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from reasoner.errors import ConfigError, JobError
-from reasoner.eval.plots import (FRONTIER_LABEL, Point, curves_figure, frontier, levels_figure, nice_log_ticks,
-                                 plot_by_level, plot_curves, si, strategy_colour)
+from reasoner.eval.plots import (
+    FRONTIER_LABEL,
+    Point,
+    curves_figure,
+    frontier,
+    levels_figure,
+    nice_log_ticks,
+    plot_by_level,
+    plot_curves,
+    si,
+    strategy_colour,
+)
 from tests.reasoner.eval.synthetic_sweep import twelve_by_two
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -135,7 +147,7 @@ def test_log_axis_tick_labels_are_few_and_never_collide(figure_name, request):
                   if t.get_visible() and t.get_text()]
         boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
         assert len(boxes) <= 5
-        assert all(left.x1 < right.x0 for left, right in zip(boxes, boxes[1:]))
+        assert all(left.x1 < right.x0 for left, right in pairwise(boxes))
 
 
 def test_the_committed_sweep_has_labelled_ticks_on_both_cost_axes(committed_curves):
@@ -198,3 +210,25 @@ def test_unknown_strategy_names_get_a_stable_spare_colour():
     assert strategy_colour("mypkg:Thing") == first
     assert strategy_colour("mypkg:Thing", taken=[first]) != first
     assert strategy_colour("beam_search") == "#009E73"
+
+
+def test_report_plots_redraws_a_sweep_folder_from_its_summary(tmp_path, capsys):
+    import shutil
+
+    from reasoner.cli import main
+    from tests.reasoner.eval.synthetic_sweep import SWEEP
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    shutil.copy2(SWEEP / "summary.json", folder / "summary.json")
+    assert main(["report", str(folder), "--plots"]) == 0
+    assert all((folder / name).read_bytes()[:8] == PNG_SIGNATURE for name in ("curve.png", "by_level.png"))
+    assert "drew" in capsys.readouterr().err
+
+
+def test_report_plots_of_a_results_file_is_an_option_error(tmp_path, capsys):
+    from reasoner.cli import main
+
+    (tmp_path / "results.jsonl").write_text("")
+    assert main(["report", str(tmp_path / "results.jsonl"), "--plots"]) == 2
+    assert "--plots: redraws a sweep folder's figures" in capsys.readouterr().err
