@@ -270,9 +270,12 @@ def _log_axis(axes: Axes, values: Sequence[float]) -> None:
 
 
 def nice_log_ticks(low: float, high: float, most: int = MAX_TICKS) -> list[float]:
-    """Round tick values in [low, high]: the densest of 1-2-5, 1-3 or powers of ten (every k-th decade
-    if need be) that gives at most `most` ticks, and at least two when the range allows."""
-    for mantissas in ((1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,)):
+    """Round tick values in [low, high]: the densest of 1-1.5-2-3-5-7, 1-2-5, 1-3 or powers of ten (every
+    k-th decade if need be) that gives at most `most` ticks; the range's middle if no round value is in it."""
+    dense = (1, 1.5, 2, 3, 5, 7)
+    if not _ticks(low, high, dense, 1):  # a range too narrow for any round value: label its middle
+        return [float(f"{math.sqrt(low * high):.2g}")]
+    for mantissas in (dense, (1, 2, 5), (1, 3), (1,)):
         ticks = _ticks(low, high, mantissas, 1)
         if len(ticks) <= most:
             return ticks

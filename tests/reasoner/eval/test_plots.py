@@ -163,6 +163,12 @@ def test_dense_panels_draw_intervals_at_the_frontier_and_sparse_ones_draw_bands(
     assert len(bands) == 2 and all(c.get_alpha() <= 0.1 for c in bands)
 
 
+def test_a_single_point_sweep_still_labels_its_axes(rows):
+    figure = curves_figure([r for r in rows if r.strategy == "cot" and r.model == "tiny"])
+    figure.canvas.draw()
+    assert all([t.get_text() for t in axes.get_xticklabels() if t.get_text()] for axes in figure.axes)
+
+
 def test_plot_functions_write_png_files(rows, tmp_path):
     for path in (plot_curves(rows, tmp_path / "curve.png"), plot_by_level(rows, tmp_path / "by_level.png")):
         assert path.read_bytes()[:8] == PNG_SIGNATURE
@@ -195,6 +201,7 @@ def test_the_frontier_keeps_only_points_that_beat_everything_cheaper():
     (1.2e8, 4.8e10, [3e8, 1e9, 3e9, 1e10, 3e10]),
     (1.7e8, 1.2e9, [2e8, 3e8, 5e8, 7e8, 1e9]),
     (1, 1e12, [1, 1e3, 1e6, 1e9, 1e12]),
+    (21.7, 28.8, [25]),  # one point's padded range: no round tick inside, so its middle
 ])
 def test_log_ticks_are_round_and_at_most_five(low, high, expected):
     assert nice_log_ticks(low, high) == pytest.approx(expected)
