@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solve(commands)
     _add_report(commands)
     _add_sweep(commands)
+    _add_tree(commands)
     _add_verify(commands)
     _add_models(commands)
     _add_train(commands)
@@ -226,6 +227,8 @@ def _add_report(commands) -> None:
     p = commands.add_parser("report", help="summarise a results JSONL file")
     p.add_argument("results", type=Path, help="results.jsonl written by `reasoner solve`")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--plots", action="store_true",
+                   help="sweep folders: draw curve.png and by_level.png again from summary.json")
     p.set_defaults(run=run_report)
 
 
@@ -241,9 +244,15 @@ def run_report(args: argparse.Namespace) -> int:
 
         sweep = load_summary(args.results)
         Console(file=sys.stdout, width=140).print(*report_tables(sweep))
+        if args.plots:
+            from reasoner.eval.sweep import redraw_plots
+
+            print("drew " + ", ".join(map(str, redraw_plots(args.results))), file=sys.stderr)
         if args.json:
             print(sweep.model_dump_json(), flush=True)
         return 0
+    if args.plots:
+        raise OptionError(f"--plots: redraws a sweep folder's figures; {args.results} is not a folder")
     if not args.results.is_file():
         raise JobError(f"no results file at {args.results}")
     strategies: set[str] = set()
@@ -343,6 +352,31 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(f"wrote {args.out / 'summary.json'}, curve.png and by_level.png", file=sys.stderr)
     if args.json:
         print(summary.model_dump_json(), flush=True)
+    return 0
+
+
+def _add_tree(commands) -> None:
+    p = commands.add_parser("tree", help="draw one problem's search tree from a results file (PNG or HTML)")
+    p.add_argument("results", type=Path, help="results JSONL of a solve job or a sweep")
+    p.add_argument("--problem", required=True, help="problem id")
+    p.add_argument("--out", type=Path, default=None, help="tree.png or tree.html (default: tree-ID.png beside RESULTS)")
+    p.add_argument("--run", dest="sweep_run", default=None, help="sweeps: the run to draw, e.g. beam_search@4")
+    p.add_argument("--task", default=None, help="task whose step checker marks wrong steps (default: from the id)")
+    p.set_defaults(run=run_tree)
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    from reasoner.eval.tree import load_tree, mark_steps, step_checker_for
+    from reasoner.eval.tree_draw import draw_tree, writer_for
+
+    out = args.out or args.results.parent / f"tree-{args.problem}.png"
+    writer_for(out)  # a bad --out fails before the file is read
+    tree = load_tree(args.results, args.problem, run=args.sweep_run)
+    marks = mark_steps(tree, step_checker_for(args.problem, args.task))
+    draw_tree(tree, marks, out)
+    print(f"wrote {out}: {len(tree.nodes)} nodes, chosen path {tree.chosen_path() or 'none'}, "
+          + (f"first wrong steps at nodes {sorted(marks.first_wrong) or 'none'}" if marks.checked
+             else "steps not checked"))
     return 0
 
 

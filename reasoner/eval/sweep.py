@@ -493,13 +493,21 @@ def _stats(points: list[Point], config: SweepConfig) -> Stats:
 
 
 def _write_outputs(out: Path, config: SweepConfig, problems: int, rows: list[SweepRow]) -> None:
-    from reasoner.eval.plots import plot_by_level, plot_curves
-
     summary = SweepSummary(config=config, problems=problems, rows=rows, compute_optimal=compute_optimal(rows),
                            notes=NOTES)
     (out / "summary.json").write_text(summary.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    plot_curves(rows, out / "curve.png")
-    plot_by_level(rows, out / "by_level.png")
+    _draw(out, rows)
+
+
+def _draw(out: Path, rows: Sequence[SweepRow]) -> list[Path]:
+    from reasoner.eval.plots import plot_by_level, plot_curves
+
+    return [plot_curves(rows, out / "curve.png"), plot_by_level(rows, out / "by_level.png")]
+
+
+def redraw_plots(folder: Path) -> list[Path]:
+    """Draw a sweep folder's `curve.png` and `by_level.png` again from its `summary.json`; nothing is run."""
+    return _draw(folder, load_summary(folder).rows)
 
 
 def load_summary(folder: Path) -> SweepSummary:

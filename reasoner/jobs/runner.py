@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reasoner.errors import JobError, ResumeMismatchError
 from reasoner.eval.metrics import JobSummary
 from reasoner.progress import Progress
-from reasoner.types import Budget, Problem, Result
+from reasoner.types import Budget, Problem, Result, TraceEvent
 
 Work = TypeVar("Work")
 Record = dict[str, Any]
@@ -126,6 +126,8 @@ class JobRecord(BaseModel):
     cost: dict[str, Any]
     chosen: int | None
     candidates: list[CandidateRecord]
+    trace: list[TraceEvent] = Field(default_factory=list)
+    """The strategy's trace; a search strategy's last event is its tree (`reasoner tree` draws it)."""
 
     @classmethod
     def of(cls, problem: Problem, result: Result, config_hash: str) -> JobRecord:
@@ -139,6 +141,7 @@ class JobRecord(BaseModel):
             cost=result.cost.model_dump(), chosen=result.chosen,
             candidates=[CandidateRecord(text=c.text, num_tokens=c.num_tokens, finish_reason=c.finish_reason.value,
                                         mean_logprob=c.mean_logprob) for c in result.candidates],
+            trace=result.trace,
         )
 
 
