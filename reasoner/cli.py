@@ -62,6 +62,9 @@ def _add_solve(commands) -> None:
     p = commands.add_parser("solve", help="run a strategy over a dataset and grade it")
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default=None,
+                   help="split of a bundled task (arith, pyfunc): test (default), dev for choosing settings, "
+                        "train (with --limit)")
     p.add_argument("--strategy", default="cot", help="strategy name or module:Class (default: cot)")
     p.add_argument("--n", type=int, default=None, help="samples per problem for sampling strategies")
     p.add_argument("--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
@@ -104,10 +107,11 @@ def run_solve(args: argparse.Namespace) -> int:
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
-    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
-    _stage(f"loaded {len(problems)} problems from {args.dataset}")
+    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split)
+    dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
+    _stage(f"loaded {len(problems)} problems from {dataset}")
     model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
-    config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
+    config = JobConfig(dataset=dataset, strategy=args.strategy, strategy_options=options,
                        model=model, backend=args.backend, seed=args.seed)
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
@@ -118,7 +122,7 @@ def run_solve(args: argparse.Namespace) -> int:
         _report_interrupted(args)
         return 130
     report = summary.report()
-    report.update(strategy=args.strategy, **what_ran(strategy), model=args.model, dataset=args.dataset,
+    report.update(strategy=args.strategy, **what_ran(strategy), model=args.model, dataset=dataset,
                   wall_s=round(time.perf_counter() - started, 3))
     _print_summary(report, as_json=args.json)
     return 0
@@ -300,6 +304,9 @@ def _add_sweep(commands) -> None:
     p = commands.add_parser("sweep", help="accuracy against compute over strategies, budgets and models")
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default=None,
+                   help="split of a bundled task (arith, pyfunc): test (default), dev for choosing settings, "
+                        "train (with --limit)")
     p.add_argument("--strategies", default=None,
                    help="comma-separated strategy names or module:Class paths, e.g. cot, self_consistency, "
                         "best_of_n, revision, adaptive_consistency (default: the first four)")
@@ -325,7 +332,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from verifiers import VerifierSet
 
     strategy_options = sweep_strategy_options(args.option)
-    options = {"dataset": args.dataset, "format": args.format, "strategies": args.strategies,
+    options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "concurrency": args.concurrency,
                "strategy_options": strategy_options or None}  # None until a --option is given

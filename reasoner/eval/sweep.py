@@ -49,7 +49,7 @@ import io
 from collections.abc import Callable, Sequence
 from math import isfinite
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -80,6 +80,8 @@ class SweepConfig(BaseModel):
     """Dataset name or JSONL file."""
     format: str | None = None
     """Force the file format (reasoner, gsm8k, math, mbpp, humaneval)."""
+    split: Literal["train", "dev", "test"] | None = None
+    """Split of a bundled task family (None: its test split); tune on `dev`, report on `test`."""
     limit: int | None = Field(None, ge=1)
     """Use only the first K problems."""
     models: tuple[str, ...] = ("tiny",)
@@ -141,8 +143,10 @@ class SweepConfig(BaseModel):
     @property
     def generation_hash(self) -> str:
         """Digest of the settings that fix each run's output; a folder holds one."""
-        return config_digest(self.model_dump(include={"dataset", "format", "seed", "max_tokens", "temperature",
-                                                       "top_p", "scorer", "strategy_options"}))
+        fields = {"dataset", "format", "seed", "max_tokens", "temperature", "top_p", "scorer", "strategy_options"}
+        if self.split is not None:  # so folders written before splits existed keep their digest
+            fields.add("split")
+        return config_digest(self.model_dump(include=fields))
 
     def strategy(self, name: str) -> Strategy:
         """The strategy `name` with the sweep's shared settings and its own options."""
@@ -168,6 +172,9 @@ def make_config(**options: Any) -> SweepConfig:
         raise ConfigError(f"bad sweep options: {problems}") from exc
     for name in config.strategies:
         config.strategy(name)  # bad options for a strategy fail here, before any work
+    from reasoner.datasets import check_split
+
+    check_split(config.dataset, config.split)
     return config
 
 
@@ -342,7 +349,7 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     """
     from reasoner.datasets import load_dataset
 
-    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format)
+    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split)
     _require_references(problems)
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out} is a file; a sweep writes a folder")
