@@ -46,7 +46,7 @@ generator factory; the CLI uses `VLLMGenerator.shared`).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from math import isfinite
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -435,26 +435,33 @@ def graded_samples(record: Record, scorer: ScorerChoice | None = None) -> list[G
 
 def summarize_sweep(config: SweepConfig, problems: Sequence[Problem], records: Sequence[Record]) -> list[SweepRow]:
     """One row per model x strategy x budget from the sweep's records."""
+    ids = [p.id for p in problems]
+    return [_row(model, name, budget, points, replayed=replayed, config=config)
+            for model in config.models for name, budget, replayed, points in row_points(config, ids, records, model)]
+
+
+def row_points(config: SweepConfig, problem_ids: Sequence[str], records: Sequence[Record],
+               model: str) -> Iterator[tuple[str, int, bool, list[Point]]]:
+    """Per strategy and budget of `model`: (strategy, budget, replayed, one `Point` per problem in order).
+
+    A missing record is a KeyError naming (model, run, problem).
+    """
     index = {record_key(r): r for r in records if r.get("config_hash") == config.generation_hash}
     sweep_plan = plan(config)
-    rows = []
-    for model in config.models:
-        for name in config.strategies:
-            if name in sweep_plan.replayed:
-                run = sweep_plan.replayed[name]
-                strategy = config.strategy(name)
-                for budget in config.budgets:
-                    points = [_replayed_point(strategy, index[(model, run.key, p.id)], budget, run.n, config)
-                              for p in problems]
-                    rows.append(_row(model, name, budget, points, replayed=True, config=config))
-            else:
-                for run in sweep_plan.rerun[name]:
-                    points = [_run_point(index[(model, run.key, p.id)]) for p in problems]
-                    rows.append(_row(model, name, run.budget, points, replayed=False, config=config))
-    return rows
+    for name in config.strategies:
+        if name in sweep_plan.replayed:
+            run = sweep_plan.replayed[name]
+            strategy = config.strategy(name)
+            for budget in config.budgets:
+                yield name, budget, True, [replayed_point(strategy, index[(model, run.key, pid)], budget, run.n,
+                                                          config) for pid in problem_ids]
+        else:
+            for run in sweep_plan.rerun[name]:
+                yield name, run.budget, False, [run_point(index[(model, run.key, pid)]) for pid in problem_ids]
 
 
-def _replayed_point(strategy: Any, record: Record, budget: int, n: int, config: SweepConfig) -> Point:
+def replayed_point(strategy: Any, record: Record, budget: int, n: int, config: SweepConfig) -> Point:
+    """What a replayable strategy would have done at `budget` on one problem's shared samples."""
     samples = graded_samples(record, strategy.replay_scorer)
     if len(samples) != n:
         raise JobError(f"{record['problem_id']}: {len(samples)} samples recorded, the sweep needs {n}")
@@ -475,7 +482,8 @@ def _ungradable(record: Record) -> bool:
     return any(c.get("status") == "error" for c in record["candidates"])
 
 
-def _run_point(record: Record) -> Point:
+def run_point(record: Record) -> Point:
+    """One problem's outcome of a strategy run at one budget, as booked."""
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
                  tokens=cost["generated_tokens"], flops=cost["flops"] + cost.get("prm_flops", 0.0),
