@@ -35,7 +35,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import ChoiceStats, Policy, RouterFile, load_router, probe_features
+from reasoner.eval.router import (
+    ChoiceStats,
+    Policy,
+    RouterFile,
+    load_router,
+    probe_features,
+)
 from reasoner.types import Candidate, Problem, Result
 from strategies.base import Sampling, SolveContext, make_result, samples_of
 

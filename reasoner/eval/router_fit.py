@@ -90,12 +90,11 @@ def fit(folder: Path, *, model: str | None, probe_samples: int, bins: int, requi
     routed = _bins([str(difficulty.bin_of(d.features)) for d in data], outcomes["routed"])
     levels = [str(d.level) if d.level is not None else "none" for d in data]
     fixed = _bins(["all"] * len(data), outcomes["fixed"])[0].choices
-    router = dict(source=source, probe=probe, strategies=_strategy_options(config), difficulty=difficulty,
-                  bins=routed, oracle_bins=_bins(levels, outcomes["fixed"]), fixed=fixed,
-                  probe_cost=_mean_cost([d.probe for d in data]),
-                  sample_cost=_mean_cost([_one_sample(d) for d in data]))
     default = reaching_target(routed, max(c.accuracy for c in fixed), "flops")
-    return RouterFile(**router, default=default)
+    return RouterFile(source=source, probe=probe, strategies=_strategy_options(config), difficulty=difficulty,
+                      bins=routed, oracle_bins=_bins(levels, outcomes["fixed"]), fixed=fixed,
+                      probe_cost=_mean_cost([d.probe for d in data]),
+                      sample_cost=_mean_cost([_one_sample(d) for d in data]), default=default)
 
 
 def _refuse_test_split(config: Any, folder: Path) -> None:
@@ -121,6 +120,8 @@ def _check_required(config: Any, require: tuple[str, ...]) -> None:
     """Each `STRATEGY` or `STRATEGY@BUDGET` in `require` must have been swept."""
     for item in require:
         name, _, budget = item.partition("@")
+        if budget and not budget.isdigit():
+            raise ConfigError(f"required {item!r}: write STRATEGY or STRATEGY@BUDGET, e.g. best_of_n@16")
         if name not in config.strategies:
             raise ConfigError(f"the sweep has no strategy {name!r} (required); it swept "
                               f"{', '.join(config.strategies)}")

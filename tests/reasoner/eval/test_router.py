@@ -1,59 +1,27 @@
 """`reasoner router fit`: a router fitted from a real small dev-split sweep, and every input it refuses.
 
-The sweep runs once per module on the session's tiny random checkpoint. Its
-answers are all wrong, so tests about choices edit the real records'
-correctness (`graded_copy`) and fit again.
+The sweep (`dev_sweep`, tests/conftest.py) runs once per session on the tiny
+random checkpoint. Its answers are all wrong, so tests about choices edit the
+real records' correctness (`graded_copy`) and fit again.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import fit_router, frontier, load_router, reaching_target, within_budget, write_router
-from reasoner.eval.sweep import make_config, run_sweep
-
-STRATEGIES = "cot,self_consistency,best_of_n,adaptive_consistency"
-
-
-@pytest.fixture(scope="module")
-def dev_sweep(engine, tiny_checkpoint, verifiers, tmp_path_factory) -> Path:
-    """A finished sweep of 6 arith dev problems at budgets 1, 2, 4."""
-    out = tmp_path_factory.mktemp("dev-sweep")
-    config = make_config(dataset="arith", split="dev", limit=6, models=str(tiny_checkpoint), strategies=STRATEGIES,
-                         budgets="1,2,4", max_tokens=16, scorer="logprob")
-    run_sweep(config, out, lambda model: engine, verifiers, progress=False)
-    return out
-
-
-def graded_copy(sweep: Path, dest: Path, samples_correct, cot_correct: bool) -> Path:
-    """A copy of the sweep whose sample verdicts are `samples_correct(problem, index)` and cot's `cot_correct`."""
-    shutil.copytree(sweep, dest)
-    lines = []
-    for line in (sweep / "results.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if record["run"].startswith("samples@"):
-            for index, candidate in enumerate(record["candidates"]):
-                candidate["correct"] = samples_correct(record["problem_id"], index)
-                candidate["label"] = 0  # every sample answers the same, so votes have a winner
-        else:
-            record["correct"] = cot_correct
-            record["status"] = "correct" if cot_correct else "wrong"
-        lines.append(json.dumps(record))
-    (dest / "results.jsonl").write_text("\n".join(lines) + "\n")
-    return dest
-
-
-def edit_summary(sweep: Path, dest: Path, **config) -> Path:
-    shutil.copytree(sweep, dest)
-    summary = json.loads((dest / "summary.json").read_text())
-    summary["config"].update(config)
-    (dest / "summary.json").write_text(json.dumps(summary))
-    return dest
+from reasoner.eval.router import (
+    fit_router,
+    frontier,
+    load_router,
+    reaching_target,
+    within_budget,
+    write_router,
+)
+from tests.router_files import edit_summary, graded_copy
 
 
 def test_fit_is_a_pure_function_of_the_sweep_files(dev_sweep, tmp_path):
