@@ -20,6 +20,8 @@ STRATEGIES = Registry(
         "best_of_n": "strategies.best_of_n:BestOfN",
         "adaptive_consistency": "strategies.adaptive_consistency:AdaptiveConsistency",
         "revision": "strategies.revision:Revision",
+        "router": "strategies.router:Router",
+        "oracle_router": "strategies.router:OracleRouter",
     },
 )
 
