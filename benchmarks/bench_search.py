@@ -1,86 +1,150 @@
-"""Smoke benchmark of step-level search: beam search at N=4 against majority vote over 16 samples.
+"""Step-level search on one engine: batching across problems, wall time against best-of-n, prefix cache, memory.
 
-On the first `--problems` problems of the `arith` TEST split (nothing was
-tuned on them; the search settings are the strategies' defaults), with bundled
-`tiny` as the policy, every problem in flight at once on one engine:
+    python benchmarks/bench_search.py [--parts batching,walltime,memory] [--model tiny] [--prm tiny-prm]
 
-- `beam@4 prm`: beam search, N=4, M=2, guided by bundled `tiny-prm` (aggregation `last`, PRM-weighted vote);
-- `beam@4 oracle`: the same guided by the exact step checker: an UPPER BOUND, not a real setting;
-- `majority@16`: self-consistency over 16 samples;
-- `best_of_n@16 prm`: best-of-16 by `tiny-prm` (min aggregation), for reference.
+Parts (bundled `tiny` policy and `tiny-prm` on the `arith` test split's first problems; no setting is
+chosen here, every strategy runs at its defaults plus what is named):
 
-Reported per row: accuracy (with a 95% bootstrap interval over problems),
-generated tokens and total FLOPs (generation plus PRM) per problem, the share
-of prompt tokens the engine served from its prefix cache, and wall time. Wall times come from a shared 2-core machine and are indicative only.
+- `batching`: beam search (N=4, M=2) over `--batch-problems` problems at once, against the same problems
+  one at a time (the runner's concurrency 1), generated tokens per second. Target: at least 10x.
+- `walltime`: beam search at N=16 (M=4) over `--wall-problems` problems against best-of-16 scored by the
+  same PRM, wall time of the whole job; the sides alternate, `--rounds` times, medians reported. Target:
+  within 2x. The beam runs also give the prefix cache's share of prompt tokens (vLLM's own count of
+  cached tokens over prompt tokens, summed over every call). Target: at least 80%.
+- `memory`: peak RSS of the driver process (`reasoner solve` with the PRM in process; the engine's own
+  process is not counted) for a beam-search job of 500 problems against one of 50.
 
-Run: python benchmarks/bench_search.py [--problems 50] [--seed 0]
-Writes benchmarks/results/search_smoke.json.
+Accuracy figures come from `reasoner sweep` (see the README's search section), not from here.
+Writes benchmarks/results/search.json (each part as it finishes) with the load average around each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import random
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results" / "search_smoke.json"
-ROWS = {
-    "beam@4 prm": ("beam_search", {"n": 4, "m": 2, "prm": "tiny-prm"}),
-    "beam@4 oracle (upper bound)": ("beam_search", {"n": 4, "m": 2, "value": "oracle"}),
-    "majority@16": ("self_consistency", {"n": 16}),
-    "best_of_n@16 prm": ("best_of_n", {"n": 16, "scorer": "prm", "scorer_options": {"prm": "tiny-prm"}}),
-}
+import psutil
+
+RESULTS = Path(__file__).parent / "results" / "search.json"
 
 
-def bootstrap(correct: list[bool], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    rng = random.Random(seed)
-    means = sorted(sum(rng.choices(correct, k=len(correct))) / len(correct) for _ in range(resamples))
-    return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+def run(model: str, strategy: str, options: dict, problems: list, concurrency: int) -> dict:
+    """One job on the shared engine: wall time, tokens and the prefix cache's share."""
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.runtime import run_sync
+    from reasoner.jobs import JobConfig, MemoryStore, run_job
+    from reasoner.jobs.pool import LocalPool
+    from verifiers import VerifierSet
+
+    config = JobConfig(dataset="arith", strategy=strategy, strategy_options=options, model=model, seed=0)
+    store = MemoryStore()
+    with VerifierSet() as verifiers:
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        summary = run_sync(run_job(config, problems, LocalPool(VLLMGenerator.shared(model), verifiers,
+                                                                concurrency=concurrency), store=store, progress=False))
+        seconds = time.perf_counter() - started
+    records = list(store.records())
+    prompt = sum(r["cost"]["prompt_tokens"] for r in records)
+    cached = sum(r["cost"]["cached_prompt_tokens"] for r in records)
+    generated = sum(r["cost"]["generated_tokens"] for r in records)
+    return {"strategy": strategy, "options": options, "problems": len(records), "seconds": round(seconds, 2),
+            "generated_tokens": generated, "tok_s": round(generated / seconds, 1),
+            "accuracy": summary.report()["accuracy"], "prompt_tokens": prompt, "cached_prompt_tokens": cached,
+            "cache_share": round(cached / prompt, 4) if prompt else None,
+            "load_average": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
-def run_row(reasoner, problems, strategy: str, options: dict, seed: int) -> dict:
-    started = time.perf_counter()
-    results = reasoner.solve_many(problems, strategy, seed=seed, **options)
-    wall = time.perf_counter() - started
-    correct = [bool(r.correct) for r in results]
-    low, high = bootstrap(correct)
-    count = len(results)
-    return {"strategy": strategy, "options": options, "accuracy": sum(correct) / count, "ci95": [low, high],
-            "generated_tokens_per_problem": sum(r.cost.generated_tokens for r in results) / count,
-            "total_flops_per_problem": sum(r.cost.total_flops for r in results) / count,
-            "prm_flops_per_problem": sum(r.cost.prm_flops for r in results) / count,
-            "prompt_cache_hit_rate": sum(r.cost.cached_prompt_tokens for r in results)
-            / max(1, sum(r.cost.prompt_tokens for r in results)),
-            "errors": sum(r.error is not None for r in results), "wall_seconds": round(wall, 2),
-            "stop_reasons": sorted({r.stop_reason for r in results})}
+def batching(args, problems) -> dict:
+    beam = {"n": 4, "width": 2, "prm": args.prm}
+    subset = problems[: args.batch_problems]
+    run(args.model, "beam_search", beam, subset[:4], 4)  # warm the engine and the PRM
+    together = run(args.model, "beam_search", beam, subset, len(subset))
+    alone = run(args.model, "beam_search", beam, subset, 1)
+    return {"all_at_once": together, "one_at_a_time": alone,
+            "ratio": round(together["tok_s"] / alone["tok_s"], 2), "target": 10}
+
+
+def walltime(args, problems) -> dict:
+    subset = problems[: args.wall_problems]
+    sides = {"beam_search": {"n": 16, "width": 4, "prm": args.prm},
+             "best_of_n": {"n": 16, "scorer": "prm", "scorer_options": {"prm": args.prm}}}
+    run(args.model, "beam_search", sides["beam_search"], subset[:8], 8)
+    rounds = []
+    for index in range(args.rounds):
+        order = list(sides) if index % 2 == 0 else list(reversed(sides))
+        result = {name: run(args.model, name, sides[name], subset, 64) for name in order}
+        result["beam_over_best_of_n"] = round(result["beam_search"]["seconds"] / result["best_of_n"]["seconds"], 3)
+        rounds.append(result)
+        print("walltime round", index, json.dumps({k: v if not isinstance(v, dict) else v["seconds"]
+                                                     for k, v in result.items()}), flush=True)
+    ratios = [r["beam_over_best_of_n"] for r in rounds]
+    shares = [r["beam_search"]["cache_share"] for r in rounds]
+    return {"rounds": rounds, "median_beam_over_best_of_n": statistics.median(ratios),
+            "range": [min(ratios), max(ratios)], "target": 2.0,
+            "beam_cache_share": statistics.median(shares), "cache_target": 0.8}
+
+
+def memory(args) -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (50, 500):
+            command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", "arith", "--limit", str(count),
+                       "--strategy", "beam_search", "--n", "4", "--option", "width=2", "--prm", args.prm,
+                       "--model", args.model, "--out", str(Path(tmp) / f"beam{count}.jsonl")]
+            process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            peak = 0
+            while process.poll() is None:
+                try:
+                    peak = max(peak, process.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.05)
+            _, err = process.communicate()
+            if process.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {err.decode()[-2000:]}")
+            out[f"beam_{count}_peak_rss_mb"] = round(peak / 2**20, 1)
+    out["ratio_500_to_50"] = round(out["beam_500_peak_rss_mb"] / out["beam_50_peak_rss_mb"], 3)
+    return out
 
 
 def main() -> None:
-    from reasoner.api import Reasoner
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="batching,walltime,memory")
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--prm", default="tiny-prm")
+    parser.add_argument("--batch-problems", type=int, default=64)
+    parser.add_argument("--wall-problems", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
     from reasoner.tasks import load_task
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    problems = load_task("arith", "test", n=args.problems)
-    rows = {}
-    with Reasoner("tiny") as reasoner:
-        reasoner.solve(problems[0], "cot", max_tokens=4)  # engine start-up outside the timings
-        for label, (strategy, options) in ROWS.items():
-            rows[label] = run_row(reasoner, problems, strategy, options, args.seed)
-            print(f"{label:30s} acc {rows[label]['accuracy']:.3f} {rows[label]['ci95']} "
-                  f"tokens {rows[label]['generated_tokens_per_problem']:.0f} "
-                  f"FLOPs {rows[label]['total_flops_per_problem']:.3g} "
-                  f"cache {rows[label]['prompt_cache_hit_rate']:.2f} wall {rows[label]['wall_seconds']}s",
-                  flush=True)
-    report = {"split": "arith test", "problems": len(problems), "seed": args.seed, "policy": "tiny", "rows": rows,
-              "machine": f"{platform.machine()}, shared with other jobs (wall times indicative only)"}
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    problems = load_task("arith", "test", n=max(args.batch_problems, args.wall_problems))
+    report = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    report["machine"] = {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
+    report["split"] = "arith test, first problems (no setting is chosen here)"
+    for part in args.parts.split(","):
+        if part == "batching":
+            report["batching"] = batching(args, problems)
+        elif part == "walltime":
+            report["walltime"] = walltime(args, problems)
+        elif part == "memory":
+            report["memory"] = memory(args)
+        else:
+            raise SystemExit(f"unknown part {part!r}; choose from batching, walltime, memory")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(part, json.dumps(report[part])[:2000], flush=True)
+    from reasoner.engine.backends.vllm import VLLMGenerator
+    VLLMGenerator.close_all()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ class SamplingConfig(BaseModel):
     """Nucleus sampling mass."""
     max_tokens: int = Field(256, ge=1)
     """Cap on generated tokens per candidate."""
+    min_tokens: int = Field(0, ge=0)
+    """Tokens generated before the end-of-sequence token may end a candidate (capped by `max_tokens`);
+    benchmarks set it to `max_tokens` so that two systems generate exactly the same work."""
     stop: tuple[str, ...] = ()
     """Strings that end generation; they are not included in the text."""
     include_stop: bool = False

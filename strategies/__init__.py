@@ -24,6 +24,8 @@ STRATEGIES = Registry(
         "dvts": "strategies.dvts:DVTS",
         "mcts": "strategies.mcts:MCTS",
         "particle_filter": "strategies.particle_filter:ParticleFilter",
+        "router": "strategies.router:Router",
+        "oracle_router": "strategies.router:OracleRouter",
     },
 )
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reasoner.errors import JobError, ResumeMismatchError
 from reasoner.eval.metrics import JobSummary
 from reasoner.progress import Progress
-from reasoner.types import Budget, Problem, Result
+from reasoner.types import Budget, Problem, Result, TraceEvent
 
 Work = TypeVar("Work")
 Record = dict[str, Any]
@@ -89,7 +89,20 @@ class JobConfig(BaseModel):
         from reasoner.engine.models import weights_fingerprint
 
         settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
+        prms = sorted(set(prm_names(self.strategy_options)))
+        if prms:  # only then, so the hashes of jobs without a PRM stay what they were
+            settings["prm_weights"] = {name: weights_fingerprint(name) for name in prms}
         return config_digest(settings)
+
+
+def prm_names(options: Any) -> list[str]:
+    """Every PRM a strategy's options name (`prm`, at any depth, e.g. inside `scorer_options`)."""
+    if isinstance(options, dict):
+        found = [value for key, value in options.items() if key == "prm" and isinstance(value, str)]
+        return found + [name for value in options.values() for name in prm_names(value)]
+    if isinstance(options, list | tuple):
+        return [name for value in options for name in prm_names(value)]
+    return []
 
 
 def config_digest(settings: dict[str, Any]) -> str:
@@ -126,6 +139,8 @@ class JobRecord(BaseModel):
     cost: dict[str, Any]
     chosen: int | None
     candidates: list[CandidateRecord]
+    trace: list[TraceEvent] = Field(default_factory=list)
+    """The strategy's trace; a search strategy's last event is its tree (`reasoner tree` draws it)."""
 
     @classmethod
     def of(cls, problem: Problem, result: Result, config_hash: str) -> JobRecord:
@@ -139,6 +154,7 @@ class JobRecord(BaseModel):
             cost=result.cost.model_dump(), chosen=result.chosen,
             candidates=[CandidateRecord(text=c.text, num_tokens=c.num_tokens, finish_reason=c.finish_reason.value,
                                         mean_logprob=c.mean_logprob) for c in result.candidates],
+            trace=result.trace,
         )
 
 

@@ -128,7 +128,12 @@ def _common(sampling: SamplingConfig) -> dict[str, Any]:
 
 def _vllm_extras(sampling: SamplingConfig) -> dict[str, Any]:
     """vLLM-specific fields; other servers ignore unknown fields."""
-    return {"include_stop_str_in_output": sampling.include_stop} if sampling.include_stop else {}
+    extras: dict[str, Any] = {}
+    if sampling.include_stop:
+        extras["include_stop_str_in_output"] = True
+    if sampling.min_tokens:
+        extras["min_tokens"] = min(sampling.min_tokens, sampling.max_tokens)
+    return extras
 
 
 def _candidate(text: str, finish_reason: str | None, token_logprobs, stop_reason) -> Candidate:

@@ -280,6 +280,7 @@ def sampling_params(sampling: SamplingConfig, n: int):
         temperature=sampling.temperature,
         top_p=1.0 if sampling.greedy else sampling.top_p,
         max_tokens=sampling.max_tokens,
+        min_tokens=min(sampling.min_tokens, sampling.max_tokens),
         stop=list(sampling.stop) or None,
         include_stop_str_in_output=sampling.include_stop,
         seed=sampling.seed,

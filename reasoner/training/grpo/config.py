@@ -56,6 +56,8 @@ class RolloutConfig(BaseModel):
     """Completions per problem (G); advantages are relative within a group."""
     max_tokens: int = Field(160, ge=1)
     """Cap on generated tokens per completion."""
+    min_tokens: int = Field(0, ge=0)
+    """Tokens each completion generates before it may end (benchmarks: equal work on both sides)."""
     temperature: float = Field(1.0, gt=0)
     """Rollout sampling temperature; the loss uses the same tempered policy."""
 
@@ -114,6 +116,8 @@ class RolloutEngineConfig(BaseModel):
     """Ray rollout workers (a `RayPool`), each with its own engine; 0 generates in this process."""
     ray_address: str | None = None
     """Ray cluster to join with `workers`; None starts a local one."""
+    cpu_threads: int | None = Field(None, ge=1)
+    """OpenMP threads of an in-process CPU engine; None: every usable core but one."""
     logprob_tolerance: float = Field(1e-3, gt=0)
     """Largest mean |vLLM log-prob - trainer log-prob| accepted over a step's sampled tokens. A synced
     float32 engine measures about 1e-7 here; one missed update moves it to 1e-3 or more."""

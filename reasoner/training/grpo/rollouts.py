@@ -114,13 +114,17 @@ class RolloutPool:
 
 
 def _engine_options(config: GRPOConfig) -> dict[str, Any]:
-    return {"dtype": config.engine.engine_dtype, "weight_sync": True, "seed": config.run.seed}
+    options = {"dtype": config.engine.engine_dtype, "weight_sync": True, "seed": config.run.seed}
+    if config.engine.cpu_threads is not None:
+        options["cpu_threads"] = config.engine.cpu_threads
+    return options
 
 
 def rollout_requests(problems: list[Problem], config: GRPOConfig, step: int) -> list[GenerationRequest]:
     """One request of `group_size` samples per problem, each seeded from (seed, step, index)."""
     sampling = SamplingConfig(temperature=config.rollout.temperature, top_p=1.0,
-                              max_tokens=config.rollout.max_tokens, logprobs=True,
+                              max_tokens=config.rollout.max_tokens, min_tokens=config.rollout.min_tokens,
+                              logprobs=True,
                               seed=step_seed(config.run.seed, step, "sample"))
     return [GenerationRequest(prompt=p.prompt, n=config.rollout.group_size,
                               sampling=sampling.model_copy(update={"seed": sampling.seed + i}))

@@ -33,6 +33,17 @@ def test_every_problem_gets_one_record(engine, verifiers, tmp_path):
     assert all(r["config_hash"] == config.hash for r in records)
 
 
+def test_records_keep_the_strategys_trace(engine, verifiers, tmp_path):
+    """`reasoner tree` reads a search tree from here; every event the strategy recorded is kept, in order."""
+    out = tmp_path / "traced.jsonl"
+    config = JobConfig(dataset="t", strategy="self_consistency", strategy_options={"n": 2, "max_tokens": 8})
+    run(engine, verifiers, config, problems(2), out)
+    for record in read_records(out):
+        kinds = [event["kind"] for event in record["trace"]]
+        assert kinds[0] == "generate" and kinds[-1] == "vote"
+        assert record["trace"][0]["data"]["n"] == 2
+
+
 def test_resume_skips_done_problems_and_matches_a_fresh_run(engine, verifiers, tmp_path):
     config = JobConfig(dataset="t", strategy="self_consistency", strategy_options={"n": 2, "max_tokens": 8})
     out = tmp_path / "resumed.jsonl"

@@ -112,3 +112,9 @@ def test_unreachable_server_is_an_engine_error(tiny_checkpoint):
     dead = OpenAIGenerator(str(tiny_checkpoint), base_url=f"http://127.0.0.1:{free_port()}/v1", timeout_s=5)
     with pytest.raises(EngineError, match="cannot reach"):
         generate(dead, sampling=SamplingConfig(max_tokens=4))
+
+
+def test_min_tokens_reaches_a_vllm_server(remote):
+    out = run_sync(remote.generate(GenerationRequest(prompt="Count:", n=4,
+                                                     sampling=SamplingConfig(max_tokens=24, min_tokens=24, seed=2))))
+    assert [c.num_tokens for c in out.candidates] == [24] * 4

@@ -239,3 +239,13 @@ def test_cpu_engine_runs_the_model_in_the_engine_core_with_all_cores_but_one(eng
     assert psutil.Process(reply["pid"]).ppid() == os.getpid()
     assert not any("VLLM::Worker" in " ".join(child.cmdline()) for child in psutil.Process(reply["pid"]).children())
     assert reply["threads"] == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def test_min_tokens_makes_every_candidate_generate_the_same_work(engine):
+    from reasoner.engine.backends.vllm import sampling_params
+
+    out = generate(engine, n=16, sampling=SamplingConfig(max_tokens=40, min_tokens=40, seed=3))
+    assert [c.num_tokens for c in out.candidates] == [40] * 16
+    assert all(c.finish_reason == FinishReason.LENGTH for c in out.candidates)
+    # A meter that shrinks max_tokens below min_tokens must not produce an invalid engine request.
+    assert sampling_params(SamplingConfig(max_tokens=8, min_tokens=40), 1).min_tokens == 8
