@@ -180,6 +180,9 @@ def test_search_from_the_command_line(engine, tiny_checkpoint, checkpoint_prm, t
     assert code == 0
     records = read_records(out)
     assert len(records) == 2 and all(r["error"] is None and r["cost"]["prm_tokens"] > 0 for r in records)
+    drawing = tmp_path / "tree.html"
+    assert main(["tree", str(out), "--problem", "p1", "--out", str(drawing)]) == 0  # the record's tree reads back
+    assert drawing.stat().st_size > 0
 
 
 def test_search_from_python(engine, verifiers):
