@@ -51,16 +51,19 @@ class PRMValue:
         self.prm = prm
         self.name = f"prm:{prm}"
         self.check_tokenizer = check_tokenizer
-        self._checked = False
+        self._verifier = None
+        """The loaded PRM (one per process, `load_prm`), checked against the policy on first use."""
 
     async def score(self, problem: Problem, tree: Tree, nodes: list[Node],
                     ctx: SolveContext) -> list[float | None] | None:
         from verifiers.prm import load_prm
 
-        verifier = await asyncio.to_thread(load_prm, self.prm)
-        if self.check_tokenizer and not self._checked:
-            verifier.check_policy(ctx.meter.generator.info.name)
-            self._checked = True
+        if self._verifier is None:
+            verifier = await asyncio.to_thread(load_prm, self.prm)
+            if self.check_tokenizer:
+                verifier.check_policy(ctx.meter.generator.info.name)
+            self._verifier = verifier
+        verifier = self._verifier
         items = [(problem.prompt, tree.text(node)) for node in nodes]
         flops = _flops(verifier, items) if ctx.meter.budget.flops is not None else 0.0
         if not ctx.meter.reserve_flops(flops):
