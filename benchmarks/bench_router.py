@@ -10,7 +10,8 @@ function of the dev sweep), so a killed run picks up where it stopped.
    (`tiny-prm`, min over steps), adaptive self-consistency and revision at
    budgets 1, 2, 4, 8, 16.
 2. **Fit** `reasoner router fit` on it (probe of 4 samples, 4 bins) ->
-   benchmarks/results/router_tiny_arith.json.
+   benchmarks/results/router_tiny_arith.json, also bundled as
+   reasoner/data/routers/tiny-arith.json (`--router tiny-arith`).
 3. **Test sweep** (`--split test`, the first `--test` problems), once: the
    same strategies and budgets, plus `router` and `oracle_router` (the
    oracle-difficulty upper bound) whose budget b means a mean compute of b
@@ -206,13 +207,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench_router"))
     parser.add_argument("--no-small", action="store_true", help="skip the small-model greedy comparison")
     args = parser.parse_args()
-    from reasoner.eval.router import fit_router, write_router
+    from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
 
     dev = args.work / "dev"
     sweep(dev, split="dev", limit=args.dev, strategies=FIXED, budgets=BUDGETS)
     router_path = RESULTS / "router_tiny_arith.json"
     router = fit_router(dev, probe_samples=4, bins=4)
     write_router(router, router_path)
+    BUNDLED_ROUTERS.mkdir(parents=True, exist_ok=True)
+    write_router(router, BUNDLED_ROUTERS / "tiny-arith.json")
     print(f"fitted {router_path}: default policy {router.default.model_dump_json()}", flush=True)
     test = sweep(args.work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
                  budgets=BUDGETS, router=router_path)

@@ -98,12 +98,12 @@ class Router(BaseModel):
 
     def at_budget(self, budget: int) -> Router | None:
         """This router under a mean compute budget of `budget` sampled solutions; None when that buys nothing."""
-        options = {**self.model_dump(), "target_accuracy": None,
-                   "compute_budget": budget * self._file.sample_cost[self.unit]}
+        compute = budget * self._file.sample_cost[self.unit]
         try:
-            return type(self)(**options)
-        except ValueError:  # pydantic wraps the policy's ConfigError: the budget is below the cheapest routing
+            self._file.policy(compute_budget=compute, unit=self.unit, oracle=self.oracle)
+        except ConfigError:  # below the probe's cost or the cheapest routing: no row at this budget
             return None
+        return type(self)(**{**self.model_dump(), "target_accuracy": None, "compute_budget": compute})
 
     async def _bin(self, problem: Problem, ctx: SolveContext) -> tuple[str, list[Candidate]]:
         """The problem's difficulty bin, and the probe's samples."""

@@ -254,9 +254,15 @@ def within_budget(bins: Sequence[Bin], budget: float, unit: Unit, probe_cost: fl
 # Reading and writing router files
 
 
+BUNDLED_ROUTERS = Path(__file__).parents[1] / "data" / "routers"
+"""Router files fitted for the bundled models (`tiny-arith`), by `python benchmarks/bench_router.py`."""
+
+
 def load_router(path: str | Path) -> RouterFile:
-    """A router file; a missing or malformed one is a ConfigError naming it."""
+    """A router file, or a bundled router by name; a missing or malformed one is a ConfigError naming it."""
     path = Path(path)
+    if not path.is_file() and (BUNDLED_ROUTERS / f"{path}.json").is_file():
+        path = BUNDLED_ROUTERS / f"{path}.json"
     if not path.is_file():
         raise ConfigError(f"no router file at {path}; fit one with `reasoner router fit SWEEP_DIR --out {path}`")
     try:

@@ -142,3 +142,12 @@ def test_a_policy_that_cannot_be_met_is_refused(dev_sweep, options, message):
         options = {"compute_budget": router.probe_cost["flops"] / 2}
     with pytest.raises(ConfigError, match=message):
         router.policy(**options)
+
+
+def test_the_bundled_router_is_for_the_bundled_tiny_as_it_is_now():
+    """A retrained `tiny` needs a refitted router (python benchmarks/bench_router.py)."""
+    from reasoner.engine.models import weights_fingerprint
+
+    router = load_router("tiny-arith")
+    assert (router.source.model, router.source.dataset, router.source.split) == ("tiny", "arith", "dev")
+    assert router.source.weights == weights_fingerprint("tiny")
