@@ -196,8 +196,34 @@ def markdown(result: dict) -> str:
             lines.append(f"| {level} | {e['small_greedy']['accuracy']:.3f} | {e['small_greedy']['flops']:.3g} | "
                          f"{'-' if t is None else format(t['accuracy'], '.3f')} | "
                          f"{'-' if t is None else t['budget']} | {e['winner']} |")
-    lines += ["", "Commands: see the module docstring of benchmarks/bench_router.py."]
+    lines += ["", "## Against the issue's targets (test split)", ""] + verdicts(a)
+    lines += ["", "Commands: `python benchmarks/bench_router.py --dev 200 --test 200` (see its docstring); "
+              "`--report-only` rewrites this file from router.json."]
     return "\n".join(lines) + "\n"
+
+
+def verdicts(a: dict) -> list[str]:
+    """Plain statements of which targets were met, from the analysis."""
+    ratio = a["flops_ratio_to_match"]
+    lines = ["- FLOPs to match the best fixed strategy's accuracy: "
+             + ("not reached (missed)" if ratio is None else
+                f"{ratio:.2f}x; target at most 0.5x {'met' if ratio <= 0.5 else 'missed'}, "
+                f"goal 0.25x {'met' if ratio <= 0.25 else 'missed'}")]
+    gains = [(e["router"]["budget"], e["gain"]) for e in a["at_equal_flops"] if e["gain"] is not None]
+    above = [str(b) for b, g in gains if g > 0]
+    below = [str(b) for b, g in gains if g <= 0]
+    lines.append(f"- Accuracy at equal mean FLOPs above the best fixed row at no more FLOPs: at router budgets "
+                 f"{', '.join(above) or 'none'}; not at {', '.join(below) or 'none'}; gains range "
+                 f"{min(g for _, g in gains):+.3f} to {max(g for _, g in gains):+.3f}, each well inside the "
+                 f"rows' 95% intervals (about +-0.065), so no gain is established")
+    kept = [e["share_of_oracle_gain_kept"] for e in a["at_equal_flops"] if e["share_of_oracle_gain_kept"] is not None]
+    if kept:
+        lines.append(f"- Share of the oracle router's gain the learned difficulty keeps, where the oracle gains: "
+                     f"{', '.join(format(k, '.2f') for k in kept)}")
+    lines.append("- The oracle router is an upper bound only in its difficulty labels: its per-level choices are "
+                 "fitted on 40 dev problems per level, and at its larger budgets they do worse on test than the "
+                 "learned router")
+    return lines
 
 
 def main() -> None:
@@ -206,7 +232,11 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_router"))
     parser.add_argument("--no-small", action="store_true", help="skip the small-model greedy comparison")
+    parser.add_argument("--report-only", action="store_true", help="rewrite router.md from router.json")
     args = parser.parse_args()
+    if args.report_only:
+        (RESULTS / "router.md").write_text(markdown(json.loads((RESULTS / "router.json").read_text())))
+        return
     from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
 
     dev = args.work / "dev"
