@@ -1,6 +1,8 @@
 """The compute-optimal router on bundled `tiny` and `arith`: fitted on the dev split, scored once on test.
 
 Run: python benchmarks/bench_router.py [--dev 200] [--test 200] [--work runs/bench_router]
+     python benchmarks/bench_router.py --probe-samples K --bins B --tag TAG   (another setting, e.g. the one
+     benchmarks/router_cv.py chose on dev; writes router_TAG.json/.md)
 
 Every stage resumes (the sweeps from their folders; the fit is a pure
 function of the dev sweep), so a killed run picks up where it stopped.
@@ -232,37 +234,55 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_router"))
     parser.add_argument("--no-small", action="store_true", help="skip the small-model greedy comparison")
+    parser.add_argument("--probe-samples", type=int, default=4)
+    parser.add_argument("--bins", type=int, default=4)
+    parser.add_argument("--tag", default="", help="another (probe, bins) setting, e.g. chosen by router_cv.py: "
+                                                  "its router runs alone on test; fixed and oracle rows are reused")
     parser.add_argument("--report-only", action="store_true", help="rewrite router.md from router.json")
     args = parser.parse_args()
+    suffix = f"_{args.tag}" if args.tag else ""
     if args.report_only:
-        (RESULTS / "router.md").write_text(markdown(json.loads((RESULTS / "router.json").read_text())))
+        result = json.loads((RESULTS / f"router{suffix}.json").read_text())
+        (RESULTS / f"router{suffix}.md").write_text(markdown(result))
         return
     from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
 
     dev = args.work / "dev"
     sweep(dev, split="dev", limit=args.dev, strategies=FIXED, budgets=BUDGETS)
-    router_path = RESULTS / "router_tiny_arith.json"
-    router = fit_router(dev, probe_samples=4, bins=4)
+    router_path = RESULTS / f"router_tiny_arith{suffix}.json"
+    router = fit_router(dev, probe_samples=args.probe_samples, bins=args.bins)
     write_router(router, router_path)
-    BUNDLED_ROUTERS.mkdir(parents=True, exist_ok=True)
-    write_router(router, BUNDLED_ROUTERS / "tiny-arith.json")
+    if not args.tag:
+        BUNDLED_ROUTERS.mkdir(parents=True, exist_ok=True)
+        write_router(router, BUNDLED_ROUTERS / "tiny-arith.json")
     print(f"fitted {router_path}: default policy {router.default.model_dump_json()}", flush=True)
-    test = sweep(args.work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
-                 budgets=BUDGETS, router=router_path)
-    extra = sweep(args.work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
-                  budgets=EXTRA_ROUTER_BUDGETS, router=router_path)
-    rows = test["rows"] + extra["rows"]
+    rows = test_rows(args, router_path)
     result = {"machine": f"{platform.node()} (shared with other agents' jobs)", "model": "tiny",
               "dataset": "arith", "dev_problems": args.dev, "test_problems": args.test,
+              "probe_samples": args.probe_samples, "bins": args.bins,
               "fit_split": "dev", "figures_split": "test", "router_file": str(router_path),
               "analysis": analyse(rows, json.loads(router_path.read_text())), "rows": rows}
     if not args.no_small:
         small = sweep(args.work / "test-small", split="test", limit=args.test, strategies="cot", budgets="1",
                       models="small")
         result["small_vs_tiny_router"] = matched_per_level(rows, small["rows"])
-    (RESULTS / "router.json").write_text(json.dumps(result, indent=1) + "\n")
-    (RESULTS / "router.md").write_text(markdown(result))
+    (RESULTS / f"router{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / f"router{suffix}.md").write_text(markdown(result))
     print(markdown(result))
+
+
+def test_rows(args: argparse.Namespace, router_path: Path) -> list[dict]:
+    """The test split's rows: fixed strategies, the oracle router and this router, each scored once."""
+    default = RESULTS / "router_tiny_arith.json"
+    test = sweep(args.work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
+                 budgets=BUDGETS, router=default)
+    extra = sweep(args.work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
+                  budgets=EXTRA_ROUTER_BUDGETS, router=default)
+    if not args.tag:
+        return test["rows"] + extra["rows"]
+    ours = sweep(args.work / f"test-router-{args.tag}", split="test", limit=args.test, strategies="router",
+                 budgets=f"{BUDGETS},{EXTRA_ROUTER_BUDGETS}", router=router_path)
+    return [r for r in test["rows"] + extra["rows"] if r["strategy"] != "router"] + ours["rows"]
 
 
 if __name__ == "__main__":
