@@ -75,6 +75,30 @@ def row(r: dict, level: str | None = None) -> dict:
             "tokens": stats["mean_generated_tokens"]}
 
 
+def per_problem(folders: list[Path]) -> dict[tuple[str, int], list[float]]:
+    """Per (strategy, budget), each test problem's (expected) correctness, problems in id order."""
+    from reasoner.eval.sweep import load_summary, row_points
+    from reasoner.jobs import iter_records
+
+    out: dict[tuple[str, int], list[float]] = {}
+    for folder in folders:
+        config = load_summary(folder).config
+        records = list(iter_records(folder / "results.jsonl"))
+        ids = sorted({r["problem_id"] for r in records})
+        for name, budget, _, points in row_points(config, ids, records, config.models[0]):
+            out[(name, budget)] = [p.metrics["accuracy"] for p in points]
+    return out
+
+
+def paired_gain(outcomes: dict, router: tuple[str, int], fixed: tuple[str, int], seed: int = 0) -> dict:
+    """Mean per-problem accuracy difference of two rows on the same problems, with a 95% paired bootstrap."""
+    from reasoner.eval.metrics import bootstrap_ci
+
+    diffs = [a - b for a, b in zip(outcomes[router], outcomes[fixed], strict=True)]
+    low, high = bootstrap_ci(diffs, resamples=2000, seed=seed)
+    return {"gain": sum(diffs) / len(diffs), "ci": [low, high]}
+
+
 def best_at_most(rows: list[dict], flops: float) -> dict | None:
     """The most accurate row costing no more than `flops` (then the cheaper)."""
     within = [r for r in rows if r["flops"] <= flops * (1 + 1e-9)]
@@ -144,9 +168,19 @@ def matched_per_level(test_rows: list[dict], small_rows: list[dict]) -> dict:
     return out
 
 
+def _gain(entry: dict) -> str:
+    if entry["gain"] is None:
+        return "-"
+    paired = entry.get("paired")
+    if paired is None:
+        return format(entry["gain"], "+.3f")
+    return f"{entry['gain']:+.3f} ({paired['ci'][0]:+.3f} to {paired['ci'][1]:+.3f})"
+
+
 def markdown(result: dict) -> str:
     a = result["analysis"]
-    lines = [f"# Router on bundled tiny, arith (fit: dev split {result['dev_problems']} problems; "
+    setting = f"probe {result.get('probe_samples', 4)} samples, {result.get('bins', 4)} bins"
+    lines = [f"# Router on bundled tiny, arith ({setting}; fit: dev split {result['dev_problems']} problems; "
              f"figures: test split {result['test_problems']} problems)", "",
              "Machine shared with other agents' jobs; FLOPs are estimates (2 x parameters x tokens, plus PRM "
              "FLOPs), not timings.", "",
@@ -177,7 +211,7 @@ def markdown(result: dict) -> str:
               "", "Router budget b = a mean compute of b sampled solutions per question. Dev columns: what the "
               "policy for that budget did on the dev problems it was fitted on.", "",
               "| router budget | dev acc | dev FLOPs | test acc | test FLOPs | best fixed at <= FLOPs | its acc | "
-              "gain | oracle acc | oracle gain | share of oracle gain kept |",
+              "gain (paired 95% CI) | oracle acc | oracle gain | share of oracle gain kept |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in a["at_equal_flops"]:
         r, b, o = e["router"], e["best_fixed_at_no_more_flops"], e["oracle"]
@@ -186,7 +220,7 @@ def markdown(result: dict) -> str:
                      f"{'-' if d is None else format(d['flops'], '.3g')} | {r['accuracy']:.3f} | {r['flops']:.3g} | "
                      f"{'-' if b is None else b['strategy'] + '@' + str(b['budget'])} | "
                      f"{'-' if b is None else format(b['accuracy'], '.3f')} | "
-                     f"{'-' if e['gain'] is None else format(e['gain'], '+.3f')} | "
+                     f"{_gain(e)} | "
                      f"{'-' if o is None else format(o['accuracy'], '.3f')} | "
                      f"{'-' if e['oracle_gain'] is None else format(e['oracle_gain'], '+.3f')} | "
                      f"{'-' if e['share_of_oracle_gain_kept'] is None else format(e['share_of_oracle_gain_kept'], '.2f')} |")
@@ -214,10 +248,12 @@ def verdicts(a: dict) -> list[str]:
     gains = [(e["router"]["budget"], e["gain"]) for e in a["at_equal_flops"] if e["gain"] is not None]
     above = [str(b) for b, g in gains if g > 0]
     below = [str(b) for b, g in gains if g <= 0]
+    significant = [str(e["router"]["budget"]) for e in a["at_equal_flops"]
+                   if e.get("paired") and (e["paired"]["ci"][0] > 0 or e["paired"]["ci"][1] < 0)]
     lines.append(f"- Accuracy at equal mean FLOPs above the best fixed row at no more FLOPs: at router budgets "
                  f"{', '.join(above) or 'none'}; not at {', '.join(below) or 'none'}; gains range "
-                 f"{min(g for _, g in gains):+.3f} to {max(g for _, g in gains):+.3f}, each well inside the "
-                 f"rows' 95% intervals (about +-0.065), so no gain is established")
+                 f"{min(g for _, g in gains):+.3f} to {max(g for _, g in gains):+.3f}; paired 95% intervals "
+                 f"exclude zero at budgets: {', '.join(significant) or 'none'}")
     kept = [e["share_of_oracle_gain_kept"] for e in a["at_equal_flops"] if e["share_of_oracle_gain_kept"] is not None]
     if kept:
         lines.append(f"- Share of the oracle router's gain the learned difficulty keeps, where the oracle gains: "
@@ -239,10 +275,15 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="another (probe, bins) setting, e.g. chosen by router_cv.py: "
                                                   "its router runs alone on test; fixed and oracle rows are reused")
     parser.add_argument("--report-only", action="store_true", help="rewrite router.md from router.json")
+    parser.add_argument("--paired", action="store_true", help="with --report-only: add paired intervals")
     args = parser.parse_args()
     suffix = f"_{args.tag}" if args.tag else ""
     if args.report_only:
         result = json.loads((RESULTS / f"router{suffix}.json").read_text())
+        if args.paired:
+            add_paired(result["analysis"], per_problem([args.work / "test", args.work / "test-router"]
+                                                       + ([args.work / f"test-router-{args.tag}"] if args.tag else [])))
+            (RESULTS / f"router{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
         (RESULTS / f"router{suffix}.md").write_text(markdown(result))
         return
     from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
@@ -262,6 +303,9 @@ def main() -> None:
               "probe_samples": args.probe_samples, "bins": args.bins,
               "fit_split": "dev", "figures_split": "test", "router_file": str(router_path),
               "analysis": analyse(rows, json.loads(router_path.read_text())), "rows": rows}
+    outcomes = per_problem([args.work / "test", args.work / "test-router"]
+                           + ([args.work / f"test-router-{args.tag}"] if args.tag else []))
+    add_paired(result["analysis"], outcomes)
     if not args.no_small:
         small = sweep(args.work / "test-small", split="test", limit=args.test, strategies="cot", budgets="1",
                       models="small")
@@ -269,6 +313,15 @@ def main() -> None:
     (RESULTS / f"router{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     (RESULTS / f"router{suffix}.md").write_text(markdown(result))
     print(markdown(result))
+
+
+def add_paired(analysis: dict, outcomes: dict) -> None:
+    """Each equal-FLOPs comparison gets its paired 95% interval (same test problems on both sides)."""
+    for entry in analysis["at_equal_flops"]:
+        base = entry["best_fixed_at_no_more_flops"]
+        if base is not None:
+            entry["paired"] = paired_gain(outcomes, ("router", entry["router"]["budget"]),
+                                          (base["strategy"], base["budget"]))
 
 
 def test_rows(args: argparse.Namespace, router_path: Path) -> list[dict]:
