@@ -71,13 +71,15 @@ def verifiers(math_verifier, code_verifier):
 
 @pytest.fixture(scope="session")
 def dev_sweep(engine, tiny_checkpoint, verifiers, tmp_path_factory) -> Path:
-    """A finished sweep of 6 arith dev problems at budgets 1, 2, 4, for fitting routers."""
+    """A finished sweep of 6 arith dev problems at budgets 1, 2, 4, for fitting routers; a search
+    strategy (beam search by logprob) among the choices."""
     from reasoner.eval.sweep import make_config, run_sweep
 
     out = tmp_path_factory.mktemp("dev-sweep")
     config = make_config(dataset="arith", split="dev", limit=6, models=str(tiny_checkpoint),
-                         strategies="cot,self_consistency,best_of_n,adaptive_consistency", budgets="1,2,4",
-                         max_tokens=16, scorer="logprob")
+                         strategies="cot,self_consistency,best_of_n,adaptive_consistency,beam_search",
+                         budgets="1,2,4", max_tokens=16, scorer="logprob",
+                         strategy_options={"beam_search": {"value": "logprob", "max_steps": 2, "step_tokens": 8}})
     run_sweep(config, out, lambda model: engine, verifiers, progress=False)
     return out
 

@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 
-def graded_copy(sweep: Path, dest: Path, samples_correct, cot_correct: bool) -> Path:
-    """A copy of the sweep whose sample verdicts are `samples_correct(problem, index)` and cot's `cot_correct`."""
+def graded_copy(sweep: Path, dest: Path, samples_correct, cot_correct: bool, run_correct: str = "cot@") -> Path:
+    """A copy of the sweep whose sample verdicts are `samples_correct(problem, index)`, the verdicts of runs
+    whose key starts with `run_correct` are `cot_correct`, and every other run is wrong."""
     shutil.copytree(sweep, dest)
     lines = []
     for line in (sweep / "results.jsonl").read_text().splitlines():
@@ -18,8 +19,8 @@ def graded_copy(sweep: Path, dest: Path, samples_correct, cot_correct: bool) -> 
                 candidate["correct"] = samples_correct(record["problem_id"], index)
                 candidate["label"] = 0  # every sample answers the same, so votes have a winner
         else:
-            record["correct"] = cot_correct
-            record["status"] = "correct" if cot_correct else "wrong"
+            correct = cot_correct and record["run"].startswith(run_correct)
+            record["correct"], record["status"] = correct, "correct" if correct else "wrong"
         lines.append(json.dumps(record))
     (dest / "results.jsonl").write_text("\n".join(lines) + "\n")
     return dest

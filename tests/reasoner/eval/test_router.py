@@ -47,7 +47,7 @@ def test_the_probe_is_charged_to_every_routed_choice_and_reused_where_it_can_be(
             assert choice.strategy in ("self_consistency", "best_of_n")
             assert choice.tokens == pytest.approx(max(alone.tokens, probe["tokens"]))
         else:
-            assert choice.strategy in ("cot", "adaptive_consistency")
+            assert choice.strategy in ("cot", "adaptive_consistency", "beam_search")
             assert choice.tokens == pytest.approx(alone.tokens + probe["tokens"])
             assert choice.flops == pytest.approx(alone.flops + probe["flops"])
         assert choice.accuracy == alone.accuracy
@@ -151,3 +151,13 @@ def test_the_bundled_router_is_for_the_bundled_tiny_as_it_is_now():
     router = load_router("tiny-arith")
     assert (router.source.model, router.source.dataset, router.source.split) == ("tiny", "arith", "dev")
     assert router.source.weights == weights_fingerprint("tiny")
+
+
+def test_any_swept_strategy_is_a_choice_a_search_too(dev_sweep, tmp_path):
+    """Where only beam search is right, the router sends every bin to it, probe paid on top."""
+    sweep = graded_copy(dev_sweep, tmp_path / "beam-wins", lambda p, i: False, True, run_correct="beam_search@")
+    router = fit_router(sweep, probe_samples=2, bins=2)
+    assert {c.strategy for c in router.default.choices.values()} == {"beam_search"}
+    assert router.default.accuracy == 1.0
+    beam = min((c for c in router.fixed if c.strategy == "beam_search"), key=lambda c: c.flops)
+    assert router.default.flops > beam.flops
