@@ -245,12 +245,16 @@ def total_cost(results: list[Result]) -> Cost:
 
 
 def usage(cost: Cost) -> dict[str, Any]:
-    """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine."""
+    """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine.
+
+    The PRM's tokens are another model's, so they stay out of OpenAI's fields (which count the
+    served model's tokens) and go in our `reasoner` extension, which standard clients ignore."""
     return {"prompt_tokens": cost.prompt_tokens, "completion_tokens": cost.generated_tokens,
             "total_tokens": cost.prompt_tokens + cost.generated_tokens,
             "prompt_tokens_details": {"cached_tokens": cost.cached_prompt_tokens},
             "reasoner": {"model_calls": cost.model_calls, "samples": cost.samples, "flops": cost.flops,
-                         "verifier_seconds": cost.verifier_seconds}}
+                         "verifier_seconds": cost.verifier_seconds, "prm_tokens": cost.prm_tokens,
+                         "prm_flops": cost.prm_flops, "prm_seconds": cost.prm_seconds}}
 
 
 def completion_body(plan: ChatPlan, results: list[Result]) -> dict[str, Any]:

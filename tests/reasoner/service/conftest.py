@@ -35,6 +35,7 @@ class Call:
     cached_tokens: int
     params: object
     finish_reasons: list[str]
+    texts: list[str]
 
 
 @dataclass
@@ -63,7 +64,8 @@ class EngineSpy:
             spy.calls.append(Call(prompt_ids=list(final.prompt_token_ids),
                                   completion_tokens=sum(len(o.token_ids) for o in final.outputs),
                                   cached_tokens=final.num_cached_tokens or 0, params=params,
-                                  finish_reasons=[o.finish_reason for o in final.outputs]))
+                                  finish_reasons=[o.finish_reason for o in final.outputs],
+                                  texts=[o.text for o in final.outputs]))
 
         return spied
 
@@ -89,6 +91,13 @@ class Service:
     def http(self, key: str | None = KEY_A, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=120, **kwargs)
+
+    def metrics(self) -> dict[str, float]:
+        """`/metrics` as {series with labels: value}."""
+        with self.http() as http:
+            text = http.get("/metrics").text
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line and not line.startswith("#")}
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import openai
 import pytest
 
 LONG = {"strategy": "self_consistency", "n": 16}
@@ -100,6 +102,38 @@ def test_async_stream_sends_progress_then_content_then_usage(service):
     assert_usage_matches_engine(chunks[-1].usage, service.spy)
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert len(finish) == 1 and finish[0].model_extra["reasoner"]["candidates"] == 3
+
+
+PRM_REQUEST = {"strategy": "best_of_n", "n": 3, "scorer": "prm",
+               "scorer_options": {"prm": "tiny-prm", "check_tokenizer": False}}
+"""Best-of-3 ranked by the real bundled PRM. `tiny-prm` was trained on bundled tiny's samples, with its tokenizer;
+the test server runs a random checkpoint with another tokenizer, so the request turns the tokenizer check off
+(what is tested here is what the PRM read and how it is booked, not what its scores are worth)."""
+
+
+def test_prm_tokens_are_reported_apart_from_the_served_models_tokens(service):
+    from verifiers.prm import load_prm
+
+    series = f"reasoner_prm_tokens_total{{model={json.dumps(service.model)}}}"
+    before = service.metrics().get(series, 0.0)
+    service.spy.reset()
+    reply = service.client().chat.completions.create(model=service.model, messages=user(), n=2, max_tokens=12,
+                                                     seed=5, extra_body={"reasoner": PRM_REQUEST})
+    booked = [choice.model_extra["reasoner"]["cost"]["prm_tokens"] for choice in reply.choices]  # each run's Cost
+    prm = load_prm("tiny-prm")
+    read = [prm.score([(QUESTION, text) for text in call.texts]).tokens for call in service.spy.calls]
+    assert len(read) == 2 and all(call.params.n == 3 for call in service.spy.calls)
+    assert sorted(booked) == sorted(read) and min(booked) > 0
+    assert reply.usage.model_extra["reasoner"]["prm_tokens"] == sum(booked)
+    assert_usage_matches_engine(reply.usage, service.spy)  # OpenAI's fields count the served model's tokens only
+    assert service.metrics()[series] - before == sum(booked)
+
+
+def test_a_prm_on_another_tokenizer_is_refused_unless_the_request_says_so(service):
+    options = {**PRM_REQUEST, "scorer_options": {"prm": "tiny-prm"}}
+    with pytest.raises(openai.BadRequestError, match="different tokenizer from the policy"):
+        service.client().chat.completions.create(model=service.model, messages=user(), max_tokens=4,
+                                                 extra_body={"reasoner": options})
 
 
 def test_streamed_content_is_the_chosen_candidates_full_text(service):
