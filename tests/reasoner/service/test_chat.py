@@ -136,6 +136,57 @@ def test_a_prm_on_another_tokenizer_is_refused_unless_the_request_says_so(servic
                                                  extra_body={"reasoner": options})
 
 
+def stream(service, **body) -> list:
+    async def collect():
+        client = service.async_client()
+        chunks = await client.chat.completions.create(model=service.model, messages=user(), stream=True,
+                                                      stream_options={"include_usage": True}, **body)
+        return [chunk async for chunk in chunks]
+
+    return asyncio.run(collect())
+
+
+def progress_of(chunks: list) -> tuple[list[dict], int]:
+    """The progress chunks' `reasoner` fields, and the index of the first content chunk."""
+    first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    progress = [(i, c.model_extra["reasoner"]) for i, c in enumerate(chunks)
+                if "done" in (c.model_extra.get("reasoner") or {})]
+    assert progress and all(i < first_content for i, _ in progress)
+    return [p for _, p in progress], first_content
+
+
+def test_stream_progress_counts_every_event_of_every_run_before_the_content(service):
+    # Adaptive consistency one sample a round, settling only at 0.99 (six agreeing answers at least):
+    # six or more model calls, so six or more events, per run, three runs interleaved.
+    options = {"strategy": "adaptive_consistency", "max_n": 12, "batch": 1, "confidence": 0.99, "futility": 0.0}
+    service.spy.reset()
+    chunks = stream(service, n=3, max_tokens=6, seed=2, extra_body={"reasoner": options})
+    progress, _ = progress_of(chunks)
+    finish = {c.choices[0].index: c.model_extra["reasoner"] for c in chunks if c.choices and c.choices[0].finish_reason}
+    assert sorted(finish) == [0, 1, 2]
+    for run in range(3):
+        totals = [p["done"] for p in progress if p["run"] == run]
+        assert [t["events"] for t in totals] == list(range(1, len(totals) + 1))  # none lost, none reordered
+        calls = [t["model_calls"] for t in totals]
+        assert calls == sorted(calls) and calls[-1] >= 6
+        cost = finish[run]["cost"]
+        assert (calls[-1], totals[-1]["candidates"], totals[-1]["generated_tokens"]) == (
+            cost["model_calls"], cost["samples"], cost["generated_tokens"])
+    last = [[p["done"] for p in progress if p["run"] == run][-1] for run in range(3)]
+    assert sum(t["model_calls"] for t in last) == len(service.spy.calls)
+    assert sum(t["generated_tokens"] for t in last) == sum(c.completion_tokens for c in service.spy.calls)
+    assert sum(t["generated_tokens"] for t in last) == chunks[-1].usage.completion_tokens
+
+
+def test_stream_progress_reports_scoring_and_the_prms_tokens(service):
+    chunks = stream(service, max_tokens=12, seed=4, extra_body={"reasoner": PRM_REQUEST})
+    progress, _ = progress_of(chunks)
+    assert [p["event"] for p in progress] == ["generate", "prm", "score"]
+    assert [p["done"]["candidates"] for p in progress] == [3, 3, 3]
+    assert [p["done"]["scored"] for p in progress] == [0, 0, 3]
+    assert progress[-1]["done"]["prm_tokens"] == chunks[-1].usage.model_extra["reasoner"]["prm_tokens"] > 0
+
+
 def test_streamed_content_is_the_chosen_candidates_full_text(service):
     body = dict(model=service.model, messages=user(), max_tokens=16, seed=11,
                 extra_body={"reasoner": {"strategy": "best_of_n", "n": 2, "scorer": "logprob"}})
