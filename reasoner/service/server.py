@@ -1,7 +1,8 @@
 """Start the service: engines first (once, shared by every request), then uvicorn.
 
-`build_state` is where settings turn into running things; `serve` blocks
-until the server stops and then shuts the engines and verifiers down.
+`build_state` is where settings turn into running things (a Ray pool's
+actors start with the app, on its event loop); `serve` blocks until the
+server stops and then shuts the engines and verifiers down.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from reasoner.service.store import ServiceDB
 
 
 def start_generators(config: ServiceConfig) -> dict[str, Any]:
-    """One running generator per served model, engines started in parallel."""
+    """One generator per served model: engines started here in parallel, or (with workers or a Ray
+    address) a Ray pool per model, which the app starts on its own event loop."""
     from reasoner.engine.backends import make_generator
 
+    if config.pooled:
+        from reasoner.jobs.pool import RayPool
+        from reasoner.service.pooled import PoolGenerator
+
+        return {name: PoolGenerator(RayPool(name, workers=config.workers or 1, address=config.ray_address))
+                for name in config.models}
     if config.backend != "vllm":
         return {name: make_generator(config.backend, name, **config.backend_options) for name in config.models}
     from reasoner.engine.backends.vllm import VLLMGenerator
@@ -38,6 +46,9 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
         raise ConfigError(f"binding {config.host} exposes the service beyond this machine; give --keys FILE")
     if len(set(config.models)) != len(config.models):
         raise ConfigError(f"--model given twice: {', '.join(config.models)}")
+    if config.pooled and config.backend != "vllm":
+        raise ConfigError(f"--workers and --ray-address run vLLM engines in Ray actors; --backend {config.backend} "
+                          f"serves from its own server, so give one or the other")
     if verifiers is None:
         from verifiers import VerifierSet
 
