@@ -670,7 +670,7 @@ def _add_serve(commands) -> None:
     p = commands.add_parser("serve", help="an OpenAI-compatible server with per-request strategies and a jobs API")
     p.add_argument("--model", action="append", default=None, help="served model (repeatable; default tiny)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; others need --keys)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one, printed)")
     p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
     p.add_argument("--base-url", default=None, help="server URL for --backend openai")
     p.add_argument("--workers", type=int, default=None,
