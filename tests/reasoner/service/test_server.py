@@ -31,3 +31,11 @@ def test_a_taken_port_is_refused_before_any_engine_starts(tmp_path):
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
             serve(config)
     assert not (tmp_path / "service.db").exists()  # refused before anything was opened
+
+
+def test_workers_with_the_openai_backend_are_refused(tmp_path):
+    from reasoner.service.server import build_state
+
+    config = ServiceConfig(backend="openai", workers=1, db=tmp_path / "service.db")
+    with pytest.raises(ConfigError, match="--workers and --ray-address run vLLM engines in Ray actors"):
+        build_state(config, verifiers=object())
