@@ -1,5 +1,8 @@
 """The Python entry point: `Reasoner(model=...).solve(problem, strategy=...)`.
 
+Strategy options are keyword arguments, e.g. the compute-optimal router:
+`solve(problem, "router", router="router.json", compute_budget=2e9)`.
+
 Async methods (`asolve`, `asolve_many`) let many problems share one engine;
 the sync methods wrap them on the process's engine loop.
 """

@@ -35,6 +35,14 @@ class Meter:
         self.trace: list[TraceEvent] = []
         self.exhausted: str | None = None
         """Which cap stopped the last refused or shrunk call, e.g. `samples`."""
+        self._reserved_samples = 0
+        self._reserved_tokens = 0
+        self._reserved_prompt = 0
+        self._reserved_flops = 0.0
+        self._question_tokens: int | None = None
+        """The longest prompt seen without its token prefix (the rendered question), once a call has run."""
+        """What calls in flight may still spend: concurrent calls of one problem (a search expanding
+        several paths at once) must not each spend the same remainder."""
         self._seen: list[list[int]] = []
         """Token ids of every input and output of this problem's calls, for `_reused`."""
         self._started = time.perf_counter()
@@ -44,9 +52,37 @@ class Meter:
         allowed = self.fit(request)
         if allowed is None:
             return []
-        generation = await self.generator.generate(allowed)
+        samples, tokens, prompt = allowed.n, allowed.n * allowed.sampling.max_tokens, self._prompt_guess(allowed)
+        self._reserve(samples, tokens, prompt)
+        try:
+            generation = await self.generator.generate(allowed)
+        finally:
+            self._reserve(-samples, -tokens, -prompt)
         self._book(allowed, generation)
         return generation.candidates
+
+    @property
+    def reserved_flops(self) -> float:
+        """FLOPs the calls in flight may still spend (their token caps and prompt guesses)."""
+        return self.generator.info.flops(self._reserved_tokens + self._reserved_prompt) + self._reserved_flops
+
+    def reserve_flops(self, flops: float) -> bool:
+        """Hold `flops` for work about to run beside generation (a PRM scoring) if the FLOPs budget
+        allows it; False, with the meter exhausted, if not. `release_flops` gives it back once booked."""
+        cap = self.budget.flops
+        if cap is not None and self.cost.total_flops + self.reserved_flops + flops > cap:
+            self.exhausted = "flops"
+            return False
+        self._reserved_flops += flops
+        return True
+
+    def release_flops(self, flops: float) -> None:
+        self._reserved_flops -= flops
+
+    def _reserve(self, samples: int, tokens: int, prompt: int) -> None:
+        self._reserved_samples += samples
+        self._reserved_tokens += tokens
+        self._reserved_prompt += prompt
 
     def fit(self, request: GenerationRequest) -> GenerationRequest | None:
         """`request` shrunk to the remaining budget, or None if no sample fits."""
@@ -54,7 +90,7 @@ class Meter:
         samples_left = self._samples_left()
         if samples_left is not None and samples_left < n:
             n, self.exhausted = samples_left, "samples"
-        tokens_left = self._tokens_left(prompt_tokens_guess=self._mean_prompt_tokens())
+        tokens_left = self._tokens_left(prompt_tokens_guess=self._prompt_guess(request))
         max_tokens = request.sampling.max_tokens
         if tokens_left is not None and n > 0 and tokens_left < n * max_tokens:
             max_tokens = tokens_left // n
@@ -91,6 +127,8 @@ class Meter:
 
     def _book(self, request: GenerationRequest, generation: Generation) -> None:
         generated = sum(c.num_tokens for c in generation.candidates)
+        question = generation.prompt_tokens - len(request.prefix_ids)
+        self._question_tokens = max(self._question_tokens or 0, question)
         cached = min(generation.cached_tokens, generation.prompt_tokens)
         reused = self._reused(generation, cached)
         info = self.generator.info
@@ -120,17 +158,25 @@ class Meter:
     def _samples_left(self) -> int | None:
         if self.budget.samples is None:
             return None
-        return max(0, self.budget.samples - self.cost.samples)
+        return max(0, self.budget.samples - self.cost.samples - self._reserved_samples)
 
     def _tokens_left(self, prompt_tokens_guess: int) -> int | None:
         limits = []
         if self.budget.generated_tokens is not None:
-            limits.append(self.budget.generated_tokens - self.cost.generated_tokens)
+            limits.append(self.budget.generated_tokens - self.cost.generated_tokens - self._reserved_tokens)
         params = self.generator.info.parameters
         if self.budget.flops is not None and params:
-            flops_left = self.budget.flops - self.cost.total_flops
+            flops_left = self.budget.flops - self.cost.total_flops - self.reserved_flops
             limits.append(int(flops_left // (2 * params)) - prompt_tokens_guess)
         return max(0, min(limits)) if limits else None
+
+    def _prompt_guess(self, request: GenerationRequest) -> int:
+        """Prompt tokens a call may compute: the mean of earlier calls, or, for a call continuing a
+        token prefix (step-level search), the longest question seen plus that prefix, whichever is more."""
+        mean = self._mean_prompt_tokens()
+        if not request.prefix_ids or self._question_tokens is None:
+            return mean
+        return max(mean, self._question_tokens + len(request.prefix_ids))
 
     def _mean_prompt_tokens(self) -> int:
         calls = self.cost.model_calls

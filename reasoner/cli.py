@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.cli_options import key_value, positive_float, positive_int
-from reasoner.errors import OptionError, ReasonerError
+from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(commands)
     _add_tree(commands)
     _add_verify(commands)
+    _add_router(commands)
     _add_models(commands)
     _add_train(commands)
     _add_serve(commands)
@@ -62,6 +63,9 @@ def _add_solve(commands) -> None:
     p = commands.add_parser("solve", help="run a strategy over a dataset and grade it")
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default=None,
+                   help="split of a bundled task (arith, pyfunc): test (default), dev for choosing settings, "
+                        "train (with --limit)")
     p.add_argument("--strategy", default="cot", help="strategy name or module:Class (default: cot)")
     p.add_argument("--n", type=int, default=None, help="samples per problem for sampling strategies")
     p.add_argument("--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
@@ -83,8 +87,15 @@ def _add_solve(commands) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.add_argument("--scorer", default=None,
                    help="best_of_n: scorer (logprob, public_tests, prm); self_consistency: vote weights by it")
-    p.add_argument("--prm", default=None, help="with --scorer prm: bundled PRM name (tiny-prm) or PRM folder")
+    p.add_argument("--prm", default=None, help="bundled PRM name (tiny-prm) or PRM folder, for --scorer prm or a search strategy "
+                        "(beam_search, dvts, mcts, particle_filter)")
     p.add_argument("--aggregation", default=None, help="with --scorer prm: last, min (default), prod or mean")
+    p.add_argument("--router", default=None, help="with --strategy router: the router file `reasoner router fit` wrote")
+    p.add_argument("--compute-budget", type=positive_float, default=None,
+                   help="with --strategy router: best accuracy within this mean compute per question "
+                        "(FLOPs, or tokens with --option unit=tokens), probe included")
+    p.add_argument("--target-accuracy", type=positive_float, default=None,
+                   help="with --strategy router: the least compute reaching this mean accuracy (on the dev split)")
     p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
 
@@ -100,14 +111,15 @@ def run_solve(args: argparse.Namespace) -> int:
 
     strategy, options = solve_strategy(args.strategy, args.option,
                                        {"n": ("--n", args.n), "max_tokens": ("--max-tokens", args.max_tokens),
-                                        **{key: ("--scorer", value) for key, value in _scorer_options(args).items()}})
+                                        **_scorer_options(args), **_router_options(args)})
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
-    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format)
-    _stage(f"loaded {len(problems)} problems from {args.dataset}")
+    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split)
+    dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
+    _stage(f"loaded {len(problems)} problems from {dataset}")
     model = _model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
-    config = JobConfig(dataset=args.dataset, strategy=args.strategy, strategy_options=options,
+    config = JobConfig(dataset=dataset, strategy=args.strategy, strategy_options=options,
                        model=model, backend=args.backend, seed=args.seed)
     started = time.perf_counter()
     future = _submit(_solve_job(args, config, problems, address), engine_loop())
@@ -118,18 +130,21 @@ def run_solve(args: argparse.Namespace) -> int:
         _report_interrupted(args)
         return 130
     report = summary.report()
-    report.update(strategy=args.strategy, **what_ran(strategy), model=args.model, dataset=args.dataset,
+    report.update(strategy=args.strategy, **what_ran(strategy), model=args.model, dataset=dataset,
                   wall_s=round(time.perf_counter() - started, 3))
     _print_summary(report, as_json=args.json)
     return 0
 
 
-def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Strategy options for --scorer/--prm/--aggregation, checked before any engine starts."""
+def _scorer_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """Strategy options (with the flag that set each) for --scorer/--prm/--aggregation, checked before any
+    engine starts. A search strategy (beam_search, ...) takes --prm and --aggregation as its own options."""
     scorer_options = {k: v for k, v in {"prm": args.prm, "aggregation": args.aggregation}.items() if v is not None}
+    if args.scorer is None and _takes_prm(args.strategy):
+        return {key: (f"--{key}", value) for key, value in scorer_options.items()}
     if args.scorer is None:
         if scorer_options:
-            raise OptionError("--prm and --aggregation need --scorer prm")
+            raise OptionError("--prm and --aggregation need --scorer prm (or a search strategy such as beam_search)")
         return {}
     if scorer_options and args.scorer != "prm":
         raise OptionError(f"--prm and --aggregation apply to --scorer prm, not --scorer {args.scorer}")
@@ -141,8 +156,32 @@ def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
         check_aggregation(scorer.aggregation)
         load_prm(scorer.prm)  # a bad folder fails now, naming what is missing
     if args.strategy == "self_consistency":
-        return {"weight_scorer": args.scorer, "scorer_options": scorer_options}
-    return {"scorer": args.scorer, "scorer_options": scorer_options}
+        return {"weight_scorer": ("--scorer", args.scorer), "scorer_options": ("--scorer", scorer_options)}
+    return {"scorer": ("--scorer", args.scorer), "scorer_options": ("--scorer", scorer_options)}
+
+
+def _takes_prm(strategy: str) -> bool:
+    """Whether the strategy has a `prm` option of its own (the step-level searches do)."""
+    from strategies import STRATEGIES
+
+    try:
+        cls = STRATEGIES.get(strategy)
+    except ConfigError:
+        return False  # solve_strategy reports the unknown strategy with its flag
+    return "prm" in getattr(cls, "model_fields", {})
+
+
+def _router_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """Strategy options set by --router, --compute-budget and --target-accuracy (router strategies only)."""
+    given = {"router": ("--router", args.router), "compute_budget": ("--compute-budget", args.compute_budget),
+             "target_accuracy": ("--target-accuracy", args.target_accuracy)}
+    given = {key: pair for key, pair in given.items() if pair[1] is not None}
+    if given and args.strategy not in ("router", "oracle_router"):
+        flags = ", ".join(flag for flag, _ in given.values())
+        raise OptionError(f"{flags}: only for --strategy router (or oracle_router), not {args.strategy}")
+    if given and "router" not in given:
+        raise OptionError("--strategy router needs --router ROUTER.json")
+    return given
 
 
 async def _solve_job(args: argparse.Namespace, config, problems, address: str | None):
@@ -300,6 +339,9 @@ def _add_sweep(commands) -> None:
     p = commands.add_parser("sweep", help="accuracy against compute over strategies, budgets and models")
     p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
     p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default=None,
+                   help="split of a bundled task (arith, pyfunc): test (default), dev for choosing settings, "
+                        "train (with --limit)")
     p.add_argument("--strategies", default=None,
                    help="comma-separated strategy names or module:Class paths, e.g. cot, self_consistency, "
                         "best_of_n, revision, adaptive_consistency (default: the first four)")
@@ -325,7 +367,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from verifiers import VerifierSet
 
     strategy_options = sweep_strategy_options(args.option)
-    options = {"dataset": args.dataset, "format": args.format, "strategies": args.strategies,
+    options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "concurrency": args.concurrency,
                "strategy_options": strategy_options or None}  # None until a --option is given
@@ -377,6 +419,36 @@ def run_tree(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(tree.nodes)} nodes, chosen path {tree.chosen_path() or 'none'}, "
           + (f"first wrong steps at nodes {sorted(marks.first_wrong) or 'none'}" if marks.checked
              else "steps not checked"))
+    return 0
+
+
+def _add_router(commands) -> None:
+    p = commands.add_parser("router", help="the compute-optimal router: fit it on a dev-split sweep")
+    kinds = p.add_subparsers(title="commands")
+    f = kinds.add_parser("fit", help="fit a router file from a `reasoner sweep --split dev` folder")
+    f.add_argument("sweep", type=Path, help="sweep folder (summary.json and results.jsonl); not a test-split sweep")
+    f.add_argument("--out", type=Path, required=True, help="router file to write, e.g. router.json")
+    f.add_argument("--model", default=None, help="which of the sweep's models (default: its only one)")
+    f.add_argument("--probe-samples", type=positive_int, default=4, help="samples the probe draws (default 4)")
+    f.add_argument("--bins", type=positive_int, default=4, help="predicted-difficulty bins (default 4)")
+    f.add_argument("--require", default=None,
+                   help="comma-separated STRATEGY or STRATEGY@BUDGET the sweep must hold, e.g. cot,best_of_n@16")
+    f.set_defaults(run=run_router_fit)
+
+
+def run_router_fit(args: argparse.Namespace) -> int:
+    from reasoner.eval.router import fit_router, write_router
+
+    require = comma_list(args.require, str.strip, "--require", "names")
+    router = fit_router(args.sweep, model=args.model, probe_samples=args.probe_samples, bins=args.bins,
+                        require=require or ())
+    write_router(router, args.out)
+    policy = router.default
+    choices = ", ".join(f"bin {key}: {c.strategy}@{c.budget}" for key, c in policy.choices.items())
+    print(f"fitted on {router.source.problems} problems of {router.source.dataset} ({router.source.split} split); "
+          f"default policy {choices}: dev accuracy {policy.accuracy:.3f} at {policy.flops:.3g} FLOPs per question "
+          f"(probe {router.probe_cost['flops']:.3g})")
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 

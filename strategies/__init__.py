@@ -20,6 +20,12 @@ STRATEGIES = Registry(
         "best_of_n": "strategies.best_of_n:BestOfN",
         "adaptive_consistency": "strategies.adaptive_consistency:AdaptiveConsistency",
         "revision": "strategies.revision:Revision",
+        "beam_search": "strategies.beam_search:BeamSearch",
+        "dvts": "strategies.dvts:DVTS",
+        "mcts": "strategies.mcts:MCTS",
+        "particle_filter": "strategies.particle_filter:ParticleFilter",
+        "router": "strategies.router:Router",
+        "oracle_router": "strategies.router:OracleRouter",
     },
 )
 

@@ -70,6 +70,19 @@ def verifiers(math_verifier, code_verifier):
 
 
 @pytest.fixture(scope="session")
+def dev_sweep(engine, tiny_checkpoint, verifiers, tmp_path_factory) -> Path:
+    """A finished sweep of 6 arith dev problems at budgets 1, 2, 4, for fitting routers."""
+    from reasoner.eval.sweep import make_config, run_sweep
+
+    out = tmp_path_factory.mktemp("dev-sweep")
+    config = make_config(dataset="arith", split="dev", limit=6, models=str(tiny_checkpoint),
+                         strategies="cot,self_consistency,best_of_n,adaptive_consistency", budgets="1,2,4",
+                         max_tokens=16, scorer="logprob")
+    run_sweep(config, out, lambda model: engine, verifiers, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def ray_runtime():
     """A local Ray runtime for the session; logical CPUs let two engine actors plus tasks fit."""
     import ray

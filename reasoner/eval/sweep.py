@@ -46,10 +46,10 @@ generator factory; the CLI uses `VLLMGenerator.shared`).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from math import isfinite
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -80,6 +80,8 @@ class SweepConfig(BaseModel):
     """Dataset name or JSONL file."""
     format: str | None = None
     """Force the file format (reasoner, gsm8k, math, mbpp, humaneval)."""
+    split: Literal["train", "dev", "test"] | None = None
+    """Split of a bundled task family (None: its test split); tune on `dev`, report on `test`."""
     limit: int | None = Field(None, ge=1)
     """Use only the first K problems."""
     models: tuple[str, ...] = ("tiny",)
@@ -141,8 +143,10 @@ class SweepConfig(BaseModel):
     @property
     def generation_hash(self) -> str:
         """Digest of the settings that fix each run's output; a folder holds one."""
-        return config_digest(self.model_dump(include={"dataset", "format", "seed", "max_tokens", "temperature",
-                                                       "top_p", "scorer", "strategy_options"}))
+        fields = {"dataset", "format", "seed", "max_tokens", "temperature", "top_p", "scorer", "strategy_options"}
+        if self.split is not None:  # so folders written before splits existed keep their digest
+            fields.add("split")
+        return config_digest(self.model_dump(include=fields))
 
     def strategy(self, name: str) -> Strategy:
         """The strategy `name` with the sweep's shared settings and its own options."""
@@ -168,6 +172,9 @@ def make_config(**options: Any) -> SweepConfig:
         raise ConfigError(f"bad sweep options: {problems}") from exc
     for name in config.strategies:
         config.strategy(name)  # bad options for a strategy fail here, before any work
+    from reasoner.datasets import check_split
+
+    check_split(config.dataset, config.split)
     return config
 
 
@@ -342,7 +349,7 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     """
     from reasoner.datasets import load_dataset
 
-    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format)
+    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split)
     _require_references(problems)
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out} is a file; a sweep writes a folder")
@@ -428,26 +435,33 @@ def graded_samples(record: Record, scorer: ScorerChoice | None = None) -> list[G
 
 def summarize_sweep(config: SweepConfig, problems: Sequence[Problem], records: Sequence[Record]) -> list[SweepRow]:
     """One row per model x strategy x budget from the sweep's records."""
+    ids = [p.id for p in problems]
+    return [_row(model, name, budget, points, replayed=replayed, config=config)
+            for model in config.models for name, budget, replayed, points in row_points(config, ids, records, model)]
+
+
+def row_points(config: SweepConfig, problem_ids: Sequence[str], records: Sequence[Record],
+               model: str) -> Iterator[tuple[str, int, bool, list[Point]]]:
+    """Per strategy and budget of `model`: (strategy, budget, replayed, one `Point` per problem in order).
+
+    A missing record is a KeyError naming (model, run, problem).
+    """
     index = {record_key(r): r for r in records if r.get("config_hash") == config.generation_hash}
     sweep_plan = plan(config)
-    rows = []
-    for model in config.models:
-        for name in config.strategies:
-            if name in sweep_plan.replayed:
-                run = sweep_plan.replayed[name]
-                strategy = config.strategy(name)
-                for budget in config.budgets:
-                    points = [_replayed_point(strategy, index[(model, run.key, p.id)], budget, run.n, config)
-                              for p in problems]
-                    rows.append(_row(model, name, budget, points, replayed=True, config=config))
-            else:
-                for run in sweep_plan.rerun[name]:
-                    points = [_run_point(index[(model, run.key, p.id)]) for p in problems]
-                    rows.append(_row(model, name, run.budget, points, replayed=False, config=config))
-    return rows
+    for name in config.strategies:
+        if name in sweep_plan.replayed:
+            run = sweep_plan.replayed[name]
+            strategy = config.strategy(name)
+            for budget in config.budgets:
+                yield name, budget, True, [replayed_point(strategy, index[(model, run.key, pid)], budget, run.n,
+                                                          config) for pid in problem_ids]
+        else:
+            for run in sweep_plan.rerun[name]:
+                yield name, run.budget, False, [run_point(index[(model, run.key, pid)]) for pid in problem_ids]
 
 
-def _replayed_point(strategy: Any, record: Record, budget: int, n: int, config: SweepConfig) -> Point:
+def replayed_point(strategy: Any, record: Record, budget: int, n: int, config: SweepConfig) -> Point:
+    """What a replayable strategy would have done at `budget` on one problem's shared samples."""
     samples = graded_samples(record, strategy.replay_scorer)
     if len(samples) != n:
         raise JobError(f"{record['problem_id']}: {len(samples)} samples recorded, the sweep needs {n}")
@@ -468,7 +482,8 @@ def _ungradable(record: Record) -> bool:
     return any(c.get("status") == "error" for c in record["candidates"])
 
 
-def _run_point(record: Record) -> Point:
+def run_point(record: Record) -> Point:
+    """One problem's outcome of a strategy run at one budget, as booked."""
     cost = record["cost"]
     return Point(level=record["level"], metrics={"accuracy": float(record["correct"])},
                  tokens=cost["generated_tokens"], flops=cost["flops"] + cost.get("prm_flops", 0.0),

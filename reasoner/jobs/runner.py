@@ -89,7 +89,20 @@ class JobConfig(BaseModel):
         from reasoner.engine.models import weights_fingerprint
 
         settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
+        prms = sorted(set(prm_names(self.strategy_options)))
+        if prms:  # only then, so the hashes of jobs without a PRM stay what they were
+            settings["prm_weights"] = {name: weights_fingerprint(name) for name in prms}
         return config_digest(settings)
+
+
+def prm_names(options: Any) -> list[str]:
+    """Every PRM a strategy's options name (`prm`, at any depth, e.g. inside `scorer_options`)."""
+    if isinstance(options, dict):
+        found = [value for key, value in options.items() if key == "prm" and isinstance(value, str)]
+        return found + [name for value in options.values() for name in prm_names(value)]
+    if isinstance(options, list | tuple):
+        return [name for value in options for name in prm_names(value)]
+    return []
 
 
 def config_digest(settings: dict[str, Any]) -> str:

@@ -1,12 +1,16 @@
-"""Bundled task families: synthetic problems with a fixed test split and SFT data.
+"""Bundled task families: synthetic problems with fixed test and dev splits, and SFT data.
 
 Each family (`arith`, `pyfunc`) draws problems of difficulty level 1-5 from a
 seeded `random.Random`. This package turns families into datasets:
 
 - the test split is fixed: 500 problems, 100 per level, interleaved so any
   prefix of five or more spans every level, drawn from constant seeds;
-- the train split is drawn from per-seed streams and never contains a prompt
+- the dev split (for choosing settings: router fits, strategy defaults) is
+  built the same way from its own constant seeds, and skips every prompt
   whose normalised hash is in the test split;
+- the train split is drawn from per-seed streams and never contains a prompt
+  whose normalised hash is in the test or dev split. So tuning on dev never
+  sees test prompts, and training never sees dev or test prompts.
 - `training_examples` mixes "solve" examples with "revision" examples whose
   prompts, built by `revision_prompt`, show earlier (often wrong) attempts.
 
@@ -30,7 +34,7 @@ from reasoner.tasks.arith import check_step
 from reasoner.types import Problem
 
 __all__ = [
-    "TASKS", "SFTExample", "TaskFamily", "check_step", "load_task", "prompt_hash", "resolve_family",
+    "SPLITS", "TASKS", "SFTExample", "TaskFamily", "check_step", "load_task", "prompt_hash", "resolve_family",
     "revision_prompt", "training_examples", "SolutionPaths",
 ]
 
@@ -39,6 +43,8 @@ DATASET_VERSION = "v1"
 LEVELS = (1, 2, 3, 4, 5)
 TEST_PER_LEVEL = 100
 TEST_SIZE = TEST_PER_LEVEL * len(LEVELS)
+DEV_SIZE = TEST_SIZE
+"""The dev split is as large and as level-balanced as the test split."""
 WRONG_ATTEMPT_RATE = 0.8
 """Share of earlier attempts in revision examples that are wrong; the rest are correct."""
 TWO_ATTEMPT_RATE = 0.3
@@ -46,7 +52,10 @@ TWO_ATTEMPT_RATE = 0.3
 TWO_ATTEMPT_MAX_CHARS = 800
 """A second attempt is shown only if prompt plus completion stay this short (~300 tokens)."""
 
-Split = Literal["train", "test"]
+Split = Literal["train", "dev", "test"]
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+FIXED_SPLITS = {"test": TEST_SIZE, "dev": DEV_SIZE}
+"""Splits that are a constant list of problems, and their sizes."""
 
 
 @runtime_checkable
@@ -106,67 +115,87 @@ def prompt_hash(prompt: str) -> str:
 def load_task(name: str, split: Split, n: int | None = None, seed: int = 0) -> list[Problem]:
     """Problems of one family (a `TASKS` name or a path, see `resolve_family`).
 
-    `test`: the fixed split, or its first `n` problems; `seed` is ignored.
-    `train`: `n` problems drawn with `seed`, none of them in the test split.
+    `test`, `dev`: the fixed split, or its first `n` problems; `seed` is ignored.
+    `train`: `n` problems drawn with `seed`, none of them in the test or dev split.
     """
     family = resolve_family(name)
-    if split == "test":
-        if n is not None and not 0 <= n <= TEST_SIZE:
-            raise ConfigError(f"the {name} test split has {TEST_SIZE} problems; asked for n={n}")
-        return _test_split(family, TEST_SIZE if n is None else n)
+    if split in FIXED_SPLITS:
+        size = FIXED_SPLITS[split]
+        if n is not None and not 0 <= n <= size:
+            raise ConfigError(f"the {name} {split} split has {size} problems; asked for n={n}")
+        return _fixed_split(family, split, size if n is None else n)
     if split == "train":
         if n is None or n < 0:
             raise ConfigError(f"the train split needs a count n >= 0; got n={n}")
         return _train_split(family, n, seed)
-    raise ConfigError(f"unknown split {split!r}; use 'train' or 'test'")
+    raise ConfigError(f"unknown split {split!r}; use one of {', '.join(repr(s) for s in SPLITS)}")
 
 
-def _test_split(family: TaskFamily, n: int) -> list[Problem]:
+def _fixed_split(family: TaskFamily, split: str, n: int) -> list[Problem]:
     """Problem i has level (i % 5) + 1; each level comes from its own constant stream."""
     name = family.FAMILY
     per_level = -(-n // len(LEVELS))
-    streams = {level: _distinct(family, level, per_level) for level in LEVELS}
+    excluded = _hashes(family, "test") if split == "dev" else frozenset()
+    streams = {level: _distinct(family, split, level, per_level, excluded) for level in LEVELS}
     problems = []
     for index in range(n):
         level = LEVELS[index % len(LEVELS)]
         problem = next(streams[level])
-        problems.append(problem.model_copy(update={"id": f"{name}-test-{index:05d}"}))
+        problems.append(problem.model_copy(update={"id": f"{name}-{split}-{index:05d}"}))
     return problems
 
 
-def _distinct(family: TaskFamily, level: int, count: int) -> Iterator[Problem]:
-    """`count` problems of one level from the constant test stream, no prompt twice."""
-    rng = random.Random(f"{family.FAMILY}-test-{DATASET_VERSION}-level{level}")
+def _distinct(family: TaskFamily, split: str, level: int, count: int,
+              excluded: frozenset[str]) -> Iterator[Problem]:
+    """`count` problems of one level from the split's constant stream, no prompt twice, none in `excluded`."""
+    rng = random.Random(f"{family.FAMILY}-{split}-{DATASET_VERSION}-level{level}")
     seen: set[str] = set()
     while len(seen) < count:
-        problem = family.sample(rng, level, f"{family.FAMILY}-test-pending")
+        problem = family.sample(rng, level, f"{family.FAMILY}-{split}-pending")
         digest = prompt_hash(problem.prompt)
-        if digest not in seen:
+        if digest not in seen and digest not in excluded:
             seen.add(digest)
             yield problem
 
 
-# The test split is a constant, and trainers draw many small train batches; without
-# this memo, rebuilding the split would dominate each draw.
+# The fixed splits are constants, and trainers draw many small train batches; without
+# this memo, rebuilding the splits would dominate each draw.
 @functools.lru_cache(maxsize=None)
-def _test_hashes(family: TaskFamily) -> frozenset[str]:
-    return frozenset(prompt_hash(problem.prompt) for problem in _test_split(family, TEST_SIZE))
+def _hashes(family: TaskFamily, split: str) -> frozenset[str]:
+    return frozenset(prompt_hash(problem.prompt) for problem in _fixed_split(family, split, FIXED_SPLITS[split]))
 
 
 def _train_split(family: TaskFamily, n: int, seed: int) -> list[Problem]:
-    """Levels are drawn uniformly, so even a small draw is an unbiased mix."""
+    """Levels are drawn uniformly, so even a small draw is an unbiased mix.
+
+    A draw that hits a test prompt is redrawn from the seed's stream; one
+    that hits a dev prompt is replaced from a stream of its own (seeded by its
+    id), so the dev split, added after models were trained, changes no train
+    problem but those it had to replace.
+    """
     name = family.FAMILY
-    excluded = _test_hashes(family)
+    test, dev = _hashes(family, "test"), _hashes(family, "dev")
     rng = random.Random(f"{name}-train-{DATASET_VERSION}-seed{seed}")
     problems = []
     for index in range(n):
         level = rng.choice(LEVELS)
         problem_id = f"{name}-train-s{seed}-{index:06d}"
         problem = family.sample(rng, level, problem_id)
-        while prompt_hash(problem.prompt) in excluded:
+        while prompt_hash(problem.prompt) in test:
             problem = family.sample(rng, level, problem_id)
+        if prompt_hash(problem.prompt) in dev:
+            problem = _replacement(family, level, problem_id, test | dev)
         problems.append(problem)
     return problems
+
+
+def _replacement(family: TaskFamily, level: int, problem_id: str, excluded: frozenset[str]) -> Problem:
+    """A problem of `level` outside `excluded`, from a stream seeded by `problem_id` alone."""
+    rng = random.Random(f"{problem_id}-{DATASET_VERSION}-replacement")
+    problem = family.sample(rng, level, problem_id)
+    while prompt_hash(problem.prompt) in excluded:
+        problem = family.sample(rng, level, problem_id)
+    return problem
 
 
 def revision_prompt(problem_prompt: str, attempts: list[str], feedback: list[str | None] | None = None) -> str:

@@ -56,3 +56,29 @@ def test_a_flops_budget_charges_only_computed_prompt_tokens():
     assert cached.cost.generated_tokens == 20
     assert uncached.cost.generated_tokens == 10  # the second call is refused: the first booked 1,010 tokens
     assert uncached.exhausted == "tokens"
+
+
+class YieldingGenerator(CachingGenerator):
+    """Gives way to other tasks before answering, as a real engine does, so calls overlap."""
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        return await super().generate(request)
+
+
+def test_concurrent_calls_of_one_problem_cannot_each_spend_the_same_remainder():
+    """A search expands several paths at once through one meter; what calls in flight may spend is held."""
+    import asyncio
+
+    meter = Meter(YieldingGenerator(prompt_tokens=10, cached=0), Budget(generated_tokens=12))
+    request = GenerationRequest(prompt="q", n=2, sampling=SamplingConfig(max_tokens=5))
+
+    async def three_at_once():
+        return await asyncio.gather(*(meter.generate(request) for _ in range(3)))
+
+    results = run_sync(three_at_once())
+    # 2 x 5 tokens, then the 2 left as 2 x 1, then nothing
+    assert [[c.num_tokens for c in r] for r in results] == [[5, 5], [1, 1], []]
+    assert meter.cost.generated_tokens == 12 and meter.stop_reason == "budget:tokens"

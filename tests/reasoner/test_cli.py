@@ -162,6 +162,15 @@ def test_bad_dataset_line_exits_with_file_and_line(capsys):
     assert "bad_json.jsonl:2: invalid JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["solve", "sweep"])
+def test_split_of_a_file_exits_with_a_clear_message(command, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main([command, "--dataset", str(FIXTURES / "problems.jsonl"), "--split", "dev", "--out", str(out)])
+    assert code == 1
+    assert "split 'dev' applies to the bundled task families (arith, pyfunc)" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_report_of_missing_file_is_an_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "none.jsonl")]) == 1
     assert "no results file" in capsys.readouterr().err

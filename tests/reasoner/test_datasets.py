@@ -104,3 +104,22 @@ def test_duplicate_ids_are_refused(tmp_path):
     path.write_text('{"id": "a", "prompt": "q", "answer": "1"}\n{"id": "a", "prompt": "q2", "answer": "2"}\n')
     with pytest.raises(DataError, match="duplicate id 'a'"):
         load_dataset(str(path))
+
+
+def test_named_task_loads_its_dev_split():
+    from reasoner.tasks import load_task
+
+    problems = load_dataset("arith", limit=7, split="dev")
+    assert problems == load_task("arith", "dev", n=7)
+    assert load_dataset("arith", limit=7) == load_task("arith", "test", n=7)
+
+
+@pytest.mark.parametrize(("name", "split", "message"), [
+    (str(FIXTURES / "gsm8k.jsonl"), "dev", "has no splits"),
+    ("humaneval", "dev", "has no splits"),
+    ("arith", "valid", "unknown split 'valid'; arith has train, dev, test"),
+    ("arith", "train", "give its size"),
+])
+def test_a_split_a_dataset_does_not_have_is_a_data_error(name, split, message):
+    with pytest.raises(DataError, match=message):
+        load_dataset(name, split=split)

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent("""
 
     if __name__ == "__main__":
         with Reasoner(model={model!r}) as reasoner:
-            result = reasoner.jobs.solve(Problem(id="p", prompt="What is 2 + 3?", answer="5"), max_tokens=8)
+            result = reasoner.solve(Problem(id="p", prompt="What is 2 + 3?", answer="5"), max_tokens=8)
         print("ANSWER", result.answer is not None or result.candidates[0].num_tokens > 0)
 """)
 

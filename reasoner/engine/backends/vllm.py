@@ -152,6 +152,8 @@ class VLLMGenerator:
             raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
                               f"outputs for n={request.n}")
         candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
+        if request.sampling.include_stop:
+            candidates = [align_to_text(c, self.formatter.tokenizer) for c in candidates]
         return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), prompt_token_ids=prompt_ids,
                           cached_tokens=final.num_cached_tokens or 0, weight_version=version)
 
@@ -301,6 +303,30 @@ def to_candidate(output) -> Candidate:
         token_logprobs=_sampled_logprobs(output),
         stop_reason=stop_reason,
     )
+
+
+def align_to_text(candidate: Candidate, tokenizer) -> Candidate:
+    """`candidate` with token ids that spell exactly its text.
+
+    When a kept stop string ends inside a token (a newline token that also
+    holds the next line's indent), vLLM cuts the text after the stop string but
+    keeps the whole token, so a search continuing from the ids would skip the
+    characters the text dropped. The last token is then re-encoded up to the
+    cut. `num_tokens` and the log-probabilities still count what was generated.
+    """
+    ids = candidate.token_ids
+    if candidate.stop_reason is None or not ids or _decode(tokenizer, ids) == candidate.text:
+        return candidate
+    head = ids[:-1]
+    spelled = _decode(tokenizer, head)
+    if not candidate.text.startswith(spelled):
+        return candidate
+    tail = tokenizer.encode(candidate.text[len(spelled):], add_special_tokens=False)
+    return candidate.model_copy(update={"token_ids": [*head, *tail]})
+
+
+def _decode(tokenizer, ids: list[int]) -> str:
+    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
 
 def _sampled_logprobs(output) -> list[float] | None:

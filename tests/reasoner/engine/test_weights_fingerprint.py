@@ -109,3 +109,23 @@ def test_sweep_refuses_to_resume_over_other_weights(tmp_path, verifiers):
     with pytest.raises(ResumeMismatchError, match="tiny made with other weights"):
         run_sweep(config, out, no_engine, verifiers, progress=False)
     assert (out / "results.jsonl").read_text() == before
+
+
+def test_a_job_with_a_retrained_prm_does_not_resume_the_old_prms_records(tmp_path):
+    folder = tmp_path / "prm"
+    shutil.copytree(BUNDLED_DIR / "tiny-prm", folder)
+    weights = next(folder.glob("*.safetensors"))
+
+    def job(**scorer_options):
+        return JobConfig(dataset="arith", strategy="best_of_n", model="tiny",
+                         strategy_options={"n": 4, "scorer": "prm", "scorer_options": scorer_options})
+
+    before = job(prm=str(folder)).hash
+    assert job(prm=str(folder)).hash == before
+    flip_byte(weights, weights.stat().st_size // 2)
+    assert job(prm=str(folder)).hash != before
+    # A job without a PRM keeps the digest it had before PRM weights were hashed.
+    plain = JobConfig(dataset="arith", strategy="cot", model="tiny")
+    from reasoner.jobs.runner import config_digest
+
+    assert plain.hash == config_digest({**plain.model_dump(mode="json"), "weights": weights_fingerprint("tiny")})

@@ -32,6 +32,12 @@ TEST_SPLIT_SHA256 = {
     "pyfunc": "5515153f5cec91d75f513bcbdcea466c0df4736afc8e99ad4e4eed2d02cba7f5",
 }
 
+# The dev split, likewise (tuning data: router fits, chosen defaults).
+DEV_SPLIT_SHA256 = {
+    "arith": "840faa32402e7ad735738673caea79620bc20566318cd7d56ed79d8a5ea92f18",
+    "pyfunc": "ecac977a03591250dfc9947aacad29beb1fe3d9526f12daa571d87a782023930",
+}
+
 
 def split_digest(problems) -> str:
     blob = json.dumps([problem.model_dump(mode="json") for problem in problems], sort_keys=True)
@@ -106,12 +112,59 @@ def test_train_never_contains_a_test_prompt(name):
     assert not test & {prompt_hash(problem.prompt) for problem in train}
 
 
+@pytest.mark.parametrize("name", FAMILIES)
+def test_dev_split_matches_the_committed_hash(name):
+    assert split_digest(load_task(name, "dev")) == DEV_SPLIT_SHA256[name]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_dev_split_is_fixed_whatever_the_seed(name):
+    assert load_task(name, "dev", seed=3) == load_task(name, "dev")
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_dev_split_is_level_balanced_like_test(name):
+    problems = load_task(name, "dev")
+    assert Counter(problem.level for problem in problems) == {level: 100 for level in range(1, 6)}
+    assert [problem.level for problem in problems[:10]] == [1, 2, 3, 4, 5] * 2
+    assert len({prompt_hash(problem.prompt) for problem in problems}) == 500
+    assert problems[4].id == f"{name}-dev-00004"
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_dev_never_contains_a_test_prompt(name):
+    test = {prompt_hash(problem.prompt) for problem in load_task(name, "test")}
+    assert not test & {prompt_hash(problem.prompt) for problem in load_task(name, "dev")}
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_train_never_contains_a_dev_prompt(name):
+    dev = {prompt_hash(problem.prompt) for problem in load_task(name, "dev")}
+    train = load_task(name, "train", n=20_000, seed=0)
+    assert not dev & {prompt_hash(problem.prompt) for problem in train}
+
+
+def test_dev_exclusion_replaces_only_the_train_problems_it_hits(monkeypatch):
+    """pyfunc's small problem space makes train draws hit dev prompts; only those problems change."""
+    from reasoner import tasks
+
+    drawn = load_task("pyfunc", "train", n=5_000, seed=1)
+    dev = {prompt_hash(problem.prompt) for problem in load_task("pyfunc", "dev")}
+    real = tasks._hashes
+    monkeypatch.setattr(tasks, "_hashes", lambda family, split: frozenset() if split == "dev" else real(family, split))
+    unfiltered = load_task("pyfunc", "train", n=5_000, seed=1)
+    changed = [i for i, (a, b) in enumerate(zip(drawn, unfiltered, strict=True)) if a != b]
+    assert changed, "no train draw hit a dev prompt; the check below would be vacuous"
+    assert all(prompt_hash(unfiltered[i].prompt) in dev for i in changed)
+    assert all(drawn[i].level == unfiltered[i].level for i in changed)
+
+
 def test_prompt_hash_normalises_case_and_whitespace():
     assert prompt_hash("Mia has  3\napples.") == prompt_hash("mia has 3 apples. ")
     assert prompt_hash("Mia has 3 apples.") != prompt_hash("Mia has 4 apples.")
 
 
-@pytest.mark.parametrize(("split", "n"), [("test", 501), ("test", -1), ("train", None), ("valid", 5)])
+@pytest.mark.parametrize(("split", "n"), [("test", 501), ("test", -1), ("dev", 501), ("train", None), ("valid", 5)])
 def test_load_task_rejects_bad_requests(split, n):
     with pytest.raises(ConfigError):
         load_task("arith", split, n=n)
