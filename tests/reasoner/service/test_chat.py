@@ -187,6 +187,25 @@ def test_stream_progress_reports_scoring_and_the_prms_tokens(service):
     assert progress[-1]["done"]["prm_tokens"] == chunks[-1].usage.model_extra["reasoner"]["prm_tokens"] > 0
 
 
+def test_stream_progress_follows_a_step_level_search_to_its_tree(service):
+    search = {"strategy": "beam_search", "n": 4, "width": 2, "value": "logprob", "answer": "score",
+              "max_steps": 3, "step_tokens": 6}
+    service.spy.reset()
+    chunks = stream(service, seed=6, extra_body={"reasoner": search})
+    progress, _ = progress_of(chunks)
+    kinds = [p["event"] for p in progress]
+    assert kinds[-1] == "tree" and kinds.count("generate") >= 2  # the root's expansion, then each kept beam's
+    assert [p["done"]["events"] for p in progress] == list(range(1, len(progress) + 1))
+    final = progress[-1]["done"]
+    depth = max(p["done"]["steps"] for p in progress)
+    assert final["steps"] == depth and 1 <= depth <= 3  # the tree's depth, once the tree is recorded
+    cost = next(c for c in chunks if c.choices and c.choices[0].finish_reason).model_extra["reasoner"]["cost"]
+    assert (final["model_calls"], final["candidates"], final["generated_tokens"]) == (
+        cost["model_calls"], cost["samples"], cost["generated_tokens"]) == (
+        len(service.spy.calls), sum(c.params.n for c in service.spy.calls),
+        sum(c.completion_tokens for c in service.spy.calls))
+
+
 def test_streamed_content_is_the_chosen_candidates_full_text(service):
     body = dict(model=service.model, messages=user(), max_tokens=16, seed=11,
                 extra_body={"reasoner": {"strategy": "best_of_n", "n": 2, "scorer": "logprob"}})
