@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reasoner.errors import RequestError
 from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
 from reasoner.service.config import Limits
-from reasoner.service.schemas import ChatRequest, ReasonerOptions, request_error
+from reasoner.service.schemas import ChatRequest, ReasonerOptions, check_bundled_prms, request_error
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
 from strategies import STRATEGIES
@@ -167,6 +167,7 @@ def _over(param: str, value: int, limit: str, cap: int) -> None:
 def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
     """The request's strategy: registered names only (an HTTP client must not choose what to import)."""
     name = options.strategy or DIRECT
+    check_bundled_prms(options.strategy_options, "reasoner")
     if name == DIRECT:
         cls: type[BaseModel] = DirectSampling
         if "n" in options.strategy_options:

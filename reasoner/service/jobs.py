@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from reasoner.errors import DataError, ReasonerError, RequestError
 from reasoner.jobs import JobConfig, run_job
 from reasoner.service.config import Limits, ServiceConfig
+from reasoner.service.schemas import check_bundled_prms
 from reasoner.service.store import JobRecords, JobRow, ServiceDB
 from reasoner.eval.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
@@ -134,6 +135,8 @@ class JobManager:
         if model not in self.generators:
             raise RequestError(f"model {model!r} is not served here; served: {', '.join(self.generators)}",
                                param="model")
+        check_bundled_prms(request.options, "options")
+        check_bundled_prms(request.sweep, "sweep")
         if request.sweep is None:
             check_strategy(request, limits)
         problems = load_problems(request, limits)
