@@ -15,8 +15,10 @@ serves problems solved with different strategies at once.
   job goes on.
 
 Both pools also serve raw `GenerationRequest`s (`generate`, e.g. GRPO's
-rollouts) under the same dispatch and retry rules, and take new weights
-(`load_weights`, for engines started with `weight_sync=True`). `RayPool`
+rollouts and the service's chat requests) under the same dispatch and retry
+rules, and take new weights (`load_weights`, for engines started with
+`weight_sync=True`). A call whose caller is cancelled is cancelled in its
+actor too, which aborts its requests in the engine. `RayPool`
 keeps the last weights it was given, and an actor it starts later (such as
 the replacement of one that died) loads them before it takes any work, so
 no actor serves older weights once `load_weights` has returned.
@@ -208,13 +210,19 @@ class RayPool:
 
         Returns (reply, names of the failures), the reply None when `max_attempts` actors died on it.
         """
+        import ray
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
         failures: list[str] = []
         while len(failures) < self.max_attempts:
             key = await self._acquire(alone=bool(failures))
             try:
-                return await getattr(self._actors[key], method).remote(*payload), failures
+                reply = getattr(self._actors[key], method).remote(*payload)
+                try:
+                    return await reply, failures
+                except asyncio.CancelledError:  # the caller gave up (a client hung up): stop the actor's work too
+                    ray.cancel(reply)
+                    raise
             except (RayActorError, ActorDiedError, ActorUnavailableError) as exc:
                 failures.append(type(exc).__name__)
                 await self._replace(key)

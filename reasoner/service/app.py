@@ -26,6 +26,7 @@ from reasoner.service.config import ServiceConfig
 from reasoner.service.jobs import ARTIFACTS, JobManager, JobRequest, job_view
 from reasoner.service.keys import KeyRing
 from reasoner.service.metrics import CONTENT_TYPE, ServiceMetrics
+from reasoner.service.pooled import PoolGenerator
 from reasoner.service.schemas import ChatRequest, validate
 from reasoner.service.store import ServiceDB
 from reasoner.service.stream import stream_chat
@@ -48,15 +49,22 @@ class ServiceState:
 def create_app(state: ServiceState) -> FastAPI:
     metrics = ServiceMetrics()
     jobs = JobManager(state.db, state.config, state.generators, state.verifiers, metrics)
+    pooled = [g for g in state.generators.values() if isinstance(g, PoolGenerator)]
     for name, generator in state.generators.items():
-        if hasattr(generator, "engine"):
+        if isinstance(generator, PoolGenerator):
+            metrics.watch_engine(name, lambda g=generator: g.pool.in_flight)
+        elif hasattr(generator, "engine"):
             metrics.watch_engine(name, lambda g=generator: g.engine().get_num_unfinished_requests())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await asyncio.gather(*(g.start() for g in pooled))  # on this loop, which will use the pools
         jobs.resume_all()
-        yield
-        await jobs.shutdown()
+        try:
+            yield
+        finally:
+            await jobs.shutdown()
+            await asyncio.gather(*(g.stop() for g in pooled))
 
     app = FastAPI(title="reasoner", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.metrics, app.state.jobs = metrics, jobs

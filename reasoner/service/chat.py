@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reasoner.errors import RequestError
 from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
 from reasoner.service.config import Limits
-from reasoner.service.schemas import ChatRequest, ReasonerOptions, request_error
+from reasoner.service.schemas import ChatRequest, ReasonerOptions, check_bundled_prms, request_error
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
 from strategies import STRATEGIES
@@ -167,6 +167,7 @@ def _over(param: str, value: int, limit: str, cap: int) -> None:
 def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
     """The request's strategy: registered names only (an HTTP client must not choose what to import)."""
     name = options.strategy or DIRECT
+    check_bundled_prms(options.strategy_options, "reasoner")
     if name == DIRECT:
         cls: type[BaseModel] = DirectSampling
         if "n" in options.strategy_options:
@@ -245,12 +246,16 @@ def total_cost(results: list[Result]) -> Cost:
 
 
 def usage(cost: Cost) -> dict[str, Any]:
-    """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine."""
+    """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine.
+
+    The PRM's tokens are another model's, so they stay out of OpenAI's fields (which count the
+    served model's tokens) and go in our `reasoner` extension, which standard clients ignore."""
     return {"prompt_tokens": cost.prompt_tokens, "completion_tokens": cost.generated_tokens,
             "total_tokens": cost.prompt_tokens + cost.generated_tokens,
             "prompt_tokens_details": {"cached_tokens": cost.cached_prompt_tokens},
             "reasoner": {"model_calls": cost.model_calls, "samples": cost.samples, "flops": cost.flops,
-                         "verifier_seconds": cost.verifier_seconds}}
+                         "verifier_seconds": cost.verifier_seconds, "prm_tokens": cost.prm_tokens,
+                         "prm_flops": cost.prm_flops, "prm_seconds": cost.prm_seconds}}
 
 
 def completion_body(plan: ChatPlan, results: list[Result]) -> dict[str, Any]:

@@ -48,13 +48,18 @@ class ServiceConfig(BaseModel):
     db: Path = Path("reasoner-service.db")
     """SQLite file holding jobs and their records."""
     workers: int | None = Field(None, ge=1)
-    """Run jobs on this many Ray actors (each with its own engine)."""
+    """Serve chat requests and jobs from this many Ray actors (each with its own engine)."""
     ray_address: str | None = None
-    """Join this Ray cluster for jobs."""
+    """Join this Ray cluster and serve chat requests and jobs from its actors."""
     job_concurrency: int = Field(64, ge=1)
     """Problems in flight per in-process job."""
     limits: Limits = Limits()
     """Server-side caps."""
+
+    @property
+    def pooled(self) -> bool:
+        """Whether engines run in Ray actors rather than in this process."""
+        return self.workers is not None or self.ray_address is not None
 
     @property
     def loopback(self) -> bool:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from reasoner.errors import DataError, ReasonerError, RequestError
 from reasoner.jobs import JobConfig, run_job
 from reasoner.service.config import Limits, ServiceConfig
+from reasoner.service.schemas import check_bundled_prms
 from reasoner.service.store import JobRecords, JobRow, ServiceDB
 from reasoner.eval.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
@@ -134,6 +135,8 @@ class JobManager:
         if model not in self.generators:
             raise RequestError(f"model {model!r} is not served here; served: {', '.join(self.generators)}",
                                param="model")
+        check_bundled_prms(request.options, "options")
+        check_bundled_prms(request.sweep, "sweep")
         if request.sweep is None:
             check_strategy(request, limits)
         problems = load_problems(request, limits)
@@ -234,11 +237,7 @@ class JobManager:
         config = JobConfig.model_validate(row.config)
         problems = [Problem.model_validate(p) for p in json.loads(self.db.problems_json(row.id))]
         store = JobRecords(self.db, row.id, config.hash)
-        pool = await self._pool(config)
-        try:
-            return (await run_job(config, problems, pool, progress=False, store=store)).report()
-        finally:
-            await pool.close()
+        return (await run_job(config, problems, self._pool(config), progress=False, store=store)).report()
 
     async def _sweep(self, row: JobRow) -> dict[str, Any]:
         """Run (or resume) the sweep on a loop of its own thread: its summary and plots take CPU seconds
@@ -266,13 +265,15 @@ class JobManager:
         return {"problems": summary["problems"], "rows": len(summary["rows"]),
                 "compute_optimal": summary["compute_optimal"], "artifacts": list(ARTIFACTS)}
 
-    async def _pool(self, config: JobConfig):
-        from reasoner.jobs.pool import LocalPool, RayPool
+    def _pool(self, config: JobConfig):
+        """The model's Ray pool, which chat requests share (never closed by a job), or its in-process engine."""
+        from reasoner.jobs.pool import LocalPool
+        from reasoner.service.pooled import PoolGenerator
 
-        if self.config.workers is not None or self.config.ray_address:
-            return await RayPool(config.model, workers=self.config.workers or 1,
-                                 address=self.config.ray_address).start()
-        return LocalPool(self.generators[config.model], self.verifiers, concurrency=self.config.job_concurrency)
+        generator = self.generators[config.model]
+        if isinstance(generator, PoolGenerator):
+            return generator.pool
+        return LocalPool(generator, self.verifiers, concurrency=self.config.job_concurrency)
 
     async def cancel(self, job_id: str) -> None:
         task = self._tasks.get(job_id)

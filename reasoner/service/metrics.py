@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app: requests, tokens, prefix-cache hits, latency, queue depth.
+"""Prometheus metrics of one app: requests, tokens (PRM tokens apart), prefix-cache hits, latency, queue depth.
 
 Each app has its own `CollectorRegistry`, so two apps in one process (tests)
 never share counters. Engine-side queue depth is read from the engines when
@@ -29,6 +29,8 @@ class ServiceMetrics:
         self.completion_tokens = Counter("reasoner_completion_tokens", "Generated tokens", ["model"], registry=r)
         self.cached_tokens = Counter("reasoner_cached_prompt_tokens",
                                      "Prompt tokens served by the engine's prefix cache", ["model"], registry=r)
+        self.prm_tokens = Counter("reasoner_prm_tokens", "Tokens process reward models read to score candidates "
+                                  "(not in the served model's prompt or completion tokens)", ["model"], registry=r)
         self.latency = Histogram("reasoner_request_seconds", "Chat completion latency", ["model", "stream"],
                                  registry=r, buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
         self.in_flight = Gauge("reasoner_requests_in_flight", "Chat completions being served", registry=r)
@@ -46,6 +48,7 @@ class ServiceMetrics:
         self.prompt_tokens.labels(model=model).inc(cost.prompt_tokens)
         self.completion_tokens.labels(model=model).inc(cost.generated_tokens)
         self.cached_tokens.labels(model=model).inc(cost.cached_prompt_tokens)
+        self.prm_tokens.labels(model=model).inc(cost.prm_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

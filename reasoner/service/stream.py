@@ -1,9 +1,11 @@
 """Server-sent events for a streamed chat completion, in OpenAI's chunk format.
 
-Order: a first chunk with the assistant role (sent at once), progress chunks
-as the strategy's model calls and votes complete (their `reasoner` field is
-ours; standard clients see an empty delta), then the chosen text as content
-deltas, a finish chunk per choice, and the usage chunk when asked for.
+Order: a first chunk with the assistant role (sent at once), one progress
+chunk per trace event the strategy records (model calls, scores, PRM scorings,
+votes, search steps), each with its run's running totals
+(`reasoner.service.progress`) in a `reasoner` field that standard clients
+ignore (they see an empty delta), then the chosen text as content deltas, a
+finish chunk per choice, and the usage chunk when asked for.
 The strategy runs in its own task; if the client goes away, the task is
 cancelled, which aborts its requests in the engine.
 """
@@ -16,8 +18,9 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from reasoner.errors import ReasonerError
+from reasoner.errors import EngineError, ReasonerError
 from reasoner.service.chat import ChatPlan, chosen_texts, total_cost, usage
+from reasoner.service.progress import RunProgress, brief
 from reasoner.types import Result, TraceEvent
 
 WORDS_PER_DELTA = 4
@@ -33,35 +36,38 @@ def chunk(plan: ChatPlan, choices: list[dict[str, Any]], **extra: Any) -> dict[s
             "choices": choices, **extra}
 
 
-def progress_data(event: TraceEvent) -> dict[str, Any]:
-    """The parts of a trace event worth streaming (vote tallies, token counts), JSON-safe."""
-    return json.loads(json.dumps(event.data, default=str))
-
-
 async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent], None]], Coroutine[Any, Any, list[Result]]],
                       on_done: Callable[[list[Result] | None], None]) -> AsyncIterator[bytes]:
     """SSE bytes for `plan`; `run(listener)` solves it, `on_done` gets the results (None if cancelled)."""
     events: asyncio.Queue[tuple[int, TraceEvent]] = asyncio.Queue()
     task = asyncio.ensure_future(run(lambda index, event: events.put_nowait((index, event))))
     results: list[Result] | None = None
+    done = [RunProgress() for _ in range(plan.runs)]
     try:
         role = [{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
                 for i in range(plan.choices)]
         yield sse(chunk(plan, role, reasoner={"event": "started", "strategy": plan.strategy_name}))
-        while not (task.done() and events.empty()):
+        while True:
+            while not events.empty():  # events come in bursts (a search's parallel expansions): send them all
+                index, event = events.get_nowait()
+                yield sse(_progress(plan, index, event, done[index]))
+            if task.done():  # events are queued by the task itself, so none can follow its end
+                break
             getter = asyncio.ensure_future(events.get())
             await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
             if not getter.done():
                 getter.cancel()
                 continue
             index, event = getter.result()
-            choice = min(index, plan.choices - 1)
-            yield sse(chunk(plan, [{"index": choice, "delta": {}, "finish_reason": None}],
-                            reasoner={"event": event.kind, "run": index, "data": progress_data(event)}))
+            yield sse(_progress(plan, index, event, done[index]))
         try:
             results = task.result()
-        except ReasonerError as exc:  # a dead engine: say so in the stream, which has already begun
+        except EngineError as exc:  # a dead engine: say so in the stream, which has already begun
             yield sse({"error": {"message": str(exc), "type": "server_error", "param": None, "code": "engine_error"}})
+            return
+        except ReasonerError as exc:  # misuse found while solving, e.g. a PRM on another tokenizer
+            yield sse({"error": {"message": str(exc), "type": "invalid_request_error", "param": None,
+                                 "code": type(exc).__name__}})
             return
         failed = [r.error for r in results if r.error]
         if failed:
@@ -75,6 +81,14 @@ async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent],
         if not task.done():
             task.cancel()
         on_done(results)
+
+
+def _progress(plan: ChatPlan, index: int, event: TraceEvent, done: RunProgress) -> dict[str, Any]:
+    """The chunk of one trace event of run `index`: an empty delta, our `reasoner` field with the run's totals."""
+    choice = min(index, plan.choices - 1)  # plain sampling is one run whatever n is
+    return chunk(plan, [{"index": choice, "delta": {}, "finish_reason": None}],
+                 reasoner={"event": event.kind, "run": index, "done": done.update(event).model_dump(),
+                           "data": brief(event.data)})
 
 
 def _answer_chunks(plan: ChatPlan, results: list[Result]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import asyncio
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Call:
     cached_tokens: int
     params: object
     finish_reasons: list[str]
+    texts: list[str]
 
 
 @dataclass
@@ -63,7 +65,8 @@ class EngineSpy:
             spy.calls.append(Call(prompt_ids=list(final.prompt_token_ids),
                                   completion_tokens=sum(len(o.token_ids) for o in final.outputs),
                                   cached_tokens=final.num_cached_tokens or 0, params=params,
-                                  finish_reasons=[o.finish_reason for o in final.outputs]))
+                                  finish_reasons=[o.finish_reason for o in final.outputs],
+                                  texts=[o.text for o in final.outputs]))
 
         return spied
 
@@ -90,11 +93,16 @@ class Service:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=120, **kwargs)
 
+    def metrics(self) -> dict[str, float]:
+        """`/metrics` as {series with labels: value}."""
+        with self.http() as http:
+            text = http.get("/metrics").text
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line and not line.startswith("#")}
+
 
 @pytest.fixture(scope="session")
 def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
-    import uvicorn
-
     from reasoner.service.app import create_app
     from reasoner.service.config import Limits, ServiceConfig
     from reasoner.service.server import build_state
@@ -112,16 +120,28 @@ def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
     llm = engine.engine()
     original = llm.generate
     llm.generate = spy.wrap(original)
-    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="test-service", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(state), port):
+        yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys)
     del llm.generate  # back to the class's method
     state.db.close()
+
+
+@contextmanager
+def serving(app, port: int, start_timeout_s: float = 60.0):
+    """`app` under uvicorn on 127.0.0.1:`port` in a thread, from its started lifespan until the block ends."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

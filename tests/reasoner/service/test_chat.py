@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import openai
 import pytest
 
 LONG = {"strategy": "self_consistency", "n": 16}
@@ -100,6 +102,108 @@ def test_async_stream_sends_progress_then_content_then_usage(service):
     assert_usage_matches_engine(chunks[-1].usage, service.spy)
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert len(finish) == 1 and finish[0].model_extra["reasoner"]["candidates"] == 3
+
+
+PRM_REQUEST = {"strategy": "best_of_n", "n": 3, "scorer": "prm",
+               "scorer_options": {"prm": "tiny-prm", "check_tokenizer": False}}
+"""Best-of-3 ranked by the real bundled PRM. `tiny-prm` was trained on bundled tiny's samples, with its tokenizer;
+the test server runs a random checkpoint with another tokenizer, so the request turns the tokenizer check off
+(what is tested here is what the PRM read and how it is booked, not what its scores are worth)."""
+
+
+def test_prm_tokens_are_reported_apart_from_the_served_models_tokens(service):
+    from verifiers.prm import load_prm
+
+    series = f"reasoner_prm_tokens_total{{model={json.dumps(service.model)}}}"
+    before = service.metrics().get(series, 0.0)
+    service.spy.reset()
+    reply = service.client().chat.completions.create(model=service.model, messages=user(), n=2, max_tokens=12,
+                                                     seed=5, extra_body={"reasoner": PRM_REQUEST})
+    booked = [choice.model_extra["reasoner"]["cost"]["prm_tokens"] for choice in reply.choices]  # each run's Cost
+    prm = load_prm("tiny-prm")
+    read = [prm.score([(QUESTION, text) for text in call.texts]).tokens for call in service.spy.calls]
+    assert len(read) == 2 and all(call.params.n == 3 for call in service.spy.calls)
+    assert sorted(booked) == sorted(read) and min(booked) > 0
+    assert reply.usage.model_extra["reasoner"]["prm_tokens"] == sum(booked)
+    assert_usage_matches_engine(reply.usage, service.spy)  # OpenAI's fields count the served model's tokens only
+    assert service.metrics()[series] - before == sum(booked)
+
+
+def test_a_prm_on_another_tokenizer_is_refused_unless_the_request_says_so(service):
+    options = {**PRM_REQUEST, "scorer_options": {"prm": "tiny-prm"}}
+    with pytest.raises(openai.BadRequestError, match="different tokenizer from the policy"):
+        service.client().chat.completions.create(model=service.model, messages=user(), max_tokens=4,
+                                                 extra_body={"reasoner": options})
+
+
+def stream(service, **body) -> list:
+    async def collect():
+        client = service.async_client()
+        chunks = await client.chat.completions.create(model=service.model, messages=user(), stream=True,
+                                                      stream_options={"include_usage": True}, **body)
+        return [chunk async for chunk in chunks]
+
+    return asyncio.run(collect())
+
+
+def progress_of(chunks: list) -> tuple[list[dict], int]:
+    """The progress chunks' `reasoner` fields, and the index of the first content chunk."""
+    first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    progress = [(i, c.model_extra["reasoner"]) for i, c in enumerate(chunks)
+                if "done" in (c.model_extra.get("reasoner") or {})]
+    assert progress and all(i < first_content for i, _ in progress)
+    return [p for _, p in progress], first_content
+
+
+def test_stream_progress_counts_every_event_of_every_run_before_the_content(service):
+    # Adaptive consistency one sample a round, settling only at 0.99 (six agreeing answers at least):
+    # six or more model calls, so six or more events, per run, three runs interleaved.
+    options = {"strategy": "adaptive_consistency", "max_n": 12, "batch": 1, "confidence": 0.99, "futility": 0.0}
+    service.spy.reset()
+    chunks = stream(service, n=3, max_tokens=6, seed=2, extra_body={"reasoner": options})
+    progress, _ = progress_of(chunks)
+    finish = {c.choices[0].index: c.model_extra["reasoner"] for c in chunks if c.choices and c.choices[0].finish_reason}
+    assert sorted(finish) == [0, 1, 2]
+    for run in range(3):
+        totals = [p["done"] for p in progress if p["run"] == run]
+        assert [t["events"] for t in totals] == list(range(1, len(totals) + 1))  # none lost, none reordered
+        calls = [t["model_calls"] for t in totals]
+        assert calls == sorted(calls) and calls[-1] >= 6
+        cost = finish[run]["cost"]
+        assert (calls[-1], totals[-1]["candidates"], totals[-1]["generated_tokens"]) == (
+            cost["model_calls"], cost["samples"], cost["generated_tokens"])
+    last = [[p["done"] for p in progress if p["run"] == run][-1] for run in range(3)]
+    assert sum(t["model_calls"] for t in last) == len(service.spy.calls)
+    assert sum(t["generated_tokens"] for t in last) == sum(c.completion_tokens for c in service.spy.calls)
+    assert sum(t["generated_tokens"] for t in last) == chunks[-1].usage.completion_tokens
+
+
+def test_stream_progress_reports_scoring_and_the_prms_tokens(service):
+    chunks = stream(service, max_tokens=12, seed=4, extra_body={"reasoner": PRM_REQUEST})
+    progress, _ = progress_of(chunks)
+    assert [p["event"] for p in progress] == ["generate", "prm", "score"]
+    assert [p["done"]["candidates"] for p in progress] == [3, 3, 3]
+    assert [p["done"]["scored"] for p in progress] == [0, 0, 3]
+    assert progress[-1]["done"]["prm_tokens"] == chunks[-1].usage.model_extra["reasoner"]["prm_tokens"] > 0
+
+
+def test_stream_progress_follows_a_step_level_search_to_its_tree(service):
+    search = {"strategy": "beam_search", "n": 4, "width": 2, "value": "logprob", "answer": "score",
+              "max_steps": 3, "step_tokens": 6}
+    service.spy.reset()
+    chunks = stream(service, seed=6, extra_body={"reasoner": search})
+    progress, _ = progress_of(chunks)
+    kinds = [p["event"] for p in progress]
+    assert kinds[-1] == "tree" and kinds.count("generate") >= 2  # the root's expansion, then each kept beam's
+    assert [p["done"]["events"] for p in progress] == list(range(1, len(progress) + 1))
+    final = progress[-1]["done"]
+    depth = max(p["done"]["steps"] for p in progress)
+    assert final["steps"] == depth and 1 <= depth <= 3  # the tree's depth, once the tree is recorded
+    cost = next(c for c in chunks if c.choices and c.choices[0].finish_reason).model_extra["reasoner"]["cost"]
+    assert (final["model_calls"], final["candidates"], final["generated_tokens"]) == (
+        cost["model_calls"], cost["samples"], cost["generated_tokens"]) == (
+        len(service.spy.calls), sum(c.params.n for c in service.spy.calls),
+        sum(c.completion_tokens for c in service.spy.calls))
 
 
 def test_streamed_content_is_the_chosen_candidates_full_text(service):

@@ -61,7 +61,8 @@ def test_bad_job_fields_are_named(service):
     cases = [({"dataset": "/etc/passwd"}, "dataset"), ({"dataset": "arith", "strategy": "x"}, "strategy"),
              ({"dataset": "arith", "options": {"beams": 2}}, "options.beams"),
              ({"dataset": "arith", "options": {"n": 99}, "strategy": "best_of_n"}, "options.n"),
-             ({}, "body"), ({"dataset": "arith", "limit": 0}, "limit")]
+             ({}, "body"), ({"dataset": "arith", "limit": 0}, "limit"),
+             ({"dataset": "arith", "strategy": "beam_search", "options": {"prm": "/tmp"}}, "options.prm")]
     with service.http() as http:
         for body, param in cases:
             response = http.post("/v1/jobs", json=body)
@@ -104,7 +105,7 @@ def test_sweep_job_serves_its_curve(service):
 def test_bad_sweep_options_are_named(service):
     cases = [({"strategies": ["telepathy"]}, "sweep.strategies"), ({"budgets": [1, 99]}, "sweep.budgets"),
              ({"scorer": "os:system"}, "sweep.scorer"), ({"models": ["gpt-9"]}, "sweep.models"),
-             ({"limit": 3}, "sweep.limit")]
+             ({"limit": 3}, "sweep.limit"), ({"scorer_options": {"prm": "/tmp"}}, "sweep.scorer_options.prm")]
     with service.http() as http:
         for sweep, param in cases:
             response = http.post("/v1/jobs", json={"dataset": "arith", "sweep": sweep})

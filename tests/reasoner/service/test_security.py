@@ -69,6 +69,11 @@ BAD_CHATS = [
                                                                                      "content": "4"}]},
      400, "messages.1.role"),
     ("no messages", lambda s: {**chat(s), "messages": []}, 400, "messages"),
+    ("a PRM folder on the server", lambda s: chat(s, reasoner={"strategy": "best_of_n", "scorer": "prm",
+                                                               "scorer_options": {"prm": "/tmp"}}),
+     400, "reasoner.scorer_options.prm"),
+    ("a search's PRM folder", lambda s: chat(s, reasoner={"strategy": "beam_search", "prm": str(s.keys_file.parent)}),
+     400, "reasoner.prm"),
 ]
 
 
