@@ -127,3 +127,27 @@ class PromptFormatter:
     def request_ids(self, request: GenerationRequest) -> list[int]:
         """The model input of `request` as token ids."""
         return self.token_ids(request.prompt, request.prefix, request.prefix_ids, request.history)
+
+
+def align_to_text(candidate: Candidate, tokenizer) -> Candidate:
+    """`candidate` with token ids that spell exactly its text.
+
+    When a kept stop string ends inside a token (a newline token that also
+    holds the next line's indent), vLLM cuts the text after the stop string but
+    keeps the whole token (in process and over HTTP alike), so a search continuing from the ids would skip the
+    characters the text dropped. The last token is then re-encoded up to the
+    cut. `num_tokens` and the log-probabilities still count what was generated.
+    """
+    ids = candidate.token_ids
+    if candidate.stop_reason is None or not ids or _decode(tokenizer, ids) == candidate.text:
+        return candidate
+    head = ids[:-1]
+    spelled = _decode(tokenizer, head)
+    if not candidate.text.startswith(spelled):
+        return candidate
+    tail = tokenizer.encode(candidate.text[len(spelled):], add_special_tokens=False)
+    return candidate.model_copy(update={"token_ids": [*head, *tail]})
+
+
+def _decode(tokenizer, ids: list[int]) -> str:
+    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)

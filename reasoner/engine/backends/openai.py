@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.errors import ConfigError, EngineError
-from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter, align_to_text
 from reasoner.types import Candidate, FinishReason, SamplingConfig
 
 
@@ -74,14 +74,17 @@ class OpenAIGenerator:
         # Token ids when continuing token-space prefixes, so the server sees exactly those tokens.
         prompt_ids = self._formatter.request_ids(request) if request.prefix_ids else None
         prompt = prompt_ids or self._formatter.render(request.prompt, request.prefix, request.history)
+        # vLLM returns the sampled token ids on request (other servers ignore the field), so a
+        # step-level search can continue in token space over HTTP too.
         response = await self.client().completions.create(
             model=self.config.model, prompt=prompt, n=request.n, **_common(request.sampling),
             logprobs=0 if request.sampling.logprobs else None,
-            extra_body=_vllm_extras(request.sampling),
+            extra_body={**_vllm_extras(request.sampling), "return_token_ids": True},
         )
         choices = sorted(response.choices, key=lambda c: c.index)
-        candidates = [_candidate(c.text, c.finish_reason, c.logprobs and c.logprobs.token_logprobs,
-                                 getattr(c, "stop_reason", None)) for c in choices]
+        candidates = [_with_token_ids(_candidate(c.text, c.finish_reason, c.logprobs and c.logprobs.token_logprobs,
+                                                 getattr(c, "stop_reason", None)), c, self._formatter.tokenizer)
+                      for c in choices]
         return Generation(candidates=_fill_counts(candidates, response.usage),
                           prompt_tokens=response.usage.prompt_tokens, prompt_token_ids=prompt_ids,
                           cached_tokens=_cached_tokens(response.usage))
@@ -134,6 +137,15 @@ def _vllm_extras(sampling: SamplingConfig) -> dict[str, Any]:
     if sampling.min_tokens:
         extras["min_tokens"] = min(sampling.min_tokens, sampling.max_tokens)
     return extras
+
+
+def _with_token_ids(candidate: Candidate, choice, tokenizer) -> Candidate:
+    """`candidate` with the ids the server sampled (vLLM's `token_ids`), trimmed to spell its text."""
+    ids = (choice.model_extra or {}).get("token_ids")
+    if not ids:
+        return candidate
+    with_ids = candidate.model_copy(update={"token_ids": [int(i) for i in ids], "num_tokens": len(ids)})
+    return align_to_text(with_ids, tokenizer)
 
 
 def _candidate(text: str, finish_reason: str | None, token_logprobs, stop_reason) -> Candidate:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import EngineError
-from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter
+from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter, align_to_text
 from reasoner.engine.logs import configure_engine_logs, engine_load_options
 from reasoner.engine.models import resolve_model
 from reasoner.engine.runtime import run_on_engine_loop
@@ -303,30 +303,6 @@ def to_candidate(output) -> Candidate:
         token_logprobs=_sampled_logprobs(output),
         stop_reason=stop_reason,
     )
-
-
-def align_to_text(candidate: Candidate, tokenizer) -> Candidate:
-    """`candidate` with token ids that spell exactly its text.
-
-    When a kept stop string ends inside a token (a newline token that also
-    holds the next line's indent), vLLM cuts the text after the stop string but
-    keeps the whole token, so a search continuing from the ids would skip the
-    characters the text dropped. The last token is then re-encoded up to the
-    cut. `num_tokens` and the log-probabilities still count what was generated.
-    """
-    ids = candidate.token_ids
-    if candidate.stop_reason is None or not ids or _decode(tokenizer, ids) == candidate.text:
-        return candidate
-    head = ids[:-1]
-    spelled = _decode(tokenizer, head)
-    if not candidate.text.startswith(spelled):
-        return candidate
-    tail = tokenizer.encode(candidate.text[len(spelled):], add_special_tokens=False)
-    return candidate.model_copy(update={"token_ids": [*head, *tail]})
-
-
-def _decode(tokenizer, ids: list[int]) -> str:
-    return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
 
 def _sampled_logprobs(output) -> list[float] | None:

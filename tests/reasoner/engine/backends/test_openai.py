@@ -118,3 +118,45 @@ def test_min_tokens_reaches_a_vllm_server(remote):
     out = run_sync(remote.generate(GenerationRequest(prompt="Count:", n=4,
                                                      sampling=SamplingConfig(max_tokens=24, min_tokens=24, seed=2))))
     assert [c.num_tokens for c in out.candidates] == [24] * 4
+
+
+def test_steps_continue_in_token_space_over_http(remote):
+    """Three newline-ended steps, each continued from the ids the server returned, spell one greedy run."""
+    greedy = SamplingConfig(temperature=0.0, max_tokens=40)
+    whole = generate(remote, sampling=greedy).candidates[0]
+    ids: list[int] = []
+    text = ""
+    step = greedy.model_copy(update={"stop": ("\n",), "include_stop": True})
+    for _ in range(3):
+        candidate = generate(remote, prefix_ids=tuple(ids), sampling=step).candidates[0]
+        assert candidate.token_ids, "the server returned no token ids"
+        assert remote._formatter.tokenizer.decode(candidate.token_ids) == candidate.text
+        ids += candidate.token_ids
+        text += candidate.text
+        if candidate.stop_reason is None:
+            break
+    assert whole.text.startswith(text) and text
+
+
+def test_beam_search_runs_against_a_vllm_server(remote, verifiers):
+    from reasoner.jobs.solve import solve_problem
+    from reasoner.types import Problem
+    from strategies import make_strategy
+
+    problem = Problem(id="p", prompt=PROMPT, answer="7")
+    strategy = make_strategy("beam_search", n=2, width=2, value="logprob", max_steps=3, step_tokens=12)
+    result = run_sync(solve_problem(problem, strategy, remote, verifiers, None, 0))
+    assert result.error is None and result.candidates
+    tree = next(e for e in result.trace if e.kind == "tree").data
+    nodes = {node["id"]: node for node in tree["nodes"]}
+    for candidate in result.candidates:  # each answer is its path's steps, in order, nothing lost
+        assert any(_path_text(nodes, node_id) == candidate.text for node_id in nodes)
+    assert result.cost.model_calls >= 2
+
+
+def _path_text(nodes: dict, node_id: int) -> str:
+    parts = []
+    while node_id is not None:
+        parts.append(nodes[node_id]["text"])
+        node_id = nodes[node_id]["parent"]
+    return "".join(reversed(parts))
