@@ -150,3 +150,26 @@ def test_a_client_that_hangs_up_cancels_the_actors_engine_work(pooled):
     _wait_until(lambda: pooled.actor(unfinished) == 0, "the actor's engine is still busy")
     _wait_until(lambda: pooled.generator.pool.in_flight == 0, "the pool still counts calls in flight")
     assert pooled.finished() == []  # about 30,000 tokens of work, none of it run to the end
+
+
+def test_a_search_job_runs_inside_the_pools_actor(pooled):
+    """`--workers`: the strategy itself runs in the actor, step by step on the actor's engine."""
+    pooled.reset()
+    options = {"n": 2, "width": 2, "value": "logprob", "max_steps": 3, "step_tokens": 8}
+    with httpx.Client(base_url=pooled.url, timeout=60) as http:
+        job = http.post("/v1/jobs", json={"dataset": "arith", "limit": 2, "strategy": "beam_search",
+                                          "options": options}).json()
+        deadline = time.monotonic() + 600
+        while (view := http.get(f"/v1/jobs/{job['id']}").json())["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the job did not finish: {view}")
+            time.sleep(0.2)
+        records = [json.loads(line) for line in http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()]
+    assert view["status"] == "succeeded", view
+    assert sorted(r["problem_id"] for r in records) == ["arith-test-00000", "arith-test-00001"]
+    for record in records:
+        assert record["error"] is None
+        tree = [event for event in record["trace"] if event["kind"] == "tree"]
+        assert len(tree) == 1 and tree[0]["data"]["value_source"] == "logprob"
+    # Every step of both searches ran on the actor's engine, one call per expansion.
+    assert len(pooled.finished()) == sum(r["cost"]["model_calls"] for r in records) > 2
