@@ -17,13 +17,12 @@ import argparse
 import json
 import platform
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
+from measure import peak_rss_mb
 
 N = 16
 TOKENS = 160
@@ -78,23 +77,6 @@ def run_one(size: int, out: Path) -> None:
     summary = run_sync(run_job(config_with_tokens, problems, pool, out=out, progress=False))
     verifiers.close()
     print(json.dumps({"problems": summary.problems}))
-
-
-def peak_rss_mb(command: list[str]) -> tuple[float, float]:
-    """Peak resident memory (MB) of the driver process alone, and its wall time."""
-    started = time.perf_counter()
-    process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        try:
-            peak = max(peak, process.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.02)
-    _, err = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}: {err.decode()[-2000:]}")
-    return peak / 2**20, time.perf_counter() - started
 
 
 def main() -> None:

@@ -46,40 +46,6 @@ def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
             "by_level": {level: row["accuracy"] for level, row in summary["by_level"].items()}}
 
 
-def trl_step_seconds(model: str, prompts: int, group: int, max_tokens: int, steps: int) -> list[float]:
-    """Seconds per optimizer step of TRL's GRPOTrainer, one rollout batch per step."""
-    from datasets import Dataset
-    from transformers import TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
-
-    from reasoner.engine.models import resolve_model
-    from reasoner.tasks import load_task
-    from verifiers.rewards import MathReward
-
-    problems = load_task("arith", "train", n=prompts * steps, seed=12345)
-    rows = [{"prompt": [{"role": "user", "content": p.prompt}], "answer": p.answer} for p in problems]
-    marks: list[float] = []
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):
-            marks.append(time.perf_counter())
-
-        def on_step_end(self, args, state, control, **kwargs):
-            marks.append(time.perf_counter())
-
-    args = GRPOConfig(output_dir="runs/trl-grpo", per_device_train_batch_size=prompts * group,
-                      num_generations=group, steps_per_generation=1, gradient_accumulation_steps=1,
-                      max_completion_length=max_tokens, max_steps=steps, learning_rate=1e-4, beta=0.0,
-                      temperature=1.0, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
-                      bf16=False, disable_tqdm=True, seed=0, shuffle_dataset=False,
-                      model_init_kwargs={"dtype": "float32"})  # our trainer is float32 too
-    reward = MathReward()
-    trainer = GRPOTrainer(model=resolve_model(model), reward_funcs=[reward], args=args,
-                          train_dataset=Dataset.from_list(rows), callbacks=[Clock()])
-    trainer.train()
-    return [marks[i + 1] - marks[i] for i in range(0, len(marks) - 1, 2)]
-
-
 def main() -> None:
     from reasoner.cli import comma_list
     from reasoner.training.grpo import GRPOConfig, plot_metrics, read_metrics, train_grpo
@@ -136,11 +102,14 @@ def main() -> None:
                              for d in datasets}
 
     if not args.skip_trl:
-        if args.threads:  # the same torch threads as our trainer, for a like-for-like step time
-            import torch
+        import torch
 
-            torch.set_num_threads(args.threads)
-        trl = trl_step_seconds(args.model, args.prompts_per_step, args.group_size, args.max_tokens, args.trl_steps)
+        from bench_grpo_vs_trl import trl as trl_step_seconds
+
+        # The same torch threads as our trainer; completions end where the model ends them, as in our run.
+        trl = trl_step_seconds(args.model, args.trl_steps, args.prompts_per_step, args.group_size, args.max_tokens,
+                               threads=args.threads or torch.get_num_threads(), out=Path("runs/trl-grpo"),
+                               equal_tokens=False)
         ours = report["training"]["median_step_s"]
         report["trl"] = {"step_s": [round(s, 2) for s in trl], "median_step_s_after_first": statistics.median(trl[1:]),
                          "ours_median_step_s": ours,

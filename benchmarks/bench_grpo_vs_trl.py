@@ -45,8 +45,11 @@ def ours(model: str, steps: int, prompts: int, group: int, tokens: int, threads:
     return [m["step_seconds"] for m in read_metrics(out / "metrics.jsonl")]
 
 
-def trl(model: str, steps: int, prompts: int, group: int, tokens: int, threads: int, out: Path) -> list[float]:
-    """Seconds per optimizer step of TRL's GRPOTrainer, one rollout batch per step (in this process)."""
+def trl(model: str, steps: int, prompts: int, group: int, tokens: int, threads: int, out: Path,
+        equal_tokens: bool = True) -> list[float]:
+    """Seconds per optimizer step of TRL's GRPOTrainer, one rollout batch per step (in this process).
+
+    `equal_tokens`: every completion generates exactly `tokens` tokens (else up to `tokens`)."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -70,7 +73,7 @@ def trl(model: str, steps: int, prompts: int, group: int, tokens: int, threads: 
 
     args = GRPOConfig(output_dir=str(out), per_device_train_batch_size=prompts * group, num_generations=group,
                       steps_per_generation=1, gradient_accumulation_steps=1, max_completion_length=tokens,
-                      generation_kwargs={"min_new_tokens": tokens}, max_steps=steps, learning_rate=1e-4,
+                      generation_kwargs={"min_new_tokens": tokens} if equal_tokens else None, max_steps=steps, learning_rate=1e-4,
                       beta=0.0, temperature=1.0, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
                       bf16=False, disable_tqdm=True, seed=0, shuffle_dataset=False,
                       model_init_kwargs={"dtype": "float32"})

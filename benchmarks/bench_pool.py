@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from measure import peak_rss_mb
 
 from reasoner.jobs import JobConfig, run_job
 from reasoner.jobs.pool import LocalPool, RayPool
@@ -137,21 +137,6 @@ def overhead_and_batching(model: str) -> dict:
     return results
 
 
-def peak_rss_mb(command: list[str]) -> float:
-    """Peak resident memory of the driver process alone (not its engine), sampled every 50 ms."""
-    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    while process.poll() is None:
-        try:
-            peak = max(peak, process.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
-    return peak / 2**20
-
-
 def driver_memory(model: str) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +145,7 @@ def driver_memory(model: str) -> dict:
             data.write_text("".join(p.model_dump_json() + "\n" for p in problems(count)))
             command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(data), "--strategy", "cot",
                        "--max-tokens", "16", "--model", model, "--out", str(Path(tmp) / f"r{count}.jsonl")]
-            out[f"cot_{count}_peak_rss_mb"] = round(peak_rss_mb(command), 1)
+            out[f"cot_{count}_peak_rss_mb"] = round(peak_rss_mb(command, interval_s=0.05)[0], 1)
     out["ratio_5000_to_500"] = round(out["cot_5000_peak_rss_mb"] / out["cot_500_peak_rss_mb"], 3)
     return out
 

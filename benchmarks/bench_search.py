@@ -25,13 +25,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from measure import peak_rss_mb
 
 RESULTS = Path(__file__).parent / "results" / "search.json"
 
@@ -105,18 +105,7 @@ def memory(args) -> dict:
             command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", "arith", "--limit", str(count),
                        "--strategy", "beam_search", "--n", "4", "--option", "width=2", "--prm", args.prm,
                        "--model", args.model, "--out", str(Path(tmp) / f"beam{count}.jsonl")]
-            process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            peak = 0
-            while process.poll() is None:
-                try:
-                    peak = max(peak, process.memory_info().rss)
-                except psutil.NoSuchProcess:
-                    break
-                time.sleep(0.05)
-            _, err = process.communicate()
-            if process.returncode != 0:
-                raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {err.decode()[-2000:]}")
-            out[f"beam_{count}_peak_rss_mb"] = round(peak / 2**20, 1)
+            out[f"beam_{count}_peak_rss_mb"] = round(peak_rss_mb(command, interval_s=0.05)[0], 1)
     out["ratio_500_to_50"] = round(out["beam_500_peak_rss_mb"] / out["beam_50_peak_rss_mb"], 3)
     return out
 
