@@ -119,15 +119,8 @@ def test_a_streamed_request_over_the_pool_sends_progress_then_content(pooled):
 
 def test_a_job_is_solved_by_the_same_actor(pooled):
     pooled.reset()
-    with httpx.Client(base_url=pooled.url, timeout=60) as http:
-        job = http.post("/v1/jobs", json={"dataset": "arith", "limit": 3, "strategy": "self_consistency",
-                                          "options": {"n": 2, "max_tokens": 8}}).json()
-        deadline = time.monotonic() + 600
-        while (view := http.get(f"/v1/jobs/{job['id']}").json())["status"] in ("queued", "running"):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the job did not finish: {view}")
-            time.sleep(0.2)
-        records = [json.loads(line) for line in http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()]
+    view, records = finished_job(pooled, {"dataset": "arith", "limit": 3, "strategy": "self_consistency",
+                                          "options": {"n": 2, "max_tokens": 8}})
     assert view["status"] == "succeeded", view
     assert sorted(r["problem_id"] for r in records) == sorted({r["problem_id"] for r in records}) and len(records) == 3
     finished = pooled.finished()
@@ -156,15 +149,8 @@ def test_a_search_job_runs_inside_the_pools_actor(pooled):
     """`--workers`: the strategy itself runs in the actor, step by step on the actor's engine."""
     pooled.reset()
     options = {"n": 2, "width": 2, "value": "logprob", "max_steps": 3, "step_tokens": 8}
-    with httpx.Client(base_url=pooled.url, timeout=60) as http:
-        job = http.post("/v1/jobs", json={"dataset": "arith", "limit": 2, "strategy": "beam_search",
-                                          "options": options}).json()
-        deadline = time.monotonic() + 600
-        while (view := http.get(f"/v1/jobs/{job['id']}").json())["status"] in ("queued", "running"):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the job did not finish: {view}")
-            time.sleep(0.2)
-        records = [json.loads(line) for line in http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()]
+    view, records = finished_job(pooled, {"dataset": "arith", "limit": 2, "strategy": "beam_search",
+                                          "options": options})
     assert view["status"] == "succeeded", view
     assert sorted(r["problem_id"] for r in records) == ["arith-test-00000", "arith-test-00001"]
     for record in records:
@@ -173,3 +159,15 @@ def test_a_search_job_runs_inside_the_pools_actor(pooled):
         assert len(tree) == 1 and tree[0]["data"]["value_source"] == "logprob"
     # Every step of both searches ran on the actor's engine, one call per expansion.
     assert len(pooled.finished()) == sum(r["cost"]["model_calls"] for r in records) > 2
+
+
+def finished_job(pooled, body: dict) -> tuple[dict, list[dict]]:
+    """Submit a job, wait (up to 10 minutes) until it leaves the queue, and return its view and records."""
+    with httpx.Client(base_url=pooled.url, timeout=60) as http:
+        job = http.post("/v1/jobs", json=body).json()
+        deadline = time.monotonic() + 600
+        while (view := http.get(f"/v1/jobs/{job['id']}").json())["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the job did not finish: {view}")
+            time.sleep(0.2)
+        return view, [json.loads(line) for line in http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()]
