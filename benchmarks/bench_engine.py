@@ -170,7 +170,7 @@ def ray_side(model, workload, items, closers):
     from reasoner.engine.runtime import run_sync
 
     config = job_config(model, workload)
-    pool = run_sync(RayPool(config, workers=1, engine_options={"kv_cache_gib": KV_CACHE_BYTES / 2**30}).start())
+    pool = run_sync(RayPool(config.model, workers=1, engine_options={"kv_cache_gib": KV_CACHE_BYTES / 2**30}).start())
     closers.append(lambda: run_sync(pool.close()))
     return lambda: job_run(pool, config, items)
 

@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--code", action="append", default=[], help="LABEL=PATH of a checkout to time")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/startup.json"))
+    parser.add_argument("--note", default="2-core machine", help="what else the machine was doing")
     args = parser.parse_args()
     roots = dict(item.split("=", 1) for item in args.code) or {"after": "."}
     runs: dict[str, list] = {label: [] for label in roots}
@@ -70,8 +71,8 @@ def main() -> None:
 def write_report(args: argparse.Namespace, roots: dict[str, str], runs: dict[str, list]) -> None:
     report = {"command": "python -m reasoner.cli solve --dataset arith --limit 1 --json (first arith test problem)",
               "model": args.model,
-              "note": "cold processes one after another, checkouts alternating, on a 2-core machine shared with "
-                      "four other agents; each run lists the 1-minute load average at its start"}
+              "note": f"cold processes one after another, checkouts alternating; {args.note}; each run lists the "
+                      "1-minute load average at its start"}
     for label, root in roots.items():
         if not runs[label]:
             continue
