@@ -116,7 +116,7 @@ async def job_run(pool, config, items) -> int:
     from reasoner.jobs import run_job
 
     summary = await run_job(config, items, pool, progress=False)
-    return summary["generated_tokens"]
+    return summary.report()["generated_tokens"]
 
 
 def build_sides(names: list[str], variants: dict[str, dict], model: str, workload: dict[str, Any]):
@@ -156,13 +156,12 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
 
 def in_process_side(generator, model, workload, items, closers):
     from reasoner.jobs.pool import LocalPool
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from verifiers import VerifierSet
 
     config = job_config(model, workload)
-    math, code = MathVerifier(), CodeVerifier()
-    closers += [math.close, code.close]
-    return lambda: job_run(LocalPool(config, generator, math, code), config, items)
+    verifiers = VerifierSet()
+    closers.append(verifiers.close)
+    return lambda: job_run(LocalPool(generator, verifiers), config, items)
 
 
 def ray_side(model, workload, items, closers):
