@@ -184,6 +184,11 @@ def test_search_swept_in_a_second_folder_is_chosen_where_it_dominates(dev_sweep,
     assert {key: c.strategy == "beam_search" for key, c in oracle.choices.items()} == \
         {str(level): level >= 4 for level in sorted(set(levels.values()))}
     assert fit_router(graded, probe_samples=2, bins=2).policy(target_accuracy=1.0, oracle=True) == oracle
+    from reasoner.cli import main
+
+    assert main(["router", "fit", str(sampled), str(search), "--out", str(tmp_path / "r.json"), "--probe-samples",
+                 "2", "--bins", "2"]) == 0
+    assert load_router(tmp_path / "r.json") == router
     one_bin = fit_router(sampled, more_sweeps=[search], probe_samples=2, bins=1)
     fixed = {(c.strategy, c.budget): c for c in one_bin.fixed}
     beam = [c for c in one_bin.bins[0].choices if c.strategy == "beam_search"]
