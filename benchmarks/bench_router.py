@@ -64,7 +64,7 @@ SEARCH = "beam_search,dvts,mcts,particle_filter"
 SEARCH_BUDGETS = "4,8,16"
 SEARCH_MAX_TOKENS = 160
 """The step-level search sweep's (README), so its committed test rows compare with this dev sweep's."""
-ROUTER_BUDGETS = "3,5,6,10,12,24,32,48"
+ROUTER_BUDGETS = "3,5,6,10,12,24,32,48,64,96"
 SWEEP_SEARCH = RESULTS / "sweep_search" / "summary.json"
 PRM = "tiny-prm"
 PRM_OPTIONS = {"best_of_n": {"scorer": "prm", "scorer_options": {"prm": PRM, "aggregation": "min"}},
@@ -122,9 +122,11 @@ def test_rows(args: argparse.Namespace, model: str, work: Path, router_path: Pat
     default = RESULTS / f"router_{model}_arith.json"
     test = sweep(work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
                  budgets=BUDGETS, router=default, model=model)
-    extra = sweep(work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
-                  budgets=args.router_budgets, router=default, model=model)
-    rows, folders = test["rows"] + extra["rows"], [work / "test", work / "test-router"]
+    rows, folders = test["rows"], [work / "test"]
+    if budgets := distinct_budgets(default, args.router_budgets):
+        extra = sweep(work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
+                      budgets=budgets, router=default, model=model)
+        rows, folders = rows + extra["rows"], folders + [work / "test-router"]
     searched, source, folder = search_rows(args, model, work, search)
     folders += [folder] if folder else []
     if args.tag:
@@ -133,6 +135,25 @@ def test_rows(args: argparse.Namespace, model: str, work: Path, router_path: Pat
         rows = [r for r in rows if r["strategy"] != "router"] + ours["rows"]
         folders.append(work / f"test-router-{args.tag}")
     return rows + searched, folders, source
+
+
+def distinct_budgets(router_path: Path, extra: str) -> str:
+    """The extra router budgets whose dev policy differs from those at every other scored budget (no test
+    compute spent on a policy already scored); the largest of equal ones is dropped."""
+    from reasoner.errors import ConfigError
+    from reasoner.eval.router import load_router
+
+    router = load_router(router_path)
+    seen, kept = [], []
+    for budget in [*map(int, BUDGETS.split(",")), *sorted(map(int, extra.split(",")))]:
+        try:
+            policy = router.policy(compute_budget=budget * router.sample_cost["flops"])
+        except ConfigError:  # below the probe's cost: no row, as Router.at_budget
+            continue
+        if policy not in seen:
+            seen.append(policy)
+            kept += [budget] if str(budget) not in BUDGETS.split(",") else []
+    return ",".join(map(str, kept))
 
 
 def search_rows(args: argparse.Namespace, model: str, work: Path,
