@@ -21,11 +21,12 @@ stopped. Per model:
 2. **Fit** `reasoner router fit DEV DEV-SEARCH` (probe of 4 samples, 4 bins)
    -> benchmarks/results/router_MODEL_arith.json, also bundled as
    reasoner/data/routers/MODEL-arith.json (`--router tiny-arith`).
-3. **Test sweep** (`--split test`, the first `--test` problems), once: the
-   non-search strategies and budgets, plus `router` and `oracle_router` (the
-   oracle-difficulty upper bound) whose budget b means a mean compute of b
-   sampled solutions per question; a second test sweep of the two routers
-   alone at `--router-budgets` fills in their frontier. The search
+3. **Test sweeps** (`--split test`, the first `--test` problems), once: the
+   non-search strategies and budgets; then `router` and `oracle_router` (the
+   oracle-difficulty upper bound), whose budget b means a mean compute of b
+   sampled solutions per question, at budgets 1-16 and `--router-budgets`
+   (only those whose dev policy is new), in a folder named by the router
+   file's digest (a refitted router is scored afresh). The search
    strategies' test rows are read from benchmarks/results/sweep_search/ (the
    README's step-level search sweep: same settings, same 200 test problems)
    for `tiny`; `--rescore-search` (and any other model) sweeps them on test.
@@ -47,6 +48,7 @@ the PRM's scoring:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -118,41 +120,45 @@ def fit(args: argparse.Namespace, model: str, work: Path, search: list[str]) -> 
 def test_rows(args: argparse.Namespace, model: str, work: Path, router_path: Path,
               search: list[str]) -> tuple[list[dict], list[Path], str]:
     """The test split's rows (fixed, search, oracle router, this router, each scored once), the folders with
-    per-problem outcomes, and where the search rows came from."""
+    per-problem outcomes, and where the search rows came from. The routers' folders are named by the router
+    file's digest, so a refitted router is scored afresh and never read from a stale folder."""
     default = RESULTS / f"router_{model}_arith.json"
-    test = sweep(work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
-                 budgets=BUDGETS, router=default, model=model)
-    rows, folders = test["rows"], [work / "test"]
-    if budgets := distinct_budgets(default, args.router_budgets):
-        extra = sweep(work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
-                      budgets=budgets, router=default, model=model)
-        rows, folders = rows + extra["rows"], folders + [work / "test-router"]
+    test = sweep(work / "test", split="test", limit=args.test, strategies=FIXED, budgets=BUDGETS, model=model)
+    routed_folder = work / f"test-router-{digest(default)}"
+    routed = sweep(routed_folder, split="test", limit=args.test, strategies="router,oracle_router",
+                   budgets=distinct_budgets(default, args.router_budgets), router=default, model=model)
+    rows, folders = test["rows"] + routed["rows"], [work / "test", routed_folder]
     searched, source, folder = search_rows(args, model, work, search)
     folders += [folder] if folder else []
     if args.tag:
-        ours = sweep(work / f"test-router-{args.tag}", split="test", limit=args.test, strategies="router",
-                     budgets=f"{BUDGETS},{args.router_budgets}", router=router_path, model=model)
+        ours_folder = work / f"test-router-{args.tag}-{digest(router_path)}"
+        ours = sweep(ours_folder, split="test", limit=args.test, strategies="router",
+                     budgets=distinct_budgets(router_path, args.router_budgets), router=router_path, model=model)
         rows = [r for r in rows if r["strategy"] != "router"] + ours["rows"]
-        folders.append(work / f"test-router-{args.tag}")
+        folders.append(ours_folder)
     return rows + searched, folders, source
 
 
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+
+
 def distinct_budgets(router_path: Path, extra: str) -> str:
-    """The extra router budgets whose dev policy differs from those at every other scored budget (no test
-    compute spent on a policy already scored); the largest of equal ones is dropped."""
+    """Router budgets (`BUDGETS` and `extra`) whose dev policy differs from that of every smaller one: no
+    test compute is spent on a policy already scored. Budgets below the probe's cost give no row."""
     from reasoner.errors import ConfigError
     from reasoner.eval.router import load_router
 
     router = load_router(router_path)
     seen, kept = [], []
-    for budget in [*map(int, BUDGETS.split(",")), *sorted(map(int, extra.split(",")))]:
+    for budget in sorted({*map(int, BUDGETS.split(",")), *map(int, extra.split(","))}):
         try:
             policy = router.policy(compute_budget=budget * router.sample_cost["flops"])
         except ConfigError:  # below the probe's cost: no row, as Router.at_budget
             continue
         if policy not in seen:
             seen.append(policy)
-            kept += [budget] if str(budget) not in BUDGETS.split(",") else []
+            kept.append(budget)
     return ",".join(map(str, kept))
 
 
