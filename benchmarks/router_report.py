@@ -266,13 +266,15 @@ def verdicts(a: dict) -> list[str]:
 
 
 def plot_frontier(results: list[dict], path: Path = FRONTIER_PNG) -> Path:
-    """Accuracy against FLOPs per question (probe and PRM included) of every fixed setting, the router and the
-    oracle router, one row of panels per model; drawn by the project's sweep plots."""
+    """Accuracy against generated tokens and against FLOPs per question (probe and PRM included) of every fixed
+    setting and the router, one row of panels per model; drawn by the project's sweep plots. The oracle router
+    is left out (it is in the tables): an upper bound on the frontier would fade every deployable series."""
     from reasoner.eval.metrics import SweepRow
     from reasoner.eval.plots import plot_curves
 
-    rows = [SweepRow.model_validate({**r, "model": result["model"]}) for result in results for r in result["rows"]]
-    return plot_curves(rows, path, costs=("flops",))
+    rows = [SweepRow.model_validate({**r, "model": result["model"]}) for result in results for r in result["rows"]
+            if r["strategy"] != "oracle_router"]
+    return plot_curves(rows, path, costs=("tokens", "flops"))
 
 
 def load_results(paths: list[Path]) -> list[dict]:

@@ -144,13 +144,14 @@ def test_a_policy_that_cannot_be_met_is_refused(dev_sweep, options, message):
         router.policy(**options)
 
 
-def test_the_bundled_router_is_for_the_bundled_tiny_as_it_is_now():
-    """A retrained `tiny` needs a refitted router (python benchmarks/bench_router.py)."""
+@pytest.mark.parametrize("model", ["tiny", "small"])
+def test_the_bundled_router_is_for_the_bundled_model_as_it_is_now(model):
+    """A retrained bundled model needs a refitted router (python benchmarks/bench_router.py)."""
     from reasoner.engine.models import weights_fingerprint
 
-    router = load_router("tiny-arith")
-    assert (router.source.model, router.source.dataset, router.source.split) == ("tiny", "arith", "dev")
-    assert router.source.weights == weights_fingerprint("tiny")
+    router = load_router(f"{model}-arith")
+    assert (router.source.model, router.source.dataset, router.source.split) == (model, "arith", "dev")
+    assert router.source.weights == weights_fingerprint(model)
 
 
 def test_any_swept_strategy_is_a_choice_a_search_too(dev_sweep, tmp_path):
@@ -196,6 +197,19 @@ def test_search_swept_in_a_second_folder_is_chosen_where_it_dominates(dev_sweep,
     for choice in beam:
         assert not choice.reuses_probe
         assert choice.flops == pytest.approx(fixed[("beam_search", choice.budget)].flops + one_bin.probe_cost["flops"])
+
+
+def test_sample_strategies_from_a_second_folder_pay_the_probe_on_top(dev_sweep, tmp_path):
+    """Their samples were drawn in another folder, so they are not the probe's: no reuse."""
+    first = strategies_copy(dev_sweep, tmp_path / "first", ["cot", "self_consistency"], samples=True)
+    second = strategies_copy(dev_sweep, tmp_path / "second", ["best_of_n"], samples=True)
+    router = fit_router(first, more_sweeps=[second], probe_samples=2, bins=1)
+    fixed = {(c.strategy, c.budget): c for c in router.fixed}
+    (only,) = router.bins
+    reused = {c.strategy for c in only.choices if c.reuses_probe}
+    assert reused == {"self_consistency"}
+    for choice in (c for c in only.choices if c.strategy == "best_of_n"):
+        assert choice.flops == pytest.approx(fixed[("best_of_n", choice.budget)].flops + router.probe_cost["flops"])
 
 
 def test_more_sweeps_are_refused_unless_they_add_strategies_on_the_same_dev_problems(dev_sweep, tmp_path):
