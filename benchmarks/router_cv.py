@@ -12,6 +12,10 @@ probe paid and reused as the router does) is scored. No test problem is read.
 Writes benchmarks/results/router_cv.json: per setting and budget, held-out
 mean accuracy and FLOPs, and the setting with the best mean held-out accuracy
 over the budgets.
+
+It reads the first (non-search) dev sweep only: choices from a second sweep
+(the search strategies of `bench_router.py`) are not in its folds, so the
+setting it chose (probe 2, 4 bins) was chosen without them.
 """
 
 from __future__ import annotations
