@@ -1,33 +1,45 @@
-"""The compute-optimal router on bundled `tiny` and `arith`: fitted on the dev split, scored once on test.
+"""The compute-optimal router on the bundled models and `arith`: fitted on the dev split, scored once on test.
 
-Run: python benchmarks/bench_router.py [--dev 200] [--test 200] [--work runs/bench_router]
-     python benchmarks/bench_router.py --probe-samples K --bins B --tag TAG   (another setting, e.g. the one
-     benchmarks/router_cv.py chose on dev; writes router_TAG.json/.md)
+Run: python benchmarks/bench_router.py [--models tiny,small] [--dev 200] [--test 200] [--work runs/bench_router]
+     python benchmarks/bench_router.py --report-only     (router*.md and the frontier plot from router*.json)
+     python benchmarks/bench_router.py --models tiny --probe-samples K --bins B --tag TAG   (another setting, e.g.
+     the one benchmarks/router_cv.py chose on dev; writes router_TAG.json/.md)
 
-Every stage resumes (the sweeps from their folders; the fit is a pure
-function of the dev sweep), so a killed run picks up where it stopped.
+Every stage resumes (the sweeps from their folders under --work/MODEL; the
+fit is a pure function of the dev sweeps), so a killed run picks up where it
+stopped. Per model:
 
-1. **Dev sweep** (`--split dev`, the first `--dev` problems, 100 per level at
-   most): cot, self-consistency, best-of-n scored by the bundled PRM
+1. **Dev sweeps** (`--split dev`, the first `--dev` problems, 40 per level at
+   200): cot, self-consistency, best-of-n scored by the bundled PRM
    (`tiny-prm`, min over steps), adaptive self-consistency and revision at
-   budgets 1, 2, 4, 8, 16.
-2. **Fit** `reasoner router fit` on it (probe of 4 samples, 4 bins) ->
-   benchmarks/results/router_tiny_arith.json, also bundled as
-   reasoner/data/routers/tiny-arith.json (`--router tiny-arith`).
-3. **Test sweep** (`--split test`, the first `--test` problems), once: the
-   same strategies and budgets, plus `router` and `oracle_router` (the
-   oracle-difficulty upper bound) whose budget b means a mean compute of b
-   sampled solutions per question. A second test sweep of the router and the
-   oracle alone at budgets 3, 5, 6, 10, 12 fills in their frontier.
-4. `small` greedy (cot) on the same test problems, for the matched-FLOPs
-   comparison per level.
+   budgets 1, 2, 4, 8, 16; and, for models in `--search-models`, the search
+   strategies (beam search, DVTS, MCTS, particle filtering, each guided by
+   `tiny-prm`) at `--search-budgets` (4, 8, 16: the PRM's forward passes make
+   them 4-15x dearer than sampling) in a second folder, with the settings of
+   the README's step-level search sweep (max_tokens 160, temperature 0.8,
+   top_p 0.95, seed 0), so its test rows are comparable.
+2. **Fit** `reasoner router fit DEV DEV-SEARCH` (probe of 4 samples, 4 bins)
+   -> benchmarks/results/router_MODEL_arith.json, also bundled as
+   reasoner/data/routers/MODEL-arith.json (`--router tiny-arith`).
+3. **Test sweeps** (`--split test`, the first `--test` problems), once: the
+   non-search strategies and budgets; then `router` and `oracle_router` (the
+   oracle-difficulty upper bound), whose budget b means a mean compute of b
+   sampled solutions per question, at budgets 1-16 and `--router-budgets`
+   (only those whose dev policy is new), in a folder named by the router
+   file's digest (a refitted router is scored afresh). The search
+   strategies' test rows are read from benchmarks/results/sweep_search/ (the
+   README's step-level search sweep: same settings, same 200 test problems)
+   for `tiny`; `--rescore-search` (and any other model) sweeps them on test.
 
-Figures (benchmarks/results/router.json and router.md), all on the test
-split unless said otherwise; FLOPs per question include the probe and the
-PRM's scoring:
+Figures (benchmarks/results/router.json and router.md for `tiny`,
+router_small.json/.md for `small`; router_frontier.png for both), all on the
+test split unless said otherwise; FLOPs per question include the probe and
+the PRM's scoring:
 - the frontier: every fixed (strategy, budget), the router and the oracle router;
-- FLOPs the router needs to match the best fixed strategy's accuracy;
-- accuracy at equal mean FLOPs against the best fixed row at no more FLOPs;
+- FLOPs the router needs to match the best fixed strategy's accuracy (with and
+  without the search strategies among the fixed ones);
+- accuracy at equal mean FLOPs against the best fixed row at no more FLOPs,
+  with a paired 95% interval where both rows have per-problem outcomes;
 - how much of the oracle router's gain over fixed strategies the learned
   difficulty keeps;
 - `tiny` + router against `small` greedy per level at matched FLOPs.
@@ -36,31 +48,44 @@ PRM's scoring:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).parent))
+
+import router_report as report
+
+RESULTS = report.RESULTS
 FIXED = "cot,self_consistency,best_of_n,adaptive_consistency,revision"
 BUDGETS = "1,2,4,8,16"
-EXTRA_ROUTER_BUDGETS = "3,5,6,10,12"
-PRM_OPTIONS = {"best_of_n": {"scorer": "prm", "scorer_options": {"prm": "tiny-prm", "aggregation": "min"}}}
+SEARCH = "beam_search,dvts,mcts,particle_filter"
+SEARCH_BUDGETS = "4,8,16"
+SEARCH_MAX_TOKENS = 160
+"""The step-level search sweep's (README), so its committed test rows compare with this dev sweep's."""
+ROUTER_BUDGETS = "3,5,6,10,12,24,32,48,64,96"
+SWEEP_SEARCH = RESULTS / "sweep_search" / "summary.json"
+PRM = "tiny-prm"
+PRM_OPTIONS = {"best_of_n": {"scorer": "prm", "scorer_options": {"prm": PRM, "aggregation": "min"}},
+               **{name: {"prm": PRM} for name in SEARCH.split(",")}}
 
 
-def sweep(out: Path, *, split: str, limit: int, strategies: str, budgets: str, models: str = "tiny",
-          router: Path | None = None) -> dict:
+def sweep(out: Path, *, split: str, limit: int, strategies: str, budgets: str, model: str,
+          router: Path | None = None, max_tokens: int | None = None) -> dict:
     """Run (or resume) one sweep; its summary as a dict."""
     from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.eval.sweep import make_config, run_sweep
     from verifiers import VerifierSet
 
     options = {name: dict(value) for name, value in PRM_OPTIONS.items() if name in strategies.split(",")}
-    for name in ("router", "oracle_router"):
+    for name in report.ROUTERS:
         if name in strategies.split(","):
             options[name] = {"router": str(router)}
-    config = make_config(dataset="arith", split=split, limit=limit, models=models, strategies=strategies,
-                         budgets=budgets, strategy_options=options)
+    config = make_config(dataset="arith", split=split, limit=limit, models=model, strategies=strategies,
+                         budgets=budgets, strategy_options=options, max_tokens=max_tokens)
     started = time.perf_counter()
     with VerifierSet() as verifiers:
         run_sweep(config, out, VLLMGenerator.shared, verifiers, progress=False)
@@ -68,274 +93,151 @@ def sweep(out: Path, *, split: str, limit: int, strategies: str, budgets: str, m
     return json.loads((out / "summary.json").read_text())
 
 
-def row(r: dict, level: str | None = None) -> dict:
-    stats = r if level is None else r["by_level"][level]
-    return {"strategy": r["strategy"], "budget": r["budget"], "accuracy": stats["accuracy"],
-            "ci": [stats["ci_low"], stats["ci_high"]], "flops": stats["mean_flops"],
-            "tokens": stats["mean_generated_tokens"]}
+def suffix(model: str, tag: str) -> str:
+    return ("" if model == "tiny" else f"_{model}") + (f"_{tag}" if tag else "")
 
 
-def per_problem(folders: list[Path]) -> dict[tuple[str, int], list[float]]:
-    """Per (strategy, budget), each test problem's (expected) correctness, problems in id order."""
-    from reasoner.eval.sweep import load_summary, row_points
-    from reasoner.jobs import iter_records
+def fit(args: argparse.Namespace, model: str, work: Path, search: list[str]) -> Path:
+    """The dev sweeps and the router fitted on them; the router file's path."""
+    from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
 
-    out: dict[tuple[str, int], list[float]] = {}
-    for folder in folders:
-        config = load_summary(folder).config
-        records = list(iter_records(folder / "results.jsonl"))
-        ids = sorted({r["problem_id"] for r in records})
-        for name, budget, _, points in row_points(config, ids, records, config.models[0]):
-            out[(name, budget)] = [p.metrics["accuracy"] for p in points]
-    return out
-
-
-def paired_gain(outcomes: dict, router: tuple[str, int], fixed: tuple[str, int], seed: int = 0) -> dict:
-    """Mean per-problem accuracy difference of two rows on the same problems, with a 95% paired bootstrap."""
-    from reasoner.eval.metrics import bootstrap_ci
-
-    diffs = [a - b for a, b in zip(outcomes[router], outcomes[fixed], strict=True)]
-    low, high = bootstrap_ci(diffs, resamples=2000, seed=seed)
-    return {"gain": sum(diffs) / len(diffs), "ci": [low, high]}
+    sweep(work / "dev", split="dev", limit=args.dev, strategies=FIXED, budgets=BUDGETS, model=model)
+    more = []
+    if search:
+        sweep(work / "dev-search", split="dev", limit=args.dev, strategies=",".join(search),
+              budgets=args.search_budgets, model=model, max_tokens=SEARCH_MAX_TOKENS)
+        more.append(work / "dev-search")
+    router_path = RESULTS / f"router_{model}_arith{f'_{args.tag}' if args.tag else ''}.json"
+    router = fit_router(work / "dev", more_sweeps=more, probe_samples=args.probe_samples, bins=args.bins)
+    write_router(router, router_path)
+    if not args.tag:
+        BUNDLED_ROUTERS.mkdir(parents=True, exist_ok=True)
+        write_router(router, BUNDLED_ROUTERS / f"{model}-arith.json")
+    print(f"fitted {router_path}: default policy {router.default.model_dump_json()}", flush=True)
+    return router_path
 
 
-def best_at_most(rows: list[dict], flops: float) -> dict | None:
-    """The most accurate row costing no more than `flops` (then the cheaper)."""
-    within = [r for r in rows if r["flops"] <= flops * (1 + 1e-9)]
-    return max(within, key=lambda r: (r["accuracy"], -r["flops"])) if within else None
+def test_rows(args: argparse.Namespace, model: str, work: Path, router_path: Path,
+              search: list[str]) -> tuple[list[dict], list[Path], str]:
+    """The test split's rows (fixed, search, oracle router, this router, each scored once), the folders with
+    per-problem outcomes, and where the search rows came from. The routers' folders are named by the router
+    file's digest, so a refitted router is scored afresh and never read from a stale folder."""
+    default = RESULTS / f"router_{model}_arith.json"
+    test = sweep(work / "test", split="test", limit=args.test, strategies=FIXED, budgets=BUDGETS, model=model)
+    routed_folder = work / f"test-router-{digest(default)}"
+    routed = sweep(routed_folder, split="test", limit=args.test, strategies="router,oracle_router",
+                   budgets=distinct_budgets(default, args.router_budgets), router=default, model=model)
+    rows, folders = test["rows"] + routed["rows"], [work / "test", routed_folder]
+    searched, source, folder = search_rows(args, model, work, search)
+    folders += [folder] if folder else []
+    if args.tag:
+        ours_folder = work / f"test-router-{args.tag}-{digest(router_path)}"
+        ours = sweep(ours_folder, split="test", limit=args.test, strategies="router",
+                     budgets=distinct_budgets(router_path, args.router_budgets), router=router_path, model=model)
+        rows = [r for r in rows if r["strategy"] != "router"] + ours["rows"]
+        folders.append(ours_folder)
+    return rows + searched, folders, source
 
 
-def analyse(test_rows: list[dict], dev_router: dict) -> dict:
-    fixed = [row(r) for r in test_rows if r["strategy"] not in ("router", "oracle_router")]
-    routed = sorted((row(r) for r in test_rows if r["strategy"] == "router"), key=lambda r: r["flops"])
-    oracle = sorted((row(r) for r in test_rows if r["strategy"] == "oracle_router"), key=lambda r: r["flops"])
-    best = max(fixed, key=lambda r: (r["accuracy"], -r["flops"]))
-    match = next((r for r in routed if r["accuracy"] >= best["accuracy"]), None)
-    within_ci = next((r for r in routed if r["accuracy"] >= best["ci"][0]), None)
-    equal = []
-    for r, o in sorted(zip(routed, _paired(routed, oracle)), key=lambda pair: pair[0]["budget"]):
-        base = best_at_most(fixed, r["flops"])
-        gain = None if base is None else r["accuracy"] - base["accuracy"]
-        oracle_gain = None if o is None or base is None else o["accuracy"] - base["accuracy"]
-        equal.append({"router": r, "best_fixed_at_no_more_flops": base, "gain": gain, "oracle": o,
-                      "oracle_gain": oracle_gain,
-                      "share_of_oracle_gain_kept": gain / oracle_gain if gain is not None and oracle_gain
-                      and oracle_gain > 0 else None,
-                      "dev_prediction": _dev_prediction(dev_router, r["budget"])})
-    return {
-        "best_fixed": best,
-        "router_matching_best_fixed": match,
-        "flops_ratio_to_match": None if match is None else match["flops"] / best["flops"],
-        "router_within_best_fixed_ci": within_ci,
-        "flops_ratio_within_ci": None if within_ci is None else within_ci["flops"] / best["flops"],
-        "at_equal_flops": equal,
-        "frontier": sorted(fixed + routed + oracle, key=lambda r: r["flops"]),
-        "dev_policy_default": dev_router["default"],
-    }
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
 
 
-def _dev_prediction(dev_router: dict, budget: int) -> dict | None:
-    """What the fitted policy at this budget did on the dev problems (the numbers it was chosen by)."""
+def distinct_budgets(router_path: Path, extra: str) -> str:
+    """Router budgets (`BUDGETS` and `extra`) whose dev policy differs from that of every smaller one: no
+    test compute is spent on a policy already scored. Budgets below the probe's cost give no row."""
     from reasoner.errors import ConfigError
-    from reasoner.eval.router import RouterFile
+    from reasoner.eval.router import load_router
 
-    router = RouterFile.model_validate(dev_router)
-    try:
-        policy = router.policy(compute_budget=budget * router.sample_cost["flops"])
-    except ConfigError:
-        return None
-    return {"accuracy": policy.accuracy, "flops": policy.flops,
-            "choices": {key: f"{c.strategy}@{c.budget}" for key, c in policy.choices.items()}}
-
-
-def _paired(routed: list[dict], oracle: list[dict]) -> list[dict | None]:
-    by_budget = {r["budget"]: r for r in oracle}
-    return [by_budget.get(r["budget"]) for r in routed]
-
-
-def matched_per_level(test_rows: list[dict], small_rows: list[dict]) -> dict:
-    """Per level: `small` greedy against `tiny` + router at no more FLOPs (10% slack, as bench_sweep)."""
-    out = {}
-    greedy = next(r for r in small_rows if r["strategy"] == "cot")
-    for level in sorted(greedy["by_level"], key=int):
-        large = row(greedy, level)
-        candidates = [row(r, level) for r in test_rows if r["strategy"] == "router" and level in r["by_level"]]
-        cheaper = [r for r in candidates if r["flops"] <= 1.1 * large["flops"]]
-        best = max(cheaper, key=lambda r: r["accuracy"]) if cheaper else None
-        out[level] = {"small_greedy": large, "tiny_router_at_matched_flops": best,
-                      "winner": None if best is None else "tiny+router" if best["accuracy"] > large["accuracy"]
-                      else "small greedy" if best["accuracy"] < large["accuracy"] else "tie"}
-    return out
+    router = load_router(router_path)
+    seen, kept = [], []
+    for budget in sorted({*map(int, BUDGETS.split(",")), *map(int, extra.split(","))}):
+        try:
+            policy = router.policy(compute_budget=budget * router.sample_cost["flops"])
+        except ConfigError:  # below the probe's cost: no row, as Router.at_budget
+            continue
+        if policy not in seen:
+            seen.append(policy)
+            kept.append(budget)
+    return ",".join(map(str, kept))
 
 
-def _gain(entry: dict) -> str:
-    if entry["gain"] is None:
-        return "-"
-    paired = entry.get("paired")
-    if paired is None:
-        return format(entry["gain"], "+.3f")
-    return f"{entry['gain']:+.3f} ({paired['ci'][0]:+.3f} to {paired['ci'][1]:+.3f})"
+def search_rows(args: argparse.Namespace, model: str, work: Path,
+                search: list[str]) -> tuple[list[dict], str, Path | None]:
+    """Test rows of the search strategies: the committed step-level search sweep's for `tiny` (no per-problem
+    outcomes), else swept here; where they came from, and the folder with per-problem outcomes if any."""
+    if not search:
+        return [], "none", None
+    if model == "tiny" and not args.rescore_search:
+        summary = json.loads(SWEEP_SEARCH.read_text())
+        config = summary["config"]
+        if (config["max_tokens"], config["limit"], config["seed"]) != (SEARCH_MAX_TOKENS, args.test, 0):
+            raise SystemExit(f"{SWEEP_SEARCH} was swept with other settings or problems; use --rescore-search")
+        rows = [r for r in summary["rows"] if r["strategy"] in search]
+        return rows, "benchmarks/results/sweep_search/summary.json (the README's step-level search sweep)", None
+    summary = sweep(work / "test-search", split="test", limit=args.test, strategies=",".join(search),
+                    budgets=args.search_budgets, model=model, max_tokens=SEARCH_MAX_TOKENS)
+    return summary["rows"], f"swept here ({work / 'test-search'})", work / "test-search"
 
 
-def markdown(result: dict) -> str:
-    a = result["analysis"]
-    setting = f"probe {result.get('probe_samples', 4)} samples, {result.get('bins', 4)} bins"
-    lines = [f"# Router on bundled tiny, arith ({setting}; fit: dev split {result['dev_problems']} problems; "
-             f"figures: test split {result['test_problems']} problems)", "",
-             "Machine shared with other agents' jobs; FLOPs are estimates (2 x parameters x tokens, plus PRM "
-             "FLOPs), not timings.", "",
-             "| strategy | budget | test accuracy | 95% CI | FLOPs/question | gen tokens |", "|---|---|---|---|---|---|"]
-    for r in a["frontier"]:
-        name = r["strategy"] + (" (ORACLE upper bound)" if r["strategy"] == "oracle_router" else "")
-        lines.append(f"| {name} | {r['budget']} | {r['accuracy']:.3f} | {r['ci'][0]:.3f}-{r['ci'][1]:.3f} | "
-                     f"{r['flops']:.3g} | {r['tokens']:.1f} |")
-    best = a["best_fixed"]
-    lines += ["", f"Best fixed strategy on test: {best['strategy']}@{best['budget']}, accuracy "
-              f"{best['accuracy']:.3f} at {best['flops']:.3g} FLOPs."]
-    if a["router_matching_best_fixed"]:
-        m = a["router_matching_best_fixed"]
-        lines.append(f"Router reaching it: budget {m['budget']}, accuracy {m['accuracy']:.3f} at {m['flops']:.3g} "
-                     f"FLOPs = {a['flops_ratio_to_match']:.2f}x the best fixed strategy's FLOPs "
-                     f"(target: at most 0.5x; goal 0.25x).")
-    else:
-        lines.append("The router did not reach the best fixed strategy's test accuracy at any measured budget "
-                     "(target missed).")
-    if a["router_within_best_fixed_ci"]:
-        w = a["router_within_best_fixed_ci"]
-        lines.append(f"Within that row's 95% interval: router budget {w['budget']} at "
-                     f"{a['flops_ratio_within_ci']:.2f}x its FLOPs.")
-    default = a["dev_policy_default"]
-    lines += ["", "Fitted default policy (dev): " + ", ".join(f"bin {k}: {c['strategy']}@{c['budget']}"
-                                                           for k, c in default["choices"].items())
-              + f"; dev accuracy {default['accuracy']:.3f} at {default['flops']:.3g} FLOPs.",
-              "", "Router budget b = a mean compute of b sampled solutions per question. Dev columns: what the "
-              "policy for that budget did on the dev problems it was fitted on.", "",
-              "| router budget | dev acc | dev FLOPs | test acc | test FLOPs | best fixed at <= FLOPs | its acc | "
-              "gain (paired 95% CI) | oracle acc | oracle gain | share of oracle gain kept |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for e in a["at_equal_flops"]:
-        r, b, o = e["router"], e["best_fixed_at_no_more_flops"], e["oracle"]
-        d = e["dev_prediction"]
-        lines.append(f"| {r['budget']} | {'-' if d is None else format(d['accuracy'], '.3f')} | "
-                     f"{'-' if d is None else format(d['flops'], '.3g')} | {r['accuracy']:.3f} | {r['flops']:.3g} | "
-                     f"{'-' if b is None else b['strategy'] + '@' + str(b['budget'])} | "
-                     f"{'-' if b is None else format(b['accuracy'], '.3f')} | "
-                     f"{_gain(e)} | "
-                     f"{'-' if o is None else format(o['accuracy'], '.3f')} | "
-                     f"{'-' if e['oracle_gain'] is None else format(e['oracle_gain'], '+.3f')} | "
-                     f"{'-' if e['share_of_oracle_gain_kept'] is None else format(e['share_of_oracle_gain_kept'], '.2f')} |")
-    if result.get("small_vs_tiny_router"):
-        lines += ["", "| level | small greedy acc | its FLOPs | tiny+router acc at <= 1.1x FLOPs | budget | winner |",
-                  "|---|---|---|---|---|---|"]
-        for level, e in result["small_vs_tiny_router"].items():
-            t = e["tiny_router_at_matched_flops"]
-            lines.append(f"| {level} | {e['small_greedy']['accuracy']:.3f} | {e['small_greedy']['flops']:.3g} | "
-                         f"{'-' if t is None else format(t['accuracy'], '.3f')} | "
-                         f"{'-' if t is None else t['budget']} | {e['winner']} |")
-    lines += ["", "## Against the issue's targets (test split)", ""] + verdicts(a)
-    lines += ["", "Commands: `python benchmarks/bench_router.py --dev 200 --test 200` (see its docstring); "
-              "`--report-only` rewrites this file from router.json."]
-    return "\n".join(lines) + "\n"
+def run_model(args: argparse.Namespace, model: str) -> dict:
+    """Every stage for one model; its result dict (also written as router{suffix}.json)."""
+    work = args.work / model
+    search = SEARCH.split(",") if model in args.search_models.split(",") else []
+    search = [name for name in search if name in args.search.split(",")]
+    router_path = fit(args, model, work, search)
+    rows, folders, source = test_rows(args, model, work, router_path, search)
+    result = {"machine": f"{platform.node()} (shared with other agents' jobs)", "model": model,
+              "dataset": "arith", "dev_problems": args.dev, "test_problems": args.test,
+              "probe_samples": args.probe_samples, "bins": args.bins, "max_tokens": 256,
+              "search": {"strategies": search, "budgets": [int(b) for b in args.search_budgets.split(",")],
+                         "max_tokens": SEARCH_MAX_TOKENS, "test_rows": source} if search else None,
+              "fit_split": "dev", "figures_split": "test", "router_file": str(router_path),
+              "command": "python " + " ".join(sys.argv),
+              "analysis": report.analyse(rows, json.loads(router_path.read_text()), set(search)), "rows": rows}
+    report.add_paired(result["analysis"], report.per_problem(folders))
+    (RESULTS / f"router{suffix(model, args.tag)}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
-def verdicts(a: dict) -> list[str]:
-    """Plain statements of which targets were met, from the analysis."""
-    ratio = a["flops_ratio_to_match"]
-    lines = ["- FLOPs to match the best fixed strategy's accuracy: "
-             + ("not reached (missed)" if ratio is None else
-                f"{ratio:.2f}x; target at most 0.5x {'met' if ratio <= 0.5 else 'missed'}, "
-                f"goal 0.25x {'met' if ratio <= 0.25 else 'missed'}")]
-    gains = [(e["router"]["budget"], e["gain"]) for e in a["at_equal_flops"] if e["gain"] is not None]
-    above = [str(b) for b, g in gains if g > 0]
-    below = [str(b) for b, g in gains if g <= 0]
-    significant = [str(e["router"]["budget"]) for e in a["at_equal_flops"]
-                   if e.get("paired") and (e["paired"]["ci"][0] > 0 or e["paired"]["ci"][1] < 0)]
-    lines.append(f"- Accuracy at equal mean FLOPs above the best fixed row at no more FLOPs: at router budgets "
-                 f"{', '.join(above) or 'none'}; not at {', '.join(below) or 'none'}; gains range "
-                 f"{min(g for _, g in gains):+.3f} to {max(g for _, g in gains):+.3f}; paired 95% intervals "
-                 f"exclude zero at budgets: {', '.join(significant) or 'none'}")
-    kept = [e["share_of_oracle_gain_kept"] for e in a["at_equal_flops"] if e["share_of_oracle_gain_kept"] is not None]
-    if kept:
-        lines.append(f"- Share of the oracle router's gain the learned difficulty keeps, where the oracle gains: "
-                     f"{', '.join(format(k, '.2f') for k in kept)}")
-    lines.append("- The oracle router is an upper bound only in its difficulty labels: its per-level choices are "
-                 "fitted on 40 dev problems per level, and at its larger budgets they do worse on test than the "
-                 "learned router")
-    return lines
+def write_reports(tag: str) -> None:
+    """router*.md for every model's results, `tiny` against `small` greedy, and the frontier plot."""
+    paths = {model: RESULTS / f"router{suffix(model, tag)}.json" for model in ("tiny", "small")}
+    results = {model: json.loads(path.read_text()) for model, path in paths.items() if path.is_file()}
+    if "tiny" in results and "small" in results:
+        results["tiny"]["small_vs_tiny_router"] = report.matched_per_level(results["tiny"]["rows"],
+                                                                           results["small"]["rows"])
+        paths["tiny"].write_text(json.dumps(results["tiny"], indent=1) + "\n")
+    for model, result in results.items():
+        (RESULTS / f"router{suffix(model, tag)}.md").write_text(report.markdown(result))
+        print(report.markdown(result))
+    if results and not tag:
+        print(report.plot_frontier(list(results.values())))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="tiny,small", help="policies, each fitted and scored on its own")
     parser.add_argument("--dev", type=int, default=200)
     parser.add_argument("--test", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("runs/bench_router"))
-    parser.add_argument("--no-small", action="store_true", help="skip the small-model greedy comparison")
+    parser.add_argument("--search-models", default="tiny", help="models whose choices include the search strategies")
+    parser.add_argument("--search", default=SEARCH, help="which search strategies (a subset of the default)")
+    parser.add_argument("--search-budgets", default=SEARCH_BUDGETS)
+    parser.add_argument("--rescore-search", action="store_true",
+                        help="sweep the search strategies on test for tiny too, instead of reading sweep_search/")
+    parser.add_argument("--router-budgets", default=ROUTER_BUDGETS,
+                        help=f"router budgets scored beside {BUDGETS} on test")
     parser.add_argument("--probe-samples", type=int, default=4)
     parser.add_argument("--bins", type=int, default=4)
     parser.add_argument("--tag", default="", help="another (probe, bins) setting, e.g. chosen by router_cv.py: "
                                                   "its router runs alone on test; fixed and oracle rows are reused")
-    parser.add_argument("--report-only", action="store_true", help="rewrite router.md from router.json")
-    parser.add_argument("--paired", action="store_true", help="with --report-only: add paired intervals")
+    parser.add_argument("--report-only", action="store_true", help="rewrite router*.md and the plot from router*.json")
     args = parser.parse_args()
-    suffix = f"_{args.tag}" if args.tag else ""
-    if args.report_only:
-        result = json.loads((RESULTS / f"router{suffix}.json").read_text())
-        if args.paired:
-            add_paired(result["analysis"], per_problem([args.work / "test", args.work / "test-router"]
-                                                       + ([args.work / f"test-router-{args.tag}"] if args.tag else [])))
-            (RESULTS / f"router{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
-        (RESULTS / f"router{suffix}.md").write_text(markdown(result))
-        return
-    from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
-
-    dev = args.work / "dev"
-    sweep(dev, split="dev", limit=args.dev, strategies=FIXED, budgets=BUDGETS)
-    router_path = RESULTS / f"router_tiny_arith{suffix}.json"
-    router = fit_router(dev, probe_samples=args.probe_samples, bins=args.bins)
-    write_router(router, router_path)
-    if not args.tag:
-        BUNDLED_ROUTERS.mkdir(parents=True, exist_ok=True)
-        write_router(router, BUNDLED_ROUTERS / "tiny-arith.json")
-    print(f"fitted {router_path}: default policy {router.default.model_dump_json()}", flush=True)
-    rows = test_rows(args, router_path)
-    result = {"machine": f"{platform.node()} (shared with other agents' jobs)", "model": "tiny",
-              "dataset": "arith", "dev_problems": args.dev, "test_problems": args.test,
-              "probe_samples": args.probe_samples, "bins": args.bins,
-              "fit_split": "dev", "figures_split": "test", "router_file": str(router_path),
-              "analysis": analyse(rows, json.loads(router_path.read_text())), "rows": rows}
-    outcomes = per_problem([args.work / "test", args.work / "test-router"]
-                           + ([args.work / f"test-router-{args.tag}"] if args.tag else []))
-    add_paired(result["analysis"], outcomes)
-    if not args.no_small:
-        small = sweep(args.work / "test-small", split="test", limit=args.test, strategies="cot", budgets="1",
-                      models="small")
-        result["small_vs_tiny_router"] = matched_per_level(rows, small["rows"])
-    (RESULTS / f"router{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (RESULTS / f"router{suffix}.md").write_text(markdown(result))
-    print(markdown(result))
-
-
-def add_paired(analysis: dict, outcomes: dict) -> None:
-    """Each equal-FLOPs comparison gets its paired 95% interval (same test problems on both sides)."""
-    for entry in analysis["at_equal_flops"]:
-        base = entry["best_fixed_at_no_more_flops"]
-        if base is not None:
-            entry["paired"] = paired_gain(outcomes, ("router", entry["router"]["budget"]),
-                                          (base["strategy"], base["budget"]))
-
-
-def test_rows(args: argparse.Namespace, router_path: Path) -> list[dict]:
-    """The test split's rows: fixed strategies, the oracle router and this router, each scored once."""
-    default = RESULTS / "router_tiny_arith.json"
-    test = sweep(args.work / "test", split="test", limit=args.test, strategies=f"{FIXED},router,oracle_router",
-                 budgets=BUDGETS, router=default)
-    extra = sweep(args.work / "test-router", split="test", limit=args.test, strategies="router,oracle_router",
-                  budgets=EXTRA_ROUTER_BUDGETS, router=default)
-    if not args.tag:
-        return test["rows"] + extra["rows"]
-    ours = sweep(args.work / f"test-router-{args.tag}", split="test", limit=args.test, strategies="router",
-                 budgets=f"{BUDGETS},{EXTRA_ROUTER_BUDGETS}", router=router_path)
-    return [r for r in test["rows"] + extra["rows"] if r["strategy"] != "router"] + ours["rows"]
+    if not args.report_only:
+        for model in args.models.split(","):
+            run_model(args, model)
+    write_reports(args.tag)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Choosing the router's probe size and bin count on the dev split alone, by cross-validation.
 
-Run: python benchmarks/router_cv.py [--dev-sweep runs/bench_router/dev] [--folds 5]
+Run: python benchmarks/router_cv.py [--dev-sweep runs/bench_router/tiny/dev] [--folds 5]
 
 The dev sweep of `benchmarks/bench_router.py` is split into folds of
 problems; for each (probe samples k, bins), a router is fitted on the other
@@ -12,6 +12,10 @@ probe paid and reused as the router does) is scored. No test problem is read.
 Writes benchmarks/results/router_cv.json: per setting and budget, held-out
 mean accuracy and FLOPs, and the setting with the best mean held-out accuracy
 over the budgets.
+
+It reads the first (non-search) dev sweep only: choices from a second sweep
+(the search strategies of `bench_router.py`) are not in its folds, so the
+setting it chose (probe 2, 4 bins) was chosen without them.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def held_out(dev: Path, k: int, bins: int, folds: int, work: Path) -> dict[int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev-sweep", type=Path, default=Path("runs/bench_router/dev"))
+    parser.add_argument("--dev-sweep", type=Path, default=Path("runs/bench_router/tiny/dev"))
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     results = {}

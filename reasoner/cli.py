@@ -426,7 +426,10 @@ def _add_router(commands) -> None:
     p = commands.add_parser("router", help="the compute-optimal router: fit it on a dev-split sweep")
     kinds = p.add_subparsers(title="commands")
     f = kinds.add_parser("fit", help="fit a router file from a `reasoner sweep --split dev` folder")
-    f.add_argument("sweep", type=Path, help="sweep folder (summary.json and results.jsonl); not a test-split sweep")
+    f.add_argument("sweep", type=Path, nargs="+",
+                   help="sweep folder (summary.json and results.jsonl); not a test-split sweep. More folders of the "
+                        "same problems add their strategies as choices (e.g. a search sweep at budgets 4,8,16); "
+                        "the probe comes from the first")
     f.add_argument("--out", type=Path, required=True, help="router file to write, e.g. router.json")
     f.add_argument("--model", default=None, help="which of the sweep's models (default: its only one)")
     f.add_argument("--probe-samples", type=positive_int, default=4, help="samples the probe draws (default 4)")
@@ -440,7 +443,7 @@ def run_router_fit(args: argparse.Namespace) -> int:
     from reasoner.eval.router import fit_router, write_router
 
     require = comma_list(args.require, str.strip, "--require", "names")
-    router = fit_router(args.sweep, model=args.model, probe_samples=args.probe_samples, bins=args.bins,
+    router = fit_router(args.sweep[0], more_sweeps=args.sweep[1:], model=args.model, probe_samples=args.probe_samples, bins=args.bins,
                         require=require or ())
     write_router(router, args.out)
     policy = router.default

@@ -65,10 +65,11 @@ STRATEGY_COLOURS = {
     "mcts": "#332288",
     "particle_filter": "#882255",
     "router": "#999933",
+    "oracle_router": "#AA4499",
 }
-"""Fixed colours of the known strategies: Okabe-Ito's eight, then Paul Tol's indigo, wine and olive."""
+"""Fixed colours of the known strategies: Okabe-Ito's eight, then Paul Tol's indigo, wine, olive and purple."""
 
-SPARE_COLOURS = ("#44AA99", "#AA4499", "#117733", "#DDCC77", "#88CCEE", "#888888")
+SPARE_COLOURS = ("#44AA99", "#117733", "#DDCC77", "#88CCEE", "#888888")
 """For other strategy names, chosen by a hash of the name (Tol's muted set)."""
 
 MODEL_STYLES = (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."), ("v", (0, (5, 1, 1, 1))))

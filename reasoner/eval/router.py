@@ -22,6 +22,9 @@ same file. What it learns:
   probe's cost included. A strategy that chooses among i.i.d. samples of the
   probe's settings (self-consistency, best-of-n) reuses the probe's k
   samples: at budget b it draws only max(0, b - k) more.
+- **Choices from more sweeps:** further dev sweeps of the same problems (the
+  search strategies, say, swept at fewer budgets because they cost more) add
+  their (strategy, budget) rows as choices, probe paid, never reusing it.
 - **The oracle variant** (an upper bound, named as such): the same tables per
   dataset difficulty level, with no probe and no probe cost.
 
@@ -143,6 +146,8 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sweep: str
+    more_sweeps: list[str] = []
+    """Further sweep folders of the same problems whose strategies are choices too (e.g. the search strategies)."""
     dataset: str
     split: str | None
     """The sweep's split (dev); None for a file dataset, which has none."""
@@ -152,7 +157,7 @@ class Source(BaseModel):
     parameters: int | None
     problems: int
     digest: str
-    """sha256 of the sweep's summary.json and results.jsonl."""
+    """sha256 of the sweep's summary.json and results.jsonl (with more sweeps: sha256 of each folder's)."""
 
 
 class Policy(BaseModel):
@@ -275,12 +280,17 @@ def write_router(router: RouterFile, path: str | Path) -> None:
     Path(path).write_text(router.model_dump_json(indent=1) + "\n", encoding="utf-8")
 
 
-def fit_router(sweep_dir: str | Path, *, model: str | None = None, probe_samples: int = 4, bins: int = 4,
-               require: Sequence[str] = ()) -> RouterFile:
-    """Fit a router on the sweep in `sweep_dir` (see the module docstring); a pure function of its files."""
+def fit_router(sweep_dir: str | Path, *, more_sweeps: Sequence[str | Path] = (), model: str | None = None,
+               probe_samples: int = 4, bins: int = 4, require: Sequence[str] = ()) -> RouterFile:
+    """Fit a router on the sweep in `sweep_dir` (see the module docstring); a pure function of its files.
+
+    `more_sweeps`: further dev sweeps of the same problems and model whose strategies are choices too
+    (e.g. the search strategies at fewer budgets); the probe and the difficulty model come from `sweep_dir`.
+    """
     from reasoner.eval.router_fit import fit
 
-    return fit(Path(sweep_dir), model=model, probe_samples=probe_samples, bins=bins, require=tuple(require))
+    return fit([Path(sweep_dir), *map(Path, more_sweeps)], model=model, probe_samples=probe_samples, bins=bins,
+               require=tuple(require))
 
 
 def sweep_digest(folder: Path) -> str:

@@ -5,10 +5,17 @@ dataset, no model. The module docstring of `reasoner.eval.router` says what
 is learned; this module only computes it. Refuses a sweep on a test split, an
 unfinished sweep, one without shared samples for the probe, and one missing
 a strategy or budget the caller requires.
+
+More sweep folders of the same problems may add choices (e.g. the search
+strategies, swept at fewer budgets or other settings): the first folder gives
+the probe and the difficulty model, every folder's (strategy, budget) rows are
+choices. Their choices never reuse the probe's samples (they were drawn in
+another folder), and each strategy may come from one folder only.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,14 +65,16 @@ class ProblemData(NamedTuple):
     parameters: int
 
 
-def fit(folder: Path, *, model: str | None, probe_samples: int, bins: int, require: tuple[str, ...]) -> RouterFile:
+def fit(folders: Sequence[Path], *, model: str | None, probe_samples: int, bins: int,
+        require: tuple[str, ...]) -> RouterFile:
     from reasoner.eval.sweep import load_summary, plan
 
-    summary = load_summary(folder)
-    config = summary.config
+    folder, more = folders[0], list(folders[1:])
+    config = load_summary(folder).config
     _refuse_test_split(config, folder)
     model = _pick_model(config.models, model)
-    _check_required(config, require)
+    more_configs = [_more_config(extra, config, folder, model) for extra in more]
+    _check_required([config, *more_configs], require)
     sweep_plan = plan(config)
     samples_key = f"samples@{max(config.budgets)}"
     if samples_key not in {run.key for run in sweep_plan.replayed.values()}:
@@ -80,21 +89,75 @@ def fit(folder: Path, *, model: str | None, probe_samples: int, bins: int, requi
     _check_complete(folder, records, [run.key for run in sweep_plan.runs], ids)
     data = [_problem_data(records[(samples_key, pid)], probe_samples) for pid in ids]
     outcomes = _outcomes(config, sweep_plan, records, ids, model, data, probe_samples)
-    difficulty = _difficulty(data, bins)
+    options = {name: (folder, value) for name, value in _strategy_options(config).items()}
     first = records[(samples_key, ids[0])]
-    source = Source(sweep=str(folder), dataset=config.dataset, split=config.split, model=model,
-                    weights=first.get("weights"), parameters=first.get("parameters"), problems=len(ids),
-                    digest=sweep_digest(folder))
+    for extra, extra_config in zip(more, more_configs):
+        extra_records = _more_records(extra, extra_config, model, ids, first.get("weights"), folder)
+        _add_choices(outcomes, options, extra, _strategy_options(extra_config),
+                     _outcomes(extra_config, plan(extra_config), extra_records, ids, model, data, probe_samples,
+                               reuse=False))
+    difficulty = _difficulty(data, bins)
+    source = Source(sweep=str(folder), more_sweeps=[str(extra) for extra in more], dataset=config.dataset,
+                    split=config.split, model=model, weights=first.get("weights"),
+                    parameters=first.get("parameters"), problems=len(ids), digest=_digest([folder, *more]))
     probe = ProbeSettings(samples=probe_samples, temperature=config.temperature, top_p=config.top_p,
                           max_tokens=config.max_tokens)
     routed = _bins([str(difficulty.bin_of(d.features)) for d in data], outcomes["routed"])
     levels = [str(d.level) if d.level is not None else "none" for d in data]
     fixed = _bins(["all"] * len(data), outcomes["fixed"])[0].choices
     default = reaching_target(routed, max(c.accuracy for c in fixed), "flops")
-    return RouterFile(source=source, probe=probe, strategies=_strategy_options(config), difficulty=difficulty,
-                      bins=routed, oracle_bins=_bins(levels, outcomes["fixed"]), fixed=fixed,
+    return RouterFile(source=source, probe=probe, strategies={name: value for name, (_, value) in options.items()},
+                      difficulty=difficulty, bins=routed, oracle_bins=_bins(levels, outcomes["fixed"]), fixed=fixed,
                       probe_cost=_mean_cost([d.probe for d in data]),
                       sample_cost=_mean_cost([_one_sample(d) for d in data]), default=default)
+
+
+def _digest(folders: list[Path]) -> str:
+    """The first folder's digest alone, or one digest over every folder's."""
+    if len(folders) == 1:
+        return sweep_digest(folders[0])
+    return hashlib.sha256("".join(sweep_digest(folder) for folder in folders).encode()).hexdigest()
+
+
+def _more_config(extra: Path, first: Any, first_folder: Path, model: str) -> Any:
+    """A further sweep's config, refused unless it is a dev sweep of the same dataset and split with `model`."""
+    from reasoner.eval.sweep import load_summary
+
+    config = load_summary(extra).config
+    _refuse_test_split(config, extra)
+    if (config.dataset, config.split) != (first.dataset, first.split):
+        raise ConfigError(f"{extra}: a sweep of {config.dataset} ({config.split} split), but {first_folder} is of "
+                          f"{first.dataset} ({first.split} split); every sweep of a router holds the same problems")
+    if model not in config.models:
+        raise ConfigError(f"{extra}: the sweep has no model {model!r}; it has {', '.join(config.models)}")
+    return config
+
+
+def _more_records(extra: Path, config: Any, model: str, ids: list[str], weights: str | None,
+                  first_folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """A further sweep's records of `model`, refused unless finished on every problem of the first sweep with
+    the same weights."""
+    from reasoner.eval.sweep import plan
+
+    records = _records(extra, config.generation_hash, model)
+    _check_complete(extra, records, [run.key for run in plan(config).runs], ids)
+    other = sorted({str(r.get("weights")) for (_, pid), r in records.items() if pid in set(ids)} - {str(weights)})
+    if other:
+        raise ConfigError(f"{extra}: made with other weights of {model} ({', '.join(other)}) than {first_folder} "
+                          f"({weights}); sweep both with the same model")
+    return records
+
+
+def _add_choices(outcomes: dict, options: dict[str, tuple[Path, Any]], extra: Path, extra_options: dict[str, Any],
+                 extra_outcomes: dict) -> None:
+    """Merge a further sweep's choices in; a strategy already swept in another folder is refused."""
+    for name, value in extra_options.items():
+        if name in options:
+            raise ConfigError(f"strategy {name!r} is swept in both {options[name][0]} and {extra}; sweep each "
+                              f"strategy in one folder only, so each choice has one set of options")
+        options[name] = (extra, value)
+    for kind in ("fixed", "routed"):
+        outcomes[kind].update(extra_outcomes[kind])
 
 
 def _refuse_test_split(config: Any, folder: Path) -> None:
@@ -116,18 +179,19 @@ def _pick_model(models: Sequence[str], model: str | None) -> str:
     return model
 
 
-def _check_required(config: Any, require: tuple[str, ...]) -> None:
-    """Each `STRATEGY` or `STRATEGY@BUDGET` in `require` must have been swept."""
+def _check_required(configs: Sequence[Any], require: tuple[str, ...]) -> None:
+    """Each `STRATEGY` or `STRATEGY@BUDGET` in `require` must have been swept (in the sweep holding it)."""
     for item in require:
         name, _, budget = item.partition("@")
         if budget and not budget.isdigit():
             raise ConfigError(f"required {item!r}: write STRATEGY or STRATEGY@BUDGET, e.g. best_of_n@16")
-        if name not in config.strategies:
-            raise ConfigError(f"the sweep has no strategy {name!r} (required); it swept "
-                              f"{', '.join(config.strategies)}")
-        if budget and int(budget) not in config.budgets:
+        holding = next((config for config in configs if name in config.strategies), None)
+        if holding is None:
+            swept = [n for config in configs for n in config.strategies]
+            raise ConfigError(f"the sweep has no strategy {name!r} (required); it swept {', '.join(swept)}")
+        if budget and int(budget) not in holding.budgets:
             raise ConfigError(f"the sweep has no budget {budget} (required by {item}); its budgets are "
-                              f"{', '.join(map(str, config.budgets))}")
+                              f"{', '.join(map(str, holding.budgets))}")
 
 
 def _records(folder: Path, config_hash: str, model: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -168,18 +232,20 @@ def reuses_probe(strategy: Any, replayed: bool) -> bool:
 
 
 def _outcomes(config: Any, sweep_plan: Any, records: dict, ids: list[str], model: str, data: list[ProblemData],
-              k: int) -> dict[str, dict[tuple[str, int, bool], list[Outcome]]]:
-    """Per choice and problem: `fixed` (no probe) and `routed` (probe paid, its samples reused where they can be)."""
+              k: int, reuse: bool = True) -> dict[str, dict[tuple[str, int, bool], list[Outcome]]]:
+    """Per choice and problem: `fixed` (no probe) and `routed` (probe paid, its samples reused where they can be,
+    and only if `reuse`: the probe's samples are this sweep's)."""
     from reasoner.eval.sweep import row_points
 
     flat = list(records.values())
     fixed, routed = {}, {}
     for name, budget, replayed, points in row_points(config, ids, flat, model):
         samples_key = sweep_plan.replayed[name].key if replayed else None
-        reuse = reuses_probe(config.strategy(name), replayed) and samples_key == f"samples@{max(config.budgets)}"
+        reused = reuse and reuses_probe(config.strategy(name), replayed) and \
+            samples_key == f"samples@{max(config.budgets)}"
         fixed[(name, budget, False)] = [Outcome(p.metrics["accuracy"], p.flops, p.tokens) for p in points]
-        routed[(name, budget, reuse)] = [
-            _with_reuse(p, d, budget, k, records[(samples_key, pid)] if reuse else None, config.strategy(name))
+        routed[(name, budget, reused)] = [
+            _with_reuse(p, d, budget, k, records[(samples_key, pid)] if reused else None, config.strategy(name))
             for p, d, pid in zip(points, data, ids)]
     return {"fixed": fixed, "routed": routed}
 

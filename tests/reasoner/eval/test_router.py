@@ -21,7 +21,7 @@ from reasoner.eval.router import (
     within_budget,
     write_router,
 )
-from tests.router_files import edit_summary, graded_copy
+from tests.router_files import edit_summary, graded_copy, strategies_copy
 
 
 def test_fit_is_a_pure_function_of_the_sweep_files(dev_sweep, tmp_path):
@@ -144,13 +144,14 @@ def test_a_policy_that_cannot_be_met_is_refused(dev_sweep, options, message):
         router.policy(**options)
 
 
-def test_the_bundled_router_is_for_the_bundled_tiny_as_it_is_now():
-    """A retrained `tiny` needs a refitted router (python benchmarks/bench_router.py)."""
+@pytest.mark.parametrize("model", ["tiny", "small"])
+def test_the_bundled_router_is_for_the_bundled_model_as_it_is_now(model):
+    """A retrained bundled model needs a refitted router (python benchmarks/bench_router.py)."""
     from reasoner.engine.models import weights_fingerprint
 
-    router = load_router("tiny-arith")
-    assert (router.source.model, router.source.dataset, router.source.split) == ("tiny", "arith", "dev")
-    assert router.source.weights == weights_fingerprint("tiny")
+    router = load_router(f"{model}-arith")
+    assert (router.source.model, router.source.dataset, router.source.split) == (model, "arith", "dev")
+    assert router.source.weights == weights_fingerprint(model)
 
 
 def test_any_swept_strategy_is_a_choice_a_search_too(dev_sweep, tmp_path):
@@ -161,3 +162,66 @@ def test_any_swept_strategy_is_a_choice_a_search_too(dev_sweep, tmp_path):
     assert router.default.accuracy == 1.0
     beam = min((c for c in router.fixed if c.strategy == "beam_search"), key=lambda c: c.flops)
     assert router.default.flops > beam.flops
+
+
+SAMPLED = ["cot", "self_consistency", "best_of_n", "adaptive_consistency"]
+
+
+def _levels(sweep) -> dict[str, int]:
+    return {r["problem_id"]: r["level"] for r in map(json.loads, (sweep / "results.jsonl").read_text().splitlines())}
+
+
+def test_search_swept_in_a_second_folder_is_chosen_where_it_dominates(dev_sweep, tmp_path):
+    """Samples solve levels 1-3, only beam search levels 4-5; beam search comes from its own sweep folder."""
+    levels = _levels(dev_sweep)
+    graded = graded_copy(dev_sweep, tmp_path / "graded", lambda p, i: levels[p] <= 3, lambda level: level >= 4,
+                         run_correct="beam_search@")
+    sampled = strategies_copy(graded, tmp_path / "sampled", SAMPLED, samples=True)
+    search = strategies_copy(graded, tmp_path / "search", ["beam_search"], samples=False)
+    router = fit_router(sampled, more_sweeps=[search], probe_samples=2, bins=2)
+    assert router.source.more_sweeps == [str(search)]
+    assert set(router.strategies) == {*SAMPLED, "beam_search"}
+    oracle = router.policy(target_accuracy=1.0, oracle=True)
+    assert {key: c.strategy == "beam_search" for key, c in oracle.choices.items()} == \
+        {str(level): level >= 4 for level in sorted(set(levels.values()))}
+    assert fit_router(graded, probe_samples=2, bins=2).policy(target_accuracy=1.0, oracle=True) == oracle
+    from reasoner.cli import main
+
+    assert main(["router", "fit", str(sampled), str(search), "--out", str(tmp_path / "r.json"), "--probe-samples",
+                 "2", "--bins", "2"]) == 0
+    assert load_router(tmp_path / "r.json") == router
+    one_bin = fit_router(sampled, more_sweeps=[search], probe_samples=2, bins=1)
+    fixed = {(c.strategy, c.budget): c for c in one_bin.fixed}
+    beam = [c for c in one_bin.bins[0].choices if c.strategy == "beam_search"]
+    assert len(beam) == 3  # budgets 1, 2, 4, each with the probe paid on top, none reusing it
+    for choice in beam:
+        assert not choice.reuses_probe
+        assert choice.flops == pytest.approx(fixed[("beam_search", choice.budget)].flops + one_bin.probe_cost["flops"])
+
+
+def test_sample_strategies_from_a_second_folder_pay_the_probe_on_top(dev_sweep, tmp_path):
+    """Their samples were drawn in another folder, so they are not the probe's: no reuse."""
+    first = strategies_copy(dev_sweep, tmp_path / "first", ["cot", "self_consistency"], samples=True)
+    second = strategies_copy(dev_sweep, tmp_path / "second", ["best_of_n"], samples=True)
+    router = fit_router(first, more_sweeps=[second], probe_samples=2, bins=1)
+    fixed = {(c.strategy, c.budget): c for c in router.fixed}
+    (only,) = router.bins
+    reused = {c.strategy for c in only.choices if c.reuses_probe}
+    assert reused == {"self_consistency"}
+    for choice in (c for c in only.choices if c.strategy == "best_of_n"):
+        assert choice.flops == pytest.approx(fixed[("best_of_n", choice.budget)].flops + router.probe_cost["flops"])
+
+
+def test_more_sweeps_are_refused_unless_they_add_strategies_on_the_same_dev_problems(dev_sweep, tmp_path):
+    search = strategies_copy(dev_sweep, tmp_path / "search", ["beam_search"], samples=False)
+    with pytest.raises(ConfigError, match="strategy 'cot' is swept in both"):
+        fit_router(dev_sweep, more_sweeps=[strategies_copy(dev_sweep, tmp_path / "cot", ["cot"], False)])
+    with pytest.raises(ConfigError, match="test split of arith"):
+        fit_router(dev_sweep, more_sweeps=[edit_summary(search, tmp_path / "test", split="test")])
+    with pytest.raises(ConfigError, match="a sweep of arith \\(train split\\), but .* every sweep of a router"):
+        fit_router(dev_sweep, more_sweeps=[edit_summary(search, tmp_path / "train", split="train")])
+    torn = tmp_path / "torn"
+    shutil.copytree(search, torn)
+    (torn / "results.jsonl").write_text("\n".join((search / "results.jsonl").read_text().splitlines()[1:]) + "\n")
+    with pytest.raises(ConfigError, match="torn: the sweep is unfinished, 1 records are missing"):
+        fit_router(strategies_copy(dev_sweep, tmp_path / "sampled", SAMPLED, samples=True), more_sweeps=[torn])
