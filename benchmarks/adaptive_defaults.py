@@ -157,8 +157,31 @@ def main() -> None:
         print(f"test {row['model']}: adaptive {row['adaptive_accuracy']:.3f} vs SC@16 {row['sc16_accuracy']:.3f} "
               f"({row['gap_points']:+.2f} points), {100 * row['token_share']:.1f}% of the tokens, "
               f"{'inside' if row['inside_window'] else 'outside'} the window")
+    before = report.get("dev", {}).get("defaults_before")
+    compared = [previous_defaults_row(folder, before) for folder in args.folders] if before and before != defaults else []
     save("test", {"defaults": defaults, "defaults_are_dev_choice":
-                  all(chosen.get(k) == v for k, v in defaults.items()), "rows": rows})
+                  all(chosen.get(k) == v for k, v in defaults.items()), "rows": rows,
+                  "previous_defaults_for_comparison": compared})
+
+
+def previous_defaults_row(folder: Path, rule: dict) -> dict:
+    """The defaults before the dev choice on the same test samples: reported beside the new ones, chosen on nothing."""
+    from reasoner.eval.sweep import plan, record_key
+
+    config, problems, records = load_sweep(folder, "test")
+    index = {record_key(r): r for r in records if r.get("config_hash") == config.generation_hash}
+    samples_key = plan(config).replayed["self_consistency"].key
+    (model,) = config.models
+    sc_accuracy, sc_tokens = replay_mean(config, config.strategy("self_consistency").at_budget(BUDGET),
+                                         samples_key, index, model, problems)
+    strategy = config.strategy("adaptive_consistency").model_copy(update={"max_n": BUDGET, **rule})
+    accuracy, tokens = replay_mean(config, strategy, samples_key, index, model, problems)
+    row = {"sweep": str(folder), "model": model, **rule, "adaptive_accuracy": round(accuracy, 4),
+           "sc16_accuracy": round(sc_accuracy, 4), "gap_points": round(100 * (accuracy - sc_accuracy), 2),
+           "token_share": round(tokens / sc_tokens, 4)}
+    print(f"test {model}, previous defaults {rule}: {row['gap_points']:+.2f} points, "
+          f"{100 * row['token_share']:.1f}% of the tokens")
+    return row
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def heldout_rows(folder: Path, skip: int) -> list[dict]:
                     "problems": len(problems), "skipped": skip,
                     "sc16_accuracy": sc.accuracy, "adaptive_accuracy": round(adaptive.accuracy, 4),
                     "gap_points": round(100 * (adaptive.accuracy - sc.accuracy), 2),
-                    "token_share": round(adaptive.mean_generated_tokens / sc.mean_generated_tokens, 3),
+                    "token_share": round(adaptive.mean_generated_tokens / sc.mean_generated_tokens, 4),
                     "samples": round(adaptive.metrics["samples"], 2)})
     return out
 
