@@ -22,19 +22,21 @@ RESULTS = Path("benchmarks/results")
 
 def heldout_rows(folder: Path, skip: int) -> list[dict]:
     from reasoner.datasets import load_dataset
-    from reasoner.eval.sweep import SweepConfig, read_records, summarize_sweep
+    from reasoner.eval.sweep import SweepConfig, summarize_sweep
+    from reasoner.jobs import read_records
 
     config = SweepConfig(**json.loads((folder / "summary.json").read_text())["config"])
-    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format)[skip:]
+    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split)[skip:]
     rows = summarize_sweep(config, problems, read_records(folder / "results.jsonl"))
     out = []
     for model in config.models:
         sc = next(r for r in rows if r.model == model and r.strategy == "self_consistency" and r.budget == 16)
         adaptive = next(r for r in rows if r.model == model and r.strategy == "adaptive_consistency")
-        out.append({"sweep": str(folder), "model": model, "problems": len(problems), "skipped": skip,
+        out.append({"sweep": str(folder), "split": config.split or "test", "model": model,
+                    "problems": len(problems), "skipped": skip,
                     "sc16_accuracy": sc.accuracy, "adaptive_accuracy": round(adaptive.accuracy, 4),
                     "gap_points": round(100 * (adaptive.accuracy - sc.accuracy), 2),
-                    "token_share": round(adaptive.mean_generated_tokens / sc.mean_generated_tokens, 3),
+                    "token_share": round(adaptive.mean_generated_tokens / sc.mean_generated_tokens, 4),
                     "samples": round(adaptive.metrics["samples"], 2)})
     return out
 

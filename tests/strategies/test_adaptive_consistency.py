@@ -34,7 +34,7 @@ def test_settled_thresholds():
 
 def test_unanimous_answers_stop_early(verifiers):
     result, generator = run(["\\boxed{4}"], verifiers, max_n=16, batch=2)
-    assert len(result.candidates) == 2  # 2-0 gives P = 7/8, past the default confidence 0.8
+    assert len(result.candidates) == 2  # 2-0 gives P = 7/8, past the default confidence 0.85
     assert result.verdict.correct and len(generator.requests) == 1
 
 
@@ -78,9 +78,10 @@ def test_defaults_stop_scattered_answers_after_nine(verifiers):
 def test_defaults_keep_a_plurality_of_a_third_until_it_is_settled(verifiers):
     texts = [t for k in range(8) for t in ("\\boxed{4}", f"\\boxed{{{10 + 2 * k}}}", f"\\boxed{{{11 + 2 * k}}}")]
     result, _ = run(texts, verifiers, max_n=16)
-    # After 9 samples the leader has 3 votes to the runner-up's 1: P = 26/32 >= 0.8, never futile on the way.
-    assert len(result.candidates) == 9 and result.verdict.correct
-    assert stop_events(result) == [{"rule": "beta", "samples": 9}]
+    # After 9 samples the leader has 3 votes to the runner-up's 1: P = 26/32 < 0.85; after 12, 4 to 1:
+    # P = 57/64 >= 0.85. Never futile on the way (3 of 9: P(Binomial(10, 1/2) <= 3) = 176/1024).
+    assert len(result.candidates) == 12 and result.verdict.correct
+    assert stop_events(result) == [{"rule": "beta", "samples": 12}]
 
 
 def test_futility_zero_turns_the_stop_off(verifiers):
