@@ -81,9 +81,14 @@ def prepare_data(config: PRMConfig, out: Path, progress: bool = True) -> list[La
     """Rollouts and labels for `config`, made once and cached under `out/data/`."""
     from reasoner.training.prm.data import label_rollouts, read_jsonl, sample_rollouts, train_problems, write_jsonl
 
-    labels_path = out / "data" / f"labels-{config.labels}.jsonl"
+    labels_path = labels_file(config, out)
     if labels_path.is_file():
         return read_jsonl(labels_path, Labelled)
+    soft = labels_file(config.model_copy(update={"mc": config.mc.model_copy(update={"target": "soft"})}), out)
+    if config.labels == "mc" and config.mc.target == "hard" and soft.is_file():
+        examples = hard_from_soft(read_jsonl(soft, Labelled))  # the same completions, no new sampling
+        write_jsonl(labels_path, examples)
+        return examples
     problems = train_problems(config.task, config.problems, seed=config.rollouts.seed)
     rollouts = sample_rollouts(problems, config.rollouts, out / "data" / "rollouts.jsonl", progress)
     if config.labels == "mc":
@@ -92,6 +97,19 @@ def prepare_data(config: PRMConfig, out: Path, progress: bool = True) -> list[La
     write_jsonl(labels_path, examples)
     _close_engine(config.mc.policy if config.labels == "mc" else config.rollouts.policy)
     return examples
+
+
+def labels_file(config: PRMConfig, out: Path) -> Path:
+    """Where the labels of `config` are cached: Monte Carlo labels are keyed by k and target too."""
+    if config.labels == "mc":
+        return out / "data" / f"labels-mc-k{config.mc.k}-{config.mc.target}.jsonl"
+    return out / "data" / f"labels-{config.labels}.jsonl"
+
+
+def hard_from_soft(examples: list[Labelled]) -> list[Labelled]:
+    """Hard Monte Carlo labels (any completion reached the reference) from soft ones (the fraction that did)."""
+    return [e.model_copy(update={"labels": [None if v is None else float(v > 0) for v in e.labels]})
+            for e in examples]
 
 
 def _close_engine(policy: str) -> None:

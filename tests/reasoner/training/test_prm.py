@@ -154,3 +154,17 @@ def test_nothing_labelled_is_an_error(tmp_path):
 def test_unknown_task_step_format_is_named():
     with pytest.raises(ConfigError, match="no step format for task 'poetry'"):
         PRMConfig(task="poetry").step_format()
+
+
+def test_hard_monte_carlo_labels_come_from_cached_soft_ones_without_sampling(tmp_path):
+    from reasoner.training.prm.data import write_jsonl
+    from reasoner.training.prm.train import labels_file, prepare_data
+
+    soft = PRMConfig(labels="mc", mc=MCSettings(k=4, target="soft"))
+    row = Labelled(problem_id="p", prompt="q", text="1 + 1 = 2\n2 + 2 = 5\nThe answer is \\boxed{5}.",
+                   labels=[0.25, 0.0, 0.0])
+    write_jsonl(labels_file(soft, tmp_path), [row])
+    hard = soft.model_copy(update={"mc": MCSettings(k=4, target="hard")})
+    assert [e.labels for e in prepare_data(hard, tmp_path, progress=False)] == [[1.0, 0.0, 0.0]]
+    assert labels_file(hard, tmp_path).is_file()
+    assert labels_file(soft.model_copy(update={"mc": MCSettings(k=8)}), tmp_path) != labels_file(soft, tmp_path)
