@@ -83,8 +83,7 @@ SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSE
         (["--strategy", "tests.slow_strategy:Slow", "--option", "nope=1"],
          "strategy 'tests.slow_strategy:Slow' has no option 'nope'"),
         (["--workers", "2", "--backend", "openai"], "needs --backend vllm"),
-        (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor shares a PRM between Ray "
-                                                                          "workers; it needs --workers"),
+        (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor shares a PRM between Ray"),
         (["--strategy", "self_consistency", "--workers", "2", "--prm-actor"],
          "--prm-actor: strategy 'self_consistency' with these options scores with 0 PRMs (none)"),
     ],
