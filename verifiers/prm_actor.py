@@ -36,6 +36,8 @@ class SharedPRM(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str
+    """The PRM as the pool was given it: a bundled name or a folder."""
     folder: str
     """The PRM folder, as the driver resolved its name (workers read its tokenizer and step format)."""
     actor: str
@@ -115,9 +117,11 @@ async def start_prm_actor(name: str) -> tuple[Any, SharedPRM]:
     actor_name = f"reasoner-prm-{uuid.uuid4().hex[:12]}"
     handle = ray.remote(num_cpus=0)(PRMActor).options(name=actor_name).remote(resolve_model(name))
     described = await handle.describe.remote()
-    return handle, SharedPRM(actor=actor_name, **described)
+    return handle, SharedPRM(name=name, actor=actor_name, **described)
 
 
 def serve_shared_prm(shared: SharedPRM) -> None:
-    """In this process, score the PRM at `shared.folder` through its shared actor (`load_prm` returns the client)."""
-    use_prm(shared.folder, RemotePRM(shared))
+    """In this process, score the shared PRM through its actor: `load_prm` of its name or folder returns the client."""
+    client = RemotePRM(shared)
+    for name in {shared.name, shared.folder}:
+        use_prm(name, client)
