@@ -122,6 +122,11 @@ async def start_prm_actor(name: str) -> tuple[Any, SharedPRM]:
 
 def serve_shared_prm(shared: SharedPRM) -> None:
     """In this process, score the shared PRM through its actor: `load_prm` of its name or folder returns the client."""
+    from reasoner.errors import ModelNotFoundError
+
     client = RemotePRM(shared)
-    for name in {shared.name, shared.folder}:
-        use_prm(name, client)
+    use_prm(shared.folder, client)
+    try:
+        use_prm(shared.name, client)
+    except ModelNotFoundError:
+        pass  # a relative folder name may not resolve from a worker's directory; its folder key above still does
