@@ -656,6 +656,8 @@ def _add_train_prm(kinds) -> None:
     r.add_argument("--steps", type=int, default=None, help="optimizer steps (default 600)")
     r.add_argument("--batch-size", type=int, default=None, help="solutions per step (default 32)")
     r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3)")
+    r.add_argument("--rank-weight", type=float, default=None,
+                   help="weight of a within-problem ranking loss, right against wrong solutions (default 0: off)")
     r.add_argument("--seed", type=int, default=None, help="seed for problems, sampling and training (default 0)")
     r.add_argument("--threads", type=int, default=None, help="torch threads")
     r.add_argument("--stop-at", type=int, default=None, help="pause after this step; re-run to go on")
@@ -680,6 +682,7 @@ def run_train_prm(args: argparse.Namespace) -> int:
         config = PRMConfig(**_given(task=args.task, labels=args.labels, problems=args.problems, rollouts=rollouts,
                                     mc=mc, delimiter=_unescape(args.delimiter), init_from=args.init_from,
                                     steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                    rank_weight=args.rank_weight,
                                     threads=args.threads))
     except ValidationError as exc:
         raise ConfigError(f"bad training options: {exc}") from exc
