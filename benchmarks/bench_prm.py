@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections import defaultdict
@@ -185,6 +186,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first K problems")
     parser.add_argument("--throughput-problems", type=int, default=0, help="problems in the throughput check")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--policy", default=None,
+                        help="the model that wrote the samples: each PRM must share its tokenizer (checked)")
+    parser.add_argument("--machine", default="2 cores shared with other agents", help="recorded as is")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -194,14 +198,16 @@ def main() -> None:
     problems = group_by_problem(read_jsonl(args.samples, Rollout), args.limit)
     cache_dir = args.out.parent / "prm_scores"
     report: dict = {"samples": str(args.samples), "split": args.split, "problems": len(problems),
-                    "samples_per_problem": len(problems[0]), "machine": "2 cores shared with four other agents",
-                    "models": {}}
+                    "samples_per_problem": len(problems[0]), "machine": args.machine, "policy": args.policy,
+                    "load_average_at_start": os.getloadavg(), "models": {}}
     orm_scores = None
     if args.orm is not None:
         orm = PRMVerifier(args.orm)
         orm_scores = step_scores(orm, problems, cache_dir / f"{args.split}-{args.orm.name}-{args.samples.stem}.json")
     for folder in args.prm:
         verifier = PRMVerifier(folder)
+        if args.policy is not None:
+            verifier.check_policy(args.policy)
         scores = step_scores(verifier, problems, cache_dir / f"{args.split}-{folder.name}-{args.samples.stem}.json")
         entry = {"info": verifier.info, "step_level": step_level(problems, scores, verifier.step_format),
                  "selection": selection(problems, scores, orm_scores, args.vote_aggregation)}
@@ -215,6 +221,7 @@ def main() -> None:
         report["orm"] = {"info": orm.info, "step_level": step_level(problems, orm_scores, orm.step_format)}
     if not args.prm:
         report["selection"] = selection(problems, None, orm_scores, args.vote_aggregation)
+    report["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -83,6 +83,9 @@ def _add_solve(commands) -> None:
     p.add_argument("--workers", type=positive_int, default=None,
                    help="solve on N Ray actors, each with its own engine")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS)")
+    p.add_argument("--prm-actor", action="store_true",
+                   help="with --workers: run the PRM once, in its own Ray actor that every worker scores through "
+                        "(default: each worker loads its own copy)")
     p.add_argument("--out", type=Path, default=None, help="results JSONL; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.add_argument("--scorer", default=None,
@@ -115,6 +118,7 @@ def run_solve(args: argparse.Namespace) -> int:
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     if (args.workers is not None or address) and args.backend != "vllm":
         raise OptionError("--workers (or a Ray address) runs vLLM engines in Ray actors; it needs --backend vllm")
+    shared_prm = _shared_prm(args, options, address)
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split)
     dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
     _stage(f"loaded {len(problems)} problems from {dataset}")
@@ -122,7 +126,7 @@ def run_solve(args: argparse.Namespace) -> int:
     config = JobConfig(dataset=dataset, strategy=args.strategy, strategy_options=options,
                        model=model, backend=args.backend, seed=args.seed)
     started = time.perf_counter()
-    future = _submit(_solve_job(args, config, problems, address), engine_loop())
+    future = _submit(_solve_job(args, config, problems, address, shared_prm), engine_loop())
     try:
         summary = future.result()
     except KeyboardInterrupt:
@@ -184,10 +188,29 @@ def _router_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
     return given
 
 
-async def _solve_job(args: argparse.Namespace, config, problems, address: str | None):
+def _shared_prm(args: argparse.Namespace, options: dict[str, Any], address: str | None) -> str | None:
+    """The PRM that --prm-actor runs in its own actor (the one the strategy options name), or None."""
+    from reasoner.jobs.runner import prm_names
+
+    if not args.prm_actor:
+        return None
+    if args.workers is None and not address:
+        raise OptionError("--prm-actor shares a PRM between Ray workers; it needs --workers (or a Ray address)")
+    names = set(prm_names(options))
+    if not names and "prm" in (options.get("scorer"), options.get("weight_scorer")):
+        from strategies.scorers import PRMScorer
+
+        names = {PRMScorer().prm}
+    if len(names) != 1:
+        raise OptionError(f"--prm-actor: strategy {args.strategy!r} with these options scores with "
+                          f"{len(names)} PRMs ({', '.join(sorted(names)) or 'none'}); it shares exactly one")
+    return names.pop()
+
+
+async def _solve_job(args: argparse.Namespace, config, problems, address: str | None, shared_prm: str | None):
     from reasoner.jobs import run_job
 
-    pool, verifiers = await _make_pool(args, config, address)
+    pool, verifiers = await _make_pool(args, config, address, shared_prm)
     try:
         return await run_job(config, problems, pool, out=args.out)
     finally:
@@ -196,7 +219,7 @@ async def _solve_job(args: argparse.Namespace, config, problems, address: str | 
             verifiers.close()
 
 
-async def _make_pool(args: argparse.Namespace, config, address: str | None):
+async def _make_pool(args: argparse.Namespace, config, address: str | None, shared_prm: str | None = None):
     """A Ray pool when --workers or a Ray address is given, else everything in-process; and the
     verifiers this process started (None when they live in the Ray actors)."""
     import time
@@ -205,8 +228,10 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None):
     from verifiers import VerifierSet
 
     if args.workers is not None or address:
-        pool = RayPool(config.model, workers=args.workers or 1, address=address, engine_options=_engine_options(args))
-        _stage(f"starting {pool.workers} Ray workers, each with its own engine")
+        pool = RayPool(config.model, workers=args.workers or 1, address=address, engine_options=_engine_options(args),
+                       prm_actor=shared_prm)
+        _stage(f"starting {pool.workers} Ray workers, each with its own engine"
+               + (f", and one actor for the PRM {shared_prm}" if shared_prm else ""))
         return await pool.start(), None
     verifiers = VerifierSet()
     generator = _generator(args, config)
@@ -634,6 +659,8 @@ def _add_train_prm(kinds) -> None:
     r.add_argument("--steps", type=int, default=None, help="optimizer steps (default 600)")
     r.add_argument("--batch-size", type=int, default=None, help="solutions per step (default 32)")
     r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3)")
+    r.add_argument("--rank-weight", type=float, default=None,
+                   help="weight of a within-problem ranking loss, right against wrong solutions (default 0: off)")
     r.add_argument("--seed", type=int, default=None, help="seed for problems, sampling and training (default 0)")
     r.add_argument("--threads", type=int, default=None, help="torch threads")
     r.add_argument("--stop-at", type=int, default=None, help="pause after this step; re-run to go on")
@@ -658,6 +685,7 @@ def run_train_prm(args: argparse.Namespace) -> int:
         config = PRMConfig(**_given(task=args.task, labels=args.labels, problems=args.problems, rollouts=rollouts,
                                     mc=mc, delimiter=_unescape(args.delimiter), init_from=args.init_from,
                                     steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                    rank_weight=args.rank_weight,
                                     threads=args.threads))
     except ValidationError as exc:
         raise ConfigError(f"bad training options: {exc}") from exc

@@ -152,12 +152,17 @@ class PRMVerifier:
 
     def check_policy(self, policy: str) -> None:
         """A `ConfigError` if the local model `policy` tokenizes differently from this PRM."""
-        mine = self.info.get("tokenizer_fingerprint")
-        theirs = _policy_fingerprint(policy)
-        if mine is not None and theirs is not None and mine != theirs:
-            raise ConfigError(f"the PRM at {self.folder} uses a different tokenizer from the policy {policy!r} "
-                              f"(vocabulary digest {mine} against {theirs}); train a PRM on this policy's "
-                              f"samples (`reasoner train prm --policy {policy}`)")
+        check_policy_tokenizer(self.folder, self.info, policy)
+
+
+def check_policy_tokenizer(folder: Path, info: dict, policy: str) -> None:
+    """A `ConfigError` if the local model `policy` tokenizes differently from the PRM at `folder` (`info`)."""
+    mine = info.get("tokenizer_fingerprint")
+    theirs = _policy_fingerprint(policy)
+    if mine is not None and theirs is not None and mine != theirs:
+        raise ConfigError(f"the PRM at {folder} uses a different tokenizer from the policy {policy!r} "
+                          f"(vocabulary digest {mine} against {theirs}); train a PRM on this policy's "
+                          f"samples (`reasoner train prm --policy {policy}`)")
 
 
 def _share_out(batch: list[_Waiting], scored: Scored) -> None:
@@ -201,7 +206,11 @@ _loaded_lock = threading.Lock()
 
 
 def load_prm(name: str) -> PRMVerifier:
-    """The process-wide PRM for a bundled name (`tiny-prm`) or a folder, loaded on first use."""
+    """The process-wide PRM for a bundled name (`tiny-prm`) or a folder, loaded on first use.
+
+    In a process told to `use_prm` another scorer for it (a client of a shared
+    PRM actor, `verifiers.prm_actor`), that one.
+    """
     from reasoner.engine.models import resolve_model
 
     path = resolve_model(name)
@@ -209,3 +218,11 @@ def load_prm(name: str) -> PRMVerifier:
         if path not in _loaded:
             _loaded[path] = PRMVerifier(path)
         return _loaded[path]
+
+
+def use_prm(name: str, verifier) -> None:
+    """From now on, `load_prm(name)` in this process returns `verifier` (same `ascore` surface)."""
+    from reasoner.engine.models import resolve_model
+
+    with _loaded_lock:
+        _loaded[resolve_model(name)] = verifier

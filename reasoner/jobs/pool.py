@@ -25,6 +25,11 @@ no actor serves older weights once `load_weights` has returned.
 
 Grading runs inside the pool next to the strategy, in the verifiers' own
 worker processes, so code execution never blocks token generation.
+
+A PRM is loaded in each actor that scores with it, unless the pool is given
+`prm_actor`: then that PRM runs once, in its own Ray actor, and every worker
+sends its scoring there (`verifiers.prm_actor`), where the candidates of all
+workers share forward batches.
 """
 
 from __future__ import annotations
@@ -87,12 +92,16 @@ class LocalPool:
 class SolverActor:
     """Body of a Ray actor: an engine and verifiers, solving many problems (any strategy) at once."""
 
-    def __init__(self, model: str, engine_options: dict[str, Any]) -> None:
+    def __init__(self, model: str, engine_options: dict[str, Any], shared_prm: str | None = None) -> None:
         from reasoner.engine.backends.vllm import VLLMGenerator
         from verifiers import VerifierSet
 
         self.generator = VLLMGenerator(model, **engine_options)
         self.verifiers = VerifierSet()
+        if shared_prm is not None:
+            from verifiers.prm_actor import SharedPRM, serve_shared_prm
+
+            serve_shared_prm(SharedPRM.model_validate_json(shared_prm))
 
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
@@ -134,7 +143,7 @@ class RayPool:
 
     def __init__(self, model: str, workers: int, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, prm_actor: str | None = None) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.model = model
@@ -143,6 +152,11 @@ class RayPool:
         self.engine_options = engine_options or {}
         self.per_worker = per_worker
         self.max_attempts = max_attempts
+        self.prm_actor = prm_actor
+        """PRM (bundled name or folder) served by one actor shared by every worker; None: a copy per worker."""
+        self.shared_prm = None
+        """The shared PRM actor's `SharedPRM` once started."""
+        self._prm_handle: Any = None
         self.restarts = 0
         self._actors: dict[int, Any] = {}
         self._load: dict[int, int] = {}
@@ -160,6 +174,10 @@ class RayPool:
 
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        if self.prm_actor is not None:
+            from verifiers.prm_actor import start_prm_actor
+
+            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor)
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         return self
 
@@ -168,7 +186,8 @@ class RayPool:
 
         resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
         actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
-        actor = actor_cls.remote(self.model, self.engine_options)
+        shared = self.shared_prm.model_dump_json() if self.shared_prm is not None else None
+        actor = actor_cls.remote(self.model, self.engine_options, shared)
         await actor.ready.remote()
         await self._catch_up(actor)
         key = next(self._ids)
@@ -305,3 +324,6 @@ class RayPool:
         for actor in self._actors.values():
             ray.kill(actor)
         self._actors.clear()
+        if self._prm_handle is not None:
+            ray.kill(self._prm_handle)
+            self._prm_handle = None

@@ -83,6 +83,9 @@ SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSE
         (["--strategy", "tests.slow_strategy:Slow", "--option", "nope=1"],
          "strategy 'tests.slow_strategy:Slow' has no option 'nope'"),
         (["--workers", "2", "--backend", "openai"], "needs --backend vllm"),
+        (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor shares a PRM between Ray"),
+        (["--strategy", "self_consistency", "--workers", "2", "--prm-actor"],
+         "--prm-actor: strategy 'self_consistency' with these options scores with 0 PRMs (none)"),
     ],
 )
 def test_bad_solve_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
@@ -199,3 +202,18 @@ def test_help_imports_no_heavy_module():
               "print(heavy)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("options", "shared"), [
+    ({"n": 4, "scorer": "prm", "scorer_options": {}}, "tiny-prm"),
+    ({"n": 4, "weight_scorer": "prm", "scorer_options": {"prm": "runs/my-prm"}}, "runs/my-prm"),
+    ({"value": "prm", "prm": "tiny-prm"}, "tiny-prm"),
+])
+def test_prm_actor_shares_the_prm_the_strategy_scores_with(options, shared):
+    import argparse
+
+    from reasoner.cli import _shared_prm
+
+    args = argparse.Namespace(prm_actor=True, workers=2, strategy="best_of_n")
+    assert _shared_prm(args, options, None) == shared
+    assert _shared_prm(argparse.Namespace(prm_actor=False, workers=2, strategy="x"), options, None) is None

@@ -62,6 +62,9 @@ class PRMConfig(BaseModel):
     """torch intra-op threads; None leaves torch's default."""
     bf16: bool = True
     """bf16 autocast for the forward pass (fp32 master weights)."""
+    rank_weight: float = Field(0.0, ge=0)
+    """Weight of a within-problem ranking loss (0: off). When on, batches hold whole problems' solutions,
+    and each (right, wrong) pair of one problem adds -log sigmoid(min step logit of the right one - of the wrong)."""
 
     def step_format(self):
         from reasoner.steps import StepFormat, step_format_for
@@ -81,9 +84,14 @@ def prepare_data(config: PRMConfig, out: Path, progress: bool = True) -> list[La
     """Rollouts and labels for `config`, made once and cached under `out/data/`."""
     from reasoner.training.prm.data import label_rollouts, read_jsonl, sample_rollouts, train_problems, write_jsonl
 
-    labels_path = out / "data" / f"labels-{config.labels}.jsonl"
+    labels_path = labels_file(config, out)
     if labels_path.is_file():
         return read_jsonl(labels_path, Labelled)
+    soft = labels_file(config.model_copy(update={"mc": config.mc.model_copy(update={"target": "soft"})}), out)
+    if config.labels == "mc" and config.mc.target == "hard" and soft.is_file():
+        examples = hard_from_soft(read_jsonl(soft, Labelled))  # the same completions, no new sampling
+        write_jsonl(labels_path, examples)
+        return examples
     problems = train_problems(config.task, config.problems, seed=config.rollouts.seed)
     rollouts = sample_rollouts(problems, config.rollouts, out / "data" / "rollouts.jsonl", progress)
     if config.labels == "mc":
@@ -92,6 +100,19 @@ def prepare_data(config: PRMConfig, out: Path, progress: bool = True) -> list[La
     write_jsonl(labels_path, examples)
     _close_engine(config.mc.policy if config.labels == "mc" else config.rollouts.policy)
     return examples
+
+
+def labels_file(config: PRMConfig, out: Path) -> Path:
+    """Where the labels of `config` are cached: Monte Carlo labels are keyed by k and target too."""
+    if config.labels == "mc":
+        return out / "data" / f"labels-mc-k{config.mc.k}-{config.mc.target}.jsonl"
+    return out / "data" / f"labels-{config.labels}.jsonl"
+
+
+def hard_from_soft(examples: list[Labelled]) -> list[Labelled]:
+    """Hard Monte Carlo labels (any completion reached the reference) from soft ones (the fraction that did)."""
+    return [e.model_copy(update={"labels": [None if v is None else float(v > 0) for v in e.labels]})
+            for e in examples]
 
 
 def _close_engine(policy: str) -> None:
@@ -149,12 +170,17 @@ class PRMTrainer:
         """Per solution: token ids and (position, label) of each labelled step."""
         from reasoner.training.prm.model import encode
 
-        rows = []
+        rows, self._problem_of = [], []
         for example in self.examples:
             ids, positions = encode(tokenizer, self.fmt, example.prompt, example.text, self.config.max_len)
             pairs = [(p, label) for p, label in zip(positions, example.labels) if label is not None]
             if pairs:
                 rows.append((ids, pairs))
+                self._problem_of.append(example.problem_id)
+        groups: dict[str, list[int]] = {}
+        for index, problem_id in enumerate(self._problem_of):
+            groups.setdefault(problem_id, []).append(index)
+        self._groups = list(groups.values())
         if not rows:
             from reasoner.errors import ConfigError
 
@@ -166,8 +192,8 @@ class PRMTrainer:
 
         from reasoner.training.prm.model import step_logits
 
-        rng = random.Random(f"prm:{self.config.seed}:{step}")
-        batch = [encoded[rng.randrange(len(encoded))] for _ in range(self.config.batch_size)]
+        picked = self._batch(len(encoded), step)
+        batch = [encoded[i] for i in picked]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, self.config)
         optimizer.zero_grad(set_to_none=True)
@@ -176,10 +202,33 @@ class PRMTrainer:
         scores = torch.cat(logits).float()
         targets = torch.tensor([label for _, pairs in batch for _, label in pairs], dtype=torch.float32)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, targets)
+        if self.config.rank_weight:
+            loss = loss + self.config.rank_weight * self._rank_loss(logits, batch, picked)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         return float(loss.detach())
+
+    def _batch(self, size: int, step: int) -> list[int]:
+        """Row indices of batch `step`, a pure function of (seed, step): uniform, or whole problems when ranking."""
+        rng = random.Random(f"prm:{self.config.seed}:{step}")
+        if not self.config.rank_weight:
+            return [rng.randrange(size) for _ in range(self.config.batch_size)]
+        picked: list[int] = []
+        while len(picked) < self.config.batch_size:
+            picked += self._groups[rng.randrange(len(self._groups))]
+        return picked[: self.config.batch_size]
+
+    def _rank_loss(self, logits, batch, picked: list[int]):
+        """Mean of -log sigmoid(min logit of a right solution - min logit of a wrong one) over same-problem pairs."""
+        import torch
+
+        right = [min(label for _, label in pairs) >= 0.5 for _, pairs in batch]
+        low = [row.float().min() for row in logits]
+        terms = [torch.nn.functional.logsigmoid(low[i] - low[j])
+                 for i in range(len(batch)) for j in range(len(batch))
+                 if right[i] and not right[j] and self._problem_of[picked[i]] == self._problem_of[picked[j]]]
+        return -torch.stack(terms).mean() if terms else torch.zeros(())
 
     def _load_or_init(self):
         import torch

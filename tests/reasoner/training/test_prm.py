@@ -154,3 +154,49 @@ def test_nothing_labelled_is_an_error(tmp_path):
 def test_unknown_task_step_format_is_named():
     with pytest.raises(ConfigError, match="no step format for task 'poetry'"):
         PRMConfig(task="poetry").step_format()
+
+
+def test_hard_monte_carlo_labels_come_from_cached_soft_ones_without_sampling(tmp_path):
+    from reasoner.training.prm.data import write_jsonl
+    from reasoner.training.prm.train import labels_file, prepare_data
+
+    soft = PRMConfig(labels="mc", mc=MCSettings(k=4, target="soft"))
+    row = Labelled(problem_id="p", prompt="q", text="1 + 1 = 2\n2 + 2 = 5\nThe answer is \\boxed{5}.",
+                   labels=[0.25, 0.0, 0.0])
+    write_jsonl(labels_file(soft, tmp_path), [row])
+    hard = soft.model_copy(update={"mc": MCSettings(k=4, target="hard")})
+    assert [e.labels for e in prepare_data(hard, tmp_path, progress=False)] == [[1.0, 0.0, 0.0]]
+    assert labels_file(hard, tmp_path).is_file()
+    assert labels_file(soft.model_copy(update={"mc": MCSettings(k=8)}), tmp_path) != labels_file(soft, tmp_path)
+
+
+def _two_per_problem(count: int) -> list[Labelled]:
+    """For each problem, its reference solution (all steps right) and a one-slip attempt."""
+    rng, check, out = random.Random(3), step_checker("arith"), []
+    for problem in train_problems("arith", count, seed=5):
+        for text in (problem.metadata["solution"], arith.wrong_attempt(problem, rng)[0]):
+            rollout = Rollout(problem_id=problem.id, prompt=problem.prompt, answer=problem.answer, text=text,
+                              num_tokens=0, correct=arith.boxed_answer(text) == problem.answer)
+            out.append(Labelled(problem_id=problem.id, prompt=problem.prompt, text=text,
+                                labels=exact_labels(rollout, LINES, check)))
+    return out
+
+
+def test_ranking_batches_hold_whole_problems_and_rank_only_within_one(tmp_path):
+    import torch
+    from transformers import AutoTokenizer
+
+    from reasoner.training.prm.train import PRMTrainer
+
+    examples = _two_per_problem(12)
+    config = PRMConfig(init_from=str(BUNDLED_DIR / "tiny"), batch_size=6, rank_weight=1.0)
+    trainer = PRMTrainer(config, tmp_path, examples)
+    rows = trainer._encode(AutoTokenizer.from_pretrained(BUNDLED_DIR / "tiny"))
+    picked = trainer._batch(len(rows), step=0)
+    problems = [examples[i].problem_id for i in picked]
+    assert len(picked) == 6 and all(problems.count(p) == 2 for p in problems)
+    # rows 0/1 are problem A's right and wrong solutions, rows 2/3 problem B's: only (0, 1) and (2, 3) pair up
+    logits = [torch.tensor([2.0, 3.0]), torch.tensor([-1.0, 5.0]), torch.tensor([0.0]), torch.tensor([0.0])]
+    batch = [rows[i] for i in (0, 1, 2, 3)]
+    expected = -(torch.nn.functional.logsigmoid(torch.tensor(3.0)) + torch.nn.functional.logsigmoid(torch.tensor(0.0))) / 2
+    assert float(trainer._rank_loss(logits, batch, [0, 1, 2, 3])) == pytest.approx(float(expected), abs=1e-6)
