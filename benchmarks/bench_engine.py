@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -219,6 +220,7 @@ def main() -> None:
     parser.add_argument("--sides", default="raw_vllm_defaults,raw_before,raw_ours,solve_in_process,ray_1_actor")
     parser.add_argument("--variant", action="append", default=[], help="NAME=JSON engine-args update of raw_ours")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--note", default="2-core machine", help="what else the machine was doing")
     args = parser.parse_args()
     variants = {}
     for item in args.variant:
@@ -226,13 +228,14 @@ def main() -> None:
         variants[name] = json.loads(spec)
     names = [n for n in args.sides.split(",") if n] + list(variants)
     workload = WORKLOADS[args.workload]
+    load_at_start = round(os.getloadavg()[0], 1)
     started = time.perf_counter()
     sides, closers, generator = build_sides(names, variants, args.model, workload)
     setup_s = time.perf_counter() - started
     rounds = measure(sides, args.repeats)
     result = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                          "note": "shared with four other agents' engines and tests while measured: compare "
-                                  "sides by their per-round ratios, not across runs"},
+                          "note": f"{args.note}; compare sides by their per-round ratios, not across runs",
+                          "load_1min_at_start": load_at_start, "load_1min_at_end": round(os.getloadavg()[0], 1)},
               "settings": {"model": args.model, "workload": args.workload, **workload, "problems": PROBLEMS,
                            "split": "arith test (first 64)", "seed": SEED, "repeats": args.repeats,
                            "kv_cache_bytes": KV_CACHE_BYTES, "variants": variants,
