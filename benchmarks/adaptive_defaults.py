@@ -38,6 +38,7 @@ import json
 from pathlib import Path
 
 from adaptive_heldout import heldout_rows
+from measure import save_section
 
 RESULTS = Path("benchmarks/results/adaptive_defaults.json")
 ROUNDS = (1, 2, 3)
@@ -119,14 +120,13 @@ def current_defaults() -> dict:
     return {name: fields[name].default for name in ("batch", "confidence", "futility")}
 
 
-def save(key: str, value: dict) -> None:
-    report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    report[key] = value
-    report["notes"] = ("dev: the grid replayed on dev-split samples and the rule chosen there; test: the code's "
+NOTES = ("dev: the grid replayed on dev-split samples and the rule chosen there; test: the code's "
                        "defaults on test-split samples, scored once after choosing. The machine was shared with "
                        "other work; accuracy and token counts do not depend on that.")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def save(key: str, value: dict) -> None:
+    save_section(RESULTS, key, value, NOTES)
 
 
 def main() -> None:

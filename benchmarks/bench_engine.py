@@ -61,8 +61,6 @@ def before_args(path: str) -> dict[str, Any]:
 
 def start_engine(args: dict[str, Any]):
     """An AsyncLLM; a variant's "_env" entries are set only while its processes are spawned."""
-    import os
-
     from vllm import AsyncEngineArgs
     from vllm.v1.engine.async_llm import AsyncLLM
 

@@ -34,6 +34,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from measure import save_section
+
 RESULTS = Path("benchmarks/results/grpo_dev_selection.json")
 OUTPUTS = Path("runs/grpo_dev_selection")
 
@@ -65,14 +67,13 @@ def training(model: str) -> dict | None:
             "train_minutes": round(sum(s["step_seconds"] for s in steps) / 60, 1)}
 
 
-def save(key: str, value: dict) -> None:
-    report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    report[key] = value
-    report["notes"] = ("dev: greedy cot on the 500 arith dev problems, the choice made there; test: the README's "
+NOTES = ("dev: greedy cot on the 500 arith dev problems, the choice made there; test: the README's "
                        "command on the 500 test problems, run once after choosing. Training ran two at a time "
                        "on a shared 2-core machine, so train_minutes are slower than on an idle one.")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def save(key: str, value: dict) -> None:
+    save_section(RESULTS, key, value, NOTES)
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
-"""What several benchmark scripts measure the same way: a command's peak resident memory."""
+"""What several benchmark scripts do the same way: a command's peak resident memory, and a results file written in sections."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 
@@ -26,3 +28,12 @@ def peak_rss_mb(command: list[str], interval_s: float = 0.02) -> tuple[float, fl
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}: {err.decode()[-2000:]}")
     return peak / 2**20, time.perf_counter() - started
+
+
+def save_section(path: Path, key: str, value: dict, notes: str) -> None:
+    """Write `value` as section `key` of the JSON report at `path`, keeping its other sections."""
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report[key] = value
+    report["notes"] = notes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
