@@ -114,7 +114,7 @@ def choose(rows: list[dict]) -> dict:
 
 
 def current_defaults() -> dict:
-    from strategies.adaptive_consistency import AdaptiveConsistency
+    from reasoner.strategies.adaptive_consistency import AdaptiveConsistency
 
     fields = AdaptiveConsistency.model_fields
     return {name: fields[name].default for name in ("batch", "confidence", "futility")}

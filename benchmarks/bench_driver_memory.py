@@ -66,7 +66,7 @@ def run_one(size: int, out: Path) -> None:
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
     from reasoner.tasks import load_task
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     problems = load_task("arith", "train", n=size, seed=7)
     config = JobConfig(dataset="arith-train", strategy="self_consistency", strategy_options={"n": N},

@@ -155,7 +155,7 @@ def build_sides(names: list[str], variants: dict[str, dict], model: str, workloa
 
 def in_process_side(generator, model, workload, items, closers):
     from reasoner.jobs.pool import LocalPool
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     config = job_config(model, workload)
     verifiers = VerifierSet()

@@ -33,7 +33,7 @@ def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
     from reasoner.engine.runtime import run_sync
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)
     config = JobConfig(dataset=dataset, strategy="cot", strategy_options={"max_tokens": 160}, model=model, seed=0)

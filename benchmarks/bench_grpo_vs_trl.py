@@ -57,7 +57,7 @@ def trl(model: str, steps: int, prompts: int, group: int, tokens: int, threads: 
 
     from reasoner.engine.models import resolve_model
     from reasoner.tasks import load_task
-    from verifiers.rewards import MathReward
+    from reasoner.verifiers.rewards import MathReward
 
     torch.set_num_threads(threads)
     problems = load_task("arith", "train", n=prompts * steps, seed=12345)

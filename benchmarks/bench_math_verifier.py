@@ -69,7 +69,7 @@ def timed(action: Callable[[], object], repeats: int = 1) -> float:
 
 
 def run(n: int, repeats: int) -> dict:
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     items = workload(n)
     results: dict[str, dict] = {}
@@ -97,7 +97,7 @@ def run(n: int, repeats: int) -> dict:
 def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> dict:
     """Ours and Math-Verify on the table, alternating sides each round."""
     from tests.verifiers.math_cases import CASES
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     items = [(case.output, case.reference) for case in CASES]
     labels = [case.correct for case in CASES]

@@ -96,7 +96,7 @@ def median_rate(runs: list[tuple[int, float]]) -> dict[str, float]:
 
 def overhead_and_batching(model: str) -> dict:
     from reasoner.engine.backends.vllm import VLLMGenerator
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     config, items = sc_config(model), problems(PROBLEMS)
     generator = VLLMGenerator.shared(model)

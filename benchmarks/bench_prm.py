@@ -35,9 +35,9 @@ from pathlib import Path
 from reasoner.steps import StepFormat
 from reasoner.training.prm.data import Rollout, exact_labels, first_wrong, read_jsonl, step_checker
 from reasoner.types import Candidate, FinishReason
-from strategies.base import samples_of
-from strategies.self_consistency import tally
-from verifiers.prm import AGGREGATIONS, PRMVerifier, aggregate
+from reasoner.strategies.base import samples_of
+from reasoner.strategies.self_consistency import tally
+from reasoner.verifiers.prm import AGGREGATIONS, PRMVerifier, aggregate
 
 BUDGETS = (1, 2, 4, 8, 16)
 
@@ -103,7 +103,7 @@ def _candidate(rollout: Rollout) -> Candidate:
 
 
 def _answer_label(rollout: Rollout) -> int | None:
-    from verifiers.math import extract_answer
+    from reasoner.verifiers.math import extract_answer
 
     found = extract_answer(rollout.text)
     try:

@@ -78,7 +78,7 @@ def sweep(out: Path, *, split: str, limit: int, strategies: str, budgets: str, m
     """Run (or resume) one sweep; its summary as a dict."""
     from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.eval.sweep import make_config, run_sweep
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     options = {name: dict(value) for name, value in PRM_OPTIONS.items() if name in strategies.split(",")}
     for name in report.ROUTERS:

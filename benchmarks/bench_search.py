@@ -42,7 +42,7 @@ def run(model: str, strategy: str, options: dict, problems: list, concurrency: i
     from reasoner.engine.runtime import run_sync
     from reasoner.jobs import JobConfig, MemoryStore, run_job
     from reasoner.jobs.pool import LocalPool
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     config = JobConfig(dataset="arith", strategy=strategy, strategy_options=options, model=model, seed=0)
     store = MemoryStore()

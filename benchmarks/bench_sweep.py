@@ -58,7 +58,7 @@ def main() -> None:
     from reasoner.jobs.pool import LocalPool
     from reasoner.engine.runtime import run_sync
     from reasoner.eval.sweep import make_config, run_sweep
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=200)

@@ -29,7 +29,7 @@ RUNS = [
 
 def evaluate(model: str, limit: int, out_dir: Path, with_sc: bool = True, split: str = "test") -> dict:
     from reasoner.engine.backends.vllm import VLLMGenerator
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     generator = VLLMGenerator.shared(model)
     results = {"parameters": generator.info.parameters, "split": split}

@@ -23,7 +23,7 @@ def main() -> None:
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
     from reasoner.engine.runtime import run_sync
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny")

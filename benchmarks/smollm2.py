@@ -78,8 +78,8 @@ def run_one(folder: Path, key: str, strategy: str, options: dict, limit: int, wo
 def main() -> None:
     import os
 
-    from verifiers.code import CodeVerifier
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.code import CodeVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", type=Path, default=Path("runs/models"))

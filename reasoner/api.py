@@ -20,9 +20,9 @@ from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.engine.runtime import run_on_engine_loop, run_sync
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem, Result
-from strategies import make_strategy
-from strategies.base import Strategy
-from verifiers import VerifierSet
+from reasoner.strategies import make_strategy
+from reasoner.strategies.base import Strategy
+from reasoner.verifiers import VerifierSet
 
 
 class Reasoner:

@@ -153,8 +153,8 @@ def _scorer_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
     if scorer_options and args.scorer != "prm":
         raise OptionError(f"--prm and --aggregation apply to --scorer prm, not --scorer {args.scorer}")
     if args.scorer == "prm":
-        from strategies.scorers import PRMScorer
-        from verifiers.prm import check_aggregation, load_prm
+        from reasoner.strategies.scorers import PRMScorer
+        from reasoner.verifiers.prm import check_aggregation, load_prm
 
         scorer = PRMScorer(**scorer_options)
         check_aggregation(scorer.aggregation)
@@ -166,7 +166,7 @@ def _scorer_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
 
 def _takes_prm(strategy: str) -> bool:
     """Whether the strategy has a `prm` option of its own (the step-level searches do)."""
-    from strategies import STRATEGIES
+    from reasoner.strategies import STRATEGIES
 
     try:
         cls = STRATEGIES.get(strategy)
@@ -198,7 +198,7 @@ def _shared_prm(args: argparse.Namespace, options: dict[str, Any], address: str 
         raise OptionError("--prm-actor shares a PRM between Ray workers; it needs --workers (or a Ray address)")
     names = set(prm_names(options))
     if not names and "prm" in (options.get("scorer"), options.get("weight_scorer")):
-        from strategies.scorers import PRMScorer
+        from reasoner.strategies.scorers import PRMScorer
 
         names = {PRMScorer().prm}
     if len(names) != 1:
@@ -225,7 +225,7 @@ async def _make_pool(args: argparse.Namespace, config, address: str | None, shar
     import time
 
     from reasoner.jobs.pool import LocalPool, RayPool
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     if args.workers is not None or address:
         pool = RayPool(config.model, workers=args.workers or 1, address=address, engine_options=_engine_options(args),
@@ -389,7 +389,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     from reasoner.cli_options import build, check_swept, sweep_strategy_options
     from reasoner.eval.sweep import arun_sweep, load_summary, make_config, report_tables
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     strategy_options = sweep_strategy_options(args.option)
     options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
@@ -498,7 +498,7 @@ def _add_verify(commands) -> None:
 
 
 def run_verify_math(args: argparse.Namespace) -> int:
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     with MathVerifier(timeout=args.timeout) as verifier:
         verdict = verifier.verify(args.pred, args.ref)
@@ -507,7 +507,7 @@ def run_verify_math(args: argparse.Namespace) -> int:
 
 def run_verify_code(args: argparse.Namespace) -> int:
     from reasoner.errors import DataError
-    from verifiers.code import CodeVerifier, load_tests
+    from reasoner.verifiers.code import CodeVerifier, load_tests
 
     if not args.program.is_file():
         raise DataError("no such program file", path=args.program)

@@ -108,7 +108,7 @@ def strategy_from_options(name: str, options: Mapping[str, Any], flags: Mapping[
     An unknown strategy, an unknown key or a value its options model refuses
     is an OptionError naming the flag; nothing else happens first.
     """
-    from strategies import STRATEGIES
+    from reasoner.strategies import STRATEGIES
 
     try:
         cls = STRATEGIES.get(name)

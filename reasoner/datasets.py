@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from reasoner.errors import DataError
 from reasoner.types import Problem
-from verifiers.base import CodeTests
+from reasoner.verifiers.base import CodeTests
 
 Converter = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -192,7 +192,7 @@ def _gsm8k(record: dict[str, Any], default_id: str) -> dict[str, Any]:
 
 
 def _math(record: dict[str, Any], default_id: str) -> dict[str, Any]:
-    from verifiers.math import boxed_answer
+    from reasoner.verifiers.math import boxed_answer
 
     solution = _text(record, "solution")
     answer = _math_answer(record) or boxed_answer(solution)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from verifiers.base import CodeTests, Verdict
+from reasoner.verifiers.base import CodeTests, Verdict
 
 
 
@@ -25,7 +25,7 @@ class Problem(BaseModel):
     prompt: str
     """The question as the model sees it."""
     domain: str = "math"
-    """Which verifier grades it (`verifiers.VERIFIERS`): `math` (sympy equivalence), `code` (the
+    """Which verifier grades it (`reasoner.verifiers.VERIFIERS`): `math` (sympy equivalence), `code` (the
     sandbox), or a domain you register."""
     answer: str | None = None
     """Reference final answer for math problems."""
@@ -46,7 +46,7 @@ class Problem(BaseModel):
     @field_validator("domain")
     @classmethod
     def _known_domain(cls, value: str) -> str:
-        from verifiers import VERIFIERS
+        from reasoner.verifiers import VERIFIERS
 
         if value not in VERIFIERS.names() and ":" not in value:
             raise ValueError(f"unknown domain {value!r}: no verifier is registered for it "

@@ -10,22 +10,22 @@ from typing import Any
 
 from reasoner.errors import ConfigError
 from reasoner.registry import Registry
-from strategies.base import SolveContext, Strategy
+from reasoner.strategies.base import SolveContext, Strategy
 
 STRATEGIES = Registry(
     "strategy",
     {
-        "cot": "strategies.cot:ChainOfThought",
-        "self_consistency": "strategies.self_consistency:SelfConsistency",
-        "best_of_n": "strategies.best_of_n:BestOfN",
-        "adaptive_consistency": "strategies.adaptive_consistency:AdaptiveConsistency",
-        "revision": "strategies.revision:Revision",
-        "beam_search": "strategies.beam_search:BeamSearch",
-        "dvts": "strategies.dvts:DVTS",
-        "mcts": "strategies.mcts:MCTS",
-        "particle_filter": "strategies.particle_filter:ParticleFilter",
-        "router": "strategies.router:Router",
-        "oracle_router": "strategies.router:OracleRouter",
+        "cot": "reasoner.strategies.cot:ChainOfThought",
+        "self_consistency": "reasoner.strategies.self_consistency:SelfConsistency",
+        "best_of_n": "reasoner.strategies.best_of_n:BestOfN",
+        "adaptive_consistency": "reasoner.strategies.adaptive_consistency:AdaptiveConsistency",
+        "revision": "reasoner.strategies.revision:Revision",
+        "beam_search": "reasoner.strategies.beam_search:BeamSearch",
+        "dvts": "reasoner.strategies.dvts:DVTS",
+        "mcts": "reasoner.strategies.mcts:MCTS",
+        "particle_filter": "reasoner.strategies.particle_filter:ParticleFilter",
+        "router": "reasoner.strategies.router:Router",
+        "oracle_router": "reasoner.strategies.router:OracleRouter",
     },
 )
 

@@ -39,8 +39,8 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 
 from reasoner.types import Candidate, Problem, Result
-from strategies.base import Replay, Sampling, SolveContext, make_result
-from strategies.self_consistency import Vote, tally, vote_answers
+from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
+from reasoner.strategies.self_consistency import Vote, tally, vote_answers
 
 
 def leader_settled(leader: int, runner_up: int) -> float:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reasoner.budget import Meter
 from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Candidate, Problem, Result, Sample, SamplingConfig
-from verifiers import Verifier, VerifierSet
+from reasoner.verifiers import Verifier, VerifierSet
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Replayable(Protocol):
 
     @property
     def replay_scorer(self) -> Any:
-        """The `strategies.scorers.ScorerChoice` whose scores `select` reads, or None."""
+        """The `reasoner.strategies.scorers.ScorerChoice` whose scores `select` reads, or None."""
         ...
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int,

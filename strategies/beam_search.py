@@ -17,9 +17,9 @@ import asyncio
 from typing import ClassVar
 
 from reasoner.types import Problem, Result
-from strategies.base import SolveContext
-from strategies.search import Search, WidthOptions
-from strategies.search_tree import Node
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.search import Search, WidthOptions
+from reasoner.strategies.search_tree import Node
 
 
 class BeamSearch(WidthOptions):

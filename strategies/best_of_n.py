@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from reasoner.types import Problem, Result, Sample
-from strategies.base import Replay, Sampling, SolveContext, make_result
-from strategies.scorers import ScorerChoice
-from strategies.scorers import SCORERS
+from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
+from reasoner.strategies.scorers import ScorerChoice
+from reasoner.strategies.scorers import SCORERS
 
 
 class BestOfN(Sampling):

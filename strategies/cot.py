@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Problem, Result, SamplingConfig
-from strategies.base import SolveContext, make_result
+from reasoner.strategies.base import SolveContext, make_result
 
 
 class ChainOfThought(BaseModel):

@@ -23,9 +23,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from reasoner.types import Problem, Result
-from strategies.base import SolveContext
-from strategies.search import Search, SearchOptions
-from strategies.search_tree import Node
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.search import Search, SearchOptions
+from reasoner.strategies.search_tree import Node
 
 
 class ParticleFilter(SearchOptions):

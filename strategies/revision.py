@@ -24,8 +24,8 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from reasoner.types import Candidate, Problem, Result
-from strategies.base import Sampling, SolveContext, make_result
-from strategies.self_consistency import vote_answers
+from reasoner.strategies.base import Sampling, SolveContext, make_result
+from reasoner.strategies.self_consistency import vote_answers
 
 
 class Attempt(BaseModel):

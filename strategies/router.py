@@ -43,7 +43,7 @@ from reasoner.eval.router import (
     probe_features,
 )
 from reasoner.types import Candidate, Problem, Result
-from strategies.base import Sampling, SolveContext, make_result, samples_of
+from reasoner.strategies.base import Sampling, SolveContext, make_result, samples_of
 
 EXTRA_SEED_OFFSET = 104_729
 """Seed offset of samples drawn after the probe's, so they are not the probe's again."""
@@ -132,7 +132,7 @@ class Router(BaseModel):
         return make_result(self.name, problem, ctx, candidates, chosen, None if chosen is None else answers[chosen])
 
     def _strategy(self, choice: ChoiceStats) -> Any:
-        from strategies import make_strategy
+        from reasoner.strategies import make_strategy
 
         strategy = make_strategy(choice.strategy, **self._file.strategies.get(choice.strategy, {}))
         at_budget = getattr(strategy, "at_budget", None)

@@ -6,7 +6,7 @@
   prompt, so using them is not peeking at the hidden tests.
 
 - `prm`: a process reward model's step scores, aggregated per candidate
-  (`verifiers.prm`); its cost is booked on the meter's PRM line.
+  (`reasoner.verifiers.prm`); its cost is booked on the meter's PRM line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reasoner.registry import Registry
 from reasoner.types import Candidate, Problem
-from strategies.base import SolveContext
+from reasoner.strategies.base import SolveContext
 
 
 @runtime_checkable
@@ -74,7 +74,7 @@ class PRMScorer(BaseModel):
     """Refuse a policy whose tokenizer differs from the PRM's."""
 
     async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
-        from verifiers.prm import aggregate, check_aggregation
+        from reasoner.verifiers.prm import aggregate, check_aggregation
 
         check_aggregation(self.aggregation)
         steps = await self.step_scores(problem, candidates, ctx)
@@ -82,7 +82,7 @@ class PRMScorer(BaseModel):
 
     async def step_scores(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[list[float]]:
         """Each candidate's per-step scores; the PRM's cost goes on the meter."""
-        from verifiers.prm import load_prm
+        from reasoner.verifiers.prm import load_prm
 
         verifier = await asyncio.to_thread(load_prm, self.prm)
         if self.check_tokenizer:
@@ -105,7 +105,7 @@ SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": Publ
 
 
 class ScorerChoice(BaseModel):
-    """A scorer by name (`strategies.scorers.SCORERS`) with its options, e.g. a PRM and its aggregation."""
+    """A scorer by name (`reasoner.strategies.scorers.SCORERS`) with its options, e.g. a PRM and its aggregation."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -5,9 +5,9 @@ aggregation, step cap, step length, sampling). A `Search` runs one problem:
 `expand` continues a node by one step in token space (the node's token ids
 go back as `prefix_ids`; generation stops at the step delimiter, which stays
 in the text), classifies each new step (`StepEnd`), and scores the new
-prefixes with the value source (`strategies.values`); `finish` turns the
+prefixes with the value source (`reasoner.strategies.values`); `finish` turns the
 leaves into a `Result`, choosing the answer by aggregated score or a
-score-weighted vote, and records the tree (`strategies.search_tree`).
+score-weighted vote, and records the tree (`reasoner.strategies.search_tree`).
 
 Budget: every call goes through the meter, which shrinks or refuses it; a
 refused call ends the search with the meter's reason. `max_steps` caps the
@@ -34,9 +34,9 @@ from pydantic import (
 
 from reasoner.engine.generation import GenerationRequest
 from reasoner.types import Candidate, FinishReason, Problem, Result, SamplingConfig
-from strategies.base import SolveContext
-from strategies.search_tree import TREE_EVENT, Node, StepEnd, Tree
-from strategies.values import ValueSource, check_value_source, make_value_source
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.search_tree import TREE_EVENT, Node, StepEnd, Tree
+from reasoner.strategies.values import ValueSource, check_value_source, make_value_source
 
 
 class SearchOptions(BaseModel):
@@ -70,7 +70,7 @@ class SearchOptions(BaseModel):
     @field_validator("aggregation")
     @classmethod
     def _known_aggregation(cls, value: str) -> str:
-        from verifiers.prm import check_aggregation
+        from reasoner.verifiers.prm import check_aggregation
 
         return check_aggregation(value)
 
@@ -185,7 +185,7 @@ class Search:
 
     def path_score(self, node: Node) -> float:
         """The aggregated step scores of the path to `node`."""
-        from verifiers.prm import aggregate
+        from reasoner.verifiers.prm import aggregate
 
         return aggregate(self.tree.scores(node), self.options.aggregation)
 
@@ -220,7 +220,7 @@ class Search:
         return reason
 
     async def _choose(self, leaves: list[Node], candidates: list[Candidate], answers: list[str | None]) -> int:
-        from strategies.self_consistency import vote_answers
+        from reasoner.strategies.self_consistency import vote_answers
 
         scores = [self.path_score(node) for node in leaves]
         best = max(range(len(leaves)), key=lambda i: self.rank(leaves[i]))

@@ -6,7 +6,7 @@ concatenation of their token ids, so a search continues in token space and
 nothing is re-tokenized at a step boundary. `Tree.trace_data` writes the
 tree in the agreed trace format (see `TREE_EVENT`), which `reasoner tree` reads.
 
-This module does not generate, score or choose: `strategies.search` does.
+This module does not generate, score or choose: `reasoner.strategies.search` does.
 """
 
 from __future__ import annotations

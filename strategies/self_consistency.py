@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from reasoner.types import Candidate, Problem, Result, Sample
-from strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
-from strategies.scorers import ScorerChoice
+from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
+from reasoner.strategies.scorers import ScorerChoice
 
 
 class Vote(BaseModel):

@@ -1,6 +1,6 @@
 """Value sources: how a step-level search scores a partial solution. One protocol, a registry of three.
 
-- `prm`: a process reward model (`verifiers.prm`); the score of a prefix is
+- `prm`: a process reward model (`reasoner.verifiers.prm`); the score of a prefix is
   the PRM's probability that it is still right after its last step. Every
   request goes through `PRMVerifier.ascore`, so the new prefixes of every
   problem in flight share forward batches; the cost is booked on the meter's
@@ -25,8 +25,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from reasoner.errors import ConfigError
 from reasoner.types import Problem
-from strategies.base import SolveContext
-from strategies.search_tree import Node, Tree
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.search_tree import Node, Tree
 
 
 @runtime_checkable
@@ -56,7 +56,7 @@ class PRMValue:
 
     async def score(self, problem: Problem, tree: Tree, nodes: list[Node],
                     ctx: SolveContext) -> list[float | None] | None:
-        from verifiers.prm import load_prm
+        from reasoner.verifiers.prm import load_prm
 
         if self._verifier is None:
             verifier = await asyncio.to_thread(load_prm, self.prm)

@@ -47,7 +47,7 @@ def engine(tiny_checkpoint: Path):
 
 @pytest.fixture(scope="session")
 def math_verifier():
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     with MathVerifier(timeout=5.0) as verifier:
         yield verifier
@@ -55,7 +55,7 @@ def math_verifier():
 
 @pytest.fixture(scope="session")
 def code_verifier():
-    from verifiers.code import CodeVerifier
+    from reasoner.verifiers.code import CodeVerifier
 
     with CodeVerifier(timeout=10.0) as verifier:
         yield verifier
@@ -64,7 +64,7 @@ def code_verifier():
 @pytest.fixture(scope="session")
 def verifiers(math_verifier, code_verifier):
     """The session's verifiers as the set strategies and jobs take."""
-    from verifiers import VerifierSet
+    from reasoner.verifiers import VerifierSet
 
     return VerifierSet({"math": math_verifier, "code": code_verifier})
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from reasoner.types import Problem, Result
-from strategies.base import SolveContext
-from strategies.cot import ChainOfThought
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.cot import ChainOfThought
 
 
 class FailOn(BaseModel):

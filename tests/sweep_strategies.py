@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from reasoner.eval.metrics import selected_at_k
 from reasoner.types import Problem, Result, Sample
-from strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
-from strategies.cot import ChainOfThought
+from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
+from reasoner.strategies.cot import ChainOfThought
 
 
 class MostConfident(Sampling):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from verifiers.base import Status, Verdict
+from reasoner.verifiers.base import Status, Verdict
 
 
 class WordVerifier:

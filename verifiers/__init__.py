@@ -16,13 +16,13 @@ from typing import Any
 
 from reasoner.errors import ConfigError
 from reasoner.registry import Registry
-from verifiers.base import GRADED, CodeTests, IOCase, Status, Verdict, Verifier
+from reasoner.verifiers.base import GRADED, CodeTests, IOCase, Status, Verdict, Verifier
 
 VERIFIERS = Registry(
     "verifier domain",
     {
-        "math": "verifiers.math:MathVerifier",
-        "code": "verifiers.code:CodeVerifier",
+        "math": "reasoner.verifiers.math:MathVerifier",
+        "code": "reasoner.verifiers.code:CodeVerifier",
     },
 )
 

@@ -1,17 +1,17 @@
 """Worker side of the math verifier: parse two answers with sympy and compare them.
 
 What it is: the code that runs inside `MathVerifier`'s worker
-subprocesses (`verifiers._math_workers`). `init_worker` prepares a worker (memory limit, parser warm-up) and
+subprocesses (`reasoner.verifiers._math_workers`). `init_worker` prepares a worker (memory limit, parser warm-up) and
 `compare_task` turns two normalised answers into an `Outcome`: it splits
 brackets and top-level commas into structures (tuples, intervals, sets,
 unions), parses each leaf with ``latex2sympy2_extended``, refuses exact numbers
 too large to hold, and applies the equivalence rules documented in
-`verifiers.math`. Both are module-level functions so that workers can call
+`reasoner.verifiers.math`. Both are module-level functions so that workers can call
 them by name; `Rules` and `Outcome` cross the process
 boundary by pickle.
 
 What it is not: the public API, answer extraction or normalisation (all in
-`verifiers.math`), or anything that runs in the calling process. sympy is
+`reasoner.verifiers.math`), or anything that runs in the calling process. sympy is
 imported lazily, inside functions, so importing this module stays cheap.
 """
 
@@ -152,7 +152,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _parse_latex(text: str) -> Any:
-    from verifiers._latex_fast import parse_simple
+    from reasoner.verifiers._latex_fast import parse_simple
 
     simple = parse_simple(text)
     if simple is not None:

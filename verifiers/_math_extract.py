@@ -17,8 +17,8 @@ order of trust:
    when it stands alone: never a digit inside a word (``QX7B``) or a number
    that is part of a larger expression (``\\frac{3+\\sqrt{7}}{4}``, ``3 + 4``).
 
-What it is not: normalisation or comparison (`verifiers.math`,
-`verifiers._math_compare`). Every scan here is linear or bounded, so a
+What it is not: normalisation or comparison (`reasoner.verifiers.math`,
+`reasoner.verifiers._math_compare`). Every scan here is linear or bounded, so a
 megabyte output costs milliseconds.
 """
 

@@ -1,18 +1,18 @@
 """Normalising an extracted math answer into a canonical string.
 
-What it is: the string rewrites `verifiers.math` applies before comparing
+What it is: the string rewrites `reasoner.verifiers.math` applies before comparing
 (spacing and size commands, ``\\dfrac``-style shorthand, units, degrees,
 currency, thousands separators, relation spellings, ``A \\approx B``,
-text-only answers, ...); the module docstring of `verifiers.math` lists them
+text-only answers, ...); the module docstring of `reasoner.verifiers.math` lists them
 as rules. Equal strings mean equal answers; unequal strings decide nothing.
-What it is not: parsing or comparison (`verifiers._math_compare`).
+What it is not: parsing or comparison (`reasoner.verifiers._math_compare`).
 """
 
 from __future__ import annotations
 
 import re
 
-from verifiers._math_extract import matching_brace
+from reasoner.verifiers._math_extract import matching_brace
 
 _UNICODE = str.maketrans({"−": "-", "–": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ",
                           "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt", "≤": "\\le ",

@@ -10,7 +10,7 @@ Why not `multiprocessing`/pebble: spawn and forkserver children re-run the
 caller's main module, so a plain script without an ``if __name__ ==
 "__main__":`` guard (or ``python -`` reading stdin) that calls the verifier at
 top level died with BrokenProcessPool. These workers import only
-`verifiers._math_compare`, with the parent's ``sys.path``, so they work the
+`reasoner.verifiers._math_compare`, with the parent's ``sys.path``, so they work the
 same from a script, stdin, a notebook, threads or a Ray actor.
 
 What it is not: a sandbox. Workers run trusted code (ours) on untrusted
@@ -52,7 +52,7 @@ class WorkerDied(Exception):
 
 def serve() -> None:
     """Worker main loop: read (function name, args) frames, write result frames, until EOF."""
-    from verifiers import _math_compare
+    from reasoner.verifiers import _math_compare
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the frame stream

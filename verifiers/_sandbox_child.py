@@ -4,7 +4,7 @@ What it is: `bootstrap(payload)` assembles that program as source text: lean
 standard-library imports, the constants below as literals, the ``_child_*``
 functions (through `inspect.getsource`), the payload's source, and a call to
 `_child_main`, which reads the spec, prepares the filesystem, forks the
-worker and supervises it (see `verifiers.sandbox` for how a run works and the
+worker and supervises it (see `reasoner.verifiers.sandbox` for how a run works and the
 threat model). `probe_payload` is the payload the isolation probe ships.
 
 The code travels as text on purpose: the sandbox uid cannot read this
@@ -14,8 +14,8 @@ standard library, reach each other by name, read only the constants that
 `bootstrap` defines, and are never called in the parent.
 
 What it is not: the parent-side runner, limits and judging
-(`verifiers.sandbox`), or watching pipes and killing processes
-(`verifiers._sandbox_processes`).
+(`reasoner.verifiers.sandbox`), or watching pipes and killing processes
+(`reasoner.verifiers._sandbox_processes`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Parent-side process plumbing for `verifiers.sandbox`: watch a run, then kill what it left.
+"""Parent-side process plumbing for `reasoner.verifiers.sandbox`: watch a run, then kill what it left.
 
 What it is: `Watcher`, which reads a run's stdout, stderr and result pipe with
 bounded memory until the root process exits, a deadline passes or output
@@ -9,8 +9,8 @@ run's private uid straight from /proc. Signals are never used for timing
 Ray actors.
 
 What it is not: the policy (limits, isolation plans, judging a run; all in
-`verifiers.sandbox`) or anything that runs inside the sandbox
-(`verifiers._sandbox_child`).
+`reasoner.verifiers.sandbox`) or anything that runs inside the sandbox
+(`reasoner.verifiers._sandbox_child`).
 """
 
 from __future__ import annotations

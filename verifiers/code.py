@@ -2,7 +2,7 @@
 
 `CodeVerifier.verify(program, tests)` extracts the program from model text
 (`extract_program`), runs it with its tests in a fresh confined interpreter
-(`verifiers.sandbox`, which states the threat model), and returns a `Verdict`.
+(`reasoner.verifiers.sandbox`, which states the threat model), and returns a `Verdict`.
 Test styles (`CodeTests`): MBPP `asserts` (with optional `setup`), HumanEval
 `check` + `entry_point`, and stdin/stdout `io` cases; a suite may mix them.
 
@@ -51,8 +51,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import ValidationError
 
 from reasoner.errors import ConfigError, DataError
-from verifiers.base import CodeTests, IOCase, Status, Verdict, score_for
-from verifiers.sandbox import Isolation, Payload, RunOutcome, RunResult, Sandbox, SandboxConfig
+from reasoner.verifiers.base import CodeTests, IOCase, Status, Verdict, score_for
+from reasoner.verifiers.sandbox import Isolation, Payload, RunOutcome, RunResult, Sandbox, SandboxConfig
 
 PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
 """Fence info strings that mark a Python block."""
@@ -68,7 +68,7 @@ _OUTCOME_STATUS = {
     RunOutcome.TIMEOUT: Status.TIMEOUT,
     RunOutcome.SETUP_ERROR: Status.ERROR,
 }
-"""Sandbox outcomes as verdict statuses; scores follow `verifiers.base.score_for`."""
+"""Sandbox outcomes as verdict statuses; scores follow `reasoner.verifiers.base.score_for`."""
 
 
 class CodeVerifier:
@@ -128,7 +128,7 @@ class CodeVerifier:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="code-verifier") as pool:
             return list(pool.map(lambda item: self.verify(*item), items))
 
-    # The `Verifier` protocol (verifiers.base): extract, group, grade
+    # The `Verifier` protocol (reasoner.verifiers.base): extract, group, grade
 
     domain: ClassVar[str] = "code"
 

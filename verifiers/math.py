@@ -1,13 +1,13 @@
 """Grade a model's final math answer against a reference answer.
 
 What it is: answer extraction for model outputs and for references
-(`verifiers._math_extract`: text after ``</think>``, boxes, ``#### n``,
+(`reasoner.verifiers._math_extract`: text after ``</think>``, boxes, ``#### n``,
 answer phrases, the last math span, a conservative last-number fallback),
 string normalisation, and an equivalence check that parses LaTeX (a fast
-parser for plain arithmetic, `verifiers._latex_fast`, else
+parser for plain arithmetic, `reasoner.verifiers._latex_fast`, else
 ``latex2sympy2_extended``) and compares with sympy inside killable, reused
-worker subprocesses (`verifiers._math_workers`; the code they run is in
-`verifiers._math_compare`). Scores follow the one rule in `verifiers.base`:
+worker subprocesses (`reasoner.verifiers._math_workers`; the code they run is in
+`reasoner.verifiers._math_compare`). Scores follow the one rule in `reasoner.verifiers.base`:
 no answer, an unparseable answer or a comparison that runs out of time or
 size scores 0 (status ``unparseable`` / ``timeout``); only a reference that
 does not parse, or the verifier's own failure, scores None (status ``error``).
@@ -100,11 +100,11 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from reasoner.errors import ConfigError
-from verifiers._math_compare import Outcome, PercentRule, Rules
-from verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed
-from verifiers._math_normalize import normalize_answer
-from verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
-from verifiers.base import Status, Verdict, score_for
+from reasoner.verifiers._math_compare import Outcome, PercentRule, Rules
+from reasoner.verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed
+from reasoner.verifiers._math_normalize import normalize_answer
+from reasoner.verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
+from reasoner.verifiers.base import Status, Verdict, score_for
 
 Fallback = Literal["last_number", "none"]
 
@@ -291,7 +291,7 @@ class MathVerifier:
     context manager that stops its workers on exit. Workers are plain
     subprocesses that never import the caller's main module, so scripts
     without an `if __name__ == "__main__":` guard, `python -`, notebooks,
-    threads and Ray actors all work (`verifiers._math_workers`).
+    threads and Ray actors all work (`reasoner.verifiers._math_workers`).
     """
 
     def __init__(self, timeout: float = 5.0, workers: int | None = None,
@@ -338,7 +338,7 @@ class MathVerifier:
         return [self._verdict(outcome or next(decided), extracted, seconds)
                 for extracted, outcome, _ in prepared]
 
-    # The `Verifier` protocol (verifiers.base): extract, group, grade
+    # The `Verifier` protocol (reasoner.verifiers.base): extract, group, grade
 
     domain: ClassVar[str] = "math"
 

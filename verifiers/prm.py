@@ -209,7 +209,7 @@ def load_prm(name: str) -> PRMVerifier:
     """The process-wide PRM for a bundled name (`tiny-prm`) or a folder, loaded on first use.
 
     In a process told to `use_prm` another scorer for it (a client of a shared
-    PRM actor, `verifiers.prm_actor`), that one.
+    PRM actor, `reasoner.verifiers.prm_actor`), that one.
     """
     from reasoner.engine.models import resolve_model
 

@@ -1,7 +1,7 @@
 """One PRM in its own Ray actor, shared by many generator actors.
 
 `PRMActor` is the body of a Ray actor that holds one loaded PRM
-(`verifiers.prm.PRMVerifier`) and scores for every caller through its async
+(`reasoner.verifiers.prm.PRMVerifier`) and scores for every caller through its async
 micro-batcher, so the candidates that several generator actors send within a
 few milliseconds share one forward batch. `RemotePRM` is what a generator
 process holds instead of a loaded PRM: the same `ascore` and `check_policy`,
@@ -14,7 +14,7 @@ returns the client, so the PRM scorer and the search value sources use the
 shared actor without knowing it. A PRM that a strategy names and the pool
 does not share is still loaded in the worker.
 
-Not here: the pool (`reasoner.jobs.pool`) or the model (`verifiers.prm`).
+Not here: the pool (`reasoner.jobs.pool`) or the model (`reasoner.verifiers.prm`).
 The actor is not restarted: if it dies, scoring raises `EngineError` naming it.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.errors import EngineError
-from verifiers.prm import PRMVerifier, Scored, check_policy_tokenizer, use_prm
+from reasoner.verifiers.prm import PRMVerifier, Scored, check_policy_tokenizer, use_prm
 
 
 class SharedPRM(BaseModel):

@@ -7,7 +7,7 @@
   ground truth is a test suite and to the math verifier otherwise.
 
 Both are thin wrappers that pass on the verdict's score, so both follow the
-one score rule in `verifiers.base`: a completion with no answer, an
+one score rule in `reasoner.verifiers.base`: a completion with no answer, an
 unparseable one, or one that times out scores 0.0 (so a policy cannot learn
 that saying nothing is safe). `None` is only for a sample the verifier could
 not grade through no fault of the completion (a broken reference or test
@@ -21,7 +21,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from verifiers.base import CodeTests
+from reasoner.verifiers.base import CodeTests
 
 
 def completion_text(completion: Any) -> str:
@@ -108,13 +108,13 @@ def _code(verifier):
 @functools.cache
 def _default_math():
     """One shared math verifier per process for callers that pass none (verl calls bare functions)."""
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     return MathVerifier()
 
 
 @functools.cache
 def _default_code():
-    from verifiers.code import CodeVerifier
+    from reasoner.verifiers.code import CodeVerifier
 
     return CodeVerifier()

@@ -3,7 +3,7 @@
 `Sandbox.run` executes one *payload* (a function shipped to the child as
 source) in a fresh interpreter and returns what happened as data: a
 `RunResult` with an outcome, a short detail and the captured output. The code
-verifier (`verifiers.code`) is its only user; the payload there runs a
+verifier (`reasoner.verifiers.code`) is its only user; the payload there runs a
 model-written program and its tests.
 
 How a run works
@@ -116,8 +116,8 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import ConfigError
-from verifiers._sandbox_child import Payload, bootstrap, probe_payload
-from verifiers._sandbox_processes import Watcher, kill_user_processes, user_pids
+from reasoner.verifiers._sandbox_child import Payload, bootstrap, probe_payload
+from reasoner.verifiers._sandbox_processes import Watcher, kill_user_processes, user_pids
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Records are the dicts a solve job writes, one per problem. A record is
 correct when its verdict status is `correct`. Under the verifiers' score rule
-(`verifiers.base`) an answer that is missing, unparseable or timed out is
+(`reasoner.verifiers.base`) an answer that is missing, unparseable or timed out is
 graded wrong (score 0); only records the verifier could not grade through no
 fault of the model (score None: a reference that does not parse, a verifier
 failure, a strategy error) are counted separately, with their problem ids

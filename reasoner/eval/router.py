@@ -33,7 +33,7 @@ the least mean cost reaching a target accuracy, or the best accuracy within a
 mean cost per question. Both are exact: a multiple-choice knapsack solved by
 keeping the Pareto frontier of (cost, accuracy) over the bins.
 
-Not here: running the probe or the chosen strategy (`strategies.router`).
+Not here: running the probe or the chosen strategy (`reasoner.strategies.router`).
 """
 
 from __future__ import annotations

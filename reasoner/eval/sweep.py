@@ -30,7 +30,7 @@ The sweep names no strategy. It asks each one how it can be measured:
 
 Accuracy is the mean over problems of each problem's (expected) correctness;
 its interval is a 95% percentile bootstrap over problems. Under the
-verifiers' score rule (`verifiers.base`) a missing or unparseable answer is
+verifiers' score rule (`reasoner.verifiers.base`) a missing or unparseable answer is
 simply wrong; an ungradable verdict (status `error`: a reference that does not
 parse, a verifier failure) counts as not correct, as in `metrics.summarize`'s
 `accuracy`, and is counted in the row's `errors`.
@@ -62,10 +62,10 @@ from reasoner.engine.models import weights_fingerprint
 from reasoner.progress import Progress
 from reasoner.jobs.solve import grade_answer, problem_seed, solve_problem
 from reasoner.types import Problem
-from strategies import STRATEGIES, make_strategy
-from strategies.base import Replayable, SolveContext, Strategy
-from strategies.scorers import ScorerChoice
-from verifiers import VerifierSet
+from reasoner.strategies import STRATEGIES, make_strategy
+from reasoner.strategies.base import Replayable, SolveContext, Strategy
+from reasoner.strategies.scorers import ScorerChoice
+from reasoner.verifiers import VerifierSet
 
 SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")
 """Sweep-level settings given to every strategy whose options have a field of that name."""
@@ -101,7 +101,7 @@ class SweepConfig(BaseModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     """Nucleus mass of every strategy that samples."""
     scorer: str = "public_tests"
-    """Scorer of strategies that take one (best-of-n): a name in `strategies.scorers.SCORERS` or `module:Class`."""
+    """Scorer of strategies that take one (best-of-n): a name in `reasoner.strategies.scorers.SCORERS` or `module:Class`."""
     draws: int = Field(200, ge=1)
     """Random subsets (or orders) per problem and budget when enumerating all would take more."""
     resamples: int = Field(1000, ge=10)

@@ -28,7 +28,7 @@ worker processes, so code execution never blocks token generation.
 
 A PRM is loaded in each actor that scores with it, unless the pool is given
 `prm_actor`: then that PRM runs once, in its own Ray actor, and every worker
-sends its scoring there (`verifiers.prm_actor`), where the candidates of all
+sends its scoring there (`reasoner.verifiers.prm_actor`), where the candidates of all
 workers share forward batches.
 """
 
@@ -94,12 +94,12 @@ class SolverActor:
 
     def __init__(self, model: str, engine_options: dict[str, Any], shared_prm: str | None = None) -> None:
         from reasoner.engine.backends.vllm import VLLMGenerator
-        from verifiers import VerifierSet
+        from reasoner.verifiers import VerifierSet
 
         self.generator = VLLMGenerator(model, **engine_options)
         self.verifiers = VerifierSet()
         if shared_prm is not None:
-            from verifiers.prm_actor import SharedPRM, serve_shared_prm
+            from reasoner.verifiers.prm_actor import SharedPRM, serve_shared_prm
 
             serve_shared_prm(SharedPRM.model_validate_json(shared_prm))
 
@@ -175,7 +175,7 @@ class RayPool:
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         if self.prm_actor is not None:
-            from verifiers.prm_actor import start_prm_actor
+            from reasoner.verifiers.prm_actor import start_prm_actor
 
             self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor)
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))

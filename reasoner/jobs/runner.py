@@ -52,8 +52,8 @@ class SolveSpec(BaseModel):
     """Base seed; each problem derives its own from it and its id."""
 
     def build(self):
-        """The strategy object (`strategies.make_strategy`)."""
-        from strategies import make_strategy
+        """The strategy object (`reasoner.strategies.make_strategy`)."""
+        from reasoner.strategies import make_strategy
 
         return make_strategy(self.strategy, **self.options)
 

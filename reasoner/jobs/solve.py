@@ -17,9 +17,9 @@ from reasoner.budget import Meter
 from reasoner.errors import ReasonerError
 from reasoner.engine.generation import Generator
 from reasoner.types import Budget, Problem, Result, TraceEvent
-from strategies.base import SolveContext, Strategy
-from verifiers import VerifierSet
-from verifiers.base import Status, Verdict
+from reasoner.strategies.base import SolveContext, Strategy
+from reasoner.verifiers import VerifierSet
+from reasoner.verifiers.base import Status, Verdict
 
 
 def problem_seed(seed: int | None, problem_id: str) -> int | None:

@@ -24,8 +24,8 @@ from reasoner.service.config import Limits
 from reasoner.service.schemas import ChatRequest, ReasonerOptions, check_bundled_prms, request_error
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
-from strategies import STRATEGIES
-from strategies.base import SolveContext, Strategy, make_result
+from reasoner.strategies import STRATEGIES
+from reasoner.strategies.base import SolveContext, Strategy, make_result
 
 DIRECT = "none"
 """Strategy name of a plain request: the n choices are n samples of one model call."""

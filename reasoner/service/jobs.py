@@ -24,7 +24,7 @@ from reasoner.service.schemas import check_bundled_prms
 from reasoner.service.store import JobRecords, JobRow, ServiceDB
 from reasoner.eval.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
-from strategies import STRATEGIES
+from reasoner.strategies import STRATEGIES
 
 
 class JobRequest(BaseModel):

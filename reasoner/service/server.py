@@ -50,7 +50,7 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
         raise ConfigError(f"--workers and --ray-address run vLLM engines in Ray actors; --backend {config.backend} "
                           f"serves from its own server, so give one or the other")
     if verifiers is None:
-        from verifiers import VerifierSet
+        from reasoner.verifiers import VerifierSet
 
         verifiers = VerifierSet()
     db = ServiceDB(config.db)

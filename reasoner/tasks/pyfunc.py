@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reasoner.types import Problem
-from verifiers.base import CodeTests
+from reasoner.verifiers.base import CodeTests
 
 FAMILY = "pyfunc"
 

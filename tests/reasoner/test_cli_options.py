@@ -8,7 +8,7 @@ import pytest
 
 from reasoner.cli_options import key_value, sweep_strategy_options, what_ran
 from reasoner.errors import OptionError
-from strategies import make_strategy
+from reasoner.strategies import make_strategy
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
-from strategies.adaptive_consistency import AdaptiveConsistency, leader_settled
+from reasoner.strategies.adaptive_consistency import AdaptiveConsistency, leader_settled
 from tests.scripted import ScriptedGenerator
 
 PROBLEM = Problem(id="p", prompt="What is 2 + 2?", answer="4")
@@ -117,17 +117,17 @@ def test_samples_drawn_stops_where_solve_stops(answers, rule, verifiers):
 
 
 def test_n_caps_adaptive_sampling_as_it_caps_self_consistency():
-    from strategies import make_strategy
+    from reasoner.strategies import make_strategy
 
     assert make_strategy("adaptive_consistency", n=8).max_n == 8
     assert make_strategy("adaptive_consistency", max_n=4).max_n == 4
 
 
-@pytest.mark.parametrize("first", ["strategies", "verifiers", "reasoner"])
+@pytest.mark.parametrize("first", ["reasoner.strategies", "reasoner.verifiers", "reasoner"])
 def test_each_top_level_package_imports_first_in_a_fresh_interpreter(first):
     import subprocess
     import sys
 
-    code = f"import {first}; from strategies import make_strategy; from reasoner import Reasoner; print('ok')"
+    code = f"import {first}; from reasoner.strategies import make_strategy; from reasoner import Reasoner; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -6,9 +6,9 @@ import asyncio
 
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
-from strategies.best_of_n import BestOfN
+from reasoner.strategies.best_of_n import BestOfN
 from tests.scripted import ScriptedGenerator
-from verifiers.base import CodeTests
+from reasoner.verifiers.base import CodeTests
 
 CODE = Problem(
     id="inc", prompt="Write f(x) returning x + 1.\nExample: f(1) == 2", domain="code",

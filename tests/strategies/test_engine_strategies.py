@@ -9,7 +9,7 @@ import pytest
 from reasoner.errors import ConfigError
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
-from strategies import STRATEGIES, make_strategy
+from reasoner.strategies import STRATEGIES, make_strategy
 
 PROBLEM = Problem(id="p", prompt="Ann has 3 pens and buys 4 more. How many pens?", answer="7",
                   metadata={"level": 1})
@@ -62,7 +62,7 @@ def test_token_cap_is_never_exceeded(engine, verifiers):
 
 def test_registry_lists_strategies_and_accepts_module_paths():
     assert {"cot", "self_consistency", "best_of_n", "revision", "adaptive_consistency"} <= set(STRATEGIES.names())
-    assert type(make_strategy("strategies.cot:ChainOfThought")).name == "cot"
+    assert type(make_strategy("reasoner.strategies.cot:ChainOfThought")).name == "cot"
 
 
 def test_unknown_strategy_and_bad_options_are_config_errors():

@@ -16,11 +16,11 @@ from reasoner.engine.generation import GenerationRequest
 from reasoner.engine.models import BUNDLED_DIR
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem
-from strategies.best_of_n import BestOfN
-from strategies.self_consistency import SelfConsistency
+from reasoner.strategies.best_of_n import BestOfN
+from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 from tests.verifiers.test_prm import make_prm
-from verifiers.prm import aggregate, load_prm
+from reasoner.verifiers.prm import aggregate, load_prm
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PROBLEM = Problem(id="cups", prompt="Ana has 6 cups. Now Ana has 3 times as many. How many cups does Ana have now?",

@@ -13,7 +13,7 @@ from reasoner.errors import ConfigError
 from reasoner.eval.router import fit_router, write_router
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
-from strategies import make_strategy
+from reasoner.strategies import make_strategy
 from tests.router_files import graded_copy
 
 PROBLEM = Problem(id="r", prompt="Ann has 3 pens and buys 4 more. How many pens?", answer="7", metadata={"level": 1})

@@ -21,7 +21,7 @@ from reasoner.jobs import JobConfig, read_records, run_job
 from reasoner.jobs.pool import LocalPool
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Problem, Result
-from strategies import make_strategy
+from reasoner.strategies import make_strategy
 from tests.verifiers.test_prm import make_prm
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -106,7 +106,7 @@ def test_the_recorded_tree_is_consistent(name, engine, verifiers, checkpoint_prm
 
 
 def test_prm_scoring_of_many_problems_shares_forward_passes(engine, verifiers, checkpoint_prm):
-    from verifiers.prm import load_prm
+    from reasoner.verifiers.prm import load_prm
 
     prm = load_prm(checkpoint_prm)
     strategy = search("beam_search", checkpoint_prm)
@@ -137,7 +137,7 @@ def test_systematic_resampling_draws_each_particle_in_proportion_to_its_weight(w
     import random
     from collections import Counter
 
-    from strategies.particle_filter import systematic
+    from reasoner.strategies.particle_filter import systematic
 
     for seed in range(20):
         drawn = Counter(systematic(weights, 8, random.Random(seed)))

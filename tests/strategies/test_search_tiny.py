@@ -12,10 +12,10 @@ from reasoner.engine.generation import GenerationRequest
 from reasoner.engine.runtime import run_sync
 from reasoner.tasks import load_task
 from reasoner.types import SamplingConfig
-from strategies import make_strategy
-from strategies.base import SolveContext
-from strategies.search import Search, SearchOptions
-from strategies.search_tree import StepEnd
+from reasoner.strategies import make_strategy
+from reasoner.strategies.base import SolveContext
+from reasoner.strategies.search import Search, SearchOptions
+from reasoner.strategies.search_tree import StepEnd
 
 LONG = next(p for p in load_task("arith", "train", n=40, seed=7) if p.id == "arith-train-s7-000004")
 """A level-5 train problem that `tiny` answers greedily in five computation lines (73 tokens)."""

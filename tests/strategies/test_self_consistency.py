@@ -6,7 +6,7 @@ import asyncio
 
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
-from strategies.self_consistency import SelfConsistency
+from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 
 PROBLEM = Problem(id="half", prompt="What is one half?", answer="1/2")

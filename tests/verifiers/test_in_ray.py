@@ -11,9 +11,9 @@ def test_math_and_code_verifiers_grade_inside_an_actor(ray_runtime):
     @ray.remote(num_cpus=0)
     class Grader:
         def grade(self):
-            from verifiers.base import CodeTests
-            from verifiers.code import CodeVerifier
-            from verifiers.math import MathVerifier
+            from reasoner.verifiers.base import CodeTests
+            from reasoner.verifiers.code import CodeVerifier
+            from reasoner.verifiers.math import MathVerifier
 
             with MathVerifier(timeout=2.0) as math, CodeVerifier(timeout=2.0) as code:
                 return [

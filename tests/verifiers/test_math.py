@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from reasoner.errors import ConfigError
-from verifiers.base import Status
-from verifiers.math import MathVerifier, extract_answer
+from reasoner.verifiers.base import Status
+from reasoner.verifiers.math import MathVerifier, extract_answer
 
 TIMEOUT = 2.0
 GENEROUS = 30.0

@@ -38,7 +38,7 @@ EXPECTED = ["correct", "correct", "incorrect", "timeout", "timeout", "timeout", 
 SCRIPT = """
 import json, sys
 sys.setrecursionlimit(10000)
-from verifiers.math import MathVerifier
+from reasoner.verifiers.math import MathVerifier
 
 items = json.loads(sys.argv[1] if len(sys.argv) > 1 else open({path!r}).read())
 verifier = MathVerifier(timeout=2.0, workers=1)
@@ -92,7 +92,7 @@ def test_code_piped_to_python_stdin(tmp_path, items_file):
 
 
 def test_threads_share_one_verifier():
-    from verifiers.math import MathVerifier
+    from reasoner.verifiers.math import MathVerifier
 
     with MathVerifier(timeout=2.0, workers=2) as verifier, ThreadPoolExecutor(4) as threads:
         statuses = list(threads.map(lambda item: verifier.verify(*item).status.value, ITEMS * 2))
@@ -106,7 +106,7 @@ def test_ray_actor(ray_runtime):
     @ray.remote(num_cpus=0)
     class Grader:
         def grade(self, items):
-            from verifiers.math import MathVerifier
+            from reasoner.verifiers.math import MathVerifier
 
             with MathVerifier(timeout=2.0, workers=1) as verifier:
                 return [v.status.value for v in verifier.verify_batch([tuple(i) for i in items])]
@@ -116,7 +116,7 @@ def test_ray_actor(ray_runtime):
 
 ORPHAN = r'''
 import os, threading, time
-from verifiers.math import MathVerifier
+from reasoner.verifiers.math import MathVerifier
 verifier = MathVerifier(timeout=600, workers=1)
 verifier.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")
 print([w.process.pid for w in verifier._pool._all], flush=True)

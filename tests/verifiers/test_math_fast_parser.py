@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from verifiers._latex_fast import parse_simple
-from verifiers._math_compare import init_worker
+from reasoner.verifiers._latex_fast import parse_simple
+from reasoner.verifiers._math_compare import init_worker
 
 init_worker(None)
 

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from tests.verifiers.math_cases import CASES
-from verifiers.math import MathVerifier
+from reasoner.verifiers.math import MathVerifier
 
 
 @pytest.fixture(scope="module")

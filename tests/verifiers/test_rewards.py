@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verifiers.base import CodeTests
-from verifiers.rewards import CodeReward, MathReward, compute_score
+from reasoner.verifiers.base import CodeTests
+from reasoner.verifiers.rewards import CodeReward, MathReward, compute_score
 
 
 def test_math_reward_scores_plain_and_chat_completions(math_verifier):

@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from verifiers.base import CodeTests, Status
-from verifiers.code import CodeVerifier
-from verifiers.sandbox import SANDBOX_UIDS, Payload, RunOutcome, Sandbox, SandboxConfig
+from reasoner.verifiers.base import CodeTests, Status
+from reasoner.verifiers.code import CodeVerifier
+from reasoner.verifiers.sandbox import SANDBOX_UIDS, Payload, RunOutcome, Sandbox, SandboxConfig
 
 ROOT = os.geteuid() == 0
 TESTS = CodeTests(asserts=["assert f() == 1"])

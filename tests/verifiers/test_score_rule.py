@@ -1,11 +1,11 @@
-"""The one score rule of `verifiers.base`, for every verifier and for the summaries built on it."""
+"""The one score rule of `reasoner.verifiers.base`, for every verifier and for the summaries built on it."""
 
 from __future__ import annotations
 
 import pytest
 
 from reasoner.eval.metrics import summarize
-from verifiers.base import CodeTests, Status, score_for
+from reasoner.verifiers.base import CodeTests, Status, score_for
 
 
 @pytest.mark.parametrize(("status", "score"), [

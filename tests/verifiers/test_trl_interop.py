@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from verifiers.rewards import MathReward, completion_text
+from reasoner.verifiers.rewards import MathReward, completion_text
 
 
 class Recording:

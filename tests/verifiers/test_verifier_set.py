@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from reasoner.errors import ConfigError
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
-from strategies.self_consistency import SelfConsistency
+from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 from tests.word_verifier import WordVerifier
-from verifiers import Verifier, VerifierSet
+from reasoner.verifiers import Verifier, VerifierSet
 
 
 def test_the_bundled_verifiers_implement_the_protocol(math_verifier, code_verifier):

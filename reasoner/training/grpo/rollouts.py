@@ -72,7 +72,7 @@ class RolloutPool:
         """One in-process engine (started now, so that step 1's timings are not start-up)."""
         from reasoner.engine.backends.vllm import VLLMGenerator
         from reasoner.jobs.pool import LocalPool
-        from verifiers import VerifierSet
+        from reasoner.verifiers import VerifierSet
 
         generator = VLLMGenerator(config.model, **_engine_options(config))
         generator.engine()
@@ -162,7 +162,7 @@ def _group(group: int, problem: Problem, prompt_ids: list[int], generation: Gene
 
 
 def reward_of(verdict) -> float | None:
-    """A rollout's reward from its verifier's verdict: the verdict's score (the rule of `verifiers.base`:
+    """A rollout's reward from its verifier's verdict: the verdict's score (the rule of `reasoner.verifiers.base`:
     0 for no answer, an unparseable one or a timeout; None only when it was not the completion's fault)."""
     return verdict.score
 
@@ -174,7 +174,7 @@ class VerifierRewards:
     """
 
     def __init__(self, verifiers=None) -> None:
-        from verifiers import VerifierSet
+        from reasoner.verifiers import VerifierSet
 
         self._verifiers = verifiers if verifiers is not None else VerifierSet()
 

@@ -5,7 +5,7 @@ One step:
    `group_size` completions of each on the rollout pool, whose engines are
    tagged with the weight version they hold (`rollouts.sample`).
 2. Reward every completion (`rollouts.VerifierRewards`, or a given `RewardFn`).
-   Under the score rule of `verifiers.base`, no answer, an unparseable one or a timed-out
+   Under the score rule of `reasoner.verifiers.base`, no answer, an unparseable one or a timed-out
    comparison scores 0, so it gets a negative advantage. A None reward (a broken reference or a
    verifier failure: not the completion's fault) takes no part in its group's baseline or in
    the loss, and is counted in `ungradable_fraction`.

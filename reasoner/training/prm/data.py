@@ -111,7 +111,7 @@ def train_problems(task: str, n: int, seed: int = 0) -> list[Problem]:
 
 def is_correct(text: str, reference: str) -> bool:
     """Whether the final answer of `text` (as the strategies extract it) equals `reference`."""
-    from verifiers.math import extract_answer
+    from reasoner.verifiers.math import extract_answer
 
     found = extract_answer(text)
     if found is None:

@@ -7,7 +7,7 @@ It can start from a policy's weights (the head starts fresh). Its folder is
 self-describing: `config.json` and safetensors, the tokenizer, the step
 format (`step_format.json`) and how it was made (`prm_config.json`).
 
-Not here: labels, the training loop, or batching requests (`verifiers.prm`).
+Not here: labels, the training loop, or batching requests (`reasoner.verifiers.prm`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 from reasoner.eval.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, pass_at_k,
                               selected_at_k)
 from reasoner.types import Candidate, FinishReason
-from strategies.base import samples_of
-from strategies.self_consistency import SelfConsistency, tally
+from reasoner.strategies.base import samples_of
+from reasoner.strategies.self_consistency import SelfConsistency, tally
 
 
 def maj_at_k(samples, k, weighted=False, draws=200, seed=0):

@@ -112,7 +112,7 @@ the test server runs a random checkpoint with another tokenizer, so the request 
 
 
 def test_prm_tokens_are_reported_apart_from_the_served_models_tokens(service):
-    from verifiers.prm import load_prm
+    from reasoner.verifiers.prm import load_prm
 
     series = f"reasoner_prm_tokens_total{{model={json.dumps(service.model)}}}"
     before = service.metrics().get(series, 0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from reasoner.training.grpo import GRPOConfig, GRPOTrainer, Rollout, group_advantages
 from reasoner.training.grpo.rollouts import VerifierRewards
 from reasoner.types import Problem
-from verifiers import VerifierSet
+from reasoner.verifiers import VerifierSet
 
 OUTPUTS = [
     "3 + 4 = 7, so the answer is $\\boxed{7}$.",   # right

@@ -141,7 +141,7 @@ def test_steps_continue_in_token_space_over_http(remote):
 def test_beam_search_runs_against_a_vllm_server(remote, verifiers):
     from reasoner.jobs.solve import solve_problem
     from reasoner.types import Problem
-    from strategies import make_strategy
+    from reasoner.strategies import make_strategy
 
     problem = Problem(id="p", prompt=PROMPT, answer="7")
     strategy = make_strategy("beam_search", n=2, width=2, value="logprob", max_steps=3, step_tokens=12)
