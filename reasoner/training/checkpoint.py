@@ -131,19 +131,3 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
-
-
-def count_parameters(model_dir: str | Path) -> int:
-    """Parameters of the checkpoint in `model_dir`, read from its safetensors headers."""
-    from safetensors import safe_open
-
-    total = 0
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        with safe_open(file, framework="numpy") as handle:
-            for name in handle.keys():
-                shape = handle.get_slice(name).get_shape()
-                size = 1
-                for dim in shape:
-                    size *= dim
-                total += size
-    return total

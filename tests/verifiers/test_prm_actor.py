@@ -53,7 +53,7 @@ def test_two_generator_actors_score_through_one_prm_actor_as_in_process(ray_runt
 
 
 def test_a_dead_prm_actor_is_a_named_engine_error(ray_runtime, checkpoint_prm):
-    from reasoner.verifiers.prm_actor import RemotePRM, start_prm_actor
+    from reasoner.verifiers.prm.actor import RemotePRM, start_prm_actor
 
     async def scenario():
         handle, shared = await start_prm_actor(str(checkpoint_prm))
