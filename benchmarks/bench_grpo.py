@@ -47,7 +47,7 @@ def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
 
 
 def main() -> None:
-    from reasoner.cli import comma_list
+    from reasoner.cli_options import comma_list
     from reasoner.training.grpo import GRPOConfig, plot_metrics, read_metrics, train_grpo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -53,10 +53,6 @@ class ModelShape(BaseModel):
     max_position_embeddings: int = Field(512, ge=16)
     """Longest sequence the model handles."""
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 512):
     """Train a byte-level BPE tokenizer with single-digit tokens and our chat template.

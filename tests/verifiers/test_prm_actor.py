@@ -13,7 +13,8 @@ from reasoner.jobs import SolveSpec
 from reasoner.jobs.pool import RayPool
 from reasoner.types import Problem
 from tests.verifiers.test_prm import make_prm
-from reasoner.verifiers.prm import PRMVerifier, aggregate
+from reasoner.verifiers.prm import aggregate
+from reasoner.verifiers.prm.local import PRMVerifier
 
 PROBLEMS = [Problem(id=f"q{i}", prompt=f"Ann has {i} pens and buys {i + 2} more. How many pens does she have?",
                     answer=str(2 * i + 2)) for i in range(8)]
