@@ -112,14 +112,12 @@ def run_solve(args: argparse.Namespace) -> int:
     from reasoner.jobs import JobConfig
     from reasoner.jobs.pool import make_pool
     from reasoner.tasks.datasets import load_dataset
-    from reasoner.verifiers import VERIFIERS
 
     named = {key: (flag, getattr(args, key)) for key, flag in SOLVE_FLAGS.items()}
     strategy, options = solve_strategy(args.strategy, args.option, named)
     model = model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
     settings = pool_settings(args, model, strategy, os.environ.get("RAY_ADDRESS"))
-    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split,
-                            domains=VERIFIERS.names())
+    problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split)
     dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
     stage(f"loaded {len(problems)} problems from {dataset}")
     config = JobConfig(dataset=dataset, strategy=args.strategy, strategy_options=options, model=model,

@@ -66,7 +66,7 @@ from reasoner.types import Problem
 from reasoner.strategies import STRATEGIES, build_strategy
 from reasoner.strategies.base import Replayable, SolveContext, Strategy
 from reasoner.strategies.scorers import ScorerChoice
-from reasoner.verifiers import VERIFIERS, VerifierSet
+from reasoner.verifiers import VerifierSet
 from reasoner.verifiers.prm import PRMSet
 
 SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")
@@ -354,8 +354,7 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
     """
     from reasoner.tasks.datasets import load_dataset
 
-    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split,
-                            domains=VERIFIERS.names())
+    problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split)
     _require_references(problems)
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out} is a file; a sweep writes a folder")

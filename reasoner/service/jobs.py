@@ -69,7 +69,6 @@ ARTIFACTS = ("curve.png", "by_level.png", "summary.json")
 def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
     """The job's problems, or a 400 naming the upload line and field."""
     from reasoner.tasks.datasets import NAMED, load_dataset, load_jsonl
-    from reasoner.verifiers import VERIFIERS
 
     if request.dataset is not None:
         if request.dataset not in NAMED:
@@ -81,7 +80,7 @@ def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
             path = Path(folder) / "upload.jsonl"
             path.write_text(request.data or "", encoding="utf-8")
             try:
-                problems = load_jsonl(path, fmt=request.format, limit=request.limit, domains=VERIFIERS.names())
+                problems = load_jsonl(path, fmt=request.format, limit=request.limit)
             except DataError as exc:
                 where = ":".join(str(p) for p in (exc.path, exc.line) if p is not None) + ": "
                 line = f"line {exc.line}: " if exc.line is not None else ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,11 @@ CODE_INSTRUCTION = "Write the complete function in a ```python code block."
 
 
 def load_dataset(name_or_path: str, limit: int | None = None, fmt: str | None = None,
-                 split: str | None = None, domains: Collection[str] | None = None) -> list[Problem]:
+                 split: str | None = None) -> list[Problem]:
     """Problems from a named dataset or a JSONL file, at most `limit` of them.
 
-    `domains`: the domains that have a verifier (`reasoner.verifiers.VERIFIERS.names()`); a file's
-    problem in any other domain is refused at its line. None checks no domain.
+    A file's problem in a domain no verifier is registered for (`reasoner.verifiers.VERIFIERS`) is refused
+    at its line.
 
     `split` picks a bundled task family's split (see `reasoner.tasks`): `test`
     (the default), `dev`, or `train` (which needs `limit`, its size). Files and
@@ -41,7 +41,7 @@ def load_dataset(name_or_path: str, limit: int | None = None, fmt: str | None = 
     check_split(name_or_path, split)
     path = Path(name_or_path).expanduser()
     if path.is_file():
-        problems = load_jsonl(path, fmt=fmt, limit=limit, domains=domains)
+        problems = load_jsonl(path, fmt=fmt, limit=limit)
     elif name_or_path in SPLIT_DATASETS:
         problems = _task_split(name_or_path, split or "test", limit)
     elif name_or_path in NAMED:
@@ -65,15 +65,14 @@ def check_split(name_or_path: str, split: str | None) -> None:
         raise DataError(f"unknown split {split!r}; {name_or_path} has {', '.join(SPLITS)}", path=name_or_path)
 
 
-def load_jsonl(path: str | Path, fmt: str | None = None, limit: int | None = None,
-               domains: Collection[str] | None = None) -> list[Problem]:
-    """Read a JSONL file in any supported format into problems (`domains` as in `load_dataset`)."""
+def load_jsonl(path: str | Path, fmt: str | None = None, limit: int | None = None) -> list[Problem]:
+    """Read a JSONL file in any supported format into problems."""
     path = Path(path)
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for line_no, record in _records(path):
         fmt = fmt or detect_format(record, path, line_no)
-        problem = _convert(record, fmt, path, line_no, domains)
+        problem = _convert(record, fmt, path, line_no)
         if problem.id in seen:
             raise DataError(f"duplicate id {problem.id!r} (first on line {seen[problem.id]})",
                             path=path, line=line_no)
@@ -110,13 +109,14 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield line_no, record
 
 
-def _convert(record: dict[str, Any], fmt: str, path: Path, line: int, domains: Collection[str] | None) -> Problem:
+def _convert(record: dict[str, Any], fmt: str, path: Path, line: int) -> Problem:
+    from reasoner.verifiers import VERIFIERS
+
     if fmt not in CONVERTERS:
         raise DataError(f"unknown format {fmt!r}; choose one of {', '.join(CONVERTERS)}", path=path)
     default_id = f"{path.stem}-{line}"
     try:
-        context = None if domains is None else {"domains": list(domains)}
-        problem = Problem.model_validate(CONVERTERS[fmt](record, default_id), context=context)
+        problem = Problem.model_validate(CONVERTERS[fmt](record, default_id), context={"domains": VERIFIERS.names()})
         problem = _with_level(problem, "metadata.level" if fmt == "reasoner" else "level")
     except ValidationError as exc:
         raise DataError(_describe(exc), path=path, line=line, record_id=_id_of(record)) from exc
