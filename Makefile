@@ -12,8 +12,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-ifndef REASONER_EXTRA
+ifdef REASONER_EXTRA
+WHY := set by REASONER_EXTRA
+else
 REASONER_EXTRA := $(if $(shell command -v nvidia-smi 2>/dev/null),gpu,cpu)
+WHY := nvidia-smi $(if $(filter gpu,$(REASONER_EXTRA)),found,not found); REASONER_EXTRA=cpu|gpu overrides
 endif
 ifneq ($(REASONER_EXTRA),$(filter cpu gpu,$(firstword $(REASONER_EXTRA))))
 $(error REASONER_EXTRA must be cpu or gpu, not '$(REASONER_EXTRA)')
@@ -32,6 +35,7 @@ PIP_ARGS = $(INDEX_ARGS) -e ".[$(REASONER_EXTRA),test,docs]"
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo 'Installing the $(REASONER_EXTRA) extra ($(WHY))'
 	$(PYTHON) -m venv $(VENV)
 	# A current pip: the one Python 3.11's venv bundles (23.2) is far slower through vLLM's 200-odd dependencies.
 	$(BIN)/pip install --quiet pip==26.3
@@ -49,6 +53,7 @@ endif
 # What `make install` would run here, and why; tests/test_install.py reads it.
 print-install:
 	@echo 'extra: $(REASONER_EXTRA)'
+	@echo 'why: $(WHY)'
 	@echo 'pip-args: $(PIP_ARGS)'
 
 demo: $(STAMP)
