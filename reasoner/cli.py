@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.cli_options import dataset_options, key_value, positive_float, positive_int, stage, submit
-from reasoner.errors import OptionError, ReasonerError
+from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 SOLVE_FLAGS = {"n": "--n", "max_tokens": "--max-tokens", "scorer": "--scorer", "prm": "--prm",
                "aggregation": "--aggregation", "router": "--router", "compute_budget": "--compute-budget",

@@ -1,7 +1,8 @@
 """The house's floors: each wing imports only wings on its own floor or below, and no wings import in a circle.
 
-The table is the one in `docs/design/architecture.md`; every import is read from the source (module level and
-inside functions alike), so a lazy import that climbs a floor fails here too.
+`FLOORS` is the table drawn in `docs/design/architecture.md` (a test holds the two together); every import is
+read from the source (module level and inside functions alike), so a lazy import that climbs a floor fails
+here too.
 """
 
 from __future__ import annotations
@@ -115,6 +116,21 @@ def _find_circle(edges: dict[str, set[str]]) -> list[str] | None:
         if node not in state and (found := visit(node)):
             return found
     return None
+
+
+def test_the_drawn_table_is_the_checked_one():
+    """Each row of the floors table in the architecture page lists exactly the wings `FLOORS` puts there."""
+    page = (ROOT / "docs" / "design" / "architecture.md").read_text(encoding="utf-8")
+    drawn: dict[str, int] = {}
+    for line in page.split("## Floors", 1)[1].splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit():
+            for wing in cells[1].replace("(", ",").replace(")", ",").split(","):
+                wing = wing.strip().strip("`")
+                if wing and not wing.startswith("the "):
+                    drawn[wing] = int(cells[0])
+    drawn["__init__"] = drawn.pop("package face", FLOORS["__init__"])
+    assert drawn == {wing: floor for wing, floor in FLOORS.items() if wing != "__main__"}
 
 
 def test_the_layering_check_sees_a_climbing_import(tmp_path):

@@ -112,7 +112,7 @@ def test_solve_with_a_prm_from_the_command_line(engine, tiny_checkpoint, checkpo
 @pytest.mark.parametrize(("extra", "message", "status"), [
     (["--aggregation", "median"], "unknown PRM aggregation 'median'", 2),  # a bad option value: a usage error
     (["--prm", "NO-FORMAT"], "no step_format.json", 2),
-    (["--prm", "NOWHERE"], "no model folder at", 1),  # a missing model, as for --model
+    (["--prm", "NOWHERE"], "no model folder at", 2),  # checked with the options, as a search strategy's --prm is
 ])
 def test_bad_prm_options_fail_before_solving(extra, message, status, tiny_prm, tmp_path, capsys):
     broken = tmp_path / "no-format"
