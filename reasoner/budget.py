@@ -8,18 +8,38 @@ and FLOPs. FLOPs leave out the prompt tokens the engine served from its cache
 when this problem's own earlier calls had computed them, so a search that
 continues one prompt step by step pays for the prompt once, as vLLM does;
 cache hits on work done by others are charged, so a strategy's cost does not
-depend on what ran beside it. Scorers book a PRM's cost with `book_prm`; the FLOPs cap
-counts it. Strategies therefore cannot overspend, and the `Result`
+depend on what ran beside it. Scorers book a PRM's cost with `book_prm`: the tokens it read,
+of them those its engine served from a cache, and FLOPs of the rest by the same rule (a cached
+prefix is free only when this problem's own earlier scorings read it); the FLOPs cap counts it. Strategies therefore cannot overspend, and the `Result`
 says why a strategy stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from reasoner.engine.generation import Generation, GenerationRequest, Generator
 from reasoner.types import Budget, Candidate, Cost, TraceEvent
+
+
+PRM_GRAIN = 16
+"""Prefix lengths at which the meter remembers a problem's PRM inputs: the KV blocks a PRM engine caches
+are whole multiples of it (16 on GPU, 32 on CPU), so a cached prefix is matched exactly."""
+
+
+class PRMScoring(Protocol):
+    """What a PRM scoring reports for the ledger (`reasoner.verifiers.prm.Scored`)."""
+
+    tokens: int
+    cached_tokens: int
+    flops: float
+    seconds: float
+    item_ids: list[list[int]]
+    item_cached: list[int]
 
 
 class Meter:
@@ -45,6 +65,8 @@ class Meter:
         several paths at once) must not each spend the same remainder."""
         self._seen: list[list[int]] = []
         """Token ids of every input and output of this problem's calls, for `_reused`."""
+        self._prm_seen: set[bytes] = set()
+        """Digests of this problem's PRM inputs' prefixes, for `_prm_reused`."""
         self._started = time.perf_counter()
 
     async def generate(self, request: GenerationRequest) -> list[Candidate]:
@@ -112,10 +134,33 @@ class Meter:
     def add_verifier_time(self, seconds: float) -> None:
         self.cost = self.cost.model_copy(update={"verifier_seconds": self.cost.verifier_seconds + seconds})
 
-    def book_prm(self, tokens: int, flops: float, seconds: float) -> None:
-        """Book a process reward model's scoring on its own line of the cost."""
-        self.cost = self.cost + Cost(prm_tokens=tokens, prm_flops=flops, prm_seconds=seconds)
-        self.record("prm", tokens=tokens, flops=flops, seconds=round(seconds, 6))
+    def book_prm(self, scored: PRMScoring, parameters: int) -> None:
+        """Book a process reward model's scoring on its own lines of the cost: tokens read, of them those
+        served from a cache, and the FLOPs of the tokens computed, where cached tokens are free only when
+        this problem's own earlier scorings had read them (as for the policy's prompts)."""
+        if scored.item_ids:
+            reused = sum(self._prm_reused(ids, cached) for ids, cached in zip(scored.item_ids, scored.item_cached))
+            flops = 2.0 * parameters * (scored.tokens - reused)
+        else:  # a PRM that does not say what it read: its own count
+            flops = scored.flops
+        self.cost = self.cost + Cost(prm_tokens=scored.tokens, cached_prm_tokens=scored.cached_tokens,
+                                     prm_flops=flops, prm_seconds=scored.seconds)
+        self.record("prm", tokens=scored.tokens, cached_tokens=scored.cached_tokens, flops=flops,
+                    seconds=round(scored.seconds, 6))
+
+    def _prm_reused(self, ids: Sequence[int], cached: int) -> int:
+        """Of the `cached` leading tokens of a PRM input, those an earlier scoring of this problem read: the
+        longest prefix, at `PRM_GRAIN` steps (or whole), that this problem's PRM inputs held; then `ids`
+        is remembered the same way."""
+        hasher, digests, reused, start = hashlib.blake2b(digest_size=16), [], 0, 0
+        for end in [*range(PRM_GRAIN, len(ids), PRM_GRAIN), len(ids)]:
+            hasher.update(array("q", ids[start:end]).tobytes())
+            start, digest = end, hasher.copy().digest()
+            digests.append(digest)
+            if end <= cached and digest in self._prm_seen:
+                reused = end
+        self._prm_seen.update(digests)
+        return reused
 
     def finish(self) -> Cost:
         """The final cost, with wall time since the meter was made."""

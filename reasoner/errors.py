@@ -10,7 +10,9 @@ Exceptions are for misuse and broken infrastructure::
     ├── DataError              a dataset record or file that does not validate
     ├── ModelNotFoundError     a model path or name that does not exist
     ├── EngineError            the generation engine died or misbehaved
-    │   └── WeightSyncError       a training engine that does not hold the trainer's weights
+    │   ├── WeightSyncError       a training engine that does not hold the trainer's weights
+    │   └── PRMServerError        a PRM server (`--prm-url`) unreachable or answering wrongly: the problem
+    │                             records it and the job goes on
     ├── VerifierError          a verifier's own machinery (worker processes) cannot run
     ├── JobError               a solve job that cannot start or resume
     │   └── ResumeMismatchError   resuming with a different configuration
@@ -66,6 +68,11 @@ class EngineError(ReasonerError, RuntimeError):
 
 class WeightSyncError(EngineError):
     """A rollout engine that does not hold the weights the trainer thinks it does (GRPO)."""
+class PRMServerError(EngineError):
+    """A remote PRM server that cannot be reached or answers wrongly. Unlike a dead engine in this process,
+    it fails the problem being solved (its `Result.error`), not the job: the server may come back."""
+
+
 class VerifierError(ReasonerError, RuntimeError):
     """A verifier's own machinery cannot run: its worker processes do not start."""
 

@@ -278,11 +278,20 @@ class Cost(BaseModel):
         """Share of prompt tokens served from the prefix cache; None before any call."""
         return self.cached_prompt_tokens / self.prompt_tokens if self.prompt_tokens else None
     prm_tokens: int = 0
-    """Tokens a process reward model read to score candidates."""
+    """Tokens a process reward model read to score candidates (its whole inputs, cached ones included)."""
+    cached_prm_tokens: int = 0
+    """Of `prm_tokens`, those served from a cache (the PRM engine's prefix cache, or its memo of prefixes
+    read before) rather than computed."""
     prm_flops: float = 0.0
-    """Estimated PRM forward FLOPs: 2 x PRM parameters x PRM tokens (not included in `flops`)."""
+    """Estimated PRM forward FLOPs: 2 x PRM parameters x PRM tokens computed, leaving out cached tokens that
+    this problem's own earlier scorings computed (not included in `flops`)."""
     prm_seconds: float = 0.0
     """This problem's share of PRM forward-pass time."""
+
+    @property
+    def prm_cache_hit_rate(self) -> float | None:
+        """Share of PRM tokens served from a cache; None before any scoring."""
+        return self.cached_prm_tokens / self.prm_tokens if self.prm_tokens else None
 
     @property
     def total_flops(self) -> float:

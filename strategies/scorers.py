@@ -95,7 +95,7 @@ class PRMScorer(BaseModel):
         if self.check_tokenizer and ctx.policy is not None:
             prm.check_policy(ctx.policy.name)
         scored = await prm.ascore([(problem.prompt, c.text) for c in candidates])
-        ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
+        ctx.meter.book_prm(scored, prm.parameters)
         return scored.steps
 
     def prms(self) -> set[str]:

@@ -94,9 +94,9 @@ class SearchOptions(BaseModel):
             return self.delimiter
         if self.prm:
             from reasoner.engine.models import resolve_model
-            from reasoner.steps import load_step_format
+            from reasoner.verifiers.prm import prm_step_format
 
-            return load_step_format(resolve_model(self.prm)).delimiter
+            return prm_step_format(resolve_model(self.prm)).delimiter
         return "\n"
 
 

@@ -2,9 +2,11 @@
 
 - `prm`: a process reward model (`reasoner.verifiers.prm`); the score of a prefix is
   the PRM's probability that it is still right after its last step. Every
-  request goes through `PRMVerifier.ascore`, so the new prefixes of every
-  problem in flight share forward batches; the cost is booked on the meter's
-  PRM line, and a FLOPs budget that cannot pay for a scoring refuses it.
+  request goes through the PRM's `ascore`, so the new prefixes of every
+  problem in flight batch together (and, on the vLLM runner, a child pays only
+  for the tokens past its parent's cached prefix); the cost is booked on the
+  meter's PRM lines, and a FLOPs budget that cannot pay for a scoring refuses it
+  (the reservation counts every token, cached or not).
 - `oracle`: the `arith` task's exact step checker (`check_step`) over the
   prefix's lines: 1.0 while every checkable line is right, 0.0 from the first
   wrong one. It never reads the reference answer, but it knows what no model
@@ -66,16 +68,13 @@ class PRMValue:
             scored = await prm.ascore(items)
         finally:
             ctx.meter.release_flops(flops)
-        ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
+        ctx.meter.book_prm(scored, prm.parameters)
         return [row[-1] if row else None for row in scored.steps]
 
 
-def _flops(verifier, items: list[tuple[str, str]]) -> float:
-    """What scoring `items` will cost, counted as `PRMVerifier.score` counts it."""
-    from reasoner.verifiers.prm.encoding import encode
-
-    tokens = sum(len(encode(verifier.tokenizer, verifier.step_format, p, t, verifier.max_len)[0]) for p, t in items)
-    return 2.0 * verifier.parameters * tokens
+def _flops(prm, items: list[tuple[str, str]]) -> float:
+    """What scoring `items` may cost at most: every token the PRM reads, as if none were cached."""
+    return 2.0 * prm.parameters * prm.count_tokens(items)
 
 
 class OracleValue:

@@ -27,10 +27,12 @@ Grading runs inside the pool next to the strategy, in the verifiers' own
 worker processes, so code execution never blocks token generation.
 
 Each pool holds a `PRMSet` (each actor its own): the PRMs a strategy declares
-are loaded there once and handed to it in its `SolveContext`. With
-`prm_actor`, that PRM runs once, in its own Ray actor, and every worker's set
-holds its client (`reasoner.verifiers.prm.actor`), so the candidates of all
-workers share forward batches.
+are opened there once, as the pool's PRM settings say (by default each on its
+own vLLM pooling engine beside the policy's; at a vLLM server with a URL; with
+torch), and handed to it in its `SolveContext`. With `prm_actor`, that PRM
+runs once, in its own Ray actor, and every worker's set holds its client
+(`reasoner.verifiers.prm.actor`), so the candidates of all workers batch
+together.
 
 `make_pool(PoolSettings(...))` is how the CLI, the Python API and the service
 get a pool: in-process, or on Ray when `workers` or a Ray address is given.
@@ -51,7 +53,7 @@ from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
-from reasoner.verifiers.prm import PRMSet
+from reasoner.verifiers.prm import PRMSet, PRMSettings
 
 
 @runtime_checkable
@@ -115,17 +117,18 @@ class LocalPool:
 class SolverActor:
     """Body of a Ray actor: an engine and verifiers, solving many problems (any strategy) at once."""
 
-    def __init__(self, model: str, engine_options: dict[str, Any], shared_prm: str | None = None) -> None:
+    def __init__(self, model: str, engine_options: dict[str, Any], shared_prm: str | None = None,
+                 prm_settings: str = "{}") -> None:
         from reasoner.engine.backends.vllm import VLLMGenerator
         from reasoner.verifiers import VerifierSet
 
         self.generator = VLLMGenerator(model, **engine_options)
         self.verifiers = VerifierSet()
-        self.prms = PRMSet()
+        self.prms = PRMSet(settings=prm_settings_from_json(prm_settings))
         if shared_prm is not None:
-            from reasoner.verifiers.prm.actor import SharedPRM, shared_prm_set
+            from reasoner.verifiers.prm.actor import SharedPRM, give_shared
 
-            self.prms = shared_prm_set(SharedPRM.model_validate_json(shared_prm))
+            give_shared(self.prms, SharedPRM.model_validate_json(shared_prm))
 
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
@@ -152,6 +155,16 @@ class SolverActor:
         return self.generator.weight_version
 
 
+def prm_settings_json(settings: dict[str, PRMSettings]) -> str:
+    """PRM settings by name as JSON, for an actor."""
+    return json.dumps({name: value.model_dump(mode="json") for name, value in settings.items()})
+
+
+def prm_settings_from_json(text: str) -> dict[str, PRMSettings]:
+    """The PRM settings `prm_settings_json` wrote."""
+    return {name: PRMSettings.model_validate(value) for name, value in json.loads(text).items()}
+
+
 def generation_json(generation: Generation) -> str:
     """A `Generation` as JSON with its per-token log-probs, which records leave out but RL needs."""
     data = generation.model_dump(mode="json")
@@ -168,7 +181,8 @@ class RayPool:
 
     def __init__(self, model: str, workers: int, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
-                 max_attempts: int = 3, prm_actor: str | None = None) -> None:
+                 max_attempts: int = 3, prm_actor: str | None = None,
+                 prm_settings: dict[str, PRMSettings] | None = None) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.model = model
@@ -179,6 +193,8 @@ class RayPool:
         self.max_attempts = max_attempts
         self.prm_actor = prm_actor
         """PRM (bundled name or folder) served by one actor shared by every worker; None: a copy per worker."""
+        self.prm_settings = dict(prm_settings or {})
+        """How each PRM named here runs, in the shared actor or in every worker."""
         self.shared_prm = None
         """The shared PRM actor's `SharedPRM` once started."""
         self._prm_handle: Any = None
@@ -202,7 +218,8 @@ class RayPool:
         if self.prm_actor is not None:
             from reasoner.verifiers.prm.actor import start_prm_actor
 
-            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor)
+            settings = self.prm_settings.get(self.prm_actor, PRMSettings())
+            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor, settings)
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         return self
 
@@ -212,7 +229,7 @@ class RayPool:
         resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
         actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
         shared = self.shared_prm.model_dump_json() if self.shared_prm is not None else None
-        actor = actor_cls.remote(self.model, self.engine_options, shared)
+        actor = actor_cls.remote(self.model, self.engine_options, shared, prm_settings_json(self.prm_settings))
         await actor.ready.remote()
         await self._catch_up(actor)
         key = next(self._ids)
@@ -373,6 +390,8 @@ class PoolSettings(BaseModel):
     """Join this Ray cluster (one worker when only the address is given)."""
     prm_actor: str | None = None
     """With Ray: run this PRM once, in its own actor, shared by every worker."""
+    prms: dict[str, PRMSettings] = Field(default_factory=dict)
+    """How each PRM named here runs (runner, format, server URL); any other opens with the defaults."""
 
     @field_validator("workers", "ray_address")
     @classmethod
@@ -411,11 +430,12 @@ def make_pool(settings: PoolSettings, *, verifiers=None, prms: PRMSet | None = N
     """
     if settings.pooled:
         return RayPool(settings.model, workers=settings.workers or 1, address=settings.ray_address,
-                       engine_options=settings.backend_options, prm_actor=settings.prm_actor)
+                       engine_options=settings.backend_options, prm_actor=settings.prm_actor, prm_settings=settings.prms)
     from reasoner.engine.backends import open_generator
     from reasoner.verifiers import VerifierSet
 
     generator = open_generator(settings.backend, settings.model, **settings.backend_options)
     owned = verifiers is None
+    prms = prms if prms is not None else PRMSet(settings=settings.prms)
     return LocalPool(generator, VerifierSet() if owned else verifiers, concurrency=settings.concurrency,
                      prms=prms, owned=owned)

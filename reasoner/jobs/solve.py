@@ -2,7 +2,9 @@
 
 Grading happens after the strategy returns and is the only place the
 reference is read. A failure inside one problem becomes that problem's
-`Result.error`; a dead engine is infrastructure and propagates.
+`Result.error`; a dead engine is infrastructure and propagates. A remote PRM
+server that is down fails the problem that asked it (`PRMServerError`), not
+the job.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from reasoner.budget import Meter
 from reasoner.engine.generation import Generator
-from reasoner.errors import ConfigError, ReasonerError
+from reasoner.errors import ConfigError, PRMServerError, ReasonerError
 from reasoner.strategies.base import SolveContext, Strategy, prms_of
 from reasoner.types import Budget, Problem, Result, Status, TraceEvent, Verdict
 from reasoner.verifiers import VerifierSet
@@ -44,6 +46,9 @@ async def solve_problem(problem: Problem, strategy: Strategy, generator: Generat
                        policy=generator.info)
     try:
         result = await strategy.solve(problem, ctx)
+    except PRMServerError as exc:  # a remote PRM's outage fails this problem; the server may be back for the next
+        return Result(problem_id=problem.id, strategy=strategy.name, answer=None, cost=meter.finish(),
+                      trace=meter.trace, error=f"PRMServerError: {exc}")
     except ReasonerError:  # misuse and broken infrastructure (a dead engine) stop the job
         raise
     except Exception as exc:  # one bad problem must not stop the job; the record keeps the traceback

@@ -257,7 +257,8 @@ def usage(cost: Cost) -> dict[str, Any]:
             "prompt_tokens_details": {"cached_tokens": cost.cached_prompt_tokens},
             "reasoner": {"model_calls": cost.model_calls, "samples": cost.samples, "flops": cost.flops,
                          "verifier_seconds": cost.verifier_seconds, "prm_tokens": cost.prm_tokens,
-                         "prm_flops": cost.prm_flops, "prm_seconds": cost.prm_seconds}}
+                         "cached_prm_tokens": cost.cached_prm_tokens, "prm_flops": cost.prm_flops,
+                         "prm_seconds": cost.prm_seconds}}
 
 
 def completion_body(plan: ChatPlan, results: list[Result]) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class ServiceMetrics:
                                      "Prompt tokens served by the engine's prefix cache", ["model"], registry=r)
         self.prm_tokens = Counter("reasoner_prm_tokens", "Tokens process reward models read to score candidates "
                                   "(not in the served model's prompt or completion tokens)", ["model"], registry=r)
+        self.cached_prm_tokens = Counter("reasoner_cached_prm_tokens", "Of the PRM tokens, those served from the "
+                                         "PRM engine's prefix cache or memo", ["model"], registry=r)
         self.latency = Histogram("reasoner_request_seconds", "Chat completion latency", ["model", "stream"],
                                  registry=r, buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
         self.in_flight = Gauge("reasoner_requests_in_flight", "Chat completions being served", registry=r)
@@ -49,6 +51,7 @@ class ServiceMetrics:
         self.completion_tokens.labels(model=model).inc(cost.generated_tokens)
         self.cached_tokens.labels(model=model).inc(cost.cached_prompt_tokens)
         self.prm_tokens.labels(model=model).inc(cost.prm_tokens)
+        self.cached_prm_tokens.labels(model=model).inc(cost.cached_prm_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

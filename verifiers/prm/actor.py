@@ -1,12 +1,13 @@
 """One PRM in its own Ray actor, shared by many generator actors.
 
-`PRMActor` is the body of a Ray actor that holds one loaded PRM
-(`reasoner.verifiers.prm.PRMVerifier`) and scores for every caller through its async
-micro-batcher, so the candidates that several generator actors send within a
-few milliseconds share one forward batch. `RemotePRM` is what a generator
-process holds instead of a loaded PRM: the same `ascore` and `check_policy`,
-and the tokenizer and step format (kilobytes, read from the PRM's folder on
-the worker's machine, for cost estimates), but not the weights.
+`PRMActor` is the body of a Ray actor that holds one PRM, opened as its
+settings say (`open_prm`: by default on its own vLLM pooling engine, whose
+scheduler batches the requests every generator actor sends, with its prefix
+cache and memo shared by all of them; or with torch and its micro-batcher).
+`RemotePRM` is what a generator process holds instead: the same `ascore`,
+`count_tokens` and `check_policy`, and the format, tokenizer and step format
+(kilobytes, read from the PRM's folder on the worker's machine, for cost
+estimates), but not the weights.
 
 `RayPool(prm_actor=NAME)` starts one with `start_prm_actor`, and each worker
 gives its `PRMSet` the client under the PRM's name and folder
@@ -14,7 +15,7 @@ gives its `PRMSet` the client under the PRM's name and folder
 actor without knowing it. A PRM that a strategy names and the pool does not
 share is still loaded in the worker.
 
-Not here: the pool (`reasoner.jobs.pool`) or the model (`reasoner.verifiers.prm.local`).
+Not here: the pool (`reasoner.jobs.pool`) or the runners (`reasoner.verifiers.prm.served`, `.local`).
 The actor is not restarted: if it dies, scoring raises `EngineError` naming it.
 """
 
@@ -28,8 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.errors import EngineError
-from reasoner.verifiers.prm import PRMSet, Scored
-from reasoner.verifiers.prm.local import PRMVerifier, check_policy_tokenizer
+from reasoner.verifiers.prm import PRMSet, PRMSettings, Scored
 
 
 class SharedPRM(BaseModel):
@@ -47,46 +47,48 @@ class SharedPRM(BaseModel):
     """The PRM's parameter count (for FLOPs)."""
     max_len: int
     """Tokens the PRM reads at most per solution."""
+    settings: PRMSettings = PRMSettings()
+    """How the actor runs the PRM (and how its clients read the folder: format, step delimiter)."""
 
 
 class PRMActor:
-    """Body of a Ray actor: one loaded PRM, scoring every caller's requests in shared forward batches."""
+    """Body of a Ray actor: one PRM, scoring every caller's requests together."""
 
-    def __init__(self, folder: str) -> None:
-        self.verifier = PRMVerifier(folder)
+    def __init__(self, folder: str, settings_json: str) -> None:
+        from reasoner.verifiers.prm import open_prm
+
+        self.prm = open_prm(folder, PRMSettings.model_validate_json(settings_json))
         self.calls: dict[int, int] = {}
 
     async def describe(self) -> dict[str, Any]:
         """What a `SharedPRM` records about this PRM."""
-        return {"folder": str(self.verifier.folder), "parameters": self.verifier.parameters,
-                "max_len": self.verifier.max_len}
+        return {"folder": str(self.prm.folder), "parameters": self.prm.parameters, "max_len": self.prm.max_len}
 
     async def score(self, items: list[tuple[str, str]], caller: int) -> str:
-        """`PRMVerifier.ascore(items)` as JSON; `caller` (a process id) is counted in `stats`."""
+        """The PRM's `ascore(items)` as JSON; `caller` (a process id) is counted in `stats`."""
         self.calls[caller] = self.calls.get(caller, 0) + 1
-        return (await self.verifier.ascore(items)).model_dump_json()
+        return (await self.prm.ascore(items)).model_dump_json()
 
     async def stats(self) -> dict[str, Any]:
-        """Scoring calls per caller process, and forward passes run."""
-        return {"calls_by_process": dict(self.calls), "forward_calls": self.verifier.forward_calls}
+        """Scoring calls per caller process, and the runner's own counts (forward passes, or requests)."""
+        runner = self.prm.stats() if hasattr(self.prm, "stats") else {"forward_calls": self.prm.forward_calls}
+        return {"calls_by_process": dict(self.calls), **runner}
 
 
 class RemotePRM:
-    """A client of a shared PRM actor, used where a loaded `PRMVerifier` would be."""
+    """A client of a shared PRM actor, used where an opened PRM would be."""
 
     def __init__(self, shared: SharedPRM) -> None:
         import ray
-        from transformers import AutoTokenizer
 
-        from reasoner.steps import load_step_format
-        from reasoner.verifiers.prm.encoding import read_prm_config
+        from reasoner.verifiers.prm.reading import Reading
 
         self.shared = shared
         self.actor = ray.get_actor(shared.actor)
+        self.reading = Reading(shared.folder, shared.settings, parameters=shared.parameters)
         self.folder = Path(shared.folder)
-        self.step_format = load_step_format(self.folder)
-        self.info = read_prm_config(self.folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+        self.step_format = self.reading.step_format
+        self.tokenizer = self.reading.tokenizer
         self.parameters = shared.parameters
         self.max_len = shared.max_len
 
@@ -100,28 +102,42 @@ class RemotePRM:
             raise EngineError(f"the shared PRM actor {self.shared.actor!r} ({self.folder}) is gone: {exc}") from exc
         return Scored.model_validate_json(payload)
 
+    def count_tokens(self, items: list[tuple[str, str]]) -> int:
+        return self.reading.count_tokens(items)
+
     def check_policy(self, policy: str) -> None:
-        """A `ConfigError` if the local model `policy` tokenizes differently from this PRM."""
-        check_policy_tokenizer(self.folder, self.info, policy)
+        """A `ConfigError` if the local model `policy` tokenizes differently from this PRM where it matters."""
+        self.reading.check_policy(policy)
 
 
-async def start_prm_actor(name: str) -> tuple[Any, SharedPRM]:
+async def start_prm_actor(name: str, settings: PRMSettings | None = None) -> tuple[Any, SharedPRM]:
     """Start a named Ray actor holding the PRM `name` (bundled name or folder); its handle and description.
 
     It reserves no logical CPU, so that it fits beside one engine actor per
-    CPU; its forward passes use the CPU threads torch gives it.
+    CPU; its engine (or torch) takes the CPU threads it is given.
     """
     import ray
 
     from reasoner.engine.models import resolve_model
 
+    settings = settings or PRMSettings()
     actor_name = f"reasoner-prm-{uuid.uuid4().hex[:12]}"
-    handle = ray.remote(num_cpus=0)(PRMActor).options(name=actor_name).remote(resolve_model(name))
+    handle = ray.remote(num_cpus=0)(PRMActor).options(name=actor_name).remote(resolve_model(name),
+                                                                              settings.model_dump_json())
     described = await handle.describe.remote()
-    return handle, SharedPRM(name=name, actor=actor_name, **described)
+    return handle, SharedPRM(name=name, actor=actor_name, settings=settings, **described)
 
 
-def shared_prm_set(shared: SharedPRM) -> PRMSet:
-    """A worker's PRM set in which the shared PRM (by its name and its folder) is the actor's client."""
+def shared_prm_set(shared: SharedPRM, settings: dict[str, PRMSettings] | None = None) -> PRMSet:
+    """A worker's PRM set in which the shared PRM (by its name and its folder) is the actor's client; other
+    PRMs open in the worker with `settings`."""
+    prms = PRMSet(settings=settings)
+    give_shared(prms, shared)
+    return prms
+
+
+def give_shared(prms: PRMSet, shared: SharedPRM) -> None:
+    """Hold the shared PRM's client in `prms` under its name and its folder."""
     client = RemotePRM(shared)
-    return PRMSet({shared.name: client, shared.folder: client})
+    prms.give(shared.name, client)
+    prms.give(shared.folder, client)

