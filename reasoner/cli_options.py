@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -205,7 +206,50 @@ def what_ran(strategy: Any) -> dict[str, Any]:
     return {"n": n, "options": strategy.model_dump(mode="json")}
 
 
-def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_address: str | None) -> Any:
+def prm_options(p: argparse.ArgumentParser) -> None:
+    """--prm-url, --prm-format and --prm-runner: how the PRM named with --prm runs."""
+    p.add_argument("--prm-url", default=None,
+                   help="score with the PRM at this vLLM server (`vllm serve FOLDER --runner pooling ...`, see "
+                        "`reasoner verify prm`); --prm still names its folder, for the tokenizer and format")
+    p.add_argument("--prm-format", default=None,
+                   help="read the PRM as this format (reasoner, qwen-prm, math-shepherd, rlhflow); default: "
+                        "detected from its folder")
+    p.add_argument("--prm-runner", choices=["vllm", "torch"], default=None,
+                   help="vllm (default): the PRM on its own vLLM pooling engine, batched and prefix-cached; "
+                        "torch: in this process, for comparison")
+
+
+def prm_settings(args: argparse.Namespace, prm: str | None) -> dict[str, Any]:
+    """The `PRMSettings` of `--prm-url`/`--prm-format`/`--prm-runner` for the PRM `prm` (by name), its format
+    checked now (a folder of no known format, a tokenizer without the format's tag): an OptionError naming the flag."""
+    from reasoner.verifiers.prm import PRMSettings
+
+    given = {"url": args.prm_url, "format": args.prm_format, "runner": args.prm_runner}
+    flags = {"url": "--prm-url", "format": "--prm-format", "runner": "--prm-runner"}
+    if prm is None:
+        named = [flags[key] for key, value in given.items() if value is not None]
+        if named:
+            raise OptionError(f"{named[0]}: says how the PRM given with --prm runs; give --prm NAME_OR_FOLDER")
+        return {}
+    settings = build(PRMSettings, given, flags=flags)
+    check_prm_folder(prm, settings)
+    return {prm: settings}
+
+
+def check_prm_folder(prm: str, settings: Any) -> None:
+    """An OptionError unless `prm` is a folder of the format `settings` name, or of one detected."""
+    from reasoner.engine.models import resolve_model
+    from reasoner.errors import ModelNotFoundError
+    from reasoner.verifiers.prm.formats import open_format
+
+    try:
+        open_format(resolve_model(prm), settings.format)
+    except (ConfigError, ModelNotFoundError) as exc:
+        raise OptionError(f"{'--prm-format' if settings.format else '--prm'}: {exc}") from exc
+
+
+def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_address: str | None,
+                  prms: dict[str, Any] | None = None) -> Any:
     """The `PoolSettings` of `reasoner solve`'s flags; a combination that cannot work names its flag.
 
     With `--prm-actor`, the shared PRM is the one the strategy declares (it must declare exactly one)."""
@@ -225,8 +269,32 @@ def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_addre
         backend_options["verbose"] = True
     return build(PoolSettings, {"model": model, "backend": args.backend, "backend_options": backend_options,
                                 "concurrency": args.concurrency, "workers": args.workers, "ray_address": address,
-                                "prm_actor": prm_actor},
+                                "prm_actor": prm_actor, "prms": prms or None},
                  flags={"prm_actor": "--prm-actor", "ray_address": "--ray-address"})
+
+
+def default_models_dir() -> Path:
+    """Where imported models live: $REASONER_MODELS_DIR, else ~/.cache/reasoner/models."""
+    import os
+
+    return Path(os.environ.get("REASONER_MODELS_DIR") or "~/.cache/reasoner/models").expanduser()
+
+
+def models_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="folder of imported models (default: $REASONER_MODELS_DIR or ~/.cache/reasoner/models)")
+
+
+def model_path(name: str, models_dir: Path | None) -> str:
+    """`name` itself, or the folder of the imported model of that name."""
+    from reasoner.engine.models import locate_model
+
+    return locate_model(name, models_dir or default_models_dir())
+
+
+def unescape(text: str | None) -> str | None:
+    """A delimiter typed on a command line: `\\n` and `\\t` become a newline and a tab."""
+    return None if text is None else text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def stage(message: str) -> None:

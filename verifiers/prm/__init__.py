@@ -76,8 +76,8 @@ class PRMSettings(BaseModel):
     url: str | None = None
     """A vLLM server's base URL (`vllm serve FOLDER --runner pooling ...`) to score at instead of running the
     weights here; the folder still gives the tokenizer and format."""
-    kv_cache_gib: float = Field(1.0, gt=0)
-    """KV-cache size of the PRM's vLLM engine on CPU."""
+    kv_cache_gib: float = Field(0.5, gt=0)
+    """KV-cache size of the PRM's vLLM engine on CPU (0.5 GiB holds about 130,000 tokens of `tiny-prm`)."""
     gpu_memory_utilization: float = Field(0.4, gt=0, le=1)
     """Share of the GPU the PRM's vLLM engine may take (the policy's engine takes its own)."""
     prefix_caching: bool = True
@@ -176,9 +176,10 @@ def check_prm(name: str) -> str:
     return name
 
 
-def open_prm(name: str, settings: PRMSettings | None = None) -> PRM:
+def open_prm(name: str, settings: PRMSettings | None = None, delimiter: str | None = None) -> PRM:
     """Open the PRM `name` (a bundled name such as `tiny-prm`, or a PRM folder) as `settings` say: on a vLLM
-    pooling engine (the default), at a vLLM server (`url`), or with torch in this process."""
+    pooling engine (the default), at a vLLM server (`url`), or with torch in this process. `delimiter`
+    splits solutions into steps instead of the PRM's own step format (`reasoner verify prm`)."""
     from reasoner.engine.models import resolve_model
 
     settings = settings or PRMSettings()
@@ -186,14 +187,14 @@ def open_prm(name: str, settings: PRMSettings | None = None) -> PRM:
     if settings.url is not None:
         from reasoner.verifiers.prm.server import ServerPRM
 
-        return ServerPRM(folder, settings)
+        return ServerPRM(folder, settings, delimiter=delimiter)
     if settings.runner == "torch":
         from reasoner.verifiers.prm.local import PRMVerifier
 
-        return PRMVerifier(folder, settings=settings)
+        return PRMVerifier(folder, settings=settings, delimiter=delimiter)
     from reasoner.verifiers.prm.served import ServedPRM
 
-    return ServedPRM(folder, settings)
+    return ServedPRM(folder, settings, delimiter=delimiter)
 
 
 class PRMSet:

@@ -45,8 +45,8 @@ class PRMVerifier:
     """A loaded PRM. Thread-safe; one forward pass runs at a time."""
 
     def __init__(self, folder: str | Path, max_batch: int = 64, window_seconds: float = 0.005,
-                 settings: PRMSettings | None = None) -> None:
-        self.reading = Reading(folder, settings)
+                 settings: PRMSettings | None = None, delimiter: str | None = None) -> None:
+        self.reading = Reading(folder, settings, delimiter=delimiter)
         self.folder = self.reading.folder
         self.step_format = self.reading.step_format
         self.tokenizer = self.reading.tokenizer

@@ -33,11 +33,11 @@ from reasoner.verifiers.prm.reading import PrefixMemo, Reading, scored_from
 class ServedPRM:
     """A PRM on a vLLM pooling engine (shared in the process per folder and settings)."""
 
-    def __init__(self, folder: str | Path, settings: PRMSettings | None = None) -> None:
+    def __init__(self, folder: str | Path, settings: PRMSettings | None = None, delimiter: str | None = None) -> None:
         from reasoner.engine.backends.pooling import PoolingEngineConfig, VLLMPooler
 
         self.settings = settings or PRMSettings()
-        self.reading = Reading(folder, self.settings)
+        self.reading = Reading(folder, self.settings, delimiter=delimiter)
         self.folder = self.reading.folder
         self.tokenizer = self.reading.tokenizer
         self.step_format = self.reading.step_format

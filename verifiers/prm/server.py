@@ -34,12 +34,12 @@ TIMEOUT_SECONDS = 300.0
 class ServerPRM:
     """A PRM whose weights run at a vLLM server; the folder here gives its tokenizer and format."""
 
-    def __init__(self, folder: str | Path, settings: PRMSettings) -> None:
+    def __init__(self, folder: str | Path, settings: PRMSettings, delimiter: str | None = None) -> None:
         if settings.url is None:
             raise ValueError("ServerPRM needs settings.url")
         self.settings = settings
         self.url = settings.url
-        self.reading = Reading(folder, settings)
+        self.reading = Reading(folder, settings, delimiter=delimiter)
         self.folder = self.reading.folder
         self.tokenizer = self.reading.tokenizer
         self.step_format = self.reading.step_format

@@ -203,12 +203,16 @@ def load_tokenizer(folder: str | Path) -> Any:
 
 
 def open_format(folder: str | Path, name: str | None = None, tokenizer: Any = None) -> PRMFormat:
-    """The format adapter of the PRM at `folder`: the one `name`d, else the one detected.
+    """The format adapter of the PRM at `folder`: the one `name`d, else the one its import recorded
+    (`reasoner models import`), else the one detected.
 
     No format or several matching is a `ConfigError` that lists the formats (and says to give one)."""
+    from reasoner.engine.models import import_note
+
     folder = Path(folder)
     config = read_config(folder)
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(folder)
+    name = name or import_note(folder).get("format")
     if name is not None:
         return FORMATS.get(name)(folder, config, tokenizer)
     found = [key for key in FORMATS.names() if FORMATS.get(key).detect(folder, config, tokenizer)]
