@@ -94,6 +94,18 @@ def ray_runtime():
     ray.shutdown()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _close_prm_engines():
+    """PRM engines (one vLLM process each) are closed with the test module that started them, so that a
+    session never holds more than a module's worth of them."""
+    import sys
+
+    yield
+    pooling = sys.modules.get("reasoner.engine.backends.pooling")
+    if pooling is not None:
+        pooling.VLLMPooler.close_all()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_vllm() -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")

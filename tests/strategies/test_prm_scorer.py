@@ -20,10 +20,13 @@ from reasoner.strategies.best_of_n import BestOfN
 from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 from tests.verifiers.test_prm import make_prm
-from reasoner.verifiers.prm import PRMSet, aggregate, open_prm
+from reasoner.verifiers.prm import PRMSet, PRMSettings, Scored, aggregate, open_prm
 
 PRMS = PRMSet()
-"""The PRMs these tests' strategies score with, loaded once for the module (as a pool holds them)."""
+"""The PRMs these tests' strategies score with, opened once for the module (as a pool holds them), on the
+default runner (a vLLM pooling engine)."""
+TORCH = PRMSettings(runner="torch")
+"""The reference the scores are checked against: transformers in this process, every token computed."""
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PROBLEM = Problem(id="cups", prompt="Ana has 6 cups. Now Ana has 3 times as many. How many cups does Ana have now?",
@@ -45,7 +48,7 @@ def checkpoint_prm(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pa
 
 
 def _prm_scores(folder: str, how: str) -> list[float]:
-    rows = open_prm(folder).score([(PROBLEM.prompt, text) for text in TEXTS]).steps
+    rows = open_prm(folder, TORCH).score([(PROBLEM.prompt, text) for text in TEXTS]).steps
     return [aggregate(row, how) for row in rows]
 
 
@@ -55,18 +58,18 @@ def test_best_of_n_keeps_the_candidate_the_prm_ranks_highest(tiny_prm, how, veri
     result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers, prms=PRMS))
     scores = _prm_scores(tiny_prm, how)
     assert result.chosen == max(range(4), key=lambda i: scores[i])
-    assert next(e.data["scores"] for e in result.trace if e.kind == "score") == pytest.approx(scores, abs=1e-5)
+    assert next(e.data["scores"] for e in result.trace if e.kind == "score") == pytest.approx(scores, abs=1e-4)
 
 
 def test_prm_cost_is_booked_on_its_own_line(tiny_prm, verifiers):
     generator = ScriptedGenerator(TEXTS, parameters=1000)
     strategy = BestOfN(n=4, scorer="prm", scorer_options={"prm": tiny_prm})
-    result = asyncio.run(solve_problem(PROBLEM, strategy, generator, verifiers, prms=PRMS))
-    verifier = open_prm(tiny_prm)
+    result = asyncio.run(solve_problem(PROBLEM, strategy, generator, verifiers, prms=PRMSet()))
+    verifier = open_prm(tiny_prm, TORCH)
     tokens = sum(verifier.score([(PROBLEM.prompt, text) for text in TEXTS]).item_tokens)
     cost = result.cost
     assert cost.prm_tokens == tokens
-    assert cost.prm_flops == pytest.approx(2.0 * verifier.parameters * tokens)
+    assert cost.prm_flops == pytest.approx(2.0 * verifier.parameters * tokens)  # cache hits on others' reads charged
     assert cost.prm_seconds > 0
     assert cost.flops == 2.0 * 1000 * (cost.prompt_tokens + cost.generated_tokens)  # generation only
     assert cost.total_flops == pytest.approx(cost.flops + cost.prm_flops)
@@ -77,7 +80,7 @@ def test_the_flops_budget_counts_prm_flops():
     meter = Meter(generator, Budget(flops=1e6))
     request = GenerationRequest(prompt="q", n=1)
     assert asyncio.run(meter.generate(request))  # 1e6 FLOPs allow about 500 tokens of this model
-    meter.book_prm(tokens=100, flops=1e6, seconds=0.01)
+    meter.book_prm(Scored(steps=[[0.5]], tokens=100, item_tokens=[100], flops=1e6, seconds=0.01), parameters=5000)
     assert asyncio.run(meter.generate(request)) == []
     assert meter.stop_reason == "budget:tokens"
 
@@ -88,8 +91,8 @@ def test_self_consistency_weights_votes_by_prm_score(tiny_prm, verifiers):
     scores = _prm_scores(tiny_prm, "mean")
     vote = next(e.data for e in result.trace if e.kind == "vote")
     by_answer = {tuple(sorted(members)): vote["weights"][label] for label, members in vote["groups"].items()}
-    assert by_answer[(0, 2)] == pytest.approx(scores[0] + scores[2], abs=1e-5)
-    assert by_answer[(1,)] == pytest.approx(scores[1], abs=1e-5)
+    assert by_answer[(0, 2)] == pytest.approx(scores[0] + scores[2], abs=1e-4)
+    assert by_answer[(1,)] == pytest.approx(scores[1], abs=1e-4)
     assert result.cost.prm_tokens > 0
 
 

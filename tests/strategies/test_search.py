@@ -111,9 +111,10 @@ def test_the_recorded_tree_is_consistent(name, engine, verifiers, checkpoint_prm
 
 
 def test_prm_scoring_of_many_problems_shares_forward_passes(engine, verifiers, checkpoint_prm):
-    from reasoner.verifiers.prm import PRMSet
+    """The torch runner's micro-batcher (the vLLM runner's batching is vLLM's scheduler)."""
+    from reasoner.verifiers.prm import PRMSet, PRMSettings
 
-    prms = PRMSet()
+    prms = PRMSet(default=PRMSettings(runner="torch"))
     prm = prms.get([checkpoint_prm])[checkpoint_prm]
     strategy = search("beam_search", checkpoint_prm)
     before = prm.forward_calls

@@ -13,9 +13,12 @@ from reasoner.jobs import SolveSpec
 from reasoner.jobs.pool import RayPool
 from reasoner.types import Problem
 from tests.verifiers.test_prm import make_prm
-from reasoner.verifiers.prm import aggregate
+from reasoner.verifiers.prm import PRMSettings, aggregate
 from reasoner.verifiers.prm.local import PRMVerifier
 
+TORCH = PRMSettings(runner="torch")
+"""The shared actor runs the torch runner here, so its scores are compared exactly with the same runner in this
+process (the vLLM runner in an actor: tests/verifiers/test_prm_served.py)."""
 PROBLEMS = [Problem(id=f"q{i}", prompt=f"Ann has {i} pens and buys {i + 2} more. How many pens does she have?",
                     answer=str(2 * i + 2)) for i in range(8)]
 
@@ -32,7 +35,8 @@ def test_two_generator_actors_score_through_one_prm_actor_as_in_process(ray_runt
                                                      "scorer_options": {"prm": str(checkpoint_prm)}})
 
     async def scenario():
-        pool = await RayPool(str(tiny_checkpoint), workers=2, per_worker=2, prm_actor=str(checkpoint_prm)).start()
+        pool = await RayPool(str(tiny_checkpoint), workers=2, per_worker=2, prm_actor=str(checkpoint_prm),
+                             prm_settings={str(checkpoint_prm): TORCH}).start()
         try:
             workers = set(await asyncio.gather(*(actor.ready.remote() for actor in pool.actors)))
             results = await asyncio.gather(*(pool.solve(problem, spec) for problem in PROBLEMS))
@@ -57,7 +61,7 @@ def test_a_dead_prm_actor_is_a_named_engine_error(ray_runtime, checkpoint_prm):
     from reasoner.verifiers.prm.actor import RemotePRM, start_prm_actor
 
     async def scenario():
-        handle, shared = await start_prm_actor(str(checkpoint_prm))
+        handle, shared = await start_prm_actor(str(checkpoint_prm), TORCH)
         client = RemotePRM(shared)
         alive = await client.ascore([(PROBLEMS[0].prompt, "1 + 3 = 4\nThe answer is \\boxed{4}.")])
         ray_runtime.kill(handle)

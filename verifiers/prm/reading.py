@@ -107,6 +107,17 @@ class PrefixMemo:
                 self._entries.popitem(last=False)
 
 
+def first_copies(encoded: list[Encoded]) -> list[int]:
+    """For each solution, the index of the first one read exactly alike (itself when it is the first)."""
+    first: dict[tuple[int, ...], int] = {}
+    return [first.setdefault(item.ids, index) for index, item in enumerate(encoded)]
+
+
+def copy_cached(item: Encoded) -> int:
+    """Tokens of a copy of a solution read in the same call: all of them, served by the first copy's reading."""
+    return len(item.ids) if item.positions else 0
+
+
 def scored_from(reading: Reading, encoded: list[Encoded], rows: list[list[list[float]]], cached: list[int],
                 seconds: float) -> Scored:
     """The `Scored` of solutions read as `encoded`, their raw outputs at the read positions, and how many

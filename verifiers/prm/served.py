@@ -27,7 +27,7 @@ from pathlib import Path
 
 from reasoner.verifiers.prm import PRMSettings, Scored
 from reasoner.verifiers.prm.formats import Encoded
-from reasoner.verifiers.prm.reading import PrefixMemo, Reading, scored_from
+from reasoner.verifiers.prm.reading import PrefixMemo, Reading, copy_cached, first_copies, scored_from
 
 
 class ServedPRM:
@@ -62,8 +62,11 @@ class ServedPRM:
         """Step scores of each (prompt, solution); the engine batches them with every other caller's."""
         started, computed_before = time.perf_counter(), self.pooler.computed_tokens
         encoded = [self.reading.encode(prompt, solution) for prompt, solution in items]
-        read = await asyncio.gather(*(self._read(item) for item in encoded))
-        rows, cached = [r for r, _ in read], [c for _, c in read]
+        first = first_copies(encoded)
+        unique = sorted(set(first))
+        read = dict(zip(unique, await asyncio.gather(*(self._read(encoded[i]) for i in unique))))
+        rows = [read[first[i]][0] for i in range(len(encoded))]
+        cached = [read[i][1] if first[i] == i else copy_cached(item) for i, item in enumerate(encoded)]
         mine = sum(len(e.ids) for e in encoded if e.positions) - sum(cached)
         engine_total = self.pooler.computed_tokens - computed_before
         share = mine / engine_total if engine_total > 0 else 0.0

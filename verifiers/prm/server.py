@@ -25,7 +25,7 @@ from typing import Any
 from reasoner.errors import PRMServerError
 from reasoner.verifiers.prm import PRMSettings, Scored
 from reasoner.verifiers.prm.formats import Encoded, PRMFormat
-from reasoner.verifiers.prm.reading import PrefixMemo, Reading, scored_from
+from reasoner.verifiers.prm.reading import PrefixMemo, Reading, copy_cached, first_copies, scored_from
 
 TIMEOUT_SECONDS = 300.0
 """How long one scoring request may take at the server before it counts as failed."""
@@ -53,14 +53,17 @@ class ServerPRM:
         """Step scores of each (prompt, solution), read at the server (or from the memo)."""
         started = time.perf_counter()
         encoded = [self.reading.encode(prompt, solution) for prompt, solution in items]
+        first = first_copies(encoded)
         keys = [PrefixMemo.keys(e.ids, e.positions) for e in encoded]
         rows: list[list[Any]] = [[self.memo.get(key) for key in item_keys] for item_keys in keys]
-        asked = [i for i, item in enumerate(encoded) if item.positions and any(row is None for row in rows[i])]
+        asked = [i for i, item in enumerate(encoded)
+                 if first[i] == i and item.positions and any(row is None for row in rows[i])]
         if asked:
             answered = await self._pool([list(encoded[i].ids) for i in asked])
             for i, outputs in zip(asked, answered):
                 rows[i] = self._read(encoded[i], outputs, keys[i])
-        cached = [0 if i in asked or not item.positions else len(item.ids) for i, item in enumerate(encoded)]
+        rows = [rows[first[i]] for i in range(len(encoded))]
+        cached = [0 if i in asked else copy_cached(item) for i, item in enumerate(encoded)]
         return scored_from(self.reading, encoded, rows, cached, time.perf_counter() - started)
 
     async def _pool(self, inputs: list[list[int]]) -> list[list[list[float]]]:
