@@ -21,6 +21,9 @@ import pytest
 
 KEY_A = "key-a-0123456789"
 KEY_B = "key-b-9876543210"
+KEY_ADMIN = "key-admin-5555555555"
+LIMITED_KEYS = tuple(f"key-limited-{i}-000000" for i in range(4))
+"""Keys of the `limited` server, whose per-key limits are tight."""
 
 
 def free_port() -> int:
@@ -77,7 +80,8 @@ class Service:
     model: str
     engine: object
     spy: EngineSpy
-    keys_file: Path
+    keys_file: Path | None
+    db: Path | None = None
 
     def client(self, key: str = KEY_A, **kwargs):
         from openai import OpenAI
@@ -109,7 +113,8 @@ def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("service")
     keys = folder / "keys.txt"
-    keys.write_text(f"# test keys\n{KEY_A}\nsha256:{__import__('hashlib').sha256(KEY_B.encode()).hexdigest()}\n")
+    keys.write_text(f"# test keys\n{KEY_A}\nsha256:{__import__('hashlib').sha256(KEY_B.encode()).hexdigest()}\n"
+                    f"admin {KEY_ADMIN}\n")
     port = free_port()
     name = str(tiny_checkpoint)
     config = ServiceConfig(models=(name,), port=port, keys_file=keys, db=folder / "service.db",
@@ -121,9 +126,43 @@ def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
     original = llm.generate
     llm.generate = spy.wrap(original)
     with serving(create_app(state), port):
-        yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys)
+        yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys,
+                      db=config.db)
     del llm.generate  # back to the class's method
     state.db.close()
+
+
+def write_keys(path: Path, keys: tuple[str, ...], admins: tuple[str, ...] = ()) -> Path:
+    path.write_text("".join(f"{key}\n" for key in keys) + "".join(f"admin {key}\n" for key in admins))
+    return path
+
+
+@pytest.fixture
+def make_server(service, engine, verifiers, tiny_checkpoint, tmp_path):
+    """Another server over the session's one engine, with its own settings, database and keys (a context
+    manager; `keys=(...)` writes a keys file, none means key-less)."""
+    from reasoner.service.app import create_app
+    from reasoner.service.config import ServiceConfig
+    from reasoner.service.server import build_state
+
+    @contextmanager
+    def start(keys: tuple[str, ...] = (), admins: tuple[str, ...] = (), name: str = "server", **settings):
+        folder = tmp_path / name
+        folder.mkdir()
+        keys_file = write_keys(folder / "keys.txt", keys, admins) if keys or admins else None
+        port = free_port()
+        model = str(tiny_checkpoint)
+        config = ServiceConfig(models=(model,), port=port, keys_file=keys_file, db=folder / "service.db",
+                               **settings)
+        state = build_state(config, generators={model: engine}, verifiers=verifiers)
+        try:
+            with serving(create_app(state), port):
+                yield Service(url=f"http://127.0.0.1:{port}", model=model, engine=engine, spy=service.spy,
+                              keys_file=keys_file, db=config.db)
+        finally:
+            state.db.close()
+
+    return start
 
 
 @contextmanager
