@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.cli_options import key_value, positive_float, positive_int
+from reasoner.cli_serve import add_serve
 from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_router(commands)
     _add_models(commands)
     _add_train(commands)
-    _add_serve(commands)
+    add_serve(commands)
     return parser
 
 
@@ -767,37 +768,6 @@ def run_train_grpo(args: argparse.Namespace) -> int:
     stats = train_grpo(config, args.out)
     print(json.dumps(stats))
     return 0
-
-
-def _add_serve(commands) -> None:
-    p = commands.add_parser("serve", help="an OpenAI-compatible server with per-request strategies and a jobs API")
-    p.add_argument("--model", action="append", default=None, help="served model (repeatable; default tiny)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; others need --keys)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one, printed)")
-    p.add_argument("--backend", default="vllm", choices=["vllm", "openai"], help="generation backend")
-    p.add_argument("--base-url", default=None, help="server URL for --backend openai")
-    p.add_argument("--workers", type=int, default=None,
-                   help="serve chat requests and jobs from N Ray actors, each with its own engine")
-    p.add_argument("--ray-address", default=None,
-                   help="serve chat requests and jobs from this Ray cluster (default: $RAY_ADDRESS)")
-    p.add_argument("--keys", type=Path, default=None, help="API keys file: one key (or sha256:HEX) per line")
-    p.add_argument("--db", type=Path, default=Path("reasoner-service.db"), help="SQLite file for jobs")
-    p.add_argument("--job-concurrency", type=int, default=64, help="problems in flight per job (in-process)")
-    p.set_defaults(run=run_serve)
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    import os
-
-    from reasoner.service.config import ServiceConfig
-    from reasoner.service.server import serve
-
-    options = {"base_url": args.base_url} if args.base_url else {}
-    config = ServiceConfig(models=tuple(args.model or ["tiny"]), host=args.host, port=args.port,
-                           backend=args.backend, backend_options=options, workers=args.workers,
-                           ray_address=args.ray_address or os.environ.get("RAY_ADDRESS"), keys_file=args.keys,
-                           db=args.db, job_concurrency=args.job_concurrency)
-    return serve(config)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ LIMITED_KEYS = tuple(f"key-limited-{i}-000000" for i in range(4))
 """Keys of the `limited` server, whose per-key limits are tight."""
 
 
+PLUGINS = ("tests.reasoner.service.plugins:Crash", "tests.reasoner.service.plugins:FixedAnswer",
+           "tests.slow_strategy:Slow")
+"""The operator's plug-ins of the test servers (`reasoner serve --plugin`): strategies clients may name."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,8 +103,8 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=120, **kwargs)
 
     def metrics(self) -> dict[str, float]:
-        """`/metrics` as {series with labels: value}."""
-        with self.http() as http:
+        """`/metrics` as {series with labels: value} (read with the admin key)."""
+        with self.http(key=KEY_ADMIN) as http:
             text = http.get("/metrics").text
         return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line and not line.startswith("#")}
@@ -119,7 +124,7 @@ def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
     name = str(tiny_checkpoint)
     config = ServiceConfig(models=(name,), port=port, keys_file=keys, db=folder / "service.db",
                            limits=Limits(max_n=4, max_samples=16, max_tokens=480, max_body_bytes=64 << 10,
-                                         max_jobs_per_key=1))
+                                         max_jobs_per_key=1), plugins=PLUGINS)
     state = build_state(config, generators={name: engine}, verifiers=verifiers)
     spy = EngineSpy()
     llm = engine.engine()

@@ -60,13 +60,12 @@ def marker(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def crash_plugin():
-    """The operator's plug-in strategies (`probe_crash`, `slow`), registered as `--plugin` would."""
+def crash_plugin(service):
+    """The operator's plug-in strategies (`probe_crash`, `slow`, `fixed_answer`): the session's server
+    registers them at start-up (`ServiceConfig.plugins`, as `reasoner serve --plugin` does)."""
     from reasoner.strategies import STRATEGIES
 
-    STRATEGIES.register("probe_crash", "tests.reasoner.service.plugins:Crash")
-    STRATEGIES.register("slow", "tests.slow_strategy:Slow")
-    STRATEGIES.register("fixed_answer", "tests.reasoner.service.plugins:FixedAnswer")
+    assert {"probe_crash", "slow", "fixed_answer"} <= set(STRATEGIES.names())
 
 
 def wait_job(http: httpx.Client, job_id: str, timeout_s: float = 240.0) -> dict:

@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-from tests.reasoner.service.conftest import KEY_B
+from tests.reasoner.service.conftest import KEY_ADMIN, KEY_B
 
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -111,7 +111,7 @@ def test_openai_client_sees_a_bad_request_naming_the_field(service):
 
 def test_metrics_count_requests_and_tokens(service):
     service.client().chat.completions.create(model=service.model, messages=QUESTION, max_tokens=3)
-    with service.http() as http:
+    with service.http(key=KEY_ADMIN) as http:
         text = http.get("/metrics").text
     lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
              if line and not line.startswith("#")}
