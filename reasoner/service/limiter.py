@@ -37,6 +37,8 @@ class KeyLimiter:
         self._moving = MovingWindowRateLimiter(storage)
         self._fixed = FixedWindowRateLimiter(storage)
         self._in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        """Most requests each key had in flight at once (for tests, benchmarks and `/metrics` readers)."""
 
     def request(self, owner: str) -> None:
         """Count one request of `owner`; 429 if its requests or tokens per minute are used up."""
@@ -58,6 +60,7 @@ class KeyLimiter:
         if self._in_flight[owner] >= cap:
             raise _refused("max_concurrent_requests", cap, 1, "requests in flight")
         self._in_flight[owner] += 1
+        self.peak[owner] = max(self.peak[owner], self._in_flight[owner])
 
     def release(self, owner: str) -> None:
         self._in_flight[owner] -= 1

@@ -87,6 +87,7 @@ class Service:
     spy: EngineSpy
     keys_file: Path | None
     db: Path | None = None
+    app: object | None = None
 
     def client(self, key: str = KEY_A, **kwargs):
         from openai import OpenAI
@@ -160,10 +161,11 @@ def make_server(service, engine, verifiers, tiny_checkpoint, tmp_path):
         config = ServiceConfig(models=(model,), port=port, keys_file=keys_file, db=folder / "service.db",
                                **settings)
         state = build_state(config, generators={model: engine}, verifiers=verifiers)
+        app = create_app(state)
         try:
-            with serving(create_app(state), port):
+            with serving(app, port):
                 yield Service(url=f"http://127.0.0.1:{port}", model=model, engine=engine, spy=service.spy,
-                              keys_file=keys_file, db=config.db)
+                              keys_file=keys_file, db=config.db, app=app)
         finally:
             state.db.close()
 
