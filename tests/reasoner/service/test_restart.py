@@ -113,3 +113,36 @@ def test_killed_server_resumes_its_job_and_records_each_problem_once(tiny_checkp
     assert len(ids) == PROBLEMS and len(set(ids)) == PROBLEMS
     assert done["progress"] == {"done": PROBLEMS, "total": PROBLEMS}
     assert done["summary"]["problems"] == PROBLEMS
+
+
+def results_lines(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().splitlines(keepends=True) if line.endswith(b"\n")) \
+        if path.is_file() else 0
+
+
+def test_killed_server_resumes_its_sweep_job_and_records_each_run_once(tiny_checkpoint, tmp_path):
+    db = tmp_path / "jobs.db"
+    server = start_server(tiny_checkpoint, db, tmp_path / "first.log")
+    try:
+        url = wait_serving(server, tiny_checkpoint, tmp_path / "first.log")
+        job = httpx.post(f"{url}/v1/jobs", timeout=120, json={
+            "dataset": "arith", "limit": PROBLEMS,
+            "sweep": {"strategies": ["cot", "self_consistency"], "budgets": [1, 2], "max_tokens": 48,
+                      "concurrency": 2}}).json()
+        assert job["kind"] == "sweep", job
+        results = tmp_path / "jobs-artifacts" / job["id"] / "results.jsonl"
+        before = poll(url, job["id"], lambda j: j["progress"]["done"] >= 2)
+        kill(server)
+        at_kill = results_lines(results)
+        assert before["status"] == "running" and 2 <= at_kill < before["progress"]["total"]
+        server = start_server(tiny_checkpoint, db, tmp_path / "second.log")
+        url = wait_serving(server, tiny_checkpoint, tmp_path / "second.log")
+        done = poll(url, job["id"], lambda j: j["status"] != "running")
+        assert done["status"] == "succeeded", done
+        records = [json.loads(line) for line in
+                   httpx.get(f"{url}/v1/jobs/{job['id']}/results", timeout=120).text.splitlines()]
+    finally:
+        kill(server)
+    keys = [(r["model"], r["run"], r["problem_id"]) for r in records]
+    assert len(keys) == len(set(keys)) == done["progress"]["total"]
+    assert len({r["problem_id"] for r in records}) == PROBLEMS
