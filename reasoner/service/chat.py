@@ -170,9 +170,7 @@ def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
                                            "max_tokens": request.token_cap}.items() if value is not None}
     if name == DIRECT:
         return _direct(request, options, top)
-    given = options.strategy_options
-    for key in set(top) & set(given):
-        raise RequestError(f"given both at the top level and in 'reasoner'; give {key!r} once", param=key)
+    given = options.strategy_options  # wins over the top level; both are capped (`_check_caps`)
     try:
         return build_strategy(name, {**top, **given}, registered_only=True)
     except FieldError as exc:

@@ -2,7 +2,7 @@
 
 `RequestGuard` (plain ASGI, so request bodies stream past it untouched):
 
-- a body (POST) must be `application/json` (415 otherwise): a web page can send
+- a body (POST, PUT, PATCH) must be `application/json` (415 otherwise): a web page can send
   `text/plain` cross-site without a CORS preflight, never JSON;
 - a key-less server answers only Host names that are loopback ones or listed
   by the operator (`--allowed-host`), which defeats DNS rebinding (400);
@@ -68,7 +68,8 @@ class RequestGuard:
         if origin is not None and origin not in self.origins and not _same_origin(origin, headers.get("host", "")):
             return 403, "cross-site requests are refused; the operator may allow an origin with --cors-origin", \
                 "origin", "cross_origin"
-        if scope["method"].encode() in _BODY_METHODS:
+        has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+        if scope["method"].encode() in _BODY_METHODS and has_body:
             kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if kind not in _JSON_TYPES:
                 return 415, f"request bodies must be application/json, not {kind or 'untyped'}", \

@@ -81,8 +81,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
-        message = str(exc).removeprefix(f"{exc.param}: ") if exc.param else str(exc)
-        return error_response(exc.status, message, exc.param, exc.code, exc.retry_after)
+        return error_response(exc.status, str(exc), exc.param, exc.code, exc.retry_after)
 
     @app.exception_handler(HTTPException)
     async def routing(request: Request, exc: HTTPException) -> JSONResponse:

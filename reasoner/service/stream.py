@@ -81,8 +81,7 @@ async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent],
 
 def _stream_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, RequestError):  # e.g. the request ran past request_timeout_s
-        message = str(exc).removeprefix(f"{exc.param}: ") if exc.param else str(exc)
-        return error_body(message, exc.param, exc.code, exc.status)
+        return error_body(str(exc), exc.param, exc.code, exc.status)
     if isinstance(exc, ConfigError):  # misuse found while solving, e.g. a PRM on another tokenizer
         return error_body(str(exc), getattr(exc, "field", None), type(exc).__name__, 400)
     if isinstance(exc, EngineError):

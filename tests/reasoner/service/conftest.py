@@ -154,7 +154,7 @@ def make_server(service, engine, verifiers, tiny_checkpoint, tmp_path):
     @contextmanager
     def start(keys: tuple[str, ...] = (), admins: tuple[str, ...] = (), name: str = "server", **settings):
         folder = tmp_path / name
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)  # a test may have put a database there first
         keys_file = write_keys(folder / "keys.txt", keys, admins) if keys or admins else None
         port = free_port()
         model = str(tiny_checkpoint)

@@ -25,7 +25,10 @@ QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 
 
 def chat(service, **reasoner) -> dict:
-    body = {"model": service.model, "messages": QUESTION, "max_tokens": 4}
+    """A chat body; search and router strategies take no top-level `max_tokens`, so they get none."""
+    body = {"model": service.model, "messages": QUESTION}
+    if reasoner.get("strategy") not in ("router", "beam_search"):
+        body["max_tokens"] = 4
     return {**body, "reasoner": reasoner} if reasoner else body
 
 
@@ -469,6 +472,6 @@ def test_p39_uploaded_test_code_cannot_read_server_files(service, crash_plugin):
         job = wait_job(http, response.json()["id"])
         results = http.get(f"/v1/jobs/{job['id']}/results").text
         http.delete(f"/v1/jobs/{job['id']}")
-    assert json.loads(results)["verdict"]["status"] == "incorrect", results  # the tests ran
+    assert json.loads(results)["status"] == "incorrect", results  # the tests ran (and failed)
     for leaked in (KEY_A, "SQLite format", "root:x:"):
         assert leaked not in results
