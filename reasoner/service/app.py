@@ -70,9 +70,11 @@ def create_app(state: ServiceState) -> FastAPI:
         await asyncio.gather(*(g.start() for g in pooled))  # on this loop, which will use the pools
         jobs.purge_expired()
         jobs.resume_all()
+        purging = asyncio.create_task(_purge_hourly(jobs), name="purge-expired-jobs")
         try:
             yield
         finally:
+            purging.cancel()
             await jobs.shutdown()
             await asyncio.gather(*(g.stop() for g in pooled))
 
@@ -108,6 +110,13 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(job_routes(state.db, jobs, limiter, caller))
     publish_schema(app)
     return app
+
+
+async def _purge_hourly(jobs: JobManager) -> None:
+    """Delete finished jobs past their retention once an hour (and at start-up, in the lifespan)."""
+    while True:
+        await asyncio.sleep(3600)
+        jobs.purge_expired()
 
 
 def _watch_engines(metrics: ServiceMetrics, generators: dict[str, Any]) -> None:
