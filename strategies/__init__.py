@@ -52,8 +52,9 @@ def client_names() -> NameTable:
     for name in PRM_MODELS:
         if name not in PRMS:
             PRMS.register(name, name)
+    values = Registry("value source", {name: name for name in VALUE_SOURCES}, load=False)
     return {"strategy": STRATEGIES, "strategies": STRATEGIES, "scorer": SCORERS, "weight_scorer": SCORERS,
-            "value": Registry("value source", {name: name for name in VALUE_SOURCES}, load=False), "prm": PRMS, "router": ROUTERS, "domain": VERIFIERS}
+            "value": values, "prm": PRMS, "router": ROUTERS, "domain": VERIFIERS}
 
 
 def build_strategy(name: str, options: Mapping[str, Any], *, registered_only: bool = False) -> Strategy:
