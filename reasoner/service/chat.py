@@ -76,10 +76,22 @@ class ConversationView:
         sampling = request.sampling
         if self.stop:
             sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *self.stop)))})
-        return await self.inner.generate(request.model_copy(update={"history": self.history, "sampling": sampling}))
+        try:
+            return await self.inner.generate(request.model_copy(update={"history": self.history,
+                                                                        "sampling": sampling}))
+        except Exception as exc:
+            if _client_fault(exc):  # e.g. a conversation longer than the model's context: the request's fault
+                raise RequestError(f"the model cannot take this request: {exc}", param="messages",
+                                   code="context_length_exceeded") from None
+            raise
 
     async def close(self) -> None:
         """The engine is shared; closing a view leaves it running."""
+
+
+def _client_fault(exc: BaseException) -> bool:
+    """Whether the engine refused the request itself (vLLM's `VLLMClientError`, a 4xx in its own server)."""
+    return any(cls.__name__ == "VLLMClientError" for cls in type(exc).__mro__)
 
 
 @dataclass
