@@ -74,6 +74,9 @@ BAD_CHATS = [
      400, "reasoner.scorer_options.prm"),
     ("a search's PRM folder", lambda s: chat(s, reasoner={"strategy": "beam_search", "prm": str(s.keys_file.parent)}),
      400, "reasoner.prm"),
+    ("a prompt over the model's context", lambda s: {**chat(s), "messages": [{"role": "user", "content": "pens " * 3000}]},
+     400, "messages"),
+    ("more stop strings than max_stop", lambda s: chat(s, stop=["a", "b", "c", "d", "e"]), 400, "stop"),
 ]
 
 
