@@ -226,7 +226,7 @@ class JobManager:
         options = dict(request.sweep or {})
         if request.strategy != "cot" or request.options:
             raise RequestError("a sweep takes its strategies in 'sweep.strategies'", param="strategy")
-        for key in ("dataset", "format", "limit", "split", "seed"):
+        for key in ("dataset", "format", "limit", "seed"):
             if key in options:
                 raise RequestError(f"give {key!r} at the top level of the job", param=f"sweep.{key}")
         check_caps(options, self.config.limits, "sweep")
