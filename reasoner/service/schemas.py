@@ -116,6 +116,8 @@ def validate(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise request_error(exc, prefix) from exc
+    except (TypeError, ValueError) as exc:  # a validator that did not expect this type: still the input's fault
+        raise RequestError(f"invalid value: {exc}", param=prefix.rstrip(".") or "body") from None
 
 
 def request_error(exc: ValidationError, prefix: str = "") -> RequestError:
