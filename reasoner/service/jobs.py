@@ -137,8 +137,11 @@ def job_view(row: JobRow, done: int) -> dict[str, Any]:
     from reasoner.strategies import ROUTERS
 
     files = {str(ROUTERS.get(name, registered_only=True)): name for name in ROUTERS.names()}
+    config = _renamed(row.config, files)
+    if row.kind == "sweep" and str(config.get("dataset", "")).endswith("dataset.jsonl"):
+        config["dataset"] = "upload"  # the server's copy of the upload: not a path for the client to see
     return {"id": row.id, "object": "job", "kind": row.kind, "status": row.status, "created": row.created,
-            "config": _renamed(row.config, files), "progress": {"done": done, "total": row.total},
+            "config": config, "progress": {"done": done, "total": row.total},
             "summary": row.summary, "error": row.error}
 
 

@@ -351,6 +351,18 @@ def test_p28_a_refused_upload_leaves_no_file(service):
     assert after == before
 
 
+def test_p28b_a_sweep_upload_shows_no_server_path(service):
+    upload = Path(__file__).parents[2].joinpath("fixtures", "problems.jsonl").read_text()
+    with service.http(key=KEY_B) as http:
+        response = http.post("/v1/jobs", json={"data": upload.splitlines()[0] + "\n",
+                                               "sweep": {"strategies": ["cot"], "budgets": [1], "max_tokens": 4}})
+        assert response.status_code == 201, response.text
+        job = wait_job(http, response.json()["id"])
+        http.delete(f"/v1/jobs/{job['id']}")
+    assert job["config"]["dataset"] == "upload"
+    assert str(service.db.parent) not in json.dumps(job)
+
+
 def test_p29_jobs_can_be_listed_and_deleted(service):
     with service.http(key=KEY_B) as http:
         job = http.post("/v1/jobs", json={"dataset": "arith", "limit": 1, "options": {"max_tokens": 4}}).json()
