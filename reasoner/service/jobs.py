@@ -240,14 +240,16 @@ class JobManager:
         options.setdefault("models", [model])
         options["concurrency"] = options.get("concurrency", min(self.config.job_concurrency,
                                                                 self.config.limits.max_job_concurrency))
+        given = options.get("strategy_options")
         if "strategy_options" in options:
             options["strategy_options"] = _routers_resolved(options["strategy_options"])
         with registered_names_only():
             config = validate(SweepConfig, {**options, "dataset": "placeholder"}, prefix="sweep.")
-        self._check_sweep(config)
+        self._check_sweep(config, given if isinstance(given, dict) else {})
         return options
 
-    def _check_sweep(self, config) -> None:
+    def _check_sweep(self, config, given: dict[str, Any]) -> None:
+        """Each swept strategy built by the one rule for client names, from the options the client gave."""
         limits = self.config.limits
         if max(config.budgets) > limits.max_samples:
             raise over("sweep.budgets", max(config.budgets), "max_samples", limits.max_samples)
@@ -255,6 +257,12 @@ class JobManager:
         if unknown:
             raise RequestError("options for a strategy the sweep does not run",
                                param=f"sweep.strategy_options.{unknown[0]}")
+        for name in config.strategies:
+            try:
+                build_strategy(name, given.get(name) or {}, registered_only=True)
+            except FieldError as exc:
+                raise RequestError(str(exc), param=f"sweep.strategy_options.{name}.{exc.field or 'strategy'}") \
+                    from None
 
     def _create_sweep(self, job_id: str, owner: str, request: JobRequest, options: dict[str, Any],
                       problems: list[Problem]) -> None:
