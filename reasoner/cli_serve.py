@@ -4,7 +4,7 @@ The flags that matter for security: `--keys` (and `admin` keys in it), `--plugin
 (repeatable: strategies and scorers clients may name), `--router NAME=FILE` and `--prm NAME`
 (router files and PRMs clients may name), `--allowed-host`, `--cors-origin`,
 `--allow-unsandboxed-code`, and the limits: `--limits FILE` (TOML or JSON) with
-`--limit NAME=VALUE` on top. docs/security.md says what each allows.
+`--limit NAME=VALUE` on top. docs/design/security.md says what each allows.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def add_serve(commands) -> None:
     p.add_argument("--allow-unsandboxed-code", action="store_true",
                    help="grade code even where the sandbox cannot hide this server's files (not recommended)")
     p.add_argument("--limits", type=Path, default=None, metavar="FILE",
-                   help="server-side limits from a TOML or JSON file (see docs/security.md)")
+                   help="server-side limits from a TOML or JSON file (see docs/design/security.md)")
     p.add_argument("--limit", action="append", default=[], type=key_value, metavar="NAME=VALUE",
                    help="one limit, over --limits (repeatable), e.g. requests_per_minute=120")
     p.set_defaults(run=run_serve)

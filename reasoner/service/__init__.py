@@ -10,9 +10,9 @@
 - `metrics` keeps Prometheus counters per app; `openapi` publishes the routes' schema.
 
 What a client may name is decided by one rule (`reasoner.registry`, `reasoner.strategies.build_strategy(...,
-registered_only=True)`); docs/security.md has the threat model. Not here: the strategies, engines and the
-runner themselves; the service only calls them. Nothing is imported from this package by `reasoner` itself,
-so the CLI stays fast.
+registered_only=True)`); docs/design/security.md has the threat model. Not here: the strategies, engines and
+the runner themselves; the service only calls them. Nothing is imported from this package by `reasoner`
+itself, so the CLI stays fast.
 """
 
 from __future__ import annotations

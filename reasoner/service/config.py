@@ -2,7 +2,7 @@
 
 `Limits` is the one place every server-side cap lives (sizes, rates, queues,
 time); `reasoner serve --limits FILE` reads it from TOML or JSON and
-`--limit NAME=VALUE` overrides single fields. Docs: docs/security.md.
+`--limit NAME=VALUE` overrides single fields. Docs: docs/design/security.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The service attacked as a hostile client would: one probe per hole of issue #26, against the real server.
 
 Each probe was written before the fix and failed on the code of its day
-(docs/security-probes.md lists them with their results before and after).
+(docs/design/security-probes.md lists them with their results before and after).
 A probe that found no hole is kept as a guard. Every probe talks real HTTP to
 a real uvicorn server on 127.0.0.1 over the session's one vLLM engine; the
 extra servers (`make_server`) share that engine.
