@@ -125,8 +125,11 @@ def plan_chat(request: ChatRequest, served: tuple[str, ...], limits: Limits, cod
     if model not in served:
         raise RequestError(f"model {model[:80]!r} is not served here; served: {', '.join(served)}", param="model",
                            status=404, code="model_not_found")
+    last = len(request.messages) - 1
     if request.messages[-1].role != "user":
-        raise RequestError("the last message must be the user's", param=f"messages.{len(request.messages) - 1}.role")
+        raise RequestError("the last message must be the user's", param=f"messages.{last}.role")
+    if not request.messages[-1].text.strip():  # found by the fuzzer: a blank question was a 500
+        raise RequestError("the user's message must not be empty", param=f"messages.{last}.content")
     if options.domain == "code" and not code_allowed:
         raise RequestError("this server cannot isolate code from its own files, so it does not grade code; the "
                            "operator may allow it with --allow-unsandboxed-code", param="reasoner.domain",

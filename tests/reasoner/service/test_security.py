@@ -76,6 +76,8 @@ BAD_CHATS = [
      400, "reasoner.prm"),
     ("a prompt over the model's context", lambda s: {**chat(s), "messages": [{"role": "user", "content": "pens " * 3000}]},
      400, "messages"),
+    ("a blank question (found by the fuzzer)", lambda s: {**chat(s), "messages": [{"role": "user", "content": " "}]},
+     400, "messages.0.content"),
     ("more stop strings than max_stop", lambda s: chat(s, stop=["a", "b", "c", "d", "e"]), 400, "stop"),
 ]
 
