@@ -10,22 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reasoner.errors import DataError, ReasonerError, RequestError
-from reasoner.jobs import JobConfig, run_job
-from reasoner.service.config import Limits, ServiceConfig
-from reasoner.service.schemas import check_bundled_prms
-from reasoner.service.store import JobRecords, JobRow, ServiceDB
+from reasoner.errors import ConfigError, DataError, RequestError
 from reasoner.eval.sweep import plan as sweep_plan
+from reasoner.jobs import JobConfig, run_job
+from reasoner.registry import check_names, registered_names_only
+from reasoner.service.caps import check_caps, over
+from reasoner.service.config import Limits, ServiceConfig
+from reasoner.service.http_errors import incident
+from reasoner.service.schemas import validate
+from reasoner.service.store import JobRecords, JobRow, ServiceDB
+from reasoner.strategies import build_strategy, client_names
 from reasoner.types import Budget, Problem
-from reasoner.strategies import STRATEGIES
 from reasoner.verifiers.prm import PRMSet
+
+log = logging.getLogger("reasoner.service")
 
 
 class JobRequest(BaseModel):
@@ -68,15 +76,18 @@ ARTIFACTS = ("curve.png", "by_level.png", "summary.json")
 
 def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
     """The job's problems, or a 400 naming the upload line and field."""
-    from reasoner.tasks.datasets import NAMED, load_dataset, load_jsonl
+    from reasoner.tasks.datasets import CONVERTERS, NAMED, load_dataset, load_jsonl
 
+    if request.format is not None and request.format not in CONVERTERS:
+        raise RequestError(f"unknown format {request.format[:40]!r}; formats: {', '.join(sorted(CONVERTERS))}",
+                           param="format")
     if request.dataset is not None:
         if request.dataset not in NAMED:
-            raise RequestError(f"unknown dataset {request.dataset!r}; named datasets: {', '.join(sorted(NAMED))}; "
-                               f"or upload JSONL as 'data'", param="dataset")
+            raise RequestError(f"unknown dataset {request.dataset[:80]!r}; named datasets: "
+                               f"{', '.join(sorted(NAMED))}; or upload JSONL as 'data'", param="dataset")
         problems = load_dataset(request.dataset, limit=request.limit)
     else:
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder:  # removed whatever happens
             path = Path(folder) / "upload.jsonl"
             path.write_text(request.data or "", encoding="utf-8")
             try:
@@ -91,43 +102,75 @@ def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
     return problems
 
 
-def check_strategy(request: JobRequest, limits: Limits) -> None:
-    if request.strategy not in STRATEGIES.names():
-        raise RequestError(f"unknown strategy {request.strategy!r}; choose one of {', '.join(STRATEGIES.names())}",
-                           param="strategy")
-    cls = STRATEGIES.get(request.strategy)
-    for key in request.options:
-        if key not in cls.model_fields:
-            raise RequestError(f"unknown option for strategy {request.strategy!r}; it takes "
-                               f"{', '.join(sorted(cls.model_fields))}", param=f"options.{key}")
-    from reasoner.service.schemas import validate
+def check_strategy(request: JobRequest, limits: Limits) -> dict[str, Any]:
+    """The job's strategy options, checked by the one rule for client names and the caps; the options
+    to run with (a router name becomes the operator's file)."""
+    check_caps(request.options, limits, "options")
+    try:
+        strategy = build_strategy(request.strategy, request.options, registered_only=True)
+    except ConfigError as exc:
+        param = "strategy" if exc.field in (None, "strategy") else f"options.{exc.field}"
+        raise RequestError(str(exc), param=param) from None
+    router = request.options.get("router")
+    return {**request.options, "router": getattr(strategy, "router")} if router is not None else request.options
 
-    validate(cls, request.options, prefix="options.")
-    for key, cap, name in (("n", limits.max_samples, "max_samples"), ("max_tokens", limits.max_tokens, "max_tokens")):
-        value = request.options.get(key)
-        if isinstance(value, int) and value > cap:
-            raise RequestError(f"{value} is over the server's limit {name}={cap}", param=f"options.{key}",
-                               code="limit_exceeded")
+
+def check_budget(budget: Budget, limits: Limits, where: str = "budget") -> Budget:
+    """`budget` within the caps, the caps filling what it leaves open."""
+    check_caps(budget.model_dump(exclude_none=True), limits, where)
+    return budget.model_copy(update={"samples": budget.samples or limits.max_samples,
+                                     "generated_tokens": budget.generated_tokens or limits.max_generated_tokens})
+
+
+def _routers_resolved(per_strategy: Any) -> Any:
+    """A sweep's per-strategy options with each router name (already checked) replaced by its file."""
+    from reasoner.strategies import ROUTERS
+
+    if not isinstance(per_strategy, dict):
+        return per_strategy
+    return {name: {**options, "router": ROUTERS.get(options["router"], registered_only=True)}
+            if isinstance(options, dict) and isinstance(options.get("router"), str) else options
+            for name, options in per_strategy.items()}
 
 
 def job_view(row: JobRow, done: int) -> dict[str, Any]:
-    """`GET /v1/jobs/{id}`: status, progress and (when finished) the summary."""
+    """`GET /v1/jobs/{id}`: status, progress and (when finished) the summary; router files by their names."""
+    from reasoner.strategies import ROUTERS
+
+    files = {str(ROUTERS.get(name, registered_only=True)): name for name in ROUTERS.names()}
+    config = _renamed(row.config, files)
+    if row.kind == "sweep" and str(config.get("dataset", "")).endswith("dataset.jsonl"):
+        config["dataset"] = "upload"  # the server's copy of the upload: not a path for the client to see
     return {"id": row.id, "object": "job", "kind": row.kind, "status": row.status, "created": row.created,
-            "config": row.config, "progress": {"done": done, "total": row.total},
+            "config": config, "progress": {"done": done, "total": row.total},
             "summary": row.summary, "error": row.error}
 
 
+def _renamed(config: Any, files: dict[str, str]) -> Any:
+    if isinstance(config, dict):
+        return {key: files.get(value, value) if key == "router" and isinstance(value, str) else
+                _renamed(value, files) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_renamed(value, files) for value in config]
+    return config
+
+
 class JobManager:
-    """Starts, resumes and cancels the app's jobs; one asyncio task per running job."""
+    """Starts, resumes, cancels and deletes the app's jobs; one asyncio task per running job.
+
+    A job always ends: any exception marks it `failed` with a client-safe message (the details go to the
+    server log), and a job a restarted server cannot resume (its model is not served any more, its strategy
+    is not registered) is marked `failed` with the reason."""
 
     def __init__(self, db: ServiceDB, config: ServiceConfig, generators: dict[str, Any], verifiers,
-                 metrics, prms: PRMSet | None = None) -> None:
+                 metrics, code_allowed: bool = True, prms: PRMSet | None = None) -> None:
         self.db = db
         self.config = config
         self.generators = generators
         self.verifiers = verifiers
         self.prms = prms if prms is not None else PRMSet()
         self.metrics = metrics
+        self.code_allowed = code_allowed
         self._tasks: dict[str, asyncio.Task] = {}
         self._stopping = False
 
@@ -135,68 +178,112 @@ class JobManager:
         limits = self.config.limits
         model = request.model or self.config.models[0]
         if model not in self.generators:
-            raise RequestError(f"model {model!r} is not served here; served: {', '.join(self.generators)}",
+            raise RequestError(f"model {model[:80]!r} is not served here; served: {', '.join(self.generators)}",
                                param="model")
-        check_bundled_prms(request.options, "options")
-        check_bundled_prms(request.sweep, "sweep")
-        if request.sweep is None:
-            check_strategy(request, limits)
+        budget = check_budget(request.budget, limits)
+        if request.limit is not None and request.limit > limits.max_job_problems:
+            raise over("limit", request.limit, "max_job_problems", limits.max_job_problems)
+        options = check_strategy(request, limits) if request.sweep is None else None
+        sweep = self._sweep_options(request, model) if request.sweep is not None else None
         problems = load_problems(request, limits)
-        if self.db.active_jobs(owner) >= limits.max_jobs_per_key:
-            raise RequestError(f"this key already has {limits.max_jobs_per_key} unfinished jobs "
-                               f"(limit max_jobs_per_key={limits.max_jobs_per_key})", param="max_jobs_per_key",
-                               status=429, code="limit_exceeded")
+        self._check_code(problems)
+        self._check_queue(owner)
         job_id = f"job-{uuid.uuid4().hex[:20]}"
-        if request.sweep is not None:
-            sweep = self._sweep_config(job_id, request, model, problems)
-            total = len(sweep_plan(sweep).runs) * len(problems) * len(sweep.models)
-            self.db.create_job(job_id, owner, sweep.model_dump_json(), sweep.generation_hash, "[]", total, "sweep")
+        if sweep is not None:
+            self._create_sweep(job_id, owner, request, sweep, problems)
         else:
             dataset = request.dataset or f"upload:{uuid.uuid4().hex[:12]}"
-            config = JobConfig(dataset=dataset, strategy=request.strategy, strategy_options=request.options,
-                               model=model, backend=self.config.backend, seed=request.seed, budget=request.budget)
+            config = JobConfig(dataset=dataset, strategy=request.strategy, strategy_options=options,
+                               model=model, backend=self.config.backend, seed=request.seed, budget=budget)
             self.db.create_job(job_id, owner, config.model_dump_json(), config.hash,
                                json.dumps([p.model_dump(mode="json") for p in problems]), len(problems))
         self.start(job_id)
         return self.db.job(job_id)
 
+    def view(self, row: JobRow) -> dict[str, Any]:
+        return job_view(row, self.done(row))
+
+    def _check_code(self, problems: list[Problem]) -> None:
+        if not self.code_allowed and any(p.domain == "code" for p in problems):
+            raise RequestError("this server cannot isolate code from its own files, so it runs no code jobs; the "
+                               "operator may allow them with --allow-unsandboxed-code", param="data",
+                               code="code_disabled")
+
+    def _check_queue(self, owner: str) -> None:
+        limits = self.config.limits
+        if self.db.active_jobs(owner) >= limits.max_jobs_per_key:
+            raise RequestError(f"this key already has {limits.max_jobs_per_key} unfinished jobs (limit "
+                               f"max_jobs_per_key={limits.max_jobs_per_key})", param="max_jobs_per_key",
+                               status=429, code="rate_limit_exceeded", retry_after=30)
+        if self.db.active_jobs(None) >= limits.max_queued_jobs:
+            raise RequestError(f"the server already has {limits.max_queued_jobs} unfinished jobs (limit "
+                               f"max_queued_jobs={limits.max_queued_jobs})", param="max_queued_jobs",
+                               status=429, code="rate_limit_exceeded", retry_after=30)
+
     def artifacts(self, job_id: str) -> Path:
         """The folder of a sweep job's results and plots, beside the database."""
         return self.config.db.parent / f"{self.config.db.stem}-artifacts" / job_id
 
-    def _sweep_config(self, job_id: str, request: JobRequest, model: str, problems: list[Problem]):
-        from reasoner.service.schemas import validate
+    def _sweep_options(self, request: JobRequest, model: str) -> dict[str, Any]:
+        """The sweep's options, checked (names, caps, served models) before anything is written."""
         from reasoner.eval.sweep import SweepConfig
 
         options = dict(request.sweep or {})
         if request.strategy != "cot" or request.options:
             raise RequestError("a sweep takes its strategies in 'sweep.strategies'", param="strategy")
-        for key in ("dataset", "format", "limit"):
+        for key in ("dataset", "format", "limit", "seed"):
             if key in options:
                 raise RequestError(f"give {key!r} at the top level of the job", param=f"sweep.{key}")
-        if ":" in str(options.get("scorer", "")):
-            raise RequestError("only registered scorer names are accepted over HTTP", param="sweep.scorer")
-        models = options.setdefault("models", [model])
-        for name in models if isinstance(models, list) else []:
-            if name not in self.generators:
-                raise RequestError(f"model {name!r} is not served here", param="sweep.models")
-        dataset = request.dataset
-        if dataset is None:
-            folder = self.artifacts(job_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "dataset.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in problems))
-            dataset = str(folder / "dataset.jsonl")
-        options.update(dataset=dataset, limit=request.limit, seed=request.seed or 0,
-                       concurrency=options.get("concurrency", self.config.job_concurrency))
-        config = validate(SweepConfig, options, prefix="sweep.")
+        check_caps(options, self.config.limits, "sweep")
+        try:
+            check_names(options, {**client_names(), "models": tuple(self.generators)}, "sweep")
+        except ConfigError as exc:
+            raise RequestError(str(exc), param=exc.field) from None
+        options.setdefault("models", [model])
+        options["concurrency"] = options.get("concurrency", min(self.config.job_concurrency,
+                                                                self.config.limits.max_job_concurrency))
+        given = options.get("strategy_options")
+        if "strategy_options" in options:
+            options["strategy_options"] = _routers_resolved(options["strategy_options"])
+        with registered_names_only():
+            config = validate(SweepConfig, {**options, "dataset": "placeholder"}, prefix="sweep.")
+        self._check_sweep(config, given if isinstance(given, dict) else {})
+        return options
+
+    def _check_sweep(self, config, given: dict[str, Any]) -> None:
+        """Each swept strategy built by the one rule for client names, from the options the client gave."""
         limits = self.config.limits
         if max(config.budgets) > limits.max_samples:
-            raise RequestError(f"budget {max(config.budgets)} is over the server's limit max_samples="
-                               f"{limits.max_samples}", param="sweep.budgets", code="limit_exceeded")
-        if config.max_tokens > limits.max_tokens:
-            raise RequestError(f"{config.max_tokens} is over the server's limit max_tokens={limits.max_tokens}",
-                               param="sweep.max_tokens", code="limit_exceeded")
-        return config
+            raise over("sweep.budgets", max(config.budgets), "max_samples", limits.max_samples)
+        unknown = sorted(set(config.strategy_options) - set(config.strategies))
+        if unknown:
+            raise RequestError("options for a strategy the sweep does not run",
+                               param=f"sweep.strategy_options.{unknown[0]}")
+        for name in config.strategies:
+            try:
+                build_strategy(name, given.get(name) or {}, registered_only=True)
+            except ConfigError as exc:
+                raise RequestError(str(exc), param=f"sweep.strategy_options.{name}.{exc.field or 'strategy'}") \
+                    from None
+
+    def _create_sweep(self, job_id: str, owner: str, request: JobRequest, options: dict[str, Any],
+                      problems: list[Problem]) -> None:
+        from reasoner.eval.sweep import SweepConfig
+
+        dataset = request.dataset
+        folder = self.artifacts(job_id)
+        try:
+            if dataset is None:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "dataset.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in problems))
+                dataset = str(folder / "dataset.jsonl")
+            sweep = SweepConfig.model_validate({**options, "dataset": dataset, "limit": request.limit,
+                                                "seed": request.seed or 0})
+            total = len(sweep_plan(sweep).runs) * len(problems) * len(sweep.models)
+            self.db.create_job(job_id, owner, sweep.model_dump_json(), sweep.generation_hash, "[]", total, "sweep")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing of a refused job stays behind
+            raise
 
     def done(self, row: JobRow) -> int:
         """Finished units of work: problems of a solve job, (model, run, problem) records of a sweep."""
@@ -218,22 +305,45 @@ class JobManager:
             self.start(job_id)
         return jobs
 
+    def purge_expired(self) -> list[str]:
+        """Delete finished jobs older than the retention limit (records and artifacts too)."""
+        expired = self.db.finished_before(time.time() - self.config.limits.job_retention_s)
+        for job_id in expired:
+            self.delete(job_id)
+        return expired
+
+    def delete(self, job_id: str) -> None:
+        """Remove a finished job, its records and its artifacts."""
+        self.db.delete(job_id)
+        shutil.rmtree(self.artifacts(job_id), ignore_errors=True)
+
     async def _run(self, job_id: str) -> None:
         row = self.db.job(job_id)
         self.metrics.jobs_running.inc()
         try:
             self.db.set_status(job_id, "running")
+            self._check_resumable(row)
             summary = await (self._sweep(row) if row.kind == "sweep" else self._solve(row))
             self.db.set_status(job_id, "succeeded", summary=summary)
         except asyncio.CancelledError:
             if not self._stopping:  # a server shutting down leaves the job to resume
                 self.db.set_status(job_id, "cancelled")
             raise
-        except ReasonerError as exc:
+        except RequestError as exc:
             self.db.set_status(job_id, "failed", error=str(exc))
+        except Exception as exc:  # any fault ends the job; the client sees its type and an incident id
+            self.db.set_status(job_id, "failed", error=incident(f"job {job_id} failed", exc))
         finally:
             self.metrics.jobs_running.dec()
             self._tasks.pop(job_id, None)
+
+    def _check_resumable(self, row: JobRow) -> None:
+        """A `RequestError` (stored as the job's error) when this server cannot run the job as stored."""
+        models = row.config.get("models") if row.kind == "sweep" else [row.config.get("model")]
+        missing = [m for m in models or [] if m not in self.generators]
+        if missing:
+            raise RequestError(f"model {missing[0]!r} is not served by this server (it was when the job was "
+                               f"made); served: {', '.join(self.generators)}")
 
     async def _solve(self, row: JobRow) -> dict[str, Any]:
         config = JobConfig.model_validate(row.config)
