@@ -32,11 +32,12 @@ from reasoner.service.config import ServiceConfig
 from reasoner.service.guard import RequestGuard, parse_json
 from reasoner.service.http_errors import incident, install
 from reasoner.service.job_routes import job_routes
-from reasoner.service.jobs import JobManager
+from reasoner.service.job_manager import JobManager
 from reasoner.service.keys import Caller, KeyRing
 from reasoner.service.limiter import KeyLimiter
-from reasoner.service.metrics import CONTENT_TYPE, ServiceMetrics
+from reasoner.service.prometheus import CONTENT_TYPE, ServiceMetrics
 from reasoner.service.openapi import publish_schema
+from reasoner.jobs.pool import RayPool, WorkerPool
 from reasoner.service.pooled import PoolGenerator
 from reasoner.service.schemas import ChatRequest, validate
 from reasoner.service.store import ServiceDB
@@ -47,10 +48,11 @@ from reasoner.verifiers.prm import PRMSet
 
 @dataclass
 class ServiceState:
-    """What the app serves with: running generators by model name, verifiers, keys and the job store."""
+    """What the app serves with: a pool per model, verifiers, PRMs, keys and the job store."""
 
     config: ServiceConfig
-    generators: dict[str, Any]
+    pools: dict[str, WorkerPool]
+    """Per served model, where its jobs are solved (`make_pool`): an in-process engine, or Ray actors."""
     verifiers: Any
     """The `VerifierSet` every request and job grades with."""
     keys: KeyRing
@@ -59,13 +61,20 @@ class ServiceState:
     """Whether code is graded: the sandbox hides the server's files, or the operator allowed it anyway."""
     prms: PRMSet = field(default_factory=PRMSet)
     """The PRMs chat requests and jobs score with, each loaded once, on first use (registered names only)."""
+    generators: dict[str, Any] = field(init=False)
+    """Per served model, what chat requests generate with: the pool's engine, or the `Generator` face of a
+    Ray pool (`PoolGenerator`)."""
+
+    def __post_init__(self) -> None:
+        self.generators = {name: PoolGenerator(pool) if isinstance(pool, RayPool) else pool.generator
+                           for name, pool in self.pools.items()}
 
 
 def create_app(state: ServiceState) -> FastAPI:
     metrics = ServiceMetrics()
     limiter = KeyLimiter(state.config.limits)
-    jobs = JobManager(state.db, state.config, state.generators, state.verifiers, metrics, state.code_allowed,
-                      state.prms)
+    jobs = JobManager(state.db, state.config, state.pools, state.generators, state.verifiers, metrics,
+                      state.code_allowed, state.prms)
     pooled = [g for g in state.generators.values() if isinstance(g, PoolGenerator)]
     _watch_engines(metrics, state.generators)
 

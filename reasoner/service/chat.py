@@ -32,7 +32,6 @@ from reasoner.verifiers.prm import PRMSet
 
 DIRECT = "none"
 """Strategy name of a plain request: the n choices are n samples of one model call."""
-SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens")
 
 
 class DirectSampling(BaseModel):

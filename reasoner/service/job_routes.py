@@ -1,6 +1,6 @@
 """The jobs API's routes: submit, list, read, results, artifacts, cancel and delete.
 
-- `POST /v1/jobs` submits a solve or sweep job (`reasoner.service.jobs.JobRequest`);
+- `POST /v1/jobs` submits a solve or sweep job (`reasoner.service.job_manager.JobRequest`);
 - `GET /v1/jobs` lists the key's own jobs, newest first; `?all=true` lists every key's (admin keys only);
 - `GET /v1/jobs/{id}` (and `/results`, `/artifacts/{name}`): another key's job looks exactly like a
   missing one, except to an admin key;
@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from reasoner.errors import RequestError
 from reasoner.service.guard import parse_json
-from reasoner.service.jobs import ARTIFACTS, JobManager, JobRequest, job_view
+from reasoner.service.job_manager import ARTIFACTS, JobManager, JobRequest
 from reasoner.service.keys import Caller
 from reasoner.service.limiter import KeyLimiter
 from reasoner.service.schemas import validate

@@ -9,7 +9,7 @@ A refusal is a 429 `RequestError` naming the limit, with the seconds to wait
 for `Retry-After`.
 
 Not here: size caps of a request (`reasoner.service.caps`), job queues
-(`reasoner.service.jobs`).
+(`reasoner.service.job_manager`).
 """
 
 from __future__ import annotations

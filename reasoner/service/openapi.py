@@ -24,7 +24,7 @@ ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
 
 
 def schema(app: FastAPI) -> dict[str, Any]:
-    from reasoner.service.jobs import JobRequest
+    from reasoner.service.job_manager import JobRequest
     from reasoner.service.schemas import ChatRequest
 
     document = get_openapi(title="reasoner", version="1", routes=app.routes)

@@ -10,11 +10,12 @@ the server stops and then shuts the engines and verifiers down.
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reasoner.errors import ConfigError
+from reasoner.jobs.pool import PoolSettings, WorkerPool
 from reasoner.service.app import ServiceState, create_app
 from reasoner.service.config import ServiceConfig
 from reasoner.service.keys import KeyRing
@@ -22,46 +23,63 @@ from reasoner.service.store import ServiceDB
 from reasoner.verifiers.prm import PRMSet
 
 
-def start_generators(config: ServiceConfig) -> dict[str, Any]:
-    """One generator per served model: engines started here in parallel, or (with workers or a Ray
-    address) a Ray pool per model, which the app starts on its own event loop."""
-    from reasoner.engine.backends import open_generator
+def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
+    """Each served model's `PoolSettings`; a combination that cannot work is a ConfigError naming the flag."""
+    from pydantic import ValidationError
 
-    if config.pooled:
-        from reasoner.jobs.pool import RayPool
-        from reasoner.service.pooled import PoolGenerator
+    try:
+        return {name: PoolSettings(model=name, backend=config.backend, backend_options=config.backend_options,
+                                   workers=config.workers, ray_address=config.ray_address,
+                                   concurrency=config.job_concurrency) for name in config.models}
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--model"
+        raise ConfigError(f"{flag}: {error['msg'].removeprefix('Value error, ')}", field=str(error["loc"][0])) \
+            from exc
 
-        return {name: PoolGenerator(RayPool(name, workers=config.workers or 1, address=config.ray_address))
-                for name in config.models}
-    generators = {name: open_generator(config.backend, name, **config.backend_options) for name in config.models}
-    engines = [g.engine for g in generators.values() if hasattr(g, "engine")]
-    if engines:
-        with ThreadPoolExecutor(max_workers=len(engines)) as pool:
-            list(pool.map(lambda start: start(), engines))
-    return generators
+
+def start_pools(settings: dict[str, PoolSettings], verifiers, prms: PRMSet) -> dict[str, WorkerPool]:
+    """One pool per served model (`make_pool`): in-process engines started here, in parallel; a Ray pool's
+    actors start with the app, on its event loop. In-process pools share the service's verifiers and PRMs."""
+    from reasoner.engine.runtime import run_sync
+    from reasoner.jobs.pool import LocalPool, make_pool
+
+    pools = {name: make_pool(each, verifiers=verifiers, prms=prms) for name, each in settings.items()}
+    local = [pool for pool in pools.values() if isinstance(pool, LocalPool)]
+
+    async def start_all() -> None:
+        await asyncio.gather(*(pool.start() for pool in local))
+
+    run_sync(start_all())
+    return pools
 
 
 def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None, verifiers=None) -> ServiceState:
-    """Check the settings, then register names and open keys, the job store, verifiers and (unless given)
-    engines."""
+    """Check the settings, then register names and open keys, the job store, verifiers, PRMs and one pool per
+    model (over `generators` when given: running engines by model name)."""
     keys = KeyRing.from_file(config.keys_file) if config.keys_file is not None else KeyRing()
     if not config.loopback and not keys.enabled:
         raise ConfigError(f"binding {config.host} exposes the service beyond this machine; give --keys FILE")
     register_names(config)
     if len(set(config.models)) != len(config.models):
         raise ConfigError(f"--model given twice: {', '.join(config.models)}")
-    if config.pooled and config.backend != "vllm":
-        raise ConfigError(f"--workers and --ray-address run vLLM engines in Ray actors; --backend {config.backend} "
-                          f"serves from its own server, so give one or the other")
+    settings = pool_settings(config)
     if verifiers is None:
         from reasoner.verifiers import VerifierSet
 
         verifiers = VerifierSet()
     code_allowed = config.allow_unsandboxed_code or code_is_isolated(verifiers)
+    prms = PRMSet(opener=open_registered_prm)
+    if generators is None:
+        pools = start_pools(settings, verifiers, prms)
+    else:
+        from reasoner.jobs.pool import LocalPool
+
+        pools = {name: LocalPool(generator, verifiers, concurrency=config.job_concurrency, prms=prms)
+                 for name, generator in generators.items()}
     db = ServiceDB(config.db)
-    generators = generators if generators is not None else start_generators(config)
-    return ServiceState(config=config, generators=generators, verifiers=verifiers, keys=keys, db=db,
-                        code_allowed=code_allowed, prms=PRMSet(opener=open_registered_prm))
+    return ServiceState(config=config, pools=pools, verifiers=verifiers, keys=keys, db=db,
+                        code_allowed=code_allowed, prms=prms)
 
 
 def open_registered_prm(name: str):

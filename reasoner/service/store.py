@@ -6,7 +6,7 @@ can never store a problem twice. `JobRecords` has the methods of
 `reasoner.jobs.RecordStore` (`done`, `records`, `write`, `close`) and plugs
 into the same runner as `reasoner solve`.
 
-Not here: HTTP, or running jobs (see `reasoner.service.jobs`).
+Not here: HTTP, or running jobs (see `reasoner.service.job_manager`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Order: a first chunk with the assistant role (sent at once), one progress
 chunk per trace event the strategy records (model calls, scores, PRM scorings,
 votes, search steps), each with its run's running totals
-(`reasoner.service.progress`) in a `reasoner` field that standard clients
+(`reasoner.service.chat_progress`) in a `reasoner` field that standard clients
 ignore (they see an empty delta), then the chosen text as content deltas, a
 finish chunk per choice, and the usage chunk when asked for.
 The strategy runs in its own task; if the client goes away, the task is
@@ -21,7 +21,7 @@ from typing import Any
 from reasoner.errors import ConfigError, EngineError, RequestError
 from reasoner.service.http_errors import error_body, incident
 from reasoner.service.chat import ChatPlan, chosen_texts, total_cost, usage
-from reasoner.service.progress import RunProgress, brief
+from reasoner.service.chat_progress import RunProgress, brief
 from reasoner.types import Result, TraceEvent
 
 WORDS_PER_DELTA = 4

@@ -162,11 +162,14 @@ class JobManager:
     server log), and a job a restarted server cannot resume (its model is not served any more, its strategy
     is not registered) is marked `failed` with the reason."""
 
-    def __init__(self, db: ServiceDB, config: ServiceConfig, generators: dict[str, Any], verifiers,
-                 metrics, code_allowed: bool = True, prms: PRMSet | None = None) -> None:
+    def __init__(self, db: ServiceDB, config: ServiceConfig, pools: dict[str, Any], generators: dict[str, Any],
+                 verifiers, metrics, code_allowed: bool = True, prms: PRMSet | None = None) -> None:
         self.db = db
         self.config = config
+        self.pools = pools
+        """Per served model, where its solve jobs run (shared with chat; never closed by a job)."""
         self.generators = generators
+        """Per served model, what sweep jobs generate with (the pool's engine, or its Ray face)."""
         self.verifiers = verifiers
         self.prms = prms if prms is not None else PRMSet()
         self.metrics = metrics
@@ -349,7 +352,7 @@ class JobManager:
         config = JobConfig.model_validate(row.config)
         problems = [Problem.model_validate(p) for p in json.loads(self.db.problems_json(row.id))]
         store = JobRecords(self.db, row.id, config.hash)
-        return (await run_job(config, problems, self._pool(config), progress=False, store=store)).report()
+        return (await run_job(config, problems, self.pools[config.model], progress=False, store=store)).report()
 
     async def _sweep(self, row: JobRow) -> dict[str, Any]:
         """Run (or resume) the sweep on a loop of its own thread: its summary and plots take CPU seconds
@@ -376,16 +379,6 @@ class JobManager:
         summary = json.loads((folder / "summary.json").read_text())
         return {"problems": summary["problems"], "rows": len(summary["rows"]),
                 "compute_optimal": summary["compute_optimal"], "artifacts": list(ARTIFACTS)}
-
-    def _pool(self, config: JobConfig):
-        """The model's Ray pool, which chat requests share (never closed by a job), or its in-process engine."""
-        from reasoner.jobs.pool import LocalPool
-        from reasoner.service.pooled import PoolGenerator
-
-        generator = self.generators[config.model]
-        if isinstance(generator, PoolGenerator):
-            return generator.pool
-        return LocalPool(generator, self.verifiers, concurrency=self.config.job_concurrency, prms=self.prms)
 
     async def cancel(self, job_id: str) -> None:
         task = self._tasks.get(job_id)
