@@ -2,7 +2,8 @@
 
 The flags that matter for security: `--keys` (and `admin` keys in it), `--plugin mod:Class`
 (repeatable: strategies and scorers clients may name), `--router NAME=FILE` and `--prm NAME`
-(router files and PRMs clients may name), `--allowed-host`, `--cors-origin`,
+(router files and PRMs clients may name; `--prm-url`, `--prm-format`, `--prm-runner` say how the
+operator's PRM runs, which no client can change), `--allowed-host`, `--cors-origin`,
 `--allow-unsandboxed-code`, and the limits: `--limits FILE` (TOML or JSON) with
 `--limit NAME=VALUE` on top. docs/design/security.md says what each allows.
 """
@@ -13,8 +14,8 @@ import argparse
 import os
 from pathlib import Path
 
-from reasoner.cli_options import key_value
-from reasoner.errors import ConfigError
+from reasoner.cli_options import key_value, prm_options, prm_settings
+from reasoner.errors import ConfigError, OptionError
 
 
 def add_serve(commands) -> None:
@@ -38,6 +39,7 @@ def add_serve(commands) -> None:
                    help="a router file clients may name as NAME (repeatable)")
     p.add_argument("--prm", action="append", default=[], metavar="NAME_OR_FOLDER",
                    help="a PRM clients may name besides the bundled ones (repeatable)")
+    prm_options(p)
     p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                    help="a Host name a key-less server answers besides loopback ones (repeatable)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
@@ -67,8 +69,19 @@ def serve_config(args: argparse.Namespace):
                          ray_address=args.ray_address or os.environ.get("RAY_ADDRESS"), keys_file=args.keys,
                          db=args.db, job_concurrency=args.job_concurrency, limits=limits,
                          plugins=tuple(args.plugin), routers=routers, prms=tuple(args.prm),
+                         prm_settings=serve_prm_settings(args),
                          allowed_hosts=tuple(args.allowed_host), cors_origins=tuple(args.cors_origin),
                          allow_unsandboxed_code=args.allow_unsandboxed_code)
+
+
+def serve_prm_settings(args: argparse.Namespace) -> dict:
+    """How the operator's PRM runs: `--prm-url`/`--prm-format`/`--prm-runner` apply to the one `--prm` given
+    (with several, each would need its own server or format, so the flags are refused)."""
+    if all(value is None for value in (args.prm_url, args.prm_format, args.prm_runner)):
+        return {}
+    if len(args.prm) > 1:
+        raise OptionError("--prm-url/--prm-format/--prm-runner: say how one PRM runs; give a single --prm with them")
+    return prm_settings(args, args.prm[0] if args.prm else None)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reasoner.errors import ConfigError
+from reasoner.verifiers.prm import PRMSettings
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -134,6 +135,8 @@ class ServiceConfig(BaseModel):
     """Router files clients may name, by name (`--router NAME=FILE`)."""
     prms: tuple[str, ...] = ()
     """PRMs clients may name besides the bundled ones: names or folders (`--prm`)."""
+    prm_settings: dict[str, PRMSettings] = Field(default_factory=dict)
+    """How each PRM of `prms` runs (`--prm-url`, `--prm-format`, `--prm-runner`); others run with the defaults."""
     allowed_hosts: tuple[str, ...] = ()
     """Host names a key-less server answers besides loopback ones (`--allowed-host`)."""
     cors_origins: tuple[str, ...] = ()

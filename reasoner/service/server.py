@@ -20,7 +20,7 @@ from reasoner.service.app import ServiceState, create_app
 from reasoner.service.config import ServiceConfig
 from reasoner.service.keys import KeyRing
 from reasoner.service.store import ServiceDB
-from reasoner.verifiers.prm import PRMSet
+from reasoner.verifiers.prm import PRMSet, PRMSettings
 
 
 def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
@@ -30,7 +30,8 @@ def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
     try:
         return {name: PoolSettings(model=name, backend=config.backend, backend_options=config.backend_options,
                                    workers=config.workers, ray_address=config.ray_address,
-                                   concurrency=config.job_concurrency) for name in config.models}
+                                   concurrency=config.job_concurrency, prms=config.prm_settings)
+                for name in config.models}
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--model"
@@ -69,7 +70,7 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
 
         verifiers = VerifierSet()
     code_allowed = config.allow_unsandboxed_code or code_is_isolated(verifiers)
-    prms = PRMSet(opener=open_registered_prm)
+    prms = PRMSet(opener=open_registered_prm, settings=config.prm_settings)
     if generators is None:
         pools = start_pools(settings, verifiers, prms)
     else:
@@ -82,12 +83,13 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
                         code_allowed=code_allowed, prms=prms)
 
 
-def open_registered_prm(name: str):
-    """A PRM for the service: only a name the server registered opens (the bundled PRMs, `--prm`)."""
+def open_registered_prm(name: str, settings: PRMSettings):
+    """A PRM for the service: only a name the server registered opens (the bundled PRMs, `--prm`), run as the
+    operator's settings for it say (a client names the PRM, never its folder, format or server)."""
     from reasoner.strategies import PRMS
     from reasoner.verifiers.prm import open_prm
 
-    return open_prm(PRMS.get(name, registered_only=True))
+    return open_prm(PRMS.get(name, registered_only=True), settings)
 
 
 def register_names(config: ServiceConfig) -> None:

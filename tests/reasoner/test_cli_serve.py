@@ -68,3 +68,44 @@ def test_a_plugin_must_be_a_named_strategy_or_scorer(tmp_path):
     from reasoner.strategies import STRATEGIES
 
     assert "slow" in STRATEGIES
+
+
+def test_the_operators_prm_settings_reach_the_config():
+    from reasoner.engine.models import BUNDLED_DIR
+
+    folder = str(BUNDLED_DIR / "tiny-prm")
+    made = config("--prm", folder, "--prm-url", "http://127.0.0.1:9/", "--prm-format", "reasoner")
+    assert made.prms == (folder,)
+    assert made.prm_settings[folder].url == "http://127.0.0.1:9"
+    assert made.prm_settings[folder].format == "reasoner"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("--prm-url", "http://127.0.0.1:9"), "--prm-url: .*give --prm"),
+    (("--prm", "tiny-prm", "--prm", "other", "--prm-format", "reasoner"), "give a single --prm"),
+    (("--prm", "tiny-prm", "--prm-format", "nope"), "--prm-format: .*nope"),
+    (("--prm", "tiny-prm", "--prm-url", "file:///etc/passwd"), "--prm-url"),
+])
+def test_bad_prm_flags_are_named(argv, message):
+    with pytest.raises(ConfigError, match=message):
+        config(*argv)
+
+
+def test_the_service_opens_only_registered_prms_and_as_the_operator_said(tmp_path):
+    """A client names a registered PRM; the service opens it with the operator's settings (here a server URL,
+    so nothing starts), and a name it did not register (a folder, a URL) is refused the same way."""
+    from reasoner.engine.models import BUNDLED_DIR
+    from reasoner.registry import UnknownNameError
+    from reasoner.service.config import ServiceConfig
+    from reasoner.service.server import open_registered_prm, register_names
+    from reasoner.verifiers.prm import PRMSettings
+    from reasoner.verifiers.prm.server import ServerPRM
+
+    folder = str(BUNDLED_DIR / "tiny-prm")
+    settings = PRMSettings(url="http://127.0.0.1:9")
+    register_names(ServiceConfig(prms=(folder,), prm_settings={folder: settings}, db=tmp_path / "x.db"))
+    opened = open_registered_prm(folder, settings)
+    assert isinstance(opened, ServerPRM) and opened.url == "http://127.0.0.1:9"
+    for name in (str(tmp_path), "http://127.0.0.1:9", "qwen-prm"):
+        with pytest.raises(UnknownNameError):
+            open_registered_prm(name, settings)
