@@ -1,6 +1,7 @@
 """Step-level search on one engine: batching across problems, wall time against best-of-n, prefix cache, memory.
 
     python benchmarks/bench_search.py [--parts batching,walltime,memory] [--model tiny] [--prm tiny-prm]
+        [--prm-runners vllm,torch] [--out FILE]
 
 Parts (bundled `tiny` policy and `tiny-prm` on the `arith` test split's first problems; no setting is
 chosen here, every strategy runs at its defaults plus what is named):
@@ -14,6 +15,12 @@ chosen here, every strategy runs at its defaults plus what is named):
   cached tokens over prompt tokens, summed over every call). Target: at least 80%.
 - `memory`: peak RSS of the driver process (`reasoner solve` with the PRM in process; the engine's own
   process is not counted) for a beam-search job of 500 problems against one of 50.
+
+Every part runs once per PRM runner of `--prm-runners` (`vllm`: the PRM on its own vLLM pooling engine,
+prefix-cached, batched; `torch`: the driver-side reference, every prefix read in full), results keyed by
+runner. Each PRM-guided run also reports the PRM's ledger: tokens read, tokens served from a cache (the PRM
+engine's prefix cache or its memo) and their share, and PRM FLOPs per problem (tokens computed x 2 x
+parameters).
 
 Accuracy figures come from `reasoner sweep` (see the README's search section), not from here.
 Writes benchmarks/results/search.json (each part as it finishes) with the load average around each run.
@@ -36,8 +43,20 @@ from measure import peak_rss_mb
 RESULTS = Path(__file__).parent / "results" / "search.json"
 
 
-def run(model: str, strategy: str, options: dict, problems: list, concurrency: int) -> dict:
-    """One job on the shared engine: wall time, tokens and the prefix cache's share."""
+PRM_SETS: dict = {}
+"""One PRM set per runner for the whole run, so that each PRM engine starts once (warm for every timed run)."""
+
+
+def prm_set(runner: str):
+    from reasoner.verifiers.prm import PRMSet, PRMSettings
+
+    if runner not in PRM_SETS:
+        PRM_SETS[runner] = PRMSet(default=PRMSettings(runner=runner))
+    return PRM_SETS[runner]
+
+
+def run(model: str, strategy: str, options: dict, problems: list, concurrency: int, runner: str = "vllm") -> dict:
+    """One job on the shared engine: wall time, tokens, the prefix cache's share, and the PRM's ledger."""
     from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.engine.runtime import run_sync
     from reasoner.jobs import JobConfig, MemoryStore, run_job
@@ -49,53 +68,63 @@ def run(model: str, strategy: str, options: dict, problems: list, concurrency: i
     with VerifierSet() as verifiers:
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        summary = run_sync(run_job(config, problems, LocalPool(VLLMGenerator.shared(model), verifiers,
-                                                                concurrency=concurrency), store=store, progress=False))
+        pool = LocalPool(VLLMGenerator.shared(model), verifiers, concurrency=concurrency, prms=prm_set(runner))
+        summary = run_sync(run_job(config, problems, pool, store=store, progress=False))
         seconds = time.perf_counter() - started
     records = list(store.records())
     prompt = sum(r["cost"]["prompt_tokens"] for r in records)
     cached = sum(r["cost"]["cached_prompt_tokens"] for r in records)
     generated = sum(r["cost"]["generated_tokens"] for r in records)
+    prm_tokens = sum(r["cost"]["prm_tokens"] for r in records)
+    prm_cached = sum(r["cost"]["cached_prm_tokens"] for r in records)
+    prm_flops = sum(r["cost"]["prm_flops"] for r in records)
     return {"strategy": strategy, "options": options, "problems": len(records), "seconds": round(seconds, 2),
             "generated_tokens": generated, "tok_s": round(generated / seconds, 1),
             "accuracy": summary.report()["accuracy"], "prompt_tokens": prompt, "cached_prompt_tokens": cached,
-            "cache_share": round(cached / prompt, 4) if prompt else None,
+            "cache_share": round(cached / prompt, 4) if prompt else None, "prm_runner": runner,
+            "prm_tokens": prm_tokens, "cached_prm_tokens": prm_cached,
+            "prm_cache_share": round(prm_cached / prm_tokens, 4) if prm_tokens else None,
+            "prm_gflops_per_problem": round(prm_flops / len(records) / 1e9, 4) if records else None,
             "load_average": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
-def batching(args, problems) -> dict:
+def batching(args, problems, runner: str) -> dict:
     """Beam search valued by the PRM (the real setting), and by the oracle step checker, which costs no
     model: the second isolates what batching does for generation from the PRM's own compute."""
     subset = problems[: args.batch_problems]
     out = {"target": 10}
     for label, value in (("prm", {"prm": args.prm}), ("oracle", {"value": "oracle"})):
+        if label == "oracle" and runner != args.prm_runners.split(",")[0]:
+            continue  # no PRM: the same runs whatever the runner
         beam = {"n": 4, "width": 2, **value}
-        run(args.model, "beam_search", beam, subset[:4], 4)  # warm the engine (and the PRM)
-        together = run(args.model, "beam_search", beam, subset, len(subset))
-        alone = run(args.model, "beam_search", beam, subset, 1)
+        run(args.model, "beam_search", beam, subset[:4], 4, runner)  # warm the engine (and the PRM)
+        together = run(args.model, "beam_search", beam, subset, len(subset), runner)
+        alone = run(args.model, "beam_search", beam, subset, 1, runner)
         out[label] = {"all_at_once": together, "one_at_a_time": alone,
                       "ratio": round(together["tok_s"] / alone["tok_s"], 2)}
     return out
 
 
-def walltime(args, problems) -> dict:
+def walltime(args, problems, runner: str) -> dict:
     subset = problems[: args.wall_problems]
     sides = {"beam_search": {"n": 16, "width": 4, "prm": args.prm},
              "best_of_n": {"n": 16, "scorer": "prm", "scorer_options": {"prm": args.prm}}}
-    run(args.model, "beam_search", sides["beam_search"], subset[:8], 8)
+    run(args.model, "beam_search", sides["beam_search"], subset[:8], 8, runner)
     rounds = []
     for index in range(args.rounds):
         order = list(sides) if index % 2 == 0 else list(reversed(sides))
-        result = {name: run(args.model, name, sides[name], subset, 64) for name in order}
+        result = {name: run(args.model, name, sides[name], subset, 64, runner) for name in order}
         result["beam_over_best_of_n"] = round(result["beam_search"]["seconds"] / result["best_of_n"]["seconds"], 3)
         rounds.append(result)
         print("walltime round", index, json.dumps({k: v if not isinstance(v, dict) else v["seconds"]
                                                      for k, v in result.items()}), flush=True)
     ratios = [r["beam_over_best_of_n"] for r in rounds]
     shares = [r["beam_search"]["cache_share"] for r in rounds]
+    prm_shares = [r["beam_search"]["prm_cache_share"] for r in rounds]
     return {"rounds": rounds, "median_beam_over_best_of_n": statistics.median(ratios),
             "range": [min(ratios), max(ratios)], "target": 2.0,
-            "beam_cache_share": statistics.median(shares), "cache_target": 0.8}
+            "beam_cache_share": statistics.median(shares), "cache_target": 0.8,
+            "beam_prm_cache_share": statistics.median(prm_shares), "prm_cache_target": 0.8}
 
 
 def memory(args) -> dict:
@@ -118,6 +147,8 @@ def main() -> None:
     parser.add_argument("--batch-problems", type=int, default=64)
     parser.add_argument("--wall-problems", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--prm-runners", default="vllm,torch",
+                        help="PRM runners to measure each part with (vllm: its own pooling engine; torch: driver)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from reasoner.tasks import load_task
@@ -127,10 +158,9 @@ def main() -> None:
     report["machine"] = {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
     report["split"] = "arith test, first problems (no setting is chosen here)"
     for part in args.parts.split(","):
-        if part == "batching":
-            report["batching"] = batching(args, problems)
-        elif part == "walltime":
-            report["walltime"] = walltime(args, problems)
+        if part in ("batching", "walltime"):
+            measure_part = batching if part == "batching" else walltime
+            report[part] = {runner: measure_part(args, problems, runner) for runner in args.prm_runners.split(",")}
         elif part == "memory":
             report["memory"] = memory(args)
         else:
@@ -138,8 +168,10 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(part, json.dumps(report[part])[:2000], flush=True)
+    from reasoner.engine.backends.pooling import VLLMPooler
     from reasoner.engine.backends.vllm import VLLMGenerator
     VLLMGenerator.close_all()
+    VLLMPooler.close_all()
 
 
 if __name__ == "__main__":
