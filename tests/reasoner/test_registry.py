@@ -66,3 +66,19 @@ def test_a_router_name_becomes_the_operators_file(tmp_path):
         build_strategy("router", {"router": "test-router-name"}, registered_only=True)
     assert str(tmp_path / "router.json") in str(caught.value)
     assert isinstance(caught.value, ConfigError)
+
+
+@pytest.mark.parametrize("strategy,options,field", [
+    ("beam_search", {"prm": "tiny-prm", "prm_url": "http://127.0.0.1:9"}, "prm_url"),
+    ("beam_search", {"prm": "tiny-prm", "prm_format": "qwen-prm"}, "prm_format"),
+    ("best_of_n", {"scorer": "prm", "scorer_options": {"prm": "tiny-prm", "prm_runner": "torch"}},
+     "scorer_options.prm_runner"),
+    ("best_of_n", {"scorer": "prm", "scorer_options": {"prm": "tiny-prm", "url": "http://127.0.0.1:9"}},
+     "scorer_options.url"),
+])
+def test_a_client_cannot_say_where_or_how_a_prm_runs(strategy, options, field):
+    """How a PRM runs (its server, format, runner) is the operator's setting; no strategy or scorer option
+    takes it, and the refusal names the field."""
+    with pytest.raises(ConfigError) as caught:
+        build_strategy(strategy, options, registered_only=True)
+    assert caught.value.field == field
