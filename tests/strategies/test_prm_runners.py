@@ -19,6 +19,10 @@ from reasoner.verifiers.prm import PRMSet, PRMSettings
 
 PROBLEMS = load_task("arith", "dev", n=20)
 
+VLLM_TOLERANCE = 1e-3
+"""The vLLM runner against the torch reference (the issue's tolerance): keys and values its prefix cache serves
+were computed in another batch shape, which moves a probability by up to about 2e-4 on CPU."""
+
 
 @pytest.fixture(scope="module")
 def tiny_engine():
@@ -51,7 +55,7 @@ def test_beam_search_chooses_alike_on_the_vllm_and_torch_runners(tiny_engine, ve
             differences.append(problem.id)
             continue
         scores_a = [node["score"] for node in tree_a["nodes"]]
-        assert [node["score"] for node in tree_b["nodes"]] == pytest.approx(scores_a, abs=1e-4), problem.id
+        assert [node["score"] for node in tree_b["nodes"]] == pytest.approx(scores_a, abs=VLLM_TOLERANCE), problem.id
         assert a.answer == b.answer
     assert differences == []
     assert sum(r.cost.cached_prm_tokens for r in vllm_results) > 0

@@ -34,6 +34,10 @@ PROBLEM = Problem(id="cups", prompt="Ana has 6 cups. Now Ana has 3 times as many
 TEXTS = ["6 * 3 = 18\nThe answer is \\boxed{18}.", "6 * 3 = 19\nThe answer is \\boxed{19}.",
          "6 + 3 = 9\n9 * 2 = 18\nThe answer is \\boxed{18}.", "The answer is \\boxed{12}."]
 
+VLLM_TOLERANCE = 1e-3
+"""The vLLM runner against the torch reference (the issue's tolerance): keys and values its prefix cache serves
+were computed in another batch shape, which moves a probability by up to about 2e-4 on CPU."""
+
 
 @pytest.fixture(scope="module")
 def tiny_prm(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -58,7 +62,8 @@ def test_best_of_n_keeps_the_candidate_the_prm_ranks_highest(tiny_prm, how, veri
     result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers, prms=PRMS))
     scores = _prm_scores(tiny_prm, how)
     assert result.chosen == max(range(4), key=lambda i: scores[i])
-    assert next(e.data["scores"] for e in result.trace if e.kind == "score") == pytest.approx(scores, abs=1e-4)
+    scored = next(e.data["scores"] for e in result.trace if e.kind == "score")
+    assert scored == pytest.approx(scores, abs=VLLM_TOLERANCE)
 
 
 def test_prm_cost_is_booked_on_its_own_line(tiny_prm, verifiers):
@@ -91,8 +96,8 @@ def test_self_consistency_weights_votes_by_prm_score(tiny_prm, verifiers):
     scores = _prm_scores(tiny_prm, "mean")
     vote = next(e.data for e in result.trace if e.kind == "vote")
     by_answer = {tuple(sorted(members)): vote["weights"][label] for label, members in vote["groups"].items()}
-    assert by_answer[(0, 2)] == pytest.approx(scores[0] + scores[2], abs=1e-4)
-    assert by_answer[(1,)] == pytest.approx(scores[1], abs=1e-4)
+    assert by_answer[(0, 2)] == pytest.approx(scores[0] + scores[2], abs=VLLM_TOLERANCE)
+    assert by_answer[(1,)] == pytest.approx(scores[1], abs=VLLM_TOLERANCE)
     assert result.cost.prm_tokens > 0
 
 

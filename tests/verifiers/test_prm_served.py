@@ -48,7 +48,9 @@ def test_a_search_step_computes_only_its_new_tokens(served, reference):
     rows = [run_sync(served.ascore([(PROMPT, prefix(k))])) for k in range(1, len(STEPS) + 1)]
     fresh = reference.score([(PROMPT, prefix(k)) for k in range(1, len(STEPS) + 1)])
     for k, scored in enumerate(rows):
-        assert scored.steps[0] == pytest.approx(fresh.steps[k], abs=1e-4)
+        # 1e-3, the tolerance for vLLM against a reference: keys and values served from the cache were
+        # computed in another batch shape, which moves a probability by up to about 2e-4 on CPU
+        assert scored.steps[0] == pytest.approx(fresh.steps[k], abs=1e-3)
         assert scored.tokens == fresh.item_tokens[k]
     assert rows[0].cached_tokens == 0
     assert all(later.cached_tokens >= 32 for later in rows[1:])  # whole 32-token blocks of the parent
@@ -71,7 +73,7 @@ def test_copies_in_one_call_are_computed_once(served):
     scored = run_sync(served.ascore([(PROMPT, text)] * 4))
     assert served.requests - sent == 1
     assert scored.steps == [scored.steps[0]] * 4
-    assert scored.cached_tokens == 3 * scored.item_tokens[0]
+    assert scored.cached_tokens == 3 * scored.item_tokens[0] + scored.item_cached[0]  # + the prompt's cached blocks
 
 
 def test_many_problems_batch_in_the_engine(served, reference):
@@ -148,7 +150,10 @@ def vllm_server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    command = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", TINY_PRM, "--runner", "pooling",
+    # The API server's own entry point: the `vllm serve` script asks for the `vllm` package's version, and
+    # vllm-cpu installs under another distribution name, so that script fails before it starts.
+    command = [sys.executable, "-m", "vllm.entrypoints.launchers.api_server.entry", "--model", TINY_PRM,
+               "--runner", "pooling",
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--block-size", "32",
                "--max-num-batched-tokens", "4096", "--no-enable-chunked-prefill"]
     with open(log, "wb") as out:
@@ -158,8 +163,9 @@ def vllm_server(tmp_path_factory):
         wait_until_up(url, process, log)
         yield url
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=60)
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=60)
 
 
 def wait_until_up(url: str, process, log, timeout: float = 300.0) -> None:
