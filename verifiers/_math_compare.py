@@ -80,7 +80,7 @@ class _Seq:
 
 @dataclass(frozen=True)
 class _Bag:
-    """Unordered items: `"set"` (braces), `"list"` (bare commas) or `"union"`."""
+    """Unordered items: `"set"` (braces), `"list"` (bare commas), `"union"` or `"intersection"`."""
 
     kind: str
     items: tuple
@@ -128,8 +128,8 @@ def compare_task(answer: str, reference: str, rules: Rules) -> Outcome:
         same = _nodes_equal(left, right, rules)
     except _RESOURCE_ERRORS as exc:
         return Outcome("limit", f"resource limit: {_describe(exc)}")
-    except Exception as exc:  # sympy raises many types; reported as an error, never as "unequal"
-        return Outcome("error", f"sympy failed: {_describe(exc)}")
+    except Exception as exc:  # both sides parsed; sympy gave up comparing them, so nothing was shown equal
+        return Outcome("unequal", f"not shown equal: sympy failed while comparing ({_describe(exc)})")
     return Outcome("equal", "equivalent") if same else Outcome("unequal", "not equivalent")
 
 
@@ -172,16 +172,18 @@ def _parse_latex(text: str) -> Any:
 
 def _structure(text: str) -> _Leaf | _Seq | _Bag:
     text = _drop_tuple_names(text.strip())
-    pieces = _split_top(text, ("\\cup",))
-    if len(pieces) > 1:
-        return _Bag("union", tuple(_structure(p) for p in pieces))
+    for separator, kind in (("\\cup", "union"), ("\\cap", "intersection")):
+        pieces = _split_top(text, (separator,))
+        if len(pieces) > 1:
+            return _Bag(kind, tuple(_structure(p) for p in pieces))
     if text.startswith("\\{") and text.endswith("\\}") and _closing(text, 1) == len(text) - 1:
         return _Bag("set", tuple(_structure(p) for p in _split_top(text[2:-2])))
     if text[:1] in "([" and text[-1:] in ")]" and _closing(text, 0) == len(text) - 1:
         items = _split_top(text[1:-1])
         if len(items) > 1:
             return _Seq(text[0], text[-1], tuple(_structure(p) for p in items))
-    items = _split_top(text)
+    groups = _split_top(text, (";",))  # `a=3,b=1;a=5,b=1`: semicolons separate answers, commas their parts
+    items = groups if len(groups) > 1 else _split_top(text)
     if len(items) > 1:
         return _Bag("list", tuple(_structure(p) for p in items))
     return _parse_leaf(text)
@@ -238,6 +240,7 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     except Exception as exc:  # latex2sympy signals syntax errors with bare Exception
         raise _ParseFailure(f"{body[:200]!r} ({_describe(exc)})") from None
     _check_size(value)
+    value = _real_odd_roots(_evaluate_matrices(value))
     if percent and not isinstance(value, (sp.Expr, sp.Equality)):
         raise _ParseFailure(f"a percent sign on a non-number: {body[:200]!r}")
     if isinstance(value, sp.Equality) and isinstance(value.rhs, sp.FiniteSet) and _is_name(value.lhs):
@@ -247,6 +250,42 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     if isinstance(value, sp.Tuple) and not percent:
         return _Seq("(", ")", tuple(_Leaf(v, False, _places(body)) for v in value.args))
     return _Leaf(value, percent, _places(body))
+
+
+_MAX_MATRIX_POWER = 64
+
+
+def _evaluate_matrices(value: Any) -> Any:
+    """`A + B`, `2A`, `A I` and `A^2` of explicit matrices become the matrix they equal."""
+    import sympy as sp
+
+    if isinstance(value, sp.Pow) and isinstance(value.base, sp.MatrixBase):
+        exponent = value.exp
+        if exponent.is_Integer and abs(int(exponent)) <= _MAX_MATRIX_POWER:
+            return value.base ** int(exponent)
+        return value
+    if isinstance(value, sp.MatrixExpr) and not isinstance(value, sp.MatrixBase):
+        done = value.doit()
+        return done.as_explicit() if isinstance(done, sp.MatrixExpr) and done.is_Matrix is not False else done
+    return value
+
+
+def _real_odd_roots(value: Any) -> Any:
+    """An odd root of a negative number is the real one, as in school math: `\\sqrt[3]{-8}` is -2."""
+    import sympy as sp
+
+    if not isinstance(value, sp.Expr) or not value.has(sp.Pow):
+        return value
+
+    def odd_root_of_negative(e: Any) -> bool:
+        return (e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer and e.exp.q % 2 == 1
+                and e.base.is_number and e.base.is_extended_negative is True)
+
+    def real_root(e: Any) -> Any:
+        magnitude = sp.Pow(-e.base, e.exp)
+        return -magnitude if e.exp.p % 2 else magnitude
+
+    return value.replace(odd_root_of_negative, real_root)
 
 
 def _places(text: str) -> int | None:
@@ -299,8 +338,10 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
         return _leaves_equal(a, b, rules)
     if isinstance(a, _Seq) and isinstance(b, _Seq):
         return _seqs_equal(a, b, rules)
-    if isinstance(a, _Bag) and isinstance(b, _Bag) and (a.kind == "union") == (b.kind == "union"):
+    if isinstance(a, _Bag) and isinstance(b, _Bag) and {a.kind, b.kind} <= {"set", "list"}:
         return _bags_equal(a, b, rules)
+    if isinstance(a, _Bag) and isinstance(b, _Bag) and a.kind == b.kind == "union":
+        return _bags_equal(a, b, rules) or _as_sets_equal(a, b)
     if _is_vector_leaf(a) and isinstance(b, _Seq) or isinstance(a, _Seq) and _is_vector_leaf(b):
         xs = list(a.value) if isinstance(a, _Leaf) else list(a.items)
         ys = list(b.value) if isinstance(b, _Leaf) else list(b.items)
@@ -356,9 +397,12 @@ def _as_sympy_set(node: Any) -> Any:
         if node.kind == "list" and all(isinstance(i, _Leaf) and _is_set_like(i.value) for i in node.items):
             parts = [_value_as_set(i.value) for i in node.items]  # `x < 1 or x > 2`
             return None if any(p is None for p in parts) else sp.Union(*parts)
-        parts = [_as_sympy_set(i) if node.kind == "union" else _leaf_value(i) for i in node.items]
+        combined = node.kind in ("union", "intersection")
+        parts = [_as_sympy_set(i) if combined else _leaf_value(i) for i in node.items]
         if any(p is None for p in parts):
             return None
+        if node.kind == "intersection":
+            return sp.Intersection(*parts)
         return sp.Union(*parts) if node.kind == "union" else sp.FiniteSet(*parts)
     return _value_as_set(node.value) if not node.percent else None
 
@@ -370,24 +414,26 @@ def _leaf_value(node: Any) -> Any:
 # Comparison of parsed values.
 
 def _leaves_equal(a: _Leaf, b: _Leaf, rules: Rules) -> bool:
-    rules = replace(rules, ref_places=b.places, answer_places=a.places)
     if a.percent and b.percent:  # 50% vs 0.5%: compare like with like
-        return _values_equal(a.value, b.value, rules)
-    return any(_values_equal(x, y, rules) for x in _readings(a, rules) for y in _readings(b, rules))
+        return _values_equal(a.value, b.value, replace(rules, ref_places=b.places, answer_places=a.places))
+    return any(_values_equal(x, y, replace(rules, ref_places=y_places, answer_places=x_places))
+               for x, x_places in _readings(a, rules) for y, y_places in _readings(b, rules))
 
 
-def _readings(leaf: _Leaf, rules: Rules) -> list[Any]:
-    """The values a leaf may mean: `50\\%` is 1/2, and also 50 under percent="both"."""
+def _readings(leaf: _Leaf, rules: Rules) -> list[tuple[Any, int | None]]:
+    """(value, decimal places) a leaf may mean: `50\\%` is 1/2 (two more places), and also
+    50 under percent="both"."""
     import sympy as sp
 
     if not leaf.percent:
-        return [leaf.value]
+        return [(leaf.value, leaf.places)]
     value = leaf.value
     if isinstance(value, sp.Equality):
         scaled = sp.Eq(value.lhs, value.rhs * sp.Rational(1, 100), evaluate=False)
     else:
         scaled = value * sp.Rational(1, 100)
-    return [scaled, value] if rules.percent == "both" else [scaled]
+    scaled_places = None if leaf.places is None else leaf.places + 2
+    return [(scaled, scaled_places), (value, leaf.places)] if rules.percent == "both" else [(scaled, scaled_places)]
 
 
 def _values_equal(x: Any, y: Any, rules: Rules) -> bool:
@@ -425,7 +471,8 @@ def _equations_equal(x: Any, y: Any, rules: Rules) -> bool:
 
 
 def _assigned_value(equation: Any) -> Any:
-    """The value of a true numeric equation's right side, or the value of `name = value` (either way round), or None when it is not an assignment.
+    """The right side of an equation of numbers (`6 \\cdot 4 = 24`), or the value of `name = value`
+    (either way round), or None when it is not an assignment.
 
     A name is a symbol, an applied function `f(x)`, or a product of symbols
     read from a name like `PQ`; it must not occur in the value.
@@ -434,7 +481,7 @@ def _assigned_value(equation: Any) -> Any:
     from sympy.core.function import AppliedUndef
 
     if not equation.free_symbols and all(isinstance(side, sp.Expr) for side in equation.args):
-        return equation.rhs if _is_zero(equation.lhs - equation.rhs) else None  # `6 \\cdot 4 = 24`
+        return equation.rhs  # `6 \\cdot 4 = 24` (and `2 + 2 = 5`: a chain answers with its last side)
     for name, value in ((equation.lhs, equation.rhs), (equation.rhs, equation.lhs)):
         if not _is_name(name) or value.has(name):
             continue
@@ -493,7 +540,10 @@ def _value_as_set(value: Any) -> Any:
     if isinstance(value, sp.Set):
         return value
     if _is_set_like(value) and len(value.free_symbols) == 1:
-        return value.as_set()
+        try:
+            return value.as_set()
+        except (NotImplementedError, ValueError, TypeError):
+            return None  # e.g. periodic solutions: not comparable as an interval
     return None
 
 
@@ -528,7 +578,24 @@ def _exprs_equal(x: Any, y: Any, rules: Rules) -> bool:
         return _close_to_decimal_reference(x, y, rules)
     if x.has(sp.Float) and rules.rel_tol is not None:
         return _close(x, y, rules.rel_tol)
-    return _numbers_equal(_exact(x), y)
+    if x.has(sp.Float) and _numbers_equal(_exact(x), y):
+        return True
+    if x.has(sp.Float):
+        return _rounds_exact_value(x, y, rules.answer_places)
+    return _numbers_equal(x, y)
+
+
+def _rounds_exact_value(x: Any, y: Any, places: int | None) -> bool:
+    """A decimal answer with two or more places matches an exact reference it rounds:
+    `0.33` is 1/3 rounded to two places, `0.14285714285714` is 1/7 to fourteen; a
+    truncation (`0.1428`) or fewer than two places (`0.3`) does not."""
+    import sympy as sp
+
+    if places is None or places < 2 or not (x.is_Float or (-x).is_Float):
+        return False
+    difference = sp.N(_exact(x) - y, 30, maxn=_NUMERIC_DIGITS)
+    return bool(difference.is_comparable and abs(difference) <= sp.Rational(1, 2) * sp.Rational(1, 10) ** places
+                * (1 + sp.Rational(1, 10**9)))
 
 
 def _close_to_decimal_reference(x: Any, y: Any, rules: Rules) -> bool:
@@ -547,21 +614,63 @@ def _close_to_decimal_reference(x: Any, y: Any, rules: Rules) -> bool:
                 * (1 + sp.Rational(1, 10**9)))
 
 
+_NUMERIC_DIGITS = 1000
+"""Working precision (digits) up to which a difference of exact numbers is evaluated."""
+
+
 def _numbers_equal(x: Any, y: Any) -> bool:
-    """Exact numbers: equal by simplification, or, for algebraic numbers that simplify
-    leaves apart (nested radicals: `\\sqrt{3+2\\sqrt2}` vs `1+\\sqrt2`), when the
-    minimal polynomial of their difference is `t` (a proof, not a numeric test)."""
+    """Exact numbers (no variables), numerically first, symbolically only to confirm.
+
+    The difference is evaluated with adaptive precision (mpmath, up to
+    `_NUMERIC_DIGITS` digits of working precision, so cancellation is seen): a
+    difference with 30 accurate nonzero digits is unequal at once. One that
+    stays zero is confirmed: an algebraic difference (radicals only) must have
+    minimal polynomial `t`, an exact proof that also rejects values equal to
+    a thousand digits but not exactly; any other (`10^{\\sqrt7/4}`, `\\pi`,
+    logarithms) is accepted as zero to that precision, since simplify can take
+    longer than any time limit on nested powers."""
     import sympy as sp
 
     difference = x - y
-    if _is_zero(difference):
+    if difference == 0:
         return True
-    if difference.is_Rational or not difference.has(sp.Pow):
+    if difference.is_Rational:
         return False
+    if _numerically_nonzero(difference):
+        return False
+    if not _is_algebraic(difference):
+        return True  # zero to 1000 digits; sympy has no cheaper proof for these
     try:
-        return sp.minimal_polynomial(sp.sqrtdenest(difference), sp.Dummy("t")).is_Symbol
+        return sp.minimal_polynomial(difference, sp.Dummy("t")).is_Symbol
     except (sp.polys.polyerrors.NotAlgebraic, NotImplementedError, ValueError, sp.polys.polyerrors.PolynomialError):
-        return False
+        return True  # zero to 1000 digits, and sympy cannot say otherwise
+
+
+def _numerically_nonzero(difference: Any) -> bool:
+    """Whether 30 accurate digits of `difference` can be computed and are not all zero."""
+    from sympy.core.evalf import PrecisionExhausted
+
+    try:
+        value = difference.evalf(30, maxn=_NUMERIC_DIGITS, strict=True)
+    except PrecisionExhausted:
+        return False  # zero to the working precision
+    except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+        return False  # not a plain number (undefined, complex infinity): left to the symbolic check
+    return bool(value.is_number and value != 0)
+
+
+def _is_algebraic(expr: Any) -> bool:
+    """Built from rationals, `i` and rational powers only (no pi, e, logs, trig, irrational exponents)."""
+    import sympy as sp
+
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Pow) and not node.exp.is_Rational:
+            return False
+        if isinstance(node, (sp.Function, sp.NumberSymbol)) or node in (sp.E, sp.pi):
+            return False
+        if node.is_Atom and not (node.is_Rational or node is sp.I):
+            return False
+    return True
 
 
 def _imaginary_unit(expr: Any) -> Any:

@@ -254,14 +254,20 @@ def _numbers_equal(answer: SimpleNumber, reference: SimpleNumber, rules: Rules) 
     if ref_places is not None:
         if answer_places is not None and answer_places < ref_places:
             return False  # 33.33 is not 33.333: fewer digits than the reference gives
-        if ref_places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**ref_places) * (1 + Fraction(1, 10**9)):
+        if ref_places >= 2 and _within_half_unit(a, b, ref_places):
             return True
         tolerance = 1e-4 if rules.rel_tol is None else rules.rel_tol
-    elif answer_places is None or rules.rel_tol is None:
+    elif answer_places is None:
         return False
+    elif rules.rel_tol is None:
+        return answer_places >= 2 and _within_half_unit(a, b, answer_places)  # 0.33 rounds 1/3
     else:
         tolerance = rules.rel_tol
     return abs(a - b) <= Fraction(tolerance) * max(abs(a), abs(b))
+
+
+def _within_half_unit(a: Fraction, b: Fraction, places: int) -> bool:
+    return abs(a - b) <= Fraction(1, 2 * 10**places) * (1 + Fraction(1, 10**9))
 
 
 class MathVerifier:
@@ -446,7 +452,8 @@ class MathVerifier:
         outcome = self._cache.get(key)
         if outcome is None:
             try:
-                outcome = self._worker_pool().call("reference_task", (ref_key,), self.timeout)
+                reading = pair_readings(ref_key, ref_key)[0][1]
+                outcome = self._worker_pool().call("reference_task", (reading,), self.timeout)
             except (WorkerTimeout, WorkerDied) as exc:
                 outcome = Outcome("error", f"reference check failed: {type(exc).__name__} {exc}")
             if outcome.kind != "error":
@@ -479,15 +486,15 @@ class MathVerifier:
         return [known[pair] for pair in pairs]
 
     def _decide_readings(self, pair: tuple[str, str]) -> Outcome:
-        """Equal when any reading of each side is equal (`3,15` is 3.15 or the list 3, 15)."""
+        """Equal when any reading of each side is equal (`3,15` is 3.15 or the list 3, 15);
+        otherwise the most definite outcome among the readings."""
         outcomes = []
-        for answer in _readings(pair[0]):
-            for reference in _readings(pair[1]):
-                outcome = _fast_outcome(answer, reference, self._rules) or self._compare(answer, reference)
-                if outcome.kind == "equal":
-                    return outcome
-                outcomes.append(outcome)
-        return outcomes[0]
+        for answer, reference in pair_readings(*pair):
+            outcome = _fast_outcome(answer, reference, self._rules) or self._compare(answer, reference)
+            if outcome.kind == "equal":
+                return outcome
+            outcomes.append(outcome)
+        return min(outcomes, key=lambda o: _DEFINITE.index(o.kind))
 
     def _compare(self, answer: str, reference: str) -> Outcome:
         try:
@@ -513,17 +520,61 @@ class MathVerifier:
 
 
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,(?:\d{1,2}|\d{4,})")
-
-
 _LABELLED_CHOICE = re.compile(r"\(([A-Z])\)(.+)")
+_DEGREES = "^{\\circ}"
+_DEFINITE = ("unequal", "bad_answer", "timeout", "limit", "bad_reference", "error", "equal")
+"""Which outcome a pair reports when no reading is equal: the most definite first."""
+
+
+def pair_readings(answer: str, reference: str) -> list[tuple[str, str]]:
+    """The (answer, reference) readings to compare, the written forms first.
+
+    A labelled value (`|PQ|=6`, `\\frac{PM}{MQ}=\\frac13`, `m\\angle A=30^\\circ`) is also
+    read as its value against an unlabelled side, or against the same label.
+    """
+    answer_label, reference_label = labelled_value(answer), labelled_value(reference)
+    answers, references = [answer], [reference]
+    if answer_label and reference_label and answer_label[0] == reference_label[0]:
+        answers.append(answer_label[1])
+        references.append(reference_label[1])
+    elif answer_label and "=" not in reference:
+        answers.append(answer_label[1])
+    elif reference_label and "=" not in answer:
+        references.append(reference_label[1])
+    return [(a, r) for a_key in answers for r_key in references
+            for a in _readings(a_key) for r in _readings(r_key)]
+
+
+_LABEL_COMMANDS = re.compile(r"\\(?:angle|measuredangle|triangle|overline|widehat|overrightarrow|vec|frac|text|"
+                             r"mathrm|cdot|hat|bar|left|right)(?![a-zA-Z])")
+
+
+def labelled_value(key: str) -> tuple[str, str] | None:
+    """(label, value) of `label=value` where the label names a quantity (`|PQ|`, `AB:CD`, `f(3)`,
+    `a_{10}`, `m\\angle A`) and the value has no variables; None otherwise."""
+    sides = key.split("=")
+    if len(sides) != 2 or not sides[0] or not sides[1] or re.search(r"[<>]|\\[lgn]e", key):
+        return None
+    label, value = sides
+    if re.search(r"[+\-*^!]|\\sqrt|\\pm", label) or label[0].isdigit():
+        return None  # `2x=6`, `x^2=4`: an equation, not a name
+    bare = re.sub(r"_\{[^{}]*\}|_\w|\([^()]*\)", "", label)  # subscripts, function arguments
+    bare = re.sub(r"[{}|:/\s]", "", _LABEL_COMMANDS.sub("", bare))
+    if not bare.isalpha() or re.search(r"[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", value)):
+        return None
+    return label, value
 
 
 def _readings(key: str) -> list[str]:
     """Readings tried in turn: `3,15` and `250,5` are a decimal with a comma separator or a
-    list; a labelled choice `(B)12` is the letter or its content."""
+    list; a labelled choice `(B)12` is the letter or its content; an angle `30^\\circ` is 30
+    or pi/6."""
     if _DECIMAL_COMMA.fullmatch(key):
         return [key.replace(",", "."), key]
     choice = _LABELLED_CHOICE.fullmatch(key)
     if choice:
         return [choice.group(1), choice.group(2)]
+    if key.endswith(_DEGREES) and key[:-len(_DEGREES)]:
+        number = key[:-len(_DEGREES)]
+        return [number, f"\\frac{{{number}\\pi}}{{180}}"] if "=" not in number else [number]
     return [key]

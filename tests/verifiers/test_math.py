@@ -351,23 +351,31 @@ def test_verify_batch_matches_verify(verifier):
 # --------------------------------------------------------------- time limits
 
 PATHOLOGICAL = [
-    r"2^{2^{2^{2^{2^{2^{2}}}}}}",
-    "100000!",
-    r"9^{9^{9^9}}",
-    r"(1+\sqrt{2})^{50000}",  # passes the size guard; only the kill stops it
+    (r"2^{2^{2^{2^{2^{2^{2}}}}}}", r"5+\sqrt{3}"),
+    ("100000!", r"5+\sqrt{3}"),
+    (r"9^{9^{9^9}}", r"5+\sqrt{3}"),
+    # equal, and pass the size guard: numerically zero, the exact confirmation never ends; only the kill stops it
+    (r"(1+\sqrt{2})^{50000}", r"(3+2\sqrt{2})^{25000}"),
+    (r"((x+1)^{2})^{3000}", r"(x^2+2x+1)^{3000}"),
 ]
 
 
-@pytest.mark.parametrize("answer", PATHOLOGICAL)
-def test_pathological_input_times_out(short_clock, answer):
+@pytest.mark.parametrize(("answer", "reference"), PATHOLOGICAL)
+def test_pathological_input_times_out(short_clock, answer, reference):
     started = time.monotonic()
-    verdict = short_clock.verify(rf"\boxed{{{answer}}}", r"5+\sqrt{3}")
+    verdict = short_clock.verify(rf"\boxed{{{answer}}}", reference)
     assert verdict.status is Status.TIMEOUT and verdict.score == 0.0
     assert time.monotonic() - started < TIMEOUT + 5
 
 
+def test_huge_unequal_powers_are_rejected_numerically(short_clock):
+    """v2 could only time out here; the numeric check sees the difference at once."""
+    verdict = short_clock.verify(r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}")
+    assert (verdict.status, verdict.score) == (Status.INCORRECT, 0.0)
+
+
 def test_verifier_works_after_a_timeout(short_clock):
-    assert short_clock.verify(r"\boxed{(1+\sqrt{2})^{40000}}", r"5+\sqrt{3}").status is Status.TIMEOUT
+    assert short_clock.verify(r"\boxed{((x+1)^{2})^{3000}}", r"(x^2+2x+1)^{3000}").status is Status.TIMEOUT
     assert short_clock.verify(r"\boxed{\sqrt{4}}", "2").status is Status.CORRECT
 
 
