@@ -240,7 +240,7 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
     except Exception as exc:  # latex2sympy signals syntax errors with bare Exception
         raise _ParseFailure(f"{body[:200]!r} ({_describe(exc)})") from None
     _check_size(value)
-    value = _real_odd_roots(_evaluate_matrices(value))
+    value = _real_odd_roots(_evaluate_matrices(_evaluate_calculus(value)))
     if percent and not isinstance(value, (sp.Expr, sp.Equality)):
         raise _ParseFailure(f"a percent sign on a non-number: {body[:200]!r}")
     if isinstance(value, sp.Equality) and isinstance(value.rhs, sp.FiniteSet) and _is_name(value.lhs):
@@ -253,6 +253,16 @@ def _parse_leaf(text: str) -> _Leaf | _Seq | _Bag:
 
 
 _MAX_MATRIX_POWER = 64
+
+
+def _evaluate_calculus(value: Any) -> Any:
+    """Integrals, sums, products, derivatives and limits written in an answer are carried out."""
+    import sympy as sp
+
+    kinds = (sp.Integral, sp.Sum, sp.Product, sp.Derivative, sp.Limit)
+    if isinstance(value, sp.Basic) and value.has(*kinds):
+        return value.doit()
+    return value
 
 
 def _evaluate_matrices(value: Any) -> Any:
@@ -338,6 +348,8 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
         return _leaves_equal(a, b, rules)
     if isinstance(a, _Seq) and isinstance(b, _Seq):
         return _seqs_equal(a, b, rules)
+    if _is_singleton(a) and isinstance(b, _Leaf) or isinstance(a, _Leaf) and _is_singleton(b):
+        return _nodes_equal(a.items[0] if isinstance(a, _Bag) else a, b.items[0] if isinstance(b, _Bag) else b, rules)
     if isinstance(a, _Bag) and isinstance(b, _Bag) and {a.kind, b.kind} <= {"set", "list"}:
         return _bags_equal(a, b, rules)
     if isinstance(a, _Bag) and isinstance(b, _Bag) and a.kind == b.kind == "union":
@@ -351,6 +363,11 @@ def _nodes_equal(a: Any, b: Any, rules: Rules) -> bool:
         return len(a.items) == len(b.items) and all(
             _nodes_equal(x, y, rules) for x, y in zip(a.items, b.items))
     return _as_sets_equal(a, b)
+
+
+def _is_singleton(node: Any) -> bool:
+    """`\\{3\\}`: a set of one answer is that answer."""
+    return isinstance(node, _Bag) and node.kind == "set" and len(node.items) == 1
 
 
 def _is_vector_leaf(node: Any) -> bool:
@@ -496,6 +513,8 @@ def _is_name(expr: Any) -> bool:
 
     if isinstance(expr, (sp.Symbol, AppliedUndef)):
         return True
+    if isinstance(expr, sp.Pow) and expr.exp == -1 and isinstance(expr.base, AppliedUndef):
+        return True  # `f^{-1}(x)`, an inverse function's name
     return isinstance(expr, sp.Mul) and all(isinstance(f, sp.Symbol) for f in expr.args)
 
 
@@ -650,8 +669,11 @@ def _numerically_nonzero(difference: Any) -> bool:
     """Whether 30 accurate digits of `difference` can be computed and are not all zero."""
     from sympy.core.evalf import PrecisionExhausted
 
+    import sympy as sp
+
+    digits = _NUMERIC_DIGITS if not difference.has(sp.Integral, sp.Sum, sp.Product) else 60  # quadrature is slow
     try:
-        value = difference.evalf(30, maxn=_NUMERIC_DIGITS, strict=True)
+        value = difference.evalf(30, maxn=digits, strict=True)
     except PrecisionExhausted:
         return False  # zero to the working precision
     except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):

@@ -22,6 +22,9 @@ _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
     (r"\\(?:left|right)\.", ""),
     (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
     (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),
+    (r"\\[hv]space\*?\{[^{}]*\}|\\(?:h|v)?phantom\{[^{}]*\}", ""),
+    (r"\\text\{\s*\\%\s*\}", r"\\%"),
+    (r"^\\text\{\s*(?:all\s+)?real\s+numbers\s*\}$|^(?:all\s+)?real\s+numbers$", r"\\mathbb{R}"),
     (r"(?<=\d)\\,(?=\d{3}(?!\d))", ""),
     (r"\{,\}", ","),
     (r"\\!", ""),
@@ -77,7 +80,8 @@ def normalize_answer(answer: str) -> str:
 
     Equal strings mean equal answers; unequal strings decide nothing.
     """
-    text = answer.strip().translate(_UNICODE).replace("**", "^")
+    text = _MARKDOWN_BOLD.sub(r"\1", answer.strip()).translate(_UNICODE).replace("**", "^")
+    text = _DEGREE_WORDS.sub(lambda _: "^\\circ", text)
     text = _exact_before_approx(text)
     degrees = bool(_WHOLE_DEGREES.match(text))
     if _TRIG.search(text):  # sin 30^\circ is sin(pi/6); elsewhere a degree mark is a unit
@@ -105,12 +109,14 @@ def normalize_answer(answer: str) -> str:
 
 
 _UNIT_SQUARED = re.compile(r"(?<=\s)(?:cm|mm|km|m|in|ft|yd|mi|units?|inches|feet|meters)\s*\^\s*\{?[23]\}?$")
-_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,20})\}")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)(?:\\overline\{(\d{1,20})\}|\((\d{1,20})\))")
+_MARKDOWN_BOLD = re.compile(r"^\*\*(.+)\*\*$")
+_DEGREE_WORDS = re.compile(r"\s*\\text\{\s*degrees?\s*\}|(?<=\d)\s*degrees?\b")
 
 
 def _repeating_as_fraction(found: re.Match) -> str:
     """`0.\\overline{3}` -> `\\frac{1}{3}`; `1.2\\overline{45}` -> its exact fraction."""
-    whole, fixed, period = found.group(1) or "0", found.group(2), found.group(3)
+    whole, fixed, period = found.group(1) or "0", found.group(2), found.group(3) or found.group(4)
     numerator = int(whole + fixed + period) - int(whole + fixed)
     denominator = 10 ** len(fixed) * (10 ** len(period) - 1)
     return f"\\frac{{{numerator}}}{{{denominator}}}"
