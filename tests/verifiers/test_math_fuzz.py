@@ -73,3 +73,30 @@ def test_batches_never_fail(verifier, items):
 def test_extraction_never_raises(text):
     found = extract_answer(text)
     assert found is None or (isinstance(found, str) and found.strip())
+
+
+number_text = st.one_of(
+    st.integers(-10**12, 10**12).map(str), st.integers(1, 10**9).map(lambda n: f"{n:,}"),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+    st.tuples(st.integers(0, 999), st.integers(1, 999)).map(lambda p: rf"\frac{{{p[0]}}}{{{p[1]}}}"),
+    st.tuples(st.integers(0, 999), st.integers(1, 999)).map(lambda p: rf"-\dfrac{{{p[0]}}}{{{p[1]}}}"),
+    st.tuples(st.integers(0, 999), st.integers(1, 999)).map(lambda p: f"{p[0]}/{p[1]}"),
+    st.sampled_from(["0,375", "007", "+5", "5.", ".5", "1,00", "01,000", "1,000.50", "$12$", " 3 "]))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(text=number_text)
+def test_the_quick_key_is_what_normalisation_gives(text):
+    """The fast path skips normalisation for plain numbers: it must change nothing."""
+    from reasoner.verifiers._math_fast import quick_key
+    from reasoner.verifiers._math_normalize import normalize_answer
+
+    quick = quick_key(text)
+    assert quick is None or quick == normalize_answer(text)
+
+
+def test_the_quick_key_covers_plain_numbers_and_fractions():
+    from reasoner.verifiers._math_fast import quick_key
+
+    found = [quick_key(t) for t in ("13", "-2.50", "1,234", r"\dfrac{3}{4}", "$7/8$", "x = 3", r"\sqrt{2}")]
+    assert found == ["13", "-2.50", "1234", r"\frac{3}{4}", "7/8", None, None]
