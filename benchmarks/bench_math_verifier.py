@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "math_verifier.json"
 OUTPUTS = Path(__file__).parent / "data" / "math_outputs.jsonl.gz"
 
@@ -109,6 +110,8 @@ def run(n: int, repeats: int) -> dict:
 
 def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> dict:
     """Ours and Math-Verify on the table, alternating sides each round."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # the table lives in the repository's tests, not in the package
     from tests.verifiers.math_cases import CASES, V3_KINDS
 
     items = [(case.output, case.reference) for case in CASES]

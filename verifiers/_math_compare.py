@@ -559,11 +559,48 @@ def _value_as_set(value: Any) -> Any:
     if isinstance(value, sp.Set):
         return value
     if _is_set_like(value) and len(value.free_symbols) == 1:
+        direct = _linear_relation_set(value)
+        if direct is not None:
+            return direct
         try:
             return value.as_set()
         except (NotImplementedError, ValueError, TypeError):
             return None  # e.g. periodic solutions: not comparable as an interval
     return None
+
+
+def _linear_relation_set(value: Any) -> Any:
+    """The solution set of relations linear in their one variable (`x > 4`, `-3 \\le t \\le 5`,
+    `-y > -3`), built directly; None for anything else (then sympy's solver decides)."""
+    import sympy as sp
+
+    if isinstance(value, (sp.And, sp.Or)):
+        parts = [_linear_relation_set(arg) for arg in value.args]
+        if any(p is None for p in parts):
+            return None
+        return sp.Intersection(*parts) if isinstance(value, sp.And) else sp.Union(*parts)
+    if not isinstance(value, sp.core.relational.Relational):
+        return None
+    (symbol,) = value.free_symbols
+    difference = sp.expand(value.lhs - value.rhs)
+    slope = difference.coeff(symbol)
+    rest = sp.expand(difference - slope * symbol)
+    if rest.has(symbol) or not slope.is_number or not slope.is_extended_real or slope == 0 \
+            or not rest.is_number or not rest.is_extended_real:
+        return None
+    return _one_sided(value.rel_op, -rest / slope, flipped=bool(slope < 0))
+
+
+def _one_sided(op: str, point: Any, flipped: bool) -> Any:
+    """The set of t with `t op point` (`op` reversed when the relation was divided by a negative)."""
+    import sympy as sp
+
+    if flipped:
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+    return {"<": sp.Interval.open(-sp.oo, point), "<=": sp.Interval(-sp.oo, point),
+            ">": sp.Interval.open(point, sp.oo), ">=": sp.Interval(point, sp.oo),
+            "==": sp.FiniteSet(point), "!=": sp.Union(sp.Interval.open(-sp.oo, point), sp.Interval.open(point, sp.oo))
+            }.get(op)
 
 
 def _sympy_sets_equal(a: Any, b: Any) -> bool:

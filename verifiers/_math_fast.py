@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from typing import NamedTuple
 
 from reasoner.verifiers._math_compare import Outcome, Rules
 
@@ -25,37 +26,64 @@ _WORDS = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]+)*")
 
 
 def fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
-    """Decide cheaply in the parent when possible: identical strings, simple numbers, words.
+    """Decide cheaply in the parent when possible: identical strings, simple numbers
+    (also mixed numbers and percentages), words.
 
     Identical equations still go to sympy, so that `0=0` never equals itself.
     """
     if answer == reference and "=" not in answer:
         return Outcome("equal", "identical after normalisation")
     numbers = simple_number(answer), simple_number(reference)
-    if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0][2], numbers[1][2]):
-        same = _numbers_equal(numbers[0], numbers[1], rules)
+    if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0].name, numbers[1].name):
+        same = any(_numbers_equal(a, b, rules) for a, b in _percent_readings(*numbers, rules))
         return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
-    if is_words(answer) and is_words(reference) and answer.lower() == reference.lower():
-        return Outcome("equal", "same words")
+    if is_words(answer) and is_words(reference):
+        if answer.lower() == reference.lower():
+            return Outcome("equal", "same words")
+        if sorted(answer.replace(" ", "")) != sorted(reference.replace(" ", "")):
+            return Outcome("unequal", "different words")  # not even equal as products of their letters
     return None
 
 
 _NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
 _FRACTION = re.compile(r"([-+]?)\\frac\{(\d{1,40})\}\{(\d{1,40})\}|([-+]?\d{1,40})/(\d{1,40})")
+_MIXED = re.compile(r"([-+]?)(\d{1,40})\\frac\{(\d{1,40})\}\{(\d{1,40})\}")
 
-SimpleNumber = tuple[Fraction, int | None, str | None]
+
+class SimpleNumber(NamedTuple):
+    value: Fraction
+    places: int | None
+    """Digits after the decimal point as written; None when there is no decimal point."""
+    name: str | None
+    """The name in `x=...`, or None."""
+    percent: bool = False
+    """Written with a percent sign."""
 
 
 def simple_number(text: str) -> SimpleNumber | None:
-    """(value, decimal places or None, assigned name or None) of `12`, `-0.5`, `\\frac{3}{4}`,
-    `3/4` or `x=...` of those; None for anything else."""
+    """`12`, `-0.5`, `\\frac{3}{4}`, `3/4`, `3\\frac{1}{2}`, `75\\%` or `x=...` of those; None for anything else."""
     name = None
     prefix = _NAME_PREFIX.match(text)
     if prefix:
         name, text = prefix.group(1), text[prefix.end():]
+    percent = text.endswith("\\%")
+    if percent:
+        text = text[:-2]
     if _PLAIN_NUMBER.fullmatch(text):
         places = len(text.split(".")[1]) if "." in text else None
-        return Fraction(text), places, name
+        return SimpleNumber(Fraction(text), places, name, percent)
+    value = _fraction_value(text)
+    return None if value is None else SimpleNumber(value, None, name, percent)
+
+
+def _fraction_value(text: str) -> Fraction | None:
+    mixed = _MIXED.fullmatch(text)
+    if mixed:
+        sign, whole, top, bottom = mixed.groups()
+        if int(bottom) == 0:
+            return None
+        magnitude = int(whole) + Fraction(int(top), int(bottom))
+        return -magnitude if sign == "-" else magnitude
     fraction = _FRACTION.fullmatch(text)
     if fraction is None:
         return None
@@ -63,7 +91,23 @@ def simple_number(text: str) -> SimpleNumber | None:
         "", fraction.group(4), fraction.group(5))
     if int(bottom) == 0:
         return None
-    return Fraction(int(sign + top if sign != "+" else top), int(bottom)), None, name
+    return Fraction(int(sign + top if sign != "+" else top), int(bottom))
+
+
+def _percent_readings(answer: SimpleNumber, reference: SimpleNumber,
+                      rules: Rules) -> list[tuple[SimpleNumber, SimpleNumber]]:
+    """The worker's percent rule: `p\\%` is p/100 (two more places) and, under "both", p; two
+    percentages compare as written."""
+    if answer.percent and reference.percent:
+        return [(answer, reference)]
+    return [(a, r) for a in _percent_values(answer, rules) for r in _percent_values(reference, rules)]
+
+
+def _percent_values(number: SimpleNumber, rules: Rules) -> list[SimpleNumber]:
+    if not number.percent:
+        return [number]
+    scaled = number._replace(value=number.value / 100, places=None if number.places is None else number.places + 2)
+    return [scaled, number] if rules.percent == "both" else [scaled]
 
 
 def _same_name(a: str | None, b: str | None) -> bool:
@@ -73,8 +117,8 @@ def _same_name(a: str | None, b: str | None) -> bool:
 
 def _numbers_equal(answer: SimpleNumber, reference: SimpleNumber, rules: Rules) -> bool:
     """The worker's number rule (see the module docstring), on exact fractions."""
-    a, answer_places, _ = answer
-    b, ref_places, _ = reference
+    a, answer_places = answer.value, answer.places
+    b, ref_places = reference.value, reference.places
     if a == b:
         return True
     if ref_places is not None:

@@ -33,6 +33,7 @@ def verifier():
 @pytest.fixture(scope="module")
 def short_clock():
     with MathVerifier(timeout=TIMEOUT, workers=1) as v:
+        v.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")  # start its worker: a loaded machine may take seconds
         yield v
 
 
