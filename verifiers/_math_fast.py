@@ -180,7 +180,8 @@ def labelled_value(key: str) -> tuple[str, str] | None:
     if re.search(r"[+\-*^!]|\\sqrt|\\pm", label) or label[0].isdigit():
         return None  # `2x=6`, `x^2=4`: an equation, not a name
     bare = re.sub(r"_\{[^{}]*\}|_\w|\([^()]*\)", "", label)  # subscripts, function arguments
-    bare = re.sub(r"[{}|:/\s]", "", _LABEL_COMMANDS.sub("", bare))
+    bare = re.sub(r"\\[a-zA-Z]+", "x", _LABEL_COMMANDS.sub("", bare))  # `\\sin A`, `\\cos\\theta`: names too
+    bare = re.sub(r"[{}|:/\s]", "", bare)
     if not bare.isalpha() or re.search(r"[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", value)):
         return None
     return label, value

@@ -18,7 +18,8 @@ _UNICODE = str.maketrans({"−": "-", "–": "-", "×": "\\times ", "·": "\\cdo
                           "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt", "≤": "\\le ",
                           "≥": "\\ge ", "％": "\\%", "∪": "\\cup "})
 _REWRITES = [(re.compile(pattern), replacement) for pattern, replacement in [
-    (r"^\$+|\$+$|^\\[(\[]|\\[)\]]$", ""),
+    (r"^\$+|(?<!\\)\$+$|^\\[(\[]|\\[)\]]$", ""),
+    (r"\\frac\{\\(?:text|mathrm)\{\s*[A-Za-z]+\s*\}\}\{\\(?:text|mathrm)\{\s*[A-Za-z]+\s*\}\}", ""),
     (r"\\(?:left|right)\.", ""),
     (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", ""),
     (r"\\(?:displaystyle|textstyle|scriptstyle)(?![a-zA-Z])", ""),

@@ -540,6 +540,10 @@ ANSWER_SENTENCE = _rows("answer_sentence", [
     ("So the number of integers $n$ is 5.", "6", False),
     ("We conclude that the value of $x^2 + y^2$ is 29.", "2", False),
     ("Therefore the probability that $X > 2$ is 0.25.", "2", False),
+    ("The final answer is: the smallest $k$ is $17$.", "17", True),
+    ("The answer is $17$ (the smallest $k$).", "17", True),
+    ("Thus the answer is 17 apples.", "17", True),
+    ("The answer is $17$ (the smallest $k$).", "16", False),
 ])
 
 BARE_LATEX = _rows("bare_latex", [
@@ -683,6 +687,11 @@ LABELLED = _rows("labelled", [
     (_box("PQ = 6"), "QR = 6", False),
     (_box("11"), "f(3) = 10", False),
     (_box("2:7"), "7:2", False),
+    (_box(r"\frac{3}{5}"), r"\sin A = \frac{3}{5}", True),
+    (_box(r"\frac{1}{2}"), r"\cos\theta = \frac12", True),
+    (_box("12"), r"S_{\triangle ABC} = 12", True),
+    (_box(r"\frac{4}{5}"), r"\sin A = \frac{3}{5}", False),
+    (_box("13"), r"S_{\triangle ABC} = 12", False),
 ])
 
 MATRIX_ARITHMETIC = _rows("matrix_arithmetic", [
@@ -739,6 +748,13 @@ UNITS_PERCENT_TEXT = _rows("units_percent_text", [
     (r"\boxed{12 \text{ cm}} and \boxed{5}", r"\{12, 6\}", False),
     (_box(r"\text{West}"), "east", False),
     (_box(r"60 \text{ km/h}"), "6", False),
+    (_box(r"42\$"), "42", True),
+    (_box(r"75 \frac{\text{km}}{\text{h}}"), "75", True),
+    (_box(r"\text{42 cm}"), "42", True),
+    (_box(r"75\ \%"), "0.75", True),
+    (_box(r"5\text{\%}"), "0.05", True),
+    (_box(r"75 \frac{\text{km}}{\text{h}}"), "57", False),
+    (_box(r"5\text{\%}"), "0.5", False),
 ])
 
 SLOW_FORMS = _rows("slow_forms", [
@@ -785,6 +801,16 @@ MORE_FORMATS = _rows("more_formats", [
     (_box(r"30^\circ"), r"\frac{\pi}{3}", False),
     (_box(r"\dfrac{\sqrt3}{2}"), r"\frac{\sqrt2}{2}", False),
     (_box(r"\frac{\pi}{6}"), "30", False),
+    (_box(r"\hspace{1em}5"), "5", True),
+    ("**5**", "5", True),
+    (_box(r"90 \text{ degrees}"), r"\frac{\pi}{2}", True),
+    (_box(r"0.(3)"), r"\frac13", True),
+    (_box(r"\{3\}"), "3", True),
+    (_box(r"\text{all real numbers}"), r"(-\infty,\infty)", True),
+    (_box(r"\int_0^1 x\,dx"), r"\frac12", True),
+    (_box(r"\{3\}"), "4", False),
+    (_box(r"\text{all real numbers}"), r"(0,\infty)", False),
+    (_box(r"90 \text{ degrees}"), r"\pi", False),
 ])
 
 CASES: list[Case] = [
