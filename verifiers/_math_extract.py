@@ -29,6 +29,11 @@ Several boxes form one answer list when only separators stand between them
 such as units: ``\\boxed{4} apples and \\boxed{6} pears``), never across a
 sentence end or words that revise an answer (``\\boxed{1} is wrong, so ...``).
 
+A dollar sign that is currency, not a math delimiter (``costs $18 a day``: a
+``$`` before a number whose "span" would run through prose or past the end
+of the line), is dropped first, so prose between two prices is never read as
+math.
+
 What it is not: normalisation or comparison (`reasoner.verifiers.math`,
 `reasoner.verifiers._math_compare`). Every scan here is linear or bounded, so a
 megabyte output costs milliseconds.
@@ -70,10 +75,11 @@ def split_think(text: str) -> str | None:
 
 
 def find_prediction_answer(text: str, last_number: bool) -> str | None:
-    """The final answer of a model output (finders 1-6 of the module docstring)."""
+    """The final answer of a model output (finders 1-7 of the module docstring)."""
     body = split_think(text)
     if body is None:
         return None
+    body = strip_currency(body)
     for finder in (last_boxed, gsm8k_answer, phrase_answer, last_math_span, bare_math_output):
         found = finder(body)
         if found is not None:
@@ -106,6 +112,52 @@ def find_reference_answer(text: str) -> str | None:
             if found is not None:
                 return _bounded(found)
     return _bounded(stripped)
+
+
+_CURRENCY_START = re.compile(r"\$\s?\d")
+_PROSE_WORDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
+
+
+def strip_currency(text: str) -> str:
+    """`text` without the dollar signs that are prices rather than math delimiters."""
+    if "$" not in text:
+        return text
+    kept, pos = [], 0
+    while (start := text.find("$", pos)) >= 0:
+        if start and text[start - 1] == "\\":  # `\$`: a typeset dollar sign, already literal
+            kept.append(text[pos:start + 1])
+            pos = start + 1
+            continue
+        if text.startswith("$$", start):
+            close = text.find("$$", start + 2)
+            end = len(text) if close < 0 else close + 2
+            kept.append(text[pos:end])
+            pos = end
+            continue
+        close = text.find("$", start + 1)
+        content = text[start + 1:close] if close >= 0 else text[start + 1:]
+        if _CURRENCY_START.match(text, start) and _not_math(content, close < 0, text[close + 1:close + 2]):
+            kept.append(text[pos:start])  # a price: drop its dollar sign, read on from the number
+            pos = start + 1
+            continue
+        end = len(text) if close < 0 else close + 1
+        kept.append(text[pos:end])
+        pos = end
+    kept.append(text[pos:])
+    return "".join(kept)
+
+
+_MATH_WORDS = frozenset("and mod max min gcd lcm deg det dim".split())
+_TEXT_CONTENT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\s*\{[^{}]*\}")
+
+
+def _not_math(content: str, unclosed: bool, after_close: str) -> bool:
+    """What follows a `$<digit>` is a price, not a math span: nothing closes it on its line, a
+    word follows the number, it ends in a space, or its closing `$` is itself a price (`$10 is $5`)."""
+    if unclosed or "\n" in content or content.endswith(" ") or after_close.isdigit():
+        return True
+    words = _PROSE_WORDS.findall(_TEXT_CONTENT.sub(" ", content))
+    return any(w.lower() not in _MATH_WORDS for w in words)
 
 
 def _looks_like_prose(text: str) -> bool:

@@ -111,6 +111,8 @@ UNBOXED = _rows("unboxed", [
     ("The answer is \\(\\pi r^2\\) with r = 2, that is \\(4\\pi\\).", r"\pi r^2", True),
     ("I computed it and got 1000 exactly", "1000", True),
     ("I computed it and got 1000 exactly", "100", False),
+    ("Ines earns $18 a day for 3 days, so 18 * 3 = 54 dollars.\nIn total she earns $54.", "54", True),
+    ("Ines earns $18 a day for 3 days, so 18 * 3 = 54 dollars.\nIn total she earns $54.", "18", False),
 ])
 
 FALLBACK_TRAPS = _rows("fallback_traps", [

@@ -60,6 +60,13 @@ EXTRACTION = [
     ("last number with separators", "we get 1,234 in total", "1,234"),
     ("no answer at all", "I do not know", None),
     ("empty box", r"\boxed{}", None),
+    ("prices are not math spans", "Ava earns $23 x 5 = 100 dollars a day.\n\nSo, Ava earns $55,000.", "55,000"),
+    ("a price before a math span", "It costs $5 and we get $x = 3$.", "x = 3"),
+    ("a typeset dollar stays", r"\boxed{\$2,500}", r"\$2,500"),
+    ("answer sentence after a span", "Final Answer: The smallest $k$ is 17.", "17"),
+    ("bare latex output", r"-\sqrt{3}/2", r"-\sqrt{3}/2"),
+    ("boxes joined across unit words", r"\boxed{4} apples and \boxed{6} pears", "4, 6"),
+    ("boxes not joined across a revision", r"\boxed{1} is wrong, so the answer is \boxed{2}", "2"),
 ]
 
 
