@@ -134,24 +134,31 @@ def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> di
 
 
 def race(items: list, rounds: int, math_verify_python: str | None, workers: int) -> tuple[dict, dict]:
-    """Per-round wall times and last verdicts of both graders, one at a time and batched, sides alternating."""
-    from reasoner.verifiers.math import MathVerifier
+    """Per-round wall times and last verdicts of both graders, one at a time and batched, sides alternating.
 
+    Each round and mode starts fresh on both sides (Math-Verify: a new process or pool; ours: a new
+    verifier with new workers), warmed by one item outside the timing, so neither keeps what sympy
+    cached from the round before."""
     times: dict[str, list[float]] = {}
     verdicts: dict[str, list[bool]] = {}
-    with MathVerifier(cache_size=0, workers=workers) as ours:
-        ours.verify(r"\boxed{\frac12}", "0.5")  # start the workers outside the timing
-        for _ in range(rounds):
-            for mode in ("single", "batch"):
-                started = time.perf_counter()
-                graded = [ours.verify(p, r) for p, r in items] if mode == "single" else ours.verify_batch(items)
-                times.setdefault(f"ours_{mode}", []).append(time.perf_counter() - started)
-                verdicts["ours"] = [v.correct for v in graded]
-                if math_verify_python:
-                    seconds, correct = math_verify_run(math_verify_python, items, mode, workers)
-                    times.setdefault(f"math_verify_{mode}", []).append(seconds)
-                    verdicts["math_verify"] = correct
+    for _ in range(rounds):
+        for mode in ("single", "batch"):
+            seconds, verdicts["ours"] = ours_run(items, mode, workers)
+            times.setdefault(f"ours_{mode}", []).append(seconds)
+            if math_verify_python:
+                seconds, verdicts["math_verify"] = math_verify_run(math_verify_python, items, mode, workers)
+                times.setdefault(f"math_verify_{mode}", []).append(seconds)
     return times, verdicts
+
+
+def ours_run(items: list, mode: str, workers: int) -> tuple[float, list[bool]]:
+    from reasoner.verifiers.math import MathVerifier
+
+    with MathVerifier(cache_size=0, workers=workers) as ours:
+        ours.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")  # starts every worker, outside the timing
+        started = time.perf_counter()
+        graded = [ours.verify(p, r) for p, r in items] if mode == "single" else ours.verify_batch(items)
+        return time.perf_counter() - started, [v.correct for v in graded]
 
 
 def statuses_of(items: list, workers: int) -> list[str]:

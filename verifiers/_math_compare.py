@@ -750,18 +750,23 @@ def _exact(expr: Any) -> Any:
 
 
 def _is_zero(expr: Any) -> bool:
-    """A proof that `expr` is 0: structurally, by expansion, or by `simplify`.
+    """A proof that `expr` is 0: structurally, by expansion, by cheap rewrites (a common
+    denominator; trigonometric and hyperbolic functions as exponentials), or by `simplify`.
 
     Sample points only ever reject: when `expr` is clearly nonzero at an exact
-    rational point, simplify (the slow step) is skipped.
+    rational point, the rewrites and simplify (the slow step) are skipped.
     """
     import sympy as sp
+    from sympy.functions.elementary.hyperbolic import HyperbolicFunction
+    from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
     if expr == 0 or expr.is_zero is True:
         return True
     if expr.is_Rational or _clearly_nonzero(expr):
         return False
-    if sp.expand(expr) == 0:
+    if sp.expand(expr) == 0 or sp.cancel(sp.together(expr)) == 0:
+        return True
+    if expr.has(TrigonometricFunction, HyperbolicFunction) and sp.expand(expr.rewrite(sp.exp)) == 0:
         return True
     return sp.simplify(expr) == 0
 

@@ -37,6 +37,8 @@ def fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
     if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0].name, numbers[1].name):
         same = any(_numbers_equal(a, b, rules) for a, b in _percent_readings(*numbers, rules))
         return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
+    if _LETTER.fullmatch(answer) and _LETTER.fullmatch(reference):
+        return Outcome("unequal", "different letters")  # choices `(A)`/`B`, or different symbols
     if is_words(answer) and is_words(reference):
         if answer.lower() == reference.lower():
             return Outcome("equal", "same words")
@@ -45,6 +47,8 @@ def fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
     return None
 
 
+_LETTER = re.compile(r"[A-DF-HJ-Za-df-hj-z]")
+"""One letter other than e/E and i/I (which may be Euler's number or the imaginary unit)."""
 _NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
 _FRACTION = re.compile(r"([-+]?)\\frac\{(\d{1,40})\}\{(\d{1,40})\}|([-+]?\d{1,40})/(\d{1,40})")
 _MIXED = re.compile(r"([-+]?)(\d{1,40})\\frac\{(\d{1,40})\}\{(\d{1,40})\}")
