@@ -92,9 +92,22 @@ def init_worker(memory_mb: int | None) -> None:
     if memory_mb and sys.platform.startswith("linux"):
         _limit_memory(memory_mb)
     try:
-        _parse_latex("1")  # import sympy and build the parser before the first timed task
+        _warm_up()
     except ImportError:
         pass  # raised again by the first task, to the caller; failing here would respawn forever
+
+
+_WARM_UP = [(r"x_{1}+\\sqrt{2}", r"\\sqrt{2}+x_{1}"), (r"\\sqrt{3+2\\sqrt{2}}", r"1+\\sqrt{2}"), (r"\\pi", "3.14"),
+            (r"x \\le 2", r"(-\\infty, 2]"), (r"\\sin^2 x + \\cos^2 x", "1")]
+"""Pairs that load what later comparisons need (latex2sympy's grammar, evalf, minimal polynomials,
+sets, simplification), so a worker's first real task is not charged for it."""
+
+
+def _warm_up() -> None:
+    """Import sympy and build both parsers before the first timed task."""
+    rules = Rules("both", None)
+    for answer, reference in _WARM_UP:
+        compare_task(answer, reference, rules)
 
 
 def _limit_memory(extra_mb: int) -> None:

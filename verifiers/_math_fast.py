@@ -37,6 +37,8 @@ def fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
     if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0].name, numbers[1].name):
         same = any(_numbers_equal(a, b, rules) for a, b in _percent_readings(*numbers, rules))
         return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
+    if _PROSE.search(answer) and not _PROSE.search(reference):
+        return Outcome("unequal", "the answer is prose, not a value")  # `in section 4.2b`: never parsed
     if _LETTER.fullmatch(answer) and _LETTER.fullmatch(reference):
         return Outcome("unequal", "different letters")  # choices `(A)`/`B`, or different symbols
     if is_words(answer) and is_words(reference):
@@ -47,6 +49,9 @@ def fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
     return None
 
 
+_PROSE = re.compile(r"(?<![\\A-Za-z])(?!(?:and|or|mod|sin|cos|tan|log|ln|exp|max|min|gcd|lcm)\b)[A-Za-z]{2,}"
+                    r"\s+(?!(?:and|or|mod)\b)[A-Za-z]{3,}(?![A-Za-z({])")
+"""Two words in a row, outside commands: prose rather than math (`in section 4.2b`)."""
 _LETTER = re.compile(r"[A-DF-HJ-Za-df-hj-z]")
 """One letter other than e/E and i/I (which may be Euler's number or the imaginary unit)."""
 _NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
@@ -160,12 +165,11 @@ def pair_readings(answer: str, reference: str) -> list[tuple[str, str]]:
     answer_label, reference_label = labelled_value(answer), labelled_value(reference)
     answers, references = [answer], [reference]
     if answer_label and reference_label and answer_label[0] == reference_label[0]:
-        answers.append(answer_label[1])
-        references.append(reference_label[1])
+        answers, references = [answer_label[1]], [reference_label[1]]
     elif answer_label and "=" not in reference:
-        answers.append(answer_label[1])
+        answers = [answer_label[1]]  # the equation `label = value` against a value says no more than its value
     elif reference_label and "=" not in answer:
-        references.append(reference_label[1])
+        references = [reference_label[1]]
     return [(a, r) for a_key in answers for r_key in references
             for a in _readings(a_key) for r in _readings(r_key)]
 
@@ -176,7 +180,8 @@ _LABEL_COMMANDS = re.compile(r"\\(?:angle|measuredangle|triangle|overline|wideha
 
 def labelled_value(key: str) -> tuple[str, str] | None:
     """(label, value) of `label=value` where the label names a quantity (`|PQ|`, `AB:CD`, `f(3)`,
-    `a_{10}`, `m\\angle A`) and the value has no variables; None otherwise."""
+    `a_{10}`, `m\\angle A`) and the value has no variables, or the label is a function `f(x)`;
+    None otherwise."""
     sides = key.split("=")
     if len(sides) != 2 or not sides[0] or not sides[1] or re.search(r"[<>]|\\[lgn]e", key):
         return None
@@ -186,9 +191,14 @@ def labelled_value(key: str) -> tuple[str, str] | None:
     bare = re.sub(r"_\{[^{}]*\}|_\w|\([^()]*\)", "", label)  # subscripts, function arguments
     bare = re.sub(r"\\[a-zA-Z]+", "x", _LABEL_COMMANDS.sub("", bare))  # `\\sin A`, `\\cos\\theta`: names too
     bare = re.sub(r"[{}|:/\s]", "", bare)
-    if not bare.isalpha() or re.search(r"[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", value)):
+    if not bare.isalpha():
         return None
+    if re.search(r"[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", value)) and not _FUNCTION_NAME.fullmatch(label):
+        return None  # `y = 2x + 3` is an equation; `f(x) = 2x + 1` names its value
     return label, value
+
+
+_FUNCTION_NAME = re.compile(r"[a-zA-Z](?:\^\{-1\})?\([a-zA-Z]\)")
 
 
 def _readings(key: str) -> list[str]:

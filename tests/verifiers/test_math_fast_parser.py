@@ -24,9 +24,9 @@ SUBSET = [
     r"\begin{vmatrix}1&2\\3&4\end{vmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}",
     r"\frac{1}{2}\begin{pmatrix}2&4\\6&8\end{pmatrix}",
     r"\begin{pmatrix}1&2\\3&4\end{pmatrix}+\begin{pmatrix}1&0\\0&1\end{pmatrix}",
-    r"\begin{pmatrix}1&1\\0&1\end{pmatrix}^2",
+    r"\begin{pmatrix}1&1\\0&1\end{pmatrix}^2", "2^10", "5!", r"\frac{1}{5!}",
 ]
-REFUSED = ["E", "f(x)", "2^{1000}", "x!", "x_1", "1,2", r"\frac{1}{0}", r"3\frac{x}{2}", r"\sin^{-1} x",
+REFUSED = ["E", "f(x)", "3!!", "(3)!", "2^{1000}", "x!", "x_1", "1,2", r"\frac{1}{0}", r"3\frac{x}{2}", r"\sin^{-1} x",
            r"\sin(x)^2", r"\sin x / 2", "2^3^2", "1" * 60, "dx", r"\{1\}", "x = y = z", r"2 < x = 3",
            r"\begin{pmatrix}1&2\\3\end{pmatrix}", r"\begin{cases}1\end{cases}"]
 
