@@ -610,10 +610,13 @@ def _one_sided(op: str, point: Any, flipped: bool) -> Any:
 
     if flipped:
         op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-    return {"<": sp.Interval.open(-sp.oo, point), "<=": sp.Interval(-sp.oo, point),
-            ">": sp.Interval.open(point, sp.oo), ">=": sp.Interval(point, sp.oo),
-            "==": sp.FiniteSet(point), "!=": sp.Union(sp.Interval.open(-sp.oo, point), sp.Interval.open(point, sp.oo))
-            }.get(op)
+    if op in ("<", "<="):
+        return sp.Interval(-sp.oo, point, True, op == "<")
+    if op in (">", ">="):
+        return sp.Interval(point, sp.oo, op == ">", True)
+    if op == "==":
+        return sp.FiniteSet(point)
+    return sp.Union(sp.Interval.open(-sp.oo, point), sp.Interval.open(point, sp.oo)) if op == "!=" else None
 
 
 def _sympy_sets_equal(a: Any, b: Any) -> bool:
@@ -788,7 +791,8 @@ _SAMPLES = ("7/13", "11/17", "5/19")
 
 
 def _sample_values(expr: Any) -> list[Any]:
-    """`expr` evaluated at a few exact rational points (30 digits); non-finite values are skipped."""
+    """`expr` evaluated at a few exact rational points (30 digits, complex values kept); non-finite
+    values are skipped."""
     import sympy as sp
 
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
@@ -799,7 +803,7 @@ def _sample_values(expr: Any) -> list[Any]:
             value = sp.N(expr.xreplace(point), 30)
         except (TypeError, ValueError, ZeroDivisionError, AttributeError, NotImplementedError):
             continue
-        if value.is_number and value.is_finite and value.is_comparable is not False:
+        if value.is_number and value.is_finite and abs(value).is_comparable:  # complex values reject too
             values.append(value)
         if not symbols:
             break

@@ -376,9 +376,9 @@ def test_pathological_input_times_out(short_clock, answer, reference):
     assert time.monotonic() - started < TIMEOUT + 5
 
 
-def test_huge_unequal_powers_are_rejected_numerically(short_clock):
-    """v2 could only time out here; the numeric check sees the difference at once."""
-    verdict = short_clock.verify(r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}")
+def test_huge_unequal_powers_are_rejected_numerically(verifier):
+    """v2 could only time out here (even with a generous limit); the numeric check decides."""
+    verdict = verifier.verify(r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}")
     assert (verdict.status, verdict.score) == (Status.INCORRECT, 0.0)
 
 
