@@ -162,14 +162,19 @@ Fallback = Literal["last_number", "none"]
 def extract_answer(text: str, fallback: Fallback | None = "last_number") -> str | None:
     """The final answer of a model output, or None.
 
-    Looks after the last ``</think>``, then tries, in order: the last closed
-    ``\\boxed{...}``/``\\fbox{...}`` (adjacent boxes joined by commas or
-    "and" form one list), the last GSM8K ``#### n`` line, the last "final
-    answer is X" / "the answer is X" / "Answer: X", the last math span
-    (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then `fallback`:
-    ``"last_number"`` takes the last number in the text only when it stands
-    alone (not glued to a word, not part of a larger expression);
-    ``"none"`` (or None) stops. An empty answer is None.
+    Looks after the last ``</think>`` (prices such as ``$18`` are not math
+    delimiters), then tries, in order: the last closed
+    ``\\boxed{...}``/``\\fbox{...}`` (boxes joined by commas, "and"/"or" or
+    a few words such as units form one list), the last GSM8K ``#### n`` line,
+    the last "final answer is X" / "the answer is X" / "Answer: X" (the value
+    its sentence states: "The smallest $k$ is 17" is 17), the last math span
+    (``$...$``, ``\\(...\\)``, ``\\[...\\]``; or the value the sentence
+    states after it), an output that is nothing but math without delimiters
+    (``\\frac{7}{4}``), then `fallback`: ``"last_number"`` takes the value the
+    last sentence states (``so x equals \\frac{3+\\sqrt7}{4}``), a last line
+    of bare math, or the last number in the text only when it stands alone
+    (not glued to a word, not part of a larger expression); ``"none"`` (or
+    None) stops. An empty answer is None.
     """
     _check_fallback(fallback)
     return find_prediction_answer(text, last_number=fallback == "last_number")
