@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from reasoner.verifiers._latex_fast import parse_simple
-from reasoner.verifiers._math_compare import _evaluate_matrices, init_worker
+from reasoner.verifiers._math_compare import init_worker
+from reasoner.verifiers._math_structure import evaluate_matrices
 
 init_worker(None)
 
@@ -50,7 +51,7 @@ def _difference(value):
 
 def _explicit(value):
     """latex2sympy's value as the worker uses it (matrix arithmetic carried out)."""
-    return _evaluate_matrices(value)
+    return evaluate_matrices(value)
 
 
 @pytest.mark.parametrize("text", SUBSET)
