@@ -182,7 +182,8 @@ _RATIO_PART = re.compile(r"-?(?:[\w.]+|\\frac\{[^{}]*\}\{[^{}]*\}|\d*\\sqrt\{[^{
 
 
 def _join_words(text: str) -> str:
-    """`3 and 5` -> `3, 5`; `-3 \\le t and t \\le 5` -> an intersection (`\\cap`), since both sides are relations."""
+    """`3 and 5` -> `3, 5`; `-3 \\le t and t \\le 5` -> an intersection (`\\cap`), since both sides are
+    relations in the same one variable (`x > 1 and y < 2` stays a list)."""
     pieces, words, last = [], [], 0
     for found in _JOINER.finditer(text):
         pieces.append(text[last:found.start()])
@@ -191,9 +192,15 @@ def _join_words(text: str) -> str:
     pieces.append(text[last:])
     out = pieces[0]
     for word, left, right in zip(words, pieces, pieces[1:]):
-        both_relations = _RELATION.search(left) and _RELATION.search(right)
-        out += (" \\cap " if word == "and" and both_relations else ", ") + right
+        one_variable = _RELATION.search(left) and _RELATION.search(right) and len(_variables(f"{left} {right}")) == 1
+        out += (" \\cap " if word == "and" and one_variable else ", ") + right
     return out
+
+
+def _variables(text: str) -> set[str]:
+    """Single-letter (or Greek) names in `text`, outside commands such as `\\le`."""
+    greek = set(re.findall(r"\\(alpha|beta|gamma|theta|phi|lambda|mu|sigma|omega|tau)(?![a-zA-Z])", text))
+    return set(re.findall(r"(?<![\\A-Za-z])[A-Za-z](?![A-Za-z])", text)) | greek
 
 
 def split_top_level(text: str, separators: str = ",;") -> list[str]:

@@ -642,6 +642,8 @@ RELATIONS_VS_SETS = _rows("relations_vs_sets", [
     (_box(r"|x| < 3"), "[-3,3]", False),
     (_box(r"x \geq 2"), r"(2,\infty)", False),
     (_box(r"\{t \mid -3 \le t \le 5\}"), "[-3,6]", False),
+    (_box(r"x > 1 \text{ and } y < 2"), "(1, 2)", False),
+    (_box(r"\theta > 0 \text{ and } \theta < \pi"), r"(0, \pi)", True),
 ])
 
 SEVERAL_BOXED = _rows("several_boxed", [
