@@ -388,6 +388,8 @@ def is_bare_math(text: str) -> bool:
     text = text.strip()
     if not text or len(text) > 1000 or "$" in text or "\n" in text or _NUMBER_SUBSCRIPT.search(text):
         return False
+    if text.rstrip("*")[-1:] in ("", "=", "+", "-", "*", "/", "^", "_", "(", ","):  # `**5**` is bold, not a power
+        return False  # `182 - 201 =`: an unfinished line, not a value
     words = [w for w in _PROSE_WORD.findall(_TEXT_GROUP.sub(" ", text)) if w.lower() not in ("and", "or")]
     return not words and bool(re.search(r"[\d\\]", text) or len(text) <= 2)
 
