@@ -27,7 +27,14 @@ class ReasonerError(Exception):
 
 
 class ConfigError(ReasonerError, ValueError):
-    """An option, name or combination of settings that cannot work."""
+    """An option, name or combination of settings that cannot work.
+
+    `field` names the setting at fault when one does (a strategy option's key, dotted when nested;
+    `strategy` for an unknown strategy name), so the CLI can name its flag and the service its param."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class OptionError(ConfigError):

@@ -1,16 +1,23 @@
-"""Test-time strategies: one module each, one `Strategy` protocol, one registry.
+"""Test-time strategies: one module each, one `Strategy` protocol, one registry, one builder.
 
-`make_strategy("self_consistency", n=16)` builds one by name; a
-`package.module:Class` path works for strategies defined elsewhere.
+`build_strategy("self_consistency", {"n": 16})` builds one by name, checking
+its options; a `package.module:Class` path works for strategies defined
+elsewhere. The CLI, the Python API, sweeps and the service all build through
+it, and map the `ConfigError.field` it names to a flag or a request param.
+`make_strategy(name, **options)` is the same with keyword options.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ValidationError
 
 from reasoner.errors import ConfigError
 from reasoner.registry import Registry
-from reasoner.strategies.base import SolveContext, Strategy
+from reasoner.strategies.base import SolveContext, Strategy, prms_of
 
 STRATEGIES = Registry(
     "strategy",
@@ -30,16 +37,50 @@ STRATEGIES = Registry(
 )
 
 
-def make_strategy(name: str, **options: Any) -> Strategy:
-    """Build the strategy `name` with `options`, dropping None values."""
-    from pydantic import ValidationError
+def build_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strategy:
+    """The strategy `name` (registered, or `module:Class`) built with `options`, None values dropped.
 
-    cls = STRATEGIES.get(name)
-    options = {k: v for k, v in options.items() if v is not None}
+    A `ConfigError` says what is wrong before anything runs, with `field` naming it: `strategy` for an
+    unknown name, the option's key for an option the strategy does not take, the (dotted) field of the
+    first value its options model refuses.
+    """
     try:
-        return cls(**options)
+        cls = STRATEGIES.get(name)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), field="strategy") from exc
+    given = {key: value for key, value in (options or {}).items() if value is not None}
+    known = option_names(cls)
+    for key in given:
+        if key not in known:
+            raise ConfigError(f"strategy {name!r} has no option {key!r}; its options: "
+                              f"{', '.join(sorted(known)) or 'none'}", field=key)
+    try:
+        return cls(**given)
     except ValidationError as exc:
-        raise ConfigError(f"bad options for strategy {name!r}: {exc}") from exc
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise ConfigError(f"bad options for strategy {name!r}: {exc}", field=field) from exc
 
 
-__all__ = ["STRATEGIES", "SolveContext", "Strategy", "make_strategy"]
+def make_strategy(name: str, **options: Any) -> Strategy:
+    """`build_strategy(name, options)` with the options as keyword arguments."""
+    return build_strategy(name, options)
+
+
+def option_names(cls: Any) -> set[str]:
+    """The keyword options `cls` accepts: a pydantic model's fields and their aliases, or its parameters."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return {key for name, field in cls.model_fields.items() for key in (name, *field_aliases(field))}
+    parameters = inspect.signature(cls).parameters.values()
+    return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def field_aliases(field: Any) -> set[str]:
+    """The names a pydantic field also accepts (its validation aliases)."""
+    alias = field.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias, field.alias]
+    return {choice for choice in choices if isinstance(choice, str)}
+
+
+__all__ = ["STRATEGIES", "SolveContext", "Strategy", "build_strategy", "field_aliases", "make_strategy",
+           "option_names", "prms_of"]

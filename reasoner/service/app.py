@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -31,6 +31,7 @@ from reasoner.service.schemas import ChatRequest, validate
 from reasoner.service.store import ServiceDB
 from reasoner.service.stream import stream_chat
 from reasoner.types import Result
+from reasoner.verifiers.prm import PRMSet
 
 
 
@@ -44,11 +45,13 @@ class ServiceState:
     """The `VerifierSet` every request and job grades with."""
     keys: KeyRing
     db: ServiceDB
+    prms: PRMSet = field(default_factory=PRMSet)
+    """The PRMs chat requests and jobs score with, each loaded once, on first use."""
 
 
 def create_app(state: ServiceState) -> FastAPI:
     metrics = ServiceMetrics()
-    jobs = JobManager(state.db, state.config, state.generators, state.verifiers, metrics)
+    jobs = JobManager(state.db, state.config, state.generators, state.verifiers, metrics, state.prms)
     pooled = [g for g in state.generators.values() if isinstance(g, PoolGenerator)]
     for name, generator in state.generators.items():
         if isinstance(generator, PoolGenerator):
@@ -115,7 +118,7 @@ def _openai_routes(state: ServiceState, metrics: ServiceMetrics) -> APIRouter:
                 time.perf_counter() - started)
 
         def run(listener=None):
-            return run_chat(plan, generator, state.verifiers, listener)
+            return run_chat(plan, generator, state.verifiers, listener, prms=state.prms)
 
         if body.stream:
             return StreamingResponse(stream_chat(plan, run, finished), media_type="text/event-stream")

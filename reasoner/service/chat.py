@@ -26,6 +26,7 @@ from reasoner.jobs.solve import solve_problem
 from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
 from reasoner.strategies import STRATEGIES
 from reasoner.strategies.base import SolveContext, Strategy, make_result
+from reasoner.verifiers.prm import PRMSet
 
 DIRECT = "none"
 """Strategy name of a plain request: the n choices are n samples of one model call."""
@@ -201,7 +202,8 @@ def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
 Listener = Callable[[int, TraceEvent], None]
 
 
-async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Listener | None = None) -> list[Result]:
+async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Listener | None = None,
+                   prms: PRMSet | None = None) -> list[Result]:
     """One strategy run per choice, concurrently on the shared engine."""
     view = ConversationView(generator, plan.history, plan.stop)
 
@@ -210,7 +212,7 @@ async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Li
 
     problems = [Problem(id=f"choice-{i}", prompt=plan.prompt, domain=plan.domain) for i in range(plan.runs)]
     return list(await asyncio.gather(*(
-        solve_problem(problem, plan.strategy, view, verifiers, plan.budget, plan.seed, listener=tell(i))
+        solve_problem(problem, plan.strategy, view, verifiers, plan.budget, plan.seed, listener=tell(i), prms=prms)
         for i, problem in enumerate(problems))))
 
 

@@ -25,6 +25,7 @@ from reasoner.service.store import JobRecords, JobRow, ServiceDB
 from reasoner.eval.sweep import plan as sweep_plan
 from reasoner.types import Budget, Problem
 from reasoner.strategies import STRATEGIES
+from reasoner.verifiers.prm import PRMSet
 
 
 class JobRequest(BaseModel):
@@ -67,7 +68,7 @@ ARTIFACTS = ("curve.png", "by_level.png", "summary.json")
 
 def load_problems(request: JobRequest, limits: Limits) -> list[Problem]:
     """The job's problems, or a 400 naming the upload line and field."""
-    from reasoner.datasets import NAMED, load_dataset, load_jsonl
+    from reasoner.tasks.datasets import NAMED, load_dataset, load_jsonl
 
     if request.dataset is not None:
         if request.dataset not in NAMED:
@@ -120,11 +121,12 @@ class JobManager:
     """Starts, resumes and cancels the app's jobs; one asyncio task per running job."""
 
     def __init__(self, db: ServiceDB, config: ServiceConfig, generators: dict[str, Any], verifiers,
-                 metrics) -> None:
+                 metrics, prms: PRMSet | None = None) -> None:
         self.db = db
         self.config = config
         self.generators = generators
         self.verifiers = verifiers
+        self.prms = prms if prms is not None else PRMSet()
         self.metrics = metrics
         self._tasks: dict[str, asyncio.Task] = {}
         self._stopping = False
@@ -248,7 +250,7 @@ class JobManager:
         folder = self.artifacts(row.id)
         loop = asyncio.new_event_loop()
         work = loop.create_task(arun_sweep(config, folder, self.generators.__getitem__, self.verifiers,
-                                           progress=False), name=f"sweep-{row.id}")
+                                           prms=self.prms, progress=False), name=f"sweep-{row.id}")
 
         def run() -> None:
             try:
@@ -273,7 +275,7 @@ class JobManager:
         generator = self.generators[config.model]
         if isinstance(generator, PoolGenerator):
             return generator.pool
-        return LocalPool(generator, self.verifiers, concurrency=self.config.job_concurrency)
+        return LocalPool(generator, self.verifiers, concurrency=self.config.job_concurrency, prms=self.prms)
 
     async def cancel(self, job_id: str) -> None:
         task = self._tasks.get(job_id)

@@ -21,7 +21,7 @@ from reasoner.service.store import ServiceDB
 def start_generators(config: ServiceConfig) -> dict[str, Any]:
     """One generator per served model: engines started here in parallel, or (with workers or a Ray
     address) a Ray pool per model, which the app starts on its own event loop."""
-    from reasoner.engine.backends import make_generator
+    from reasoner.engine.backends import open_generator
 
     if config.pooled:
         from reasoner.jobs.pool import RayPool
@@ -29,13 +29,11 @@ def start_generators(config: ServiceConfig) -> dict[str, Any]:
 
         return {name: PoolGenerator(RayPool(name, workers=config.workers or 1, address=config.ray_address))
                 for name in config.models}
-    if config.backend != "vllm":
-        return {name: make_generator(config.backend, name, **config.backend_options) for name in config.models}
-    from reasoner.engine.backends.vllm import VLLMGenerator
-
-    generators = {name: VLLMGenerator.shared(name) for name in config.models}
-    with ThreadPoolExecutor(max_workers=len(generators)) as pool:
-        list(pool.map(lambda g: g.engine(), generators.values()))
+    generators = {name: open_generator(config.backend, name, **config.backend_options) for name in config.models}
+    engines = [g.engine for g in generators.values() if hasattr(g, "engine")]
+    if engines:
+        with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+            list(pool.map(lambda start: start(), engines))
     return generators
 
 
