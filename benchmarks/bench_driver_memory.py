@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import psutil
-from measure import peak_rss_mb
+from measure import peak_rss_mb, write_results
 
 N = 16
 TOKENS = 160
@@ -107,7 +107,7 @@ def main() -> None:
     first, last = str(sizes[0]), str(sizes[-1])
     report[f"ratio_{last}_to_{first}"] = round(report["sizes"][last]["peak_rss_mb"] / report["sizes"][first]["peak_rss_mb"], 3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print(json.dumps(report, indent=2))
 
 

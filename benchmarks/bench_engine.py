@@ -45,6 +45,8 @@ from typing import Any
 
 import psutil
 
+from measure import write_results
+
 KV_CACHE_BYTES = 2**29
 """The same KV-cache size on every side: vLLM's CPU default would take 90% of the (shared) RAM."""
 WORKLOADS = {"pool": {"n": 8, "max_tokens": 64, "ignore_eos": False},
@@ -244,11 +246,9 @@ def main() -> None:
     from reasoner.engine.backends.vllm import VLLMGenerator
 
     VLLMGenerator.close_all()
-    text = json.dumps(result, indent=2) + "\n"
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+        write_results(args.out, result)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ without any path setup; the scripts need no `sys.path` inserts and `benchmarks/`
   (the exact command line, the date, the machine at the end, the load average when the script
   started) and writes atomically, so a crash never leaves half a results file.
 - `save_section`: a results file grown section by section through the same writer.
-- `peak_rss_mb`, `arith_prompts`, `engine_env`, `percentile`: measuring helpers several scripts use.
+- `peak_rss_mb`, `arith_prompts`, `engine_env`, `percentile`, `math_cases`: helpers several scripts use.
 
 Statistics (bootstrap intervals, pass@k and friends) are not here: they come from `reasoner.stats`.
 This module is not part of the `reasoner` package and imports nothing heavy at import time.
@@ -18,6 +18,7 @@ This module is not part of the `reasoner` package and imports nothing heavy at i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 from pathlib import Path
 
 import psutil
@@ -158,3 +160,14 @@ def percentile(values: list[float], share: float) -> float | None:
     """The `share` quantile of `values` by nearest rank (rounded to 0.1 ms), None when there are none."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 4) if ordered else None
+
+
+def math_cases() -> ModuleType:
+    """The math verifier's own table (`tests/verifiers/math_cases.py`, with `CASES` and `V3_KINDS`), loaded
+    from its file: the table belongs to the tests, and `tests` need not be importable from here."""
+    path = REPO / "tests" / "verifiers" / "math_cases.py"
+    spec = importlib.util.spec_from_file_location("math_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its NamedTuples look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
