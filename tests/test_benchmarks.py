@@ -126,6 +126,7 @@ def test_write_results_adds_provenance_and_replaces_atomically(measure, tmp_path
     provenance = written["provenance"]
     assert provenance["command"].endswith("--repeats 3")
     assert provenance["machine"]["cpus"] >= 1 and len(provenance["machine"]["load_average"]) == 3
+    assert "reasoner" in provenance["machine"]["versions"]
     assert len(provenance["load_average_at_start"]) == 3 and provenance["date"].endswith("+00:00")
     assert sorted(p.name for p in path.parent.iterdir()) == ["figures.json"]
 
