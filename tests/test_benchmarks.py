@@ -28,6 +28,7 @@ WRITE_NO_RESULTS = {
     "math_verifier_table.py": "prints a table from math_verifier.json",
     "mathverify_runner.py": "answers bench_math_verifier.py on stdout, from Math-Verify's own venv",
     "prm_samples.py": "writes PRM training rollouts under runs/ through the job runner",
+    "prm_ci_fixture.py": "cuts a test fixture (tests/fixtures) from PRM samples",
 }
 """Scripts that write no results file, and why (a data set written by hand is fine)."""
 
