@@ -38,8 +38,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import statistics
 import sys
 import subprocess
@@ -48,7 +46,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from measure import machine, math_cases, write_results
+
 RESULTS = Path(__file__).parent / "results" / "math_verifier.json"
 OUTPUTS = Path(__file__).parent / "data" / "math_outputs.jsonl.gz"
 
@@ -100,7 +99,7 @@ def run(n: int, repeats: int) -> dict:
         results["cluster_64_uncached"] = cluster_rate(uncached, repeats)
         results["cache"] = cached.cache_info()._asdict()
         workers = cached.workers
-    return {"machine": machine(), "workers": workers, "items": n, "repeats": repeats, "statuses": statuses,
+    return {"machine": machine_now(), "workers": workers, "items": n, "repeats": repeats, "statuses": statuses,
             "note": "since v2, 5 in 8 templates are decided without a worker (simple numbers, fractions and "
                     "x = n are compared in the calling process; before v2 it was 2 in 8), so these rates "
                     "are not comparable with the pre-v2 figures; the cluster groups are all simple numbers "
@@ -110,12 +109,11 @@ def run(n: int, repeats: int) -> dict:
 
 def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> dict:
     """Ours and Math-Verify on the table, alternating sides each round."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # the table lives in the repository's tests, not in the package
-    from tests.verifiers.math_cases import CASES, V3_KINDS
+    table = math_cases()
+    cases, v3_kinds = table.cases, table.v3_kinds
 
-    items = [(case.output, case.reference) for case in CASES]
-    labels = [case.correct for case in CASES]
+    items = [(case.output, case.reference) for case in cases]
+    labels = [case.correct for case in cases]
     times, verdicts = race(items, rounds, math_verify_python, workers)
     return {"items": len(items), "rounds": rounds, "workers_each_side": workers,
             "inputs": "tests/verifiers/math_cases.py (the verifier's own table, v2's 390 cases written with the "
@@ -125,12 +123,12 @@ def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> di
             "rates": {name: spread(len(items), values) for name, values in times.items()},
             "speedup": speedups(times),
             "agreement": {name: agreement(found, labels) for name, found in verdicts.items()},
-            "agreement_v3_kinds": {name: agreement(*zip(*[(f, c.correct) for f, c in zip(found, CASES)
-                                                          if c.kind in V3_KINDS])) for name, found in verdicts.items()},
-            "by_kind": by_kind(CASES, verdicts),
+            "agreement_v3_kinds": {name: agreement(*zip(*[(f, c.correct) for f, c in zip(found, cases)
+                                                          if c.kind in v3_kinds])) for name, found in verdicts.items()},
+            "by_kind": by_kind(cases, verdicts),
             "ours_statuses": dict(Counter(statuses_of(items, workers))),
-            "slow_forms_seconds": slow_forms_seconds(CASES),
-            "disagreements": disagreements(CASES, verdicts)}
+            "slow_forms_seconds": slow_forms_seconds(cases),
+            "disagreements": disagreements(cases, verdicts)}
 
 
 def race(items: list, rounds: int, math_verify_python: str | None, workers: int) -> tuple[dict, dict]:
@@ -290,11 +288,10 @@ def cluster_rate(verifier, repeats: int) -> dict[str, float]:
     return {"groups": len(groups), **rate(64 * len(groups), seconds)}
 
 
-def machine() -> dict[str, object]:
-    import sympy
-
-    return {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(), "sympy": sympy.__version__, "platform": platform.platform()}
+def machine_now() -> dict[str, object]:
+    """The shared machine description, with the keys this report has always had (1-min load, sympy)."""
+    now = machine()
+    return {**now, "load_average_1min": now["load_average"][0], "sympy": now["versions"].get("sympy")}
 
 
 def print_table(report: dict) -> None:
@@ -345,11 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     report["comparison"] = compare(args.rounds, python)
     if args.outputs.exists():
         report["real_outputs"] = real_outputs(args.outputs, args.rounds, python)
-    report["machine_after"] = machine()
+    report["machine_after"] = machine_now()
     report["command"] = "heavy --alone .venv/bin/python benchmarks/bench_math_verifier.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print_table(report)
     print(f"wrote {args.out}")
     return 0

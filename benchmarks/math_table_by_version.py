@@ -19,7 +19,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from measure import REPO, math_cases, write_results
+
 OUT = Path(__file__).parent / "results" / "math_table_v2_v3.json"
 GRADER = """
 import importlib.util, json, sys
@@ -33,7 +34,7 @@ print(json.dumps([[v.status.value, v.correct] for v in verdicts]))
 
 
 def grade(python: str, cwd: Path) -> list[list]:
-    done = subprocess.run([python, "-c", GRADER, str(ROOT / "tests" / "verifiers" / "math_cases.py")], cwd=cwd,
+    done = subprocess.run([python, "-c", GRADER, str(REPO / "tests" / "verifiers" / "math_cases.py")], cwd=cwd,
                           capture_output=True, text=True, timeout=7200)
     if done.returncode != 0:
         raise SystemExit(f"grading with {python} failed:\n{done.stderr[-3000:]}")
@@ -56,24 +57,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-cwd", type=Path, default=None, help="working directory for it (its repository)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    from tests.verifiers.math_cases import CASES, V3_KINDS
+    table = math_cases()
+    cases, v3_kinds = table.cases, table.v3_kinds
 
-    before = grade(args.before_python, args.before_cwd or ROOT)
-    after = grade(sys.executable, ROOT)
-    report = {"cases": len(CASES), "before_python": args.before_python, "after_python": sys.executable,
-              "before": counts(CASES, before), "after": counts(CASES, after), "v3_kinds": list(V3_KINDS)}
+    before = grade(args.before_python, args.before_cwd or REPO)
+    after = grade(sys.executable, REPO)
+    report = {"cases": len(cases), "before_python": args.before_python, "after_python": sys.executable,
+              "before": counts(cases, before), "after": counts(cases, after), "v3_kinds": list(v3_kinds)}
     for name in ("before", "after"):
         graded = before if name == "before" else after
-        in_v3 = [(c, g) for c, g in zip(CASES, graded) if c.kind in V3_KINDS]
+        in_v3 = [(c, g) for c, g in zip(cases, graded) if c.kind in v3_kinds]
         report[f"{name}_v3_right"] = sum(g[1] == c.correct for c, g in in_v3)
         report[f"{name}_v3_errors"] = sum(g[0] == "error" for _, g in in_v3)
-        report[f"{name}_right"] = sum(g[1] == c.correct for c, g in zip(CASES, graded))
-    report["v3_cases"] = sum(c.kind in V3_KINDS for c in CASES)
+        report[f"{name}_right"] = sum(g[1] == c.correct for c, g in zip(cases, graded))
+    report["v3_cases"] = sum(c.kind in v3_kinds for c in cases)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"before: {report['before_right']}/{len(CASES)} (v3 kinds {report['before_v3_right']}/{report['v3_cases']}, "
-          f"{report['before_v3_errors']} errors); after: {report['after_right']}/{len(CASES)} "
+    write_results(args.out, report)
+    print(f"before: {report['before_right']}/{len(cases)} (v3 kinds {report['before_v3_right']}/{report['v3_cases']}, "
+          f"{report['before_v3_errors']} errors); after: {report['after_right']}/{len(cases)} "
           f"(v3 kinds {report['after_v3_right']}/{report['v3_cases']}, {report['after_v3_errors']} errors)")
     print(f"wrote {args.out}")
     return 0

@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import write_results
+
 DEFAULT_FILES = ["tests/fixtures/gsm8k.jsonl", "tests/fixtures/math.jsonl", "benchmarks/data/gsm8k_style.jsonl"]
 RESULTS = Path(__file__).parent / "results" / "self_consistency.json"
 
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                       "synthetic gsm8k_style set unless others are given",
               **summarise(items), "seconds": round(time.perf_counter() - started, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     for name, group in report["by_source"].items():
         print(f"{group['agree']:>5}/{group['graded']:<5} {name}")
     for row in report["disagreements"]:
