@@ -639,7 +639,7 @@ async function comparePage(main, a, b) {
       el('table', {id: 'comparelevels'}, el('thead', {}, el('tr', {}, ['Level', 'Shared problems', 'Both right', 'Only A right', 'Only B right']
         .map((h) => el('th', {text: h})))), el('tbody', {}, c.by_level.map((l) => el('tr', {}, el('td', {text: l.level === null ? '–' : l.level}),
         el('td', {class: 'num', text: l.problems}), el('td', {class: 'num', text: l.both}), el('td', {class: 'num', text: l.only_a}),
-        el('td', {class: 'num', text: l.only_b})))))));
+        el('td', {class: 'num', text: l.only_b}))))));
     where.textContent = c.total ? `${offset + 1}–${offset + c.data.length} of ${c.total}` : 'no problems';
     prev.disabled = offset === 0;
     next.disabled = offset + c.data.length >= c.total;
