@@ -41,6 +41,11 @@ function append(node, kids) {
   }
 }
 
+function put(node, ...kids) {  // replaceChildren that skips null and false (the DOM's would write "null")
+  node.textContent = '';
+  append(node, kids);
+}
+
 function fmt(value, digits) {
   if (value === null || value === undefined) return '–';
   if (typeof value !== 'number') return String(value);
@@ -84,7 +89,7 @@ async function api(path, options) {
 }
 
 function showError(where, error) {
-  where.replaceChildren(el('p', {class: 'error', role: 'alert', text: String(error.message || error)}));
+  put(where, el('p', {class: 'error', role: 'alert', text: String(error.message || error)}));
 }
 
 function repeat(fn, ms) {
@@ -109,7 +114,7 @@ async function route() {
   hideTip();
   const hash = location.hash || '#/jobs';
   const main = document.getElementById('main');
-  main.replaceChildren(el('p', {class: 'muted', text: 'Loading…'}));
+  put(main, el('p', {class: 'muted', text: 'Loading…'}));
   document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('current', hash.startsWith('#/' + a.dataset.page)));
   for (const [pattern, view] of ROUTES) {
     const match = hash.match(pattern);
@@ -118,7 +123,7 @@ async function route() {
       return;
     }
   }
-  main.replaceChildren(el('p', {text: 'No such page. '}, el('a', {href: '#/jobs', text: 'Jobs'})));
+  put(main, el('p', {text: 'No such page. '}, el('a', {href: '#/jobs', text: 'Jobs'})));
 }
 
 function keyForm() {
@@ -143,7 +148,7 @@ async function jobsPage(main) {
   const table = el('div');
   const form = jobForm(strategies, () => refresh());
   const compare = el('button', {type: 'button', id: 'compare', text: 'Compare the two ticked jobs', disabled: true});
-  main.replaceChildren(el('h1', {text: 'Jobs'}), el('h2', {text: 'Submit a job'}), form,
+  put(main, el('h1', {text: 'Jobs'}), el('h2', {text: 'Submit a job'}), form,
     el('h2', {text: 'Your jobs'}), el('div', {class: 'row'}, compare), table);
   const ticked = new Set();
   compare.addEventListener('click', () => {
@@ -158,9 +163,9 @@ async function jobsPage(main) {
         stats[job.id] = await api(`/v1/jobs/${encodeURIComponent(job.id)}/stats`);
       }
     }
-    table.replaceChildren(jobsTable(jobs, stats, ticked, () => { compare.disabled = ticked.size !== 2; }, refresh));
+    put(table, jobsTable(jobs, stats, ticked, () => { compare.disabled = ticked.size !== 2; }, refresh));
   }
-  table.replaceChildren(jobsTable(listing.data, stats, ticked, () => {}, refresh));
+  put(table, jobsTable(listing.data, stats, ticked, () => {}, refresh));
   await refresh();
   repeat(() => refresh().catch((e) => showError(table, e)), 1500);
 }
@@ -248,14 +253,14 @@ async function jobPage(main, id) {
   if (job.kind === 'sweep') return sweepPage(main, job);
   const head = el('div');
   const body = el('div');
-  main.replaceChildren(el('h1', {text: 'Job ' + job.id}), head, body);
+  put(main, el('h1', {text: 'Job ' + job.id}), head, body);
   let shown = null;
   async function refresh() {
     const [now, stats] = await Promise.all([api(`/v1/jobs/${encodeURIComponent(id)}`), api(`/v1/jobs/${encodeURIComponent(id)}/stats`)]);
-    head.replaceChildren(jobHeader(now, stats));
+    put(head, jobHeader(now, stats));
     if (shown !== now.status || now.status === 'running') {
       shown = now.status;
-      body.replaceChildren(...await jobBody(now, stats));
+      put(body, ...await jobBody(now, stats));
     }
   }
   await refresh();
@@ -345,7 +350,7 @@ function problemTable(job, stats) {
     where.textContent = page.total ? `${offset + 1}–${offset + page.data.length} of ${page.total}` : 'no problems match';
     prev.disabled = offset === 0;
     next.disabled = offset + page.data.length >= page.total;
-    body.replaceChildren(...page.data.map((r) => el('tr', {}, el('td', {}, problemLink(job, r.problem_id)),
+    put(body, ...page.data.map((r) => el('tr', {}, el('td', {}, problemLink(job, r.problem_id)),
       el('td', {text: r.level === null ? '–' : r.level}), el('td', {}, verdictBadge(r.status, r.correct)),
       el('td', {class: 'text-cell', text: r.answer === null ? '–' : r.answer}), el('td', {text: r.reference === null ? '–' : r.reference}),
       el('td', {class: 'num', text: r.candidates}), el('td', {class: 'num', text: fmt(r.generated_tokens)}),
@@ -364,7 +369,7 @@ function problemTable(job, stats) {
 
 async function problemPage(main, id, pid) {
   const p = await api(`/v1/jobs/${encodeURIComponent(id)}/problems/${encodeURIComponent(pid)}`);
-  main.replaceChildren(el('h1', {text: 'Problem ' + p.problem_id}),
+  put(main, el('h1', {text: 'Problem ' + p.problem_id}),
     el('p', {}, el('a', {href: '#/job/' + encodeURIComponent(id), text: '← job ' + id})),
     problemDetail(p));
 }
@@ -492,19 +497,19 @@ function colourOf(name) {
 async function sweepPage(main, job) {
   const head = el('div');
   const body = el('div');
-  main.replaceChildren(el('h1', {text: 'Sweep ' + job.id}), head, body);
+  put(main, el('h1', {text: 'Sweep ' + job.id}), head, body);
   let drawn = false;
   async function refresh() {
     const now = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
-    head.replaceChildren(el('p', {}, 'Status: ', el('strong', {id: 'status', text: now.status}), ' · ',
+    put(head, el('p', {}, 'Status: ', el('strong', {id: 'status', text: now.status}), ' · ',
       el('progress', {max: now.progress.total || 1, value: now.progress.done}), ` ${now.progress.done}/${now.progress.total} runs · `,
       `strategies ${(now.config.strategies || []).join(', ')}, budgets ${(now.config.budgets || []).join(', ')}`),
       now.error ? el('p', {class: 'error', text: now.error}) : null, el('p', {}, el('a', {href: '#/jobs', text: '← all jobs'})));
     if (now.status === 'succeeded' && !drawn) {
       drawn = true;
       const summary = await api(`/v1/jobs/${encodeURIComponent(job.id)}/artifacts/summary.json`);
-      body.replaceChildren(sweepView(summary));
-    } else if (!drawn) body.replaceChildren(el('p', {class: 'muted', text: 'The curves are drawn when the sweep has finished.'}));
+      put(body, sweepView(summary));
+    } else if (!drawn) put(body, el('p', {class: 'muted', text: 'The curves are drawn when the sweep has finished.'}));
   }
   await refresh();
   repeat(() => { if (!drawn) refresh().catch((e) => showError(head, e)); }, 1500);
@@ -526,7 +531,7 @@ function sweepView(summary) {
   const panels = [['all', 'all problems'], ...levels.map((l) => [l, 'level ' + l])];
   function draw() {
     const shown = rows.filter((r) => on.models.has(r.model) && on.strategies.has(r.strategy));
-    charts.replaceChildren(...['mean_generated_tokens', 'mean_flops'].flatMap((field) => panels.map(([level, title]) =>
+    put(charts, ...['mean_generated_tokens', 'mean_flops'].flatMap((field) => panels.map(([level, title]) =>
       curveChart(shown, models, field, level, `${title}: accuracy vs ${field === 'mean_flops' ? 'FLOPs' : 'generated tokens'} per problem`))));
   }
   draw();
@@ -582,8 +587,12 @@ function curveChart(rows, models, field, level, title) {
   for (const v of [0, 0.25, 0.5, 0.75, 1]) {
     chart.append(svg('line', {x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: '#eee'}), svg('text', {x: 6, y: sy(v) + 4, text: pct(v).replace('.0', '')}));
   }
-  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
-    chart.append(svg('line', {x1: sx(10 ** e), x2: sx(10 ** e), y1: T, y2: H - B, stroke: '#eee'}), svg('text', {x: sx(10 ** e) - 10, y: H - B + 14, text: '1e' + e}));
+  const decades = [];
+  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) decades.push(10 ** e);
+  const ticks = decades.length >= 2 ? decades : [0.1, 0.5, 0.9].map((f) => 10 ** (x0 + f * (x1 - x0)));
+  for (const t of ticks) {
+    chart.append(svg('line', {x1: sx(t), x2: sx(t), y1: T, y2: H - B, stroke: '#eee'}),
+      svg('text', {x: sx(t) - 12, y: H - B + 14, text: t >= 1e4 ? t.toExponential(1) : fmt(Math.round(t * 10) / 10, 1)}));
   }
   chart.append(svg('text', {x: L, y: H - 8, text: field === 'mean_flops' ? 'FLOPs per problem (log)' : 'generated tokens per problem (log)'}));
   const front = frontierOf(points);
@@ -627,7 +636,7 @@ async function comparePage(main, a, b) {
   const prev = el('button', {type: 'button', text: '← previous'}), next = el('button', {type: 'button', text: 'next →'});
   const where = el('span', {class: 'muted', role: 'status'});
   const head = el('div'), body = el('tbody'), side = el('div', {id: 'side'});
-  main.replaceChildren(el('h1', {text: 'Compare two jobs'}), head, el('h2', {text: 'Problems'}),
+  put(main, el('h1', {text: 'Compare two jobs'}), head, el('h2', {text: 'Problems'}),
     el('div', {class: 'row'}, only, prev, next, where), el('table', {id: 'compare'}, el('thead', {}, el('tr', {},
       ['Problem', 'Level', 'Reference', 'A', 'A answer', 'B', 'B answer', ''].map((h) => el('th', {text: h})))), body), side);
   let offset = 0;
@@ -635,7 +644,7 @@ async function comparePage(main, a, b) {
     const query = new URLSearchParams({only: only.value, offset: String(offset), limit: String(PAGE)});
     const c = await api(`/v1/jobs/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}?${query}`);
     const desc = (j) => `${j.id}: ${j.config.strategy} ${JSON.stringify(j.config.strategy_options || {})} (${j.status})`;
-    head.replaceChildren(el('p', {text: 'A = ' + desc(c.a)}), el('p', {text: 'B = ' + desc(c.b)}),
+    put(head, el('p', {text: 'A = ' + desc(c.a)}), el('p', {text: 'B = ' + desc(c.b)}),
       el('table', {id: 'comparelevels'}, el('thead', {}, el('tr', {}, ['Level', 'Shared problems', 'Both right', 'Only A right', 'Only B right']
         .map((h) => el('th', {text: h})))), el('tbody', {}, c.by_level.map((l) => el('tr', {}, el('td', {text: l.level === null ? '–' : l.level}),
         el('td', {class: 'num', text: l.problems}), el('td', {class: 'num', text: l.both}), el('td', {class: 'num', text: l.only_a}),
@@ -643,7 +652,7 @@ async function comparePage(main, a, b) {
     where.textContent = c.total ? `${offset + 1}–${offset + c.data.length} of ${c.total}` : 'no problems';
     prev.disabled = offset === 0;
     next.disabled = offset + c.data.length >= c.total;
-    body.replaceChildren(...c.data.map((r) => {
+    put(body, ...c.data.map((r) => {
       const open = el('button', {type: 'button', text: 'side by side'});
       open.addEventListener('click', () => sideBySide(side, a, b, r.problem_id));
       return el('tr', {}, el('td', {text: r.problem_id}), el('td', {text: r.level === null ? '–' : r.level}), el('td', {text: r.reference === null ? '–' : r.reference}),
@@ -659,7 +668,7 @@ async function comparePage(main, a, b) {
 
 async function sideBySide(side, a, b, pid) {
   const [pa, pb] = await Promise.all([a, b].map((id) => api(`/v1/jobs/${encodeURIComponent(id)}/problems/${encodeURIComponent(pid)}`)));
-  side.replaceChildren(el('h2', {text: 'Problem ' + pid}), el('pre', {text: pa.prompt || ''}),
+  put(side, el('h2', {text: 'Problem ' + pid}), el('pre', {text: pa.prompt || ''}),
     el('div', {class: 'side'}, ...[['A', pa], ['B', pb]].map(([name, p]) => el('div', {}, el('h2', {}, `${name}: `, verdictBadge(p.status, p.correct),
       ` answer ${p.answer === null ? '–' : p.answer}`), candidateCards(p.candidates, p.chosen)))));
   side.scrollIntoView();
@@ -681,7 +690,7 @@ async function playground(main) {
   const out = el('div', {id: 'output'});
   const fields = {};
   function showOptions() {
-    options.replaceChildren();
+    put(options);
     Object.keys(fields).forEach((k) => delete fields[k]);
     const spec = strategies.strategies[strategy.value] || {};
     for (const name of ['n', 'width', 'prm', 'value', 'scorer', 'weighted', 'max_steps', 'step_tokens', 'temperature']) {
@@ -702,7 +711,7 @@ async function playground(main) {
   const form = el('form', {class: 'grid', id: 'playform'}, el('label', {class: 'wide'}, 'Question', question),
     el('label', {}, 'Model', model), el('label', {}, 'Strategy', strategy), el('label', {}, 'Budget: samples', samples),
     el('label', {}, 'max_tokens', maxTokens), el('div', {class: 'wide'}, options), el('div', {class: 'row'}, run, stop));
-  main.replaceChildren(el('h1', {text: 'Playground'}), form, out);
+  put(main, el('h1', {text: 'Playground'}), form, out);
   let controller = null;
   stop.addEventListener('click', () => controller && controller.abort());
   form.addEventListener('submit', async (event) => {
@@ -728,7 +737,7 @@ async function streamRun(body, out, signal) {
   const counters = el('p', {id: 'live', role: 'status', text: 'starting…'});
   const log = el('div', {class: 'log', id: 'events'});
   const answer = el('div', {id: 'answer'});
-  out.replaceChildren(el('h2', {text: 'Live'}), counters, log, answer);
+  put(out, el('h2', {text: 'Live'}), counters, log, answer);
   const response = await fetch('/v1/chat/completions', {method: 'POST', headers: headers(true), body: JSON.stringify(body), signal});
   if (!response.ok) {
     const data = await response.json().catch(() => null);
@@ -767,7 +776,7 @@ async function streamRun(body, out, signal) {
   const info = finals[0] || {};
   const c = info.cost || {};
   const detail = info.detail || {candidates: [], trace: []};
-  answer.replaceChildren(el('h2', {text: 'Answer'}),
+  put(answer, el('h2', {text: 'Answer'}),
     el('dl', {class: 'kv'}, el('dt', {text: 'chosen answer'}), el('dd', {id: 'chosen', class: 'answer', text: info.answer === null || info.answer === undefined ? '–' : info.answer}),
       el('dt', {text: 'strategy'}), el('dd', {text: `${info.strategy} (stopped: ${info.stop_reason})`}),
       el('dt', {text: 'cost'}), el('dd', {id: 'cost', text: `${fmt(c.prompt_tokens)} prompt tokens (${fmt(c.cached_prompt_tokens)} cached), ` +
