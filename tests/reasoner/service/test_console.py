@@ -69,9 +69,12 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def page(browser, console):
     """The browser on the console with KEY_A entered in the key box; afterwards, no console errors."""
+    browser.execute_script("sessionStorage.clear()") if browser.current_url.startswith(console.url) else None
     browser.get(f"{console.url}/ui#/jobs")
-    browser.get_log("browser")  # start each test with an empty log
+    wait(browser, found("[role=alert]"))  # without a key, the page asks for one (the API answered 401)
     enter_key(browser, KEY_A)
+    wait(browser, found("#jobform"))
+    browser.get_log("browser")  # start each test with an empty log: the 401s before the key was entered
     yield browser
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
