@@ -40,6 +40,7 @@ def console(engine, verifiers, tiny_checkpoint, tmp_path_factory):
     keys = write_keys(folder / "keys.txt", (KEY_A, KEY_B))
     port, model = free_port(), str(tiny_checkpoint)
     config = ServiceConfig(models=(model,), port=port, keys_file=keys, db=folder / "service.db", plugins=PLUGINS,
+                           job_concurrency=1,  # one problem at a time: a job's progress bar moves step by step
                            limits=Limits(max_n=8, max_samples=16, max_tokens=256, max_jobs_per_key=4))
     state = build_state(config, generators={model: engine}, verifiers=verifiers)
     with serving(create_app(state), port):
@@ -90,9 +91,12 @@ def enter_key(browser, key: str) -> None:
 
 
 def wait(browser, condition, timeout_s: float = 180.0):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout_s, poll_frequency=0.1).until(condition)
+    # the pages redraw as they poll, so an element found a moment ago may be gone: look again
+    return WebDriverWait(browser, timeout_s, poll_frequency=0.1,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def shot(browser, name: str) -> Path:
@@ -161,13 +165,15 @@ def test_a_job_submitted_from_the_form_shows_live_progress_and_its_accuracy(page
 
     page.get(f"{console.url}/ui#/jobs")
     form = wait(page, found("#jobform"))[0]
+    with console.http() as http:
+        before = {job["id"] for job in http.get("/v1/jobs").json()["data"]}
     Select(form.find_element(By.NAME, "strategy")).select_by_value("slow")  # 0.3 s a problem: progress is seen
     limit = form.find_element(By.NAME, "limit")
     limit.clear()
-    limit.send_keys("6")
+    limit.send_keys("8")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    row = wait(page, found("#jobs tbody tr"))[0]
-    job_id = row.get_attribute("data-job")
+    job_id = wait(page, lambda d: next((r.get_attribute("data-job") for r in d.find_elements(
+        By.CSS_SELECTOR, "#jobs tbody tr") if r.get_attribute("data-job") not in before), None))
     seen = set()
 
     def finished(driver):
@@ -178,15 +184,15 @@ def test_a_job_submitted_from_the_form_shows_live_progress_and_its_accuracy(page
         return rows[0].get_attribute("data-status") == "succeeded"
 
     wait(page, finished)
-    assert len(seen - {0, 6}) >= 1, f"the bar never showed a partial count: {sorted(seen)}"
+    assert len(seen - {0, 8}) >= 1, f"the bar never showed a partial count: {sorted(seen)}"
     shot(page, "jobs")
     page.find_element(By.LINK_TEXT, job_id).click()
     table = wait(page, found("#accuracy tbody tr"))[0].find_element(By.XPATH, "..")
     last = table.find_elements(By.TAG_NAME, "tr")[-1].text
     with console.http() as http:
         stats = http.get(f"/v1/jobs/{job_id}/stats").json()
-    assert last.startswith("all 6 ") and f"{100 * stats['overall']['accuracy']:.1f}%" in last
-    wait(page, found("#problems tbody tr", 6))
+    assert last.startswith("all 8 ") and f"{100 * stats['overall']['accuracy']:.1f}%" in last
+    wait(page, found("#problems tbody tr", 8))
     shot(page, "job")
 
 
@@ -303,3 +309,44 @@ def test_the_console_works_without_keys_on_loopback(browser, make_server):
         assert "No jobs yet" in browser.find_element(By.ID, "main").text
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def big_job(console, problems: int = 5000) -> str:
+    """A finished solve job of KEY_A's with `problems` records, written straight into the server's SQLite file
+    the way `JobRecords` writes them (a real job of this size would take the tiny engine an hour here)."""
+    from reasoner.service.keys import KeyRing
+    from reasoner.service.store import ServiceDB
+
+    owner = KeyRing.from_file(console.keys_file).owner(f"Bearer {KEY_A}")
+    db = ServiceDB(console.db)
+    job_id = f"job-big-{problems}"
+    config = {"dataset": "arith", "strategy": "cot", "strategy_options": {}, "model": console.model}
+    db.create_job(job_id, owner, json.dumps(config), "hash", json.dumps(
+        [{"id": f"p{i:05d}", "prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(problems)]), problems)
+    for i in range(problems):
+        right = i % 3 == 0
+        db.add_record(job_id, f"p{i:05d}", json.dumps({
+            "problem_id": f"p{i:05d}", "config_hash": "hash", "strategy": "cot", "level": 1 + i % 5,
+            "answer": str(i + 1 if right else i), "reference": str(i + 1), "status": "correct" if right else "incorrect",
+            "score": 1.0 if right else 0.0, "correct": right, "detail": None, "stop_reason": "done", "error": None,
+            "cost": {"generated_tokens": i % 97, "wall_seconds": (i % 89) / 10, "flops": 1e6 * (i % 97)}, "chosen": 0,
+            "candidates": [{"text": f"\\boxed{{{i + 1 if right else i}}}", "num_tokens": 3, "finish_reason": "stop"}]}))
+    db.set_status(job_id, "succeeded", summary={"problems": problems})
+    db.close()
+    return job_id
+
+
+def test_a_5000_problem_job_opens_one_page_at_a_time(page, console):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    job_id = big_job(console)
+    page.get(f"{console.url}/ui#/job/{job_id}")
+    wait(page, found("#problems tbody tr", 50))
+    assert len(page.find_elements(By.CSS_SELECTOR, "#problems tbody tr")) == 50
+    assert page.find_element(By.CSS_SELECTOR, "#accuracy tbody tr:last-child").text.startswith("all 5000 1667 0 33.3%")
+    Select(page.find_element(By.CSS_SELECTOR, "select[aria-label=verdict]")).select_by_value("right")
+    wait(page, lambda d: "1–50 of 1667" in d.find_element(By.ID, "main").text)
+    page.find_element(By.XPATH, "//button[text()='next →']").click()
+    wait(page, lambda d: "51–100 of 1667" in d.find_element(By.ID, "main").text)
+    assert all(row.text.split()[2] == "correct" for row in page.find_elements(By.CSS_SELECTOR, "#problems tbody tr"))
