@@ -31,6 +31,7 @@ FILTER_SCRIPT = """// Filters the report's problem table by verdict and level (n
 'use strict';
 document.addEventListener('DOMContentLoaded', () => {
   const verdict = document.getElementById('verdict'), level = document.getElementById('level');
+  if (!verdict) return;  // a problem page: nothing to filter
   const rows = [...document.querySelectorAll('#problems tbody tr')], count = document.getElementById('count');
   const apply = () => {
     let shown = 0;

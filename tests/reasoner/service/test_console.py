@@ -350,3 +350,23 @@ def test_a_5000_problem_job_opens_one_page_at_a_time(page, console):
     page.find_element(By.XPATH, "//button[text()='next →']").click()
     wait(page, lambda d: "51–100 of 1667" in d.find_element(By.ID, "main").text)
     assert all(row.text.split()[2] == "correct" for row in page.find_elements(By.CSS_SELECTOR, "#problems tbody tr"))
+
+
+def test_the_static_report_opens_from_disk_without_errors(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from reasoner.cli import main
+    from tests.reasoner.service.test_report_html import results_file
+
+    assert main(["report", str(results_file(tmp_path / "results.jsonl")), "--html", str(tmp_path / "site")]) == 0
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+    wait(browser, lambda d: d.find_element(By.ID, "count").text == "2 of 2 problems")  # its script ran
+    Select(browser.find_element(By.ID, "level")).select_by_value("2")
+    assert browser.find_element(By.ID, "count").text == "1 of 2 problems"
+    shot(browser, "report")
+    browser.find_element(By.LINK_TEXT, "arith-test-00001").click()
+    card = wait(browser, found("#candidates .candidate"))[0]
+    assert XSS in card.text and browser.execute_script("return window.__pwned === undefined")
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
