@@ -49,7 +49,8 @@ def wilson(correct: int, total: int) -> tuple[float, float]:
     p = correct / total
     centre = (p + Z95 ** 2 / (2 * total)) / (1 + Z95 ** 2 / total)
     half = Z95 * math.sqrt(p * (1 - p) / total + Z95 ** 2 / (4 * total ** 2)) / (1 + Z95 ** 2 / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if correct == 0 else max(0.0, centre - half)  # exact ends: no rounding error past the data
+    return low, 1.0 if correct == total else min(1.0, centre + half)
 
 
 def read_routes(db: ServiceDB, jobs: JobManager, caller, verifiers) -> APIRouter:
