@@ -218,25 +218,29 @@ def test_a_sweep_page_draws_its_curves_and_frontier(page, console):
     from selenium.webdriver import ActionChains
     from selenium.webdriver.common.by import By
 
-    job = api_job(console, {"dataset": "arith", "limit": 3, "sweep": {"strategies": ["self_consistency"],
-                                                                      "budgets": [1, 2, 4], "max_tokens": 24}})
+    job = api_job(console, {"dataset": "arith", "limit": 3, "sweep": {
+        "strategies": ["self_consistency", "best_of_n"], "budgets": [1, 2, 4], "max_tokens": 24}})
     assert job["status"] == "succeeded", job
     with console.http() as http:
         rows = http.get(f"/v1/jobs/{job['id']}/artifacts/summary.json").json()["rows"]
     page.get(f"{console.url}/ui#/job/{job['id']}")
     wait(page, found("#curves svg.chart"))
+    shot(page, "sweep")
     for field in ("mean_generated_tokens", "mean_flops"):
         chart = page.find_element(By.CSS_SELECTOR, f"#curves svg[data-field={field}][data-level=all]")
-        drawn = [r for r in rows if r[field] > 0]
-        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.pt")) == len(drawn)
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.pt")) == len([r for r in rows if r[field] > 0])
         assert chart.find_elements(By.CSS_SELECTOR, "path.frontier")
+        assert {line.get_attribute("data-series").split()[-1] for line in chart.find_elements(By.CSS_SELECTOR,
+                "polyline.series")} == {"self_consistency", "best_of_n"}
     point = page.find_element(By.CSS_SELECTOR, "#curves svg[data-field=mean_flops][data-level=all] circle.pt")
     ActionChains(page).move_to_element(point).perform()
     tip = wait(page, lambda d: d.find_element(By.ID, "tip").is_displayed() and d.find_element(By.ID, "tip"))
     assert "accuracy" in tip.text and "FLOPs per problem" in tip.text
-    shot(page, "sweep")
-    page.find_element(By.CSS_SELECTOR, "input[data-toggle=self_consistency]").click()  # toggle the strategy off
-    wait(page, lambda d: not d.find_elements(By.CSS_SELECTOR, "#curves circle.pt"))
+    shot(page, "sweep-hover")
+    page.find_element(By.CSS_SELECTOR, "input[data-toggle=self_consistency]").click()  # toggle a strategy off
+    chart = "#curves svg[data-field=mean_generated_tokens][data-level=all]"
+    wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{chart} circle.pt")) ==
+         len([r for r in rows if r["strategy"] == "best_of_n" and r["mean_generated_tokens"] > 0]))
 
 
 def test_a_search_problem_shows_its_tree(page, console):

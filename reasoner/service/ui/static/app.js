@@ -531,7 +531,7 @@ function sweepView(summary) {
   const panels = [['all', 'all problems'], ...levels.map((l) => [l, 'level ' + l])];
   function draw() {
     const shown = rows.filter((r) => on.models.has(r.model) && on.strategies.has(r.strategy));
-    put(charts, ...['mean_generated_tokens', 'mean_flops'].flatMap((field) => panels.map(([level, title]) =>
+    put(charts, ...panels.flatMap(([level, title]) => ['mean_generated_tokens', 'mean_flops'].map((field) =>
       curveChart(shown, models, field, level, `${title}: accuracy vs ${field === 'mean_flops' ? 'FLOPs' : 'generated tokens'} per problem`))));
   }
   draw();
@@ -563,7 +563,7 @@ function frontierOf(points) {
 }
 
 function curveChart(rows, models, field, level, title) {
-  const W = 420, H = 280, L = 48, R = 12, T = 26, B = 40;
+  const W = 600, H = 280, L = 48, R = 12, T = 26, B = 40;
   const stat = (r) => (level === 'all' ? r : (r.by_level || {})[level]);
   const series = new Map();
   for (const r of rows) {
