@@ -156,6 +156,7 @@ async function jobsPage(main) {
     location.hash = `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
   });
   const stats = {};
+  let last = null;
   async function refresh() {
     const jobs = (await api('/v1/jobs')).data;
     for (const job of jobs) {
@@ -163,6 +164,9 @@ async function jobsPage(main) {
         stats[job.id] = await api(`/v1/jobs/${encodeURIComponent(job.id)}/stats`);
       }
     }
+    const now = JSON.stringify([jobs, jobs.map((job) => stats[job.id])]);
+    if (now === last) return;  // unchanged: keep the table (and the keyboard focus in it) as it is
+    last = now;
     put(table, jobsTable(jobs, stats, ticked, () => { compare.disabled = ticked.size !== 2; }, refresh));
   }
   put(table, jobsTable(listing.data, stats, ticked, () => {}, refresh));
@@ -574,7 +578,7 @@ function curveChart(rows, models, field, level, title) {
     series.get(key).push({x: s[field], y: s.accuracy, low: s.ci_low, high: s.ci_high, row: r, n: s.problems});
   }
   const points = [...series.values()].flat();
-  const chart = svg('svg', {class: 'chart', width: W, height: H, role: 'img', 'aria-label': title, 'data-field': field, 'data-level': level});
+  const chart = svg('svg', {class: 'chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, 'data-field': field, 'data-level': level});
   chart.append(svg('text', {x: L, y: 16, text: title}));
   if (!points.length) { chart.append(svg('text', {x: W / 2 - 40, y: H / 2, text: 'nothing recorded'})); return chart; }
   const xs = points.map((p) => Math.log10(p.x));
