@@ -587,9 +587,14 @@ function curveChart(rows, models, field, level, title) {
   const pad = (x1 - x0) * 0.06;
   x0 -= pad; x1 += pad;
   const sx = (v) => L + (Math.log10(v) - x0) / (x1 - x0) * (W - L - R);
-  const sy = (v) => T + (1 - v) * (H - T - B);
-  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-    chart.append(svg('line', {x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: '#eee'}), svg('text', {x: 6, y: sy(v) + 4, text: pct(v).replace('.0', '')}));
+  // accuracy range: the intervals' span rounded out to 5 points, as `reasoner report --plots` draws it
+  let y0 = Math.max(0, Math.floor((Math.min(...points.map((p) => p.low)) - 0.02) * 20) / 20);
+  let y1 = Math.min(1, Math.ceil((Math.max(...points.map((p) => p.high)) + 0.02) * 20) / 20);
+  if (y1 - y0 < 0.1) { y1 = Math.min(1, y0 + 0.1); y0 = y1 - 0.1; }
+  const sy = (v) => T + (y1 - v) / (y1 - y0) * (H - T - B);
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + (y1 - y0) * i / 4;
+    chart.append(svg('line', {x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: '#eee'}), svg('text', {x: 6, y: sy(v) + 4, text: pct(v)}));
   }
   const decades = [];
   for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) decades.push(10 ** e);
