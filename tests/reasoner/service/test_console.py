@@ -374,3 +374,22 @@ def test_the_static_report_opens_from_disk_without_errors(browser, tmp_path):
     assert XSS in card.text and browser.execute_script("return window.__pwned === undefined")
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_the_playground_draws_a_search_tree(page, console):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    page.get(f"{console.url}/ui#/playground")
+    wait(page, found("#strategy"))
+    Select(page.find_element(By.ID, "strategy")).select_by_value("beam_search")
+    for name, value in (("n", "4"), ("width", "2"), ("max_steps", "3"), ("step_tokens", "8")):
+        box = page.find_element(By.CSS_SELECTOR, f"[data-option={name}]")
+        box.clear()
+        box.send_keys(value)
+    assert page.find_element(By.CSS_SELECTOR, "[data-option=value]").get_attribute("value") == "logprob"
+    page.find_element(By.ID, "run").click()
+    nodes = wait(page, found("#tree circle.node", 2))
+    assert page.find_elements(By.CSS_SELECTOR, "#tree circle.node.chosen") and len(nodes) >= 2
+    assert "tree" in page.find_element(By.ID, "events").text  # the search's tree event came through the stream
+    shot(page, "playground-search")

@@ -733,7 +733,9 @@ async function playground(main) {
     }
     if (samples.value) reasoner.budget = {samples: Number(samples.value)};
     const body = {model: model.value, messages: [{role: 'user', content: question.value}], stream: true,
-      stream_options: {include_usage: true}, max_tokens: Number(maxTokens.value) || undefined, reasoner};
+      stream_options: {include_usage: true}, reasoner};
+    const takesCap = strategy.value === 'none' || 'max_tokens' in (strategies.strategies[strategy.value] || {});
+    if (takesCap && maxTokens.value) body.max_tokens = Number(maxTokens.value);  // search strategies cap steps instead
     controller = new AbortController();
     run.disabled = true; stop.disabled = false;
     try { await streamRun(body, out, controller.signal); } catch (e) { if (e.name !== 'AbortError') out.append(el('p', {class: 'error', role: 'alert', text: e.message})); }
