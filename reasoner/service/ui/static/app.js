@@ -702,6 +702,7 @@ async function playground(main) {
     put(options);
     Object.keys(fields).forEach((k) => delete fields[k]);
     const spec = strategies.strategies[strategy.value] || {};
+    maxTokens.disabled = strategy.value !== 'none' && !('max_tokens' in spec);  // search strategies cap steps
     for (const name of ['n', 'width', 'prm', 'value', 'scorer', 'weighted', 'max_steps', 'step_tokens', 'temperature']) {
       if (!(name in spec)) continue;
       const f = spec[name];
