@@ -217,7 +217,9 @@ def test_a_problem_view_shows_its_candidates_and_votes(page, console):
     assert [words(c.find_element(By.CLASS_NAME, "text").text) for c in cards] == \
         [words(c["text"]) for c in view["candidates"]]
     assert words(page.find_element(By.CSS_SELECTOR, "pre.prompt").text) == words(view["prompt"])
-    assert page.find_elements(By.CSS_SELECTOR, "#votes tbody tr")
+    vote = next(event for event in view["trace"] if event["kind"] == "vote")
+    assert page.find_elements(By.ID, "votes")  # one row per answer group (none when no candidate answered)
+    assert len(page.find_elements(By.CSS_SELECTOR, "#votes tbody tr")) == len(vote["data"]["groups"])
     shot(page, "problem")
 
 

@@ -414,7 +414,8 @@ function traceView(trace, candidates) {
   for (const event of trace || []) {
     if (event.kind === 'vote') {
       const groups = Object.entries(event.data.groups || {});
-      parts.push(el('div', {}, el('h2', {text: 'Votes'}), el('table', {id: 'votes'}, el('thead', {}, el('tr', {}, el('th', {text: 'group'}),
+      parts.push(el('div', {}, el('h2', {text: 'Votes'}), groups.length ? null : el('p', {class: 'muted', text: 'No candidate gave an answer to vote on.'}),
+        el('table', {id: 'votes'}, el('thead', {}, el('tr', {}, el('th', {text: 'group'}),
         el('th', {text: 'answer'}), el('th', {class: 'num', text: 'votes'}), el('th', {class: 'num', text: 'weight'}))),
         el('tbody', {}, groups.map(([label, members]) => {
           const first = Array.isArray(members) ? members[0] : null;
