@@ -276,7 +276,7 @@ function jobHeader(job, stats) {
   return el('div', {},
     el('p', {}, 'Status: ', el('strong', {class: 'status', id: 'status', text: job.status}), ' · ',
       el('progress', {max: job.progress.total || 1, value: job.progress.done}), ` ${job.progress.done}/${job.progress.total} problems · `,
-      `${c.strategy} ${JSON.stringify(c.strategy_options || {})} on ${c.dataset} · model ${c.model}`),
+      `${c.strategy} ${JSON.stringify(c.strategy_options || {})} on ${c.dataset} · model ${shortName(c.model)}`),
     job.error ? el('p', {class: 'error', text: job.error}) : null,
     el('p', {}, el('a', {href: '#/jobs', text: '← all jobs'})));
 }
