@@ -183,6 +183,8 @@ def _add_report(commands) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--plots", action="store_true",
                    help="sweep folders: draw curve.png and by_level.png again from summary.json")
+    p.add_argument("--html", type=Path, metavar="OUT",
+                   help="also write the web console's job and problem views as a static folder OUT/")
     p.set_defaults(run=run_report)
 
 
@@ -195,6 +197,8 @@ def run_report(args: argparse.Namespace) -> int:
         from reasoner.cli_sweep import report_sweep
 
         return report_sweep(args.results, plots=args.plots, as_json=args.json)
+    if args.html is not None and args.html.is_file():
+        raise OptionError(f"--html: {args.html} is a file, not a folder")
     if args.plots:
         raise OptionError(f"--plots: redraws a sweep folder's figures; {args.results} is not a folder")
     if not args.results.is_file():
@@ -212,7 +216,20 @@ def run_report(args: argparse.Namespace) -> int:
     report = summary.report()
     report["strategy"] = ",".join(sorted(strategies))
     print_summary(report, as_json=args.json)
+    if args.html is not None:
+        _write_html_report(args.results, args.html)
     return 0
+
+
+def _write_html_report(results: Path, out: Path) -> None:
+    """The console's job and problem views of `results` as static pages in `out`."""
+    from reasoner.jobs import iter_records
+    from reasoner.service.ui.report import write_report
+    from reasoner.verifiers import VerifierSet
+
+    with VerifierSet() as verifiers:
+        index = write_report(iter_records(results), out, verifiers, title=f"Results of {results.name}")
+    print(f"wrote {index}", file=sys.stderr)
 
 
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -10,7 +10,8 @@ are OpenAI's shape (`reasoner.service.http_errors`).
 
 Routes: `/health` (says only ok), `/metrics` (admin), `/openapi.json` (the
 request schemas, for clients and the fuzzer), `/v1/models`,
-`/v1/chat/completions`, and the jobs API (`reasoner.service.job_routes`).
+`/v1/chat/completions`, the jobs API (`reasoner.service.job_routes`), the console's read endpoints
+(`reasoner.service.read_routes`) and the web console at `/ui` (`reasoner.service.ui`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from reasoner.service.config import ServiceConfig
 from reasoner.service.guard import RequestGuard, parse_json
 from reasoner.service.http_errors import incident, install
 from reasoner.service.job_routes import job_routes
+from reasoner.service.read_routes import read_routes
+from reasoner.service.ui import ui_routes
 from reasoner.service.job_manager import JobManager
 from reasoner.service.keys import Caller, KeyRing
 from reasoner.service.limiter import KeyLimiter
@@ -121,6 +124,8 @@ def create_app(state: ServiceState) -> FastAPI:
 
     app.include_router(_openai_routes(state, metrics, limiter, caller))
     app.include_router(job_routes(state.db, jobs, limiter, caller))
+    app.include_router(read_routes(state.db, jobs, caller, state.verifiers))
+    app.include_router(ui_routes())
     publish_schema(app)
     return app
 

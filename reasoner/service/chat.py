@@ -109,6 +109,10 @@ class ChatPlan:
     seed: int | None
     stop: tuple[str, ...]
     include_usage: bool = False
+    detail: bool = False
+    """Each choice's `reasoner` field carries its candidates, votes, scores and tree (`choice_detail`)."""
+    extract: Callable[[str], str | None] | None = None
+    """The domain's answer extraction, set by `run_chat` when `detail` is asked for."""
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -145,7 +149,8 @@ def plan_chat(request: ChatRequest, served: tuple[str, ...], limits: Limits, cod
         "generated_tokens": budget.generated_tokens or limits.max_generated_tokens})
     return ChatPlan(model=model, strategy=strategy, prompt=request.messages[-1].text, history=history,
                     domain=options.domain, runs=1 if direct else request.n, choices=request.n, budget=budget,
-                    seed=request.seed, stop=tuple(request.stop or ()), include_usage=request.include_usage)
+                    seed=request.seed, stop=tuple(request.stop or ()), include_usage=request.include_usage,
+                    detail=options.detail)
 
 
 def _split_model(name: str, options: ReasonerOptions | None) -> tuple[str, ReasonerOptions]:
@@ -221,6 +226,8 @@ async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Li
                    prms: PRMSet | None = None) -> list[Result]:
     """One strategy run per choice, concurrently on the shared engine."""
     view = ConversationView(generator, plan.history, plan.stop)
+    if plan.detail:
+        plan.extract = verifiers.for_domain(plan.domain).extract
 
     def tell(index: int) -> Callable[[TraceEvent], None] | None:
         return None if listener is None else (lambda event: listener(index, event))
@@ -251,9 +258,25 @@ def chosen_texts(plan: ChatPlan, results: list[Result]) -> list[tuple[str, str, 
 
 
 def _choice_info(plan: ChatPlan, result: Result, answer: str | None) -> dict[str, Any]:
-    return {"answer": answer, "strategy": plan.strategy_name, "candidates": len(result.candidates),
+    info = {"answer": answer, "strategy": plan.strategy_name, "candidates": len(result.candidates),
             "stop_reason": result.stop_reason, "error": safe_error_text(result.error),
             "cost": result.cost.model_dump(exclude={"wall_seconds"})}
+    return {**info, "detail": choice_detail(plan, result)} if plan.detail else info
+
+
+def choice_detail(plan: ChatPlan, result: Result) -> dict[str, Any]:
+    """One run's candidates with their extracted answers, its trace events but the tree, and its marked tree."""
+    from reasoner.service.chat_progress import brief
+    from reasoner.service.views import marked_tree
+
+    extract = plan.extract or (lambda text: None)
+    trace = [event.model_dump(mode="json") for event in result.trace]
+    record = {"problem_id": "playground", "strategy": plan.strategy_name, "trace": trace}
+    return {"chosen": result.chosen, "wall_seconds": result.cost.wall_seconds,
+            "candidates": [{"text": c.text, "extracted": extract(c.text), "num_tokens": c.num_tokens,
+                            "finish_reason": c.finish_reason.value} for c in result.candidates],
+            "trace": [{"kind": e["kind"], "data": brief(e["data"])} for e in trace if e["kind"] != "tree"],
+            "tree": marked_tree(record)}
 
 
 def total_cost(results: list[Result]) -> Cost:

@@ -51,11 +51,11 @@ def job_routes(db: ServiceDB, jobs: JobManager, limiter: KeyLimiter, caller) -> 
 
     @router.get("/v1/jobs/{job_id}")
     async def get_job(job_id: str, who: Caller = Depends(caller)) -> dict[str, Any]:
-        return jobs.view(_own_job(db, job_id, who))
+        return jobs.view(own_job(db, job_id, who))
 
     @router.get("/v1/jobs/{job_id}/results")
     async def job_results(job_id: str, who: Caller = Depends(caller)) -> Response:
-        row = _own_job(db, job_id, who)
+        row = own_job(db, job_id, who)
         if row.kind == "sweep":
             path = jobs.artifacts(job_id) / "results.jsonl"
             lines = _file_lines(path) if path.is_file() else iter(())
@@ -65,7 +65,7 @@ def job_routes(db: ServiceDB, jobs: JobManager, limiter: KeyLimiter, caller) -> 
 
     @router.get("/v1/jobs/{job_id}/artifacts/{name}")
     async def job_artifact(job_id: str, name: str, who: Caller = Depends(caller)) -> FileResponse:
-        row = _own_job(db, job_id, who)
+        row = own_job(db, job_id, who)
         path = jobs.artifacts(job_id) / name
         if row.kind != "sweep" or name not in ARTIFACTS or not path.is_file():
             raise RequestError(f"job {job_id[:40]!r} has no artifact {name[:40]!r} (yet); sweeps have "
@@ -74,7 +74,7 @@ def job_routes(db: ServiceDB, jobs: JobManager, limiter: KeyLimiter, caller) -> 
 
     @router.delete("/v1/jobs/{job_id}")
     async def cancel_or_delete(job_id: str, who: Caller = Depends(caller)) -> dict[str, Any]:
-        row = _own_job(db, job_id, who)
+        row = own_job(db, job_id, who)
         if row.status in UNFINISHED:
             await jobs.cancel(job_id)
             return jobs.view(db.job(job_id))
@@ -84,10 +84,11 @@ def job_routes(db: ServiceDB, jobs: JobManager, limiter: KeyLimiter, caller) -> 
     return router
 
 
-def _own_job(db: ServiceDB, job_id: str, who: Caller) -> JobRow:
+def own_job(db: ServiceDB, job_id: str, who: Caller, param: str = "job_id") -> JobRow:
+    """The job if `who` may see it; otherwise a 404 (another key's job looks exactly like a missing one)."""
     row = db.job(job_id, None if who.admin else who.owner)
-    if row is None:  # another key's job looks exactly like a missing one
-        raise RequestError(f"no job {job_id[:40]!r}", param="job_id", status=404, code="not_found")
+    if row is None:
+        raise RequestError(f"no job {job_id[:40]!r}", param=param, status=404, code="not_found")
     return row
 
 

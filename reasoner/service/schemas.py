@@ -56,6 +56,9 @@ class ReasonerOptions(BaseModel):
     """Per-choice caps on samples, generated tokens or FLOPs."""
     domain: Literal["math", "code"] = "math"
     """How answers are extracted: a boxed/final math answer, or a program."""
+    detail: bool = False
+    """Add each choice's candidates (text and extracted answer), votes, scores and search tree to its
+    `reasoner` field (the web console's playground asks for it)."""
 
     @property
     def strategy_options(self) -> dict[str, Any]:

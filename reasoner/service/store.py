@@ -209,3 +209,111 @@ class JobRecords:
 
     def close(self) -> None:
         """Records are committed one by one; nothing is buffered."""
+
+
+# Read queries of the console (`reasoner.service.read_routes`): paging, filtering and sorting inside SQLite,
+# so a 5,000-problem job is never parsed whole for one page.
+
+_FIELD = "json_extract(record, '$.{}')"
+ROW_FIELDS = {"level": "level", "correct": "correct", "status": "status", "answer": "answer",
+              "reference": "reference", "error": "error", "generated_tokens": "cost.generated_tokens",
+              "flops": "cost.flops", "wall_seconds": "cost.wall_seconds", "prm_tokens": "cost.prm_tokens",
+              "candidates": "candidates"}
+"""Columns of a problem row: record field paths (fixed here; nothing a client sends is put into SQL)."""
+VERDICTS = {"all": "1", "right": "json_extract(record, '$.correct') = 1",
+            "wrong": "json_extract(record, '$.correct') = 0 AND json_extract(record, '$.score') IS NOT NULL",
+            "ungradable": "json_extract(record, '$.score') IS NULL"}
+"""Filters of the problem table by verdict."""
+ORDERS = {"seq": "seq", "tokens": "json_extract(record, '$.cost.generated_tokens') DESC, seq",
+          "wall": "json_extract(record, '$.cost.wall_seconds') DESC, seq",
+          "flops": "json_extract(record, '$.cost.flops') DESC, seq"}
+"""Orders of the problem table: as written, or the most expensive / slowest first."""
+
+
+def _select() -> str:
+    columns = ", ".join(f"json_array_length(record, '$.candidates')" if name == "candidates" else
+                        _FIELD.format(path) for name, path in ROW_FIELDS.items())
+    return f"SELECT problem_id, {columns} FROM records"
+
+
+def _row(values: tuple) -> dict[str, Any]:
+    row = {"problem_id": values[0], **dict(zip(ROW_FIELDS, values[1:]))}
+    row["correct"] = bool(row["correct"])
+    return row
+
+
+def problem_page(db: ServiceDB, job_id: str, verdict: str, level: int | None, order: str, offset: int,
+                 limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """(matching problems, one page of them as rows); `verdict` and `order` are keys of VERDICTS and ORDERS."""
+    where = f"job_id = ? AND {VERDICTS[verdict]}"
+    args: tuple = (job_id,)
+    if level is not None:
+        where += " AND json_extract(record, '$.level') = ?"
+        args += (level,)
+    total = db._run(f"SELECT COUNT(*) FROM records WHERE {where}", args)[0][0]
+    rows = db._run(f"{_select()} WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?", args + (limit, offset))
+    return total, [_row(values) for values in rows]
+
+
+def one_record(db: ServiceDB, job_id: str, problem_id: str) -> str | None:
+    """One problem's record as stored (JSON text), or None."""
+    rows = db._run("SELECT record FROM records WHERE job_id = ? AND problem_id = ?", (job_id, problem_id))
+    return rows[0][0] if rows else None
+
+
+def problem_of(db: ServiceDB, job_id: str, problem_id: str) -> dict[str, Any] | None:
+    """One of the job's stored problems (its prompt, answer, level), read inside SQLite."""
+    rows = db._run("SELECT p.value FROM jobs, json_each(jobs.problems) AS p WHERE jobs.id = ? AND "
+                   "json_extract(p.value, '$.id') = ?", (job_id, problem_id))
+    return json.loads(rows[0][0]) if rows else None
+
+
+def job_totals(db: ServiceDB, job_id: str) -> list[tuple]:
+    """Per level (None for problems without one): problems, correct, ungradable, tokens, cached, PRM tokens,
+    FLOPs and wall seconds."""
+    return db._run(
+        "SELECT json_extract(record, '$.level'), COUNT(*), SUM(json_extract(record, '$.correct')), "
+        "SUM(json_extract(record, '$.score') IS NULL), SUM(json_extract(record, '$.cost.generated_tokens')), "
+        "SUM(json_extract(record, '$.cost.cached_prompt_tokens')), SUM(json_extract(record, '$.cost.prm_tokens')), "
+        "SUM(json_extract(record, '$.cost.flops')), SUM(json_extract(record, '$.cost.wall_seconds')), "
+        "SUM(json_extract(record, '$.cost.prompt_tokens')) "
+        "FROM records WHERE job_id = ? GROUP BY 1 ORDER BY 1", (job_id,))
+
+
+def ungradable_ids(db: ServiceDB, job_id: str, limit: int) -> list[str]:
+    rows = db._run(f"SELECT problem_id FROM records WHERE job_id = ? AND {VERDICTS['ungradable']} ORDER BY seq "
+                   "LIMIT ?", (job_id, limit))
+    return [row[0] for row in rows]
+
+
+def compare_page(db: ServiceDB, first: str, second: str, only_differ: bool, level: int | None, offset: int,
+                 limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """Problems both jobs solved, side by side: (matching, one page of {problem_id, level, a, b})."""
+    where = "a.job_id = ? AND b.job_id = ?"
+    args: tuple = (first, second)
+    if only_differ:
+        where += " AND json_extract(a.record, '$.correct') IS NOT json_extract(b.record, '$.correct')"
+    if level is not None:
+        where += " AND json_extract(a.record, '$.level') = ?"
+        args += (level,)
+    join = "FROM records a JOIN records b ON a.problem_id = b.problem_id"
+    total = db._run(f"SELECT COUNT(*) {join} WHERE {where}", args)[0][0]
+    side = ("json_extract({0}.record, '$.correct'), json_extract({0}.record, '$.answer'), "
+            "json_extract({0}.record, '$.cost.generated_tokens')")
+    rows = db._run(f"SELECT a.problem_id, json_extract(a.record, '$.level'), "
+                   f"json_extract(a.record, '$.reference'), {side.format('a')}, {side.format('b')} {join} "
+                   f"WHERE {where} ORDER BY a.seq LIMIT ? OFFSET ?", args + (limit, offset))
+    return total, [{"problem_id": r[0], "level": r[1], "reference": r[2],
+                    "a": {"correct": bool(r[3]), "answer": r[4], "generated_tokens": r[5]},
+                    "b": {"correct": bool(r[6]), "answer": r[7], "generated_tokens": r[8]}} for r in rows]
+
+
+def compare_levels(db: ServiceDB, first: str, second: str) -> list[tuple]:
+    """Per level: shared problems, both right, only the first right, only the second right."""
+    return db._run(
+        "SELECT json_extract(a.record, '$.level'), COUNT(*), "
+        "SUM(json_extract(a.record, '$.correct') AND json_extract(b.record, '$.correct')), "
+        "SUM(json_extract(a.record, '$.correct') AND NOT json_extract(b.record, '$.correct')), "
+        "SUM(NOT json_extract(a.record, '$.correct') AND json_extract(b.record, '$.correct')) "
+        "FROM records a JOIN records b ON a.problem_id = b.problem_id WHERE a.job_id = ? AND b.job_id = ? "
+        "GROUP BY 1 ORDER BY 1", (first, second))
