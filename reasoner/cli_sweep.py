@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reasoner.cli_options import comma_list, dataset_options, key_value, positive_int, submit
+from reasoner.cli_options import ENGINE_ARG_HELP, comma_list, dataset_options, key_value, positive_int, submit
 
 
 def add_sweep(commands) -> None:
@@ -28,13 +28,15 @@ def add_sweep(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
     p.add_argument("--concurrency", type=int, default=None, help="problems in flight at once (default 64)")
+    p.add_argument("--engine-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help=ENGINE_ARG_HELP + "; applies to every swept model")
     p.add_argument("--out", type=Path, required=True, help="sweep folder; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.set_defaults(run=run_sweep)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from reasoner.cli_options import build, check_swept, sweep_strategy_options
+    from reasoner.cli_options import build, check_engine_options, check_swept, engine_options, sweep_strategy_options
     from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import engine_loop
     from reasoner.eval.sweep import arun_sweep, make_config
@@ -44,12 +46,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-               "strategy_options": strategy_options or None}  # None until a --option is given
-    config = build(make_config, options, flags={"strategy_options": "--option"})
+               "strategy_options": strategy_options or None,  # None until a --option is given
+               "engine_options": engine_options(args.engine_arg) or None}
+    config = build(make_config, options, flags={"strategy_options": "--option", "engine_options": "--engine-arg"})
     check_swept(strategy_options, config.strategies)
+    for model in config.models:
+        check_engine_options(model, config.engine_options)
     verifiers = VerifierSet()
-    future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model), verifiers,
-                               close_finished_models=True), engine_loop())
+    future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model, **config.engine_options),
+                               verifiers, close_finished_models=True), engine_loop())
     try:
         future.result()
     except KeyboardInterrupt:

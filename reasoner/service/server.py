@@ -27,9 +27,11 @@ def start_generators(config: ServiceConfig) -> dict[str, Any]:
         from reasoner.jobs.pool import RayPool
         from reasoner.service.pooled import PoolGenerator
 
-        return {name: PoolGenerator(RayPool(name, workers=config.workers or 1, address=config.ray_address))
+        return {name: PoolGenerator(RayPool(name, workers=config.workers, address=config.ray_address,
+                                            engine_options=config.engine_options_of(name)))
                 for name in config.models}
-    generators = {name: open_generator(config.backend, name, **config.backend_options) for name in config.models}
+    generators = {name: open_generator(config.backend, name, **config.backend_options, **config.engine_options_of(name))
+                  for name in config.models}
     engines = [g.engine for g in generators.values() if hasattr(g, "engine")]
     if engines:
         with ThreadPoolExecutor(max_workers=len(engines)) as pool:
@@ -44,6 +46,9 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
         raise ConfigError(f"binding {config.host} exposes the service beyond this machine; give --keys FILE")
     if len(set(config.models)) != len(config.models):
         raise ConfigError(f"--model given twice: {', '.join(config.models)}")
+    unknown = sorted(set(config.engine_options) - set(config.models))
+    if unknown:
+        raise ConfigError(f"engine options for {unknown[0]!r}, which is not served ({', '.join(config.models)})")
     if config.pooled and config.backend != "vllm":
         raise ConfigError(f"--workers and --ray-address run vLLM engines in Ray actors; --backend {config.backend} "
                           f"serves from its own server, so give one or the other")
