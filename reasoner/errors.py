@@ -82,8 +82,10 @@ class RequestError(ReasonerError):
     """A request the service refuses: carries the HTTP status and the field (or limit) at fault."""
 
     def __init__(self, message: str, *, param: str | None = None, status: int = 400,
-                 code: str = "invalid_request") -> None:
+                 code: str = "invalid_request", retry_after: int | None = None) -> None:
         self.param = param
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+        """Seconds a refused client should wait (a 429's `Retry-After`)."""
         super().__init__(f"{param}: {message}" if param else message)

@@ -5,18 +5,26 @@ its options; a `package.module:Class` path works for strategies defined
 elsewhere. The CLI, the Python API, sweeps and the service all build through
 it, and map the `ConfigError.field` it names to a flag or a request param.
 `make_strategy(name, **options)` is the same with keyword options.
+
+`build_strategy(name, options, registered_only=True)` is how an untrusted
+caller's strategy is built (the service's clients): every name in it, at any
+depth (strategies, scorers, value sources, PRMs, routers, domains), must be
+one the process registered (`client_names`; see `reasoner.registry`), nothing
+is imported by path while it is built, and a router's name becomes the file
+the operator registered under it.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ValidationError
 
 from reasoner.errors import ConfigError
-from reasoner.registry import Registry
+from reasoner.registry import NameTable, Registry, check_names, registered_names_only
 from reasoner.strategies.base import SolveContext, Strategy, prms_of
 
 STRATEGIES = Registry(
@@ -37,29 +45,63 @@ STRATEGIES = Registry(
 )
 
 
-def build_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strategy:
+PRMS = Registry("PRM", {}, load=False)
+"""PRM names an untrusted caller may give (the bundled ones, plus what the operator registers); the
+target is what the strategy receives (the same name, or the operator's folder)."""
+ROUTERS = Registry("router", {}, load=False)
+"""Router files by name, registered by the operator (`reasoner serve --router NAME=FILE`); empty by default."""
+
+
+def client_names() -> NameTable:
+    """Option key -> where its value must be registered, for options from an untrusted caller."""
+    from reasoner.engine.models import PRM_MODELS
+    from reasoner.strategies.scorers import SCORERS
+    from reasoner.strategies.values import VALUE_SOURCES
+    from reasoner.verifiers import VERIFIERS
+
+    for name in PRM_MODELS:
+        if name not in PRMS:
+            PRMS.register(name, name)
+    values = Registry("value source", {name: name for name in VALUE_SOURCES}, load=False)
+    return {"strategy": STRATEGIES, "strategies": STRATEGIES, "scorer": SCORERS, "weight_scorer": SCORERS,
+            "value": values, "prm": PRMS, "router": ROUTERS, "domain": VERIFIERS}
+
+
+def build_strategy(name: str, options: Mapping[str, Any] | None = None, *, registered_only: bool = False
+                   ) -> Strategy:
     """The strategy `name` (registered, or `module:Class`) built with `options`, None values dropped.
 
     A `ConfigError` says what is wrong before anything runs, with `field` naming it: `strategy` for an
     unknown name, the option's key for an option the strategy does not take, the (dotted) field of the
-    first value its options model refuses.
+    first value its options model refuses. `registered_only`: the rule for untrusted callers (module doc).
     """
+    given = {key: value for key, value in (options or {}).items() if value is not None}
+    if registered_only:
+        check_names({"strategy": name, **given}, client_names())
+        if given.get("router") is not None:
+            given["router"] = ROUTERS.get(given["router"], registered_only=True)
     try:
-        cls = STRATEGIES.get(name)
+        cls = STRATEGIES.get(name, registered_only=registered_only)
     except ConfigError as exc:
         raise ConfigError(str(exc), field="strategy") from exc
-    given = {key: value for key, value in (options or {}).items() if value is not None}
     known = option_names(cls)
     for key in given:
         if key not in known:
             raise ConfigError(f"strategy {name!r} has no option {key!r}; its options: "
                               f"{', '.join(sorted(known)) or 'none'}", field=key)
+    with registered_names_only() if registered_only else nullcontext():
+        return _validated(cls, name, given)
+
+
+def _validated(cls: Any, name: str, given: dict[str, Any]) -> Strategy:
     try:
         return cls(**given)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise ConfigError(f"bad options for strategy {name!r}: {exc}", field=field) from exc
+        errors = exc.errors(include_url=False)
+        field = ".".join(str(part) for part in errors[0]["loc"]) or None
+        message = errors[0]["msg"].removeprefix("Value error, ")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"strategy {name!r}: {field + ': ' if field else ''}{message}{more}", field=field) from exc
 
 
 def make_strategy(name: str, **options: Any) -> Strategy:
@@ -82,5 +124,5 @@ def field_aliases(field: Any) -> set[str]:
     return {choice for choice in choices if isinstance(choice, str)}
 
 
-__all__ = ["STRATEGIES", "SolveContext", "Strategy", "build_strategy", "field_aliases", "make_strategy",
-           "option_names", "prms_of"]
+__all__ = ["PRMS", "ROUTERS", "STRATEGIES", "SolveContext", "Strategy", "build_strategy", "client_names",
+           "field_aliases", "make_strategy", "option_names", "prms_of"]
