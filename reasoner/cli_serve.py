@@ -56,6 +56,7 @@ def add_serve(commands) -> None:
 
 
 def serve_config(args: argparse.Namespace):
+    from reasoner.cli_options import check_engine_options, per_model_engine_options
     from reasoner.service.config import Limits, ServiceConfig
 
     overrides = dict(args.limit)
