@@ -263,7 +263,7 @@ def test_prm_actor_shares_the_prm_the_strategy_scores_with(name, options, shared
     from reasoner.strategies import build_strategy
 
     strategy = build_strategy(name, options)
-    flags = dict(workers=2, engine_arg=[], ray_address=None, base_url=None, verbose=False, backend="vllm", concurrency=8,
-                 strategy=name)
+    flags = dict(workers=2, engine_arg=[], ray_address=None, base_url=None, verbose=False, backend="vllm",
+                 concurrency=8, strategy=name)
     assert pool_settings(argparse.Namespace(prm_actor=True, **flags), "tiny", strategy, None).prm_actor == shared
     assert pool_settings(argparse.Namespace(prm_actor=False, **flags), "tiny", strategy, None).prm_actor is None
