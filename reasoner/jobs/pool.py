@@ -32,6 +32,10 @@ are loaded there once and handed to it in its `SolveContext`. With
 holds its client (`reasoner.verifiers.prm.actor`), so the candidates of all
 workers share forward batches.
 
+What each actor asks Ray for (CPUs, whole GPUs for a model that spans
+several, a GPU share beside a shared PRM) is decided before any actor starts,
+from the engine's settings and the cluster's nodes: `reasoner.jobs.placement`.
+
 `make_pool(PoolSettings(...))` is how the CLI, the Python API and the service
 get a pool: in-process, or on Ray when `workers` or a Ray address is given.
 """
@@ -49,6 +53,7 @@ from reasoner.engine.generation import Generation, GenerationRequest
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
+from reasoner.jobs.placement import Placement, live_node_resources, plan_placement
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 from reasoner.verifiers.prm import PRMSet
@@ -127,6 +132,12 @@ class SolverActor:
 
             self.prms = shared_prm_set(SharedPRM.model_validate_json(shared_prm))
 
+    async def where(self) -> dict[str, Any]:
+        """The node this actor runs on and the GPU ids Ray gave it (empty on CPU)."""
+        import ray
+
+        return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
+
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
         import os
@@ -168,7 +179,7 @@ class RayPool:
 
     def __init__(self, model: str, workers: int, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
-                 max_attempts: int = 3, prm_actor: str | None = None) -> None:
+                 max_attempts: int = 3, prm_actor: str | None = None, prm_gpu_memory: float = 0.1) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.model = model
@@ -179,6 +190,10 @@ class RayPool:
         self.max_attempts = max_attempts
         self.prm_actor = prm_actor
         """PRM (bundled name or folder) served by one actor shared by every worker; None: a copy per worker."""
+        self.prm_gpu_memory = prm_gpu_memory
+        """Share of a GPU's memory the shared PRM actor may take, on a cluster with GPUs."""
+        self.placement: Placement | None = None
+        """What each actor asks Ray for; set by `plan` (on `start`)."""
         self.shared_prm = None
         """The shared PRM actor's `SharedPRM` once started."""
         self._prm_handle: Any = None
@@ -199,20 +214,38 @@ class RayPool:
 
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        placement = self.plan()
         if self.prm_actor is not None:
             from reasoner.verifiers.prm.actor import start_prm_actor
 
-            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor)
+            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor, placement.prm.options())
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         return self
 
-    async def _spawn(self) -> int:
+    def plan(self) -> Placement:
+        """Check the engine settings and decide what each actor asks Ray for (connected to Ray already).
+
+        Raises `ConfigError` (before any actor starts) for bad engine settings or a cluster that cannot
+        hold one engine."""
+        from reasoner.engine.backends.vllm import EngineConfig
+
+        config = EngineConfig.of(self.model, **self.engine_options)
+        prm_share = self.prm_gpu_memory if self.prm_actor is not None else None
+        self.placement = plan_placement(config.engine_args, config.gpu_memory_utilization, live_node_resources(),
+                                        prm_share)
+        return self.placement
+
+    def new_actor(self) -> Any:
+        """A new engine actor, scheduled with the planned resources; its engine starts on `ready`."""
         import ray
 
-        resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
-        actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
+        placement = self.placement or self.plan()
+        actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **placement.worker.options())(SolverActor)
         shared = self.shared_prm.model_dump_json() if self.shared_prm is not None else None
-        actor = actor_cls.remote(self.model, self.engine_options, shared)
+        return actor_cls.remote(self.model, self.engine_options, shared)
+
+    async def _spawn(self) -> int:
+        actor = self.new_actor()
         await actor.ready.remote()
         await self._catch_up(actor)
         key = next(self._ids)
@@ -373,6 +406,9 @@ class PoolSettings(BaseModel):
     """Join this Ray cluster (one worker when only the address is given)."""
     prm_actor: str | None = None
     """With Ray: run this PRM once, in its own actor, shared by every worker."""
+    prm_gpu_memory_utilization: float = Field(0.1, gt=0, lt=1)
+    """On a Ray cluster with GPUs: the share of a GPU's memory the shared PRM actor may take (it may share
+    the GPU of a policy engine, whose `gpu_memory_utilization` it must leave room for)."""
 
     @field_validator("workers", "ray_address")
     @classmethod
@@ -411,7 +447,8 @@ def make_pool(settings: PoolSettings, *, verifiers=None, prms: PRMSet | None = N
     """
     if settings.pooled:
         return RayPool(settings.model, workers=settings.workers or 1, address=settings.ray_address,
-                       engine_options=settings.backend_options, prm_actor=settings.prm_actor)
+                       engine_options=settings.backend_options, prm_actor=settings.prm_actor,
+                       prm_gpu_memory=settings.prm_gpu_memory_utilization)
     from reasoner.engine.backends import open_generator
     from reasoner.verifiers import VerifierSet
 

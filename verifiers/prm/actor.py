@@ -52,8 +52,8 @@ class SharedPRM(BaseModel):
 class PRMActor:
     """Body of a Ray actor: one loaded PRM, scoring every caller's requests in shared forward batches."""
 
-    def __init__(self, folder: str) -> None:
-        self.verifier = PRMVerifier(folder)
+    def __init__(self, folder: str, gpu_share: float = 0.0) -> None:
+        self.verifier = PRMVerifier(folder, device=_device(gpu_share))
         self.calls: dict[int, int] = {}
 
     async def describe(self) -> dict[str, Any]:
@@ -65,6 +65,13 @@ class PRMActor:
         """`PRMVerifier.ascore(items)` as JSON; `caller` (a process id) is counted in `stats`."""
         self.calls[caller] = self.calls.get(caller, 0) + 1
         return (await self.verifier.ascore(items)).model_dump_json()
+
+    async def where(self) -> dict[str, Any]:
+        """The node this actor runs on, the GPU ids Ray gave it (empty on CPU) and the PRM's torch device."""
+        import ray
+
+        return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()],
+                "device": str(self.verifier.device)}
 
     async def stats(self) -> dict[str, Any]:
         """Scoring calls per caller process, and forward passes run."""
@@ -105,18 +112,33 @@ class RemotePRM:
         check_policy_tokenizer(self.folder, self.info, policy)
 
 
-async def start_prm_actor(name: str) -> tuple[Any, SharedPRM]:
+def _device(gpu_share: float) -> str:
+    """Where the PRM runs: on the CUDA device Ray assigned, its memory capped at `gpu_share`, when the actor
+    was given a GPU share and torch sees CUDA; else on the CPU."""
+    import torch
+
+    if gpu_share <= 0 or not torch.cuda.is_available():
+        return "cpu"
+    torch.cuda.set_per_process_memory_fraction(gpu_share, 0)  # Ray's CUDA_VISIBLE_DEVICES makes its GPU device 0
+    return "cuda:0"
+
+
+async def start_prm_actor(name: str, resources: dict[str, float] | None = None) -> tuple[Any, SharedPRM]:
     """Start a named Ray actor holding the PRM `name` (bundled name or folder); its handle and description.
 
-    It reserves no logical CPU, so that it fits beside one engine actor per
-    CPU; its forward passes use the CPU threads torch gives it.
+    `resources` are what it asks Ray for (`num_cpus`, `num_gpus`: see `reasoner.jobs.placement`); by default
+    no logical CPU, so that it
+    fits beside one engine actor per CPU (its forward passes use the CPU threads torch gives it). Given a
+    GPU share, it runs on that GPU with its memory capped at the share.
     """
     import ray
 
     from reasoner.engine.models import resolve_model
 
+    resources = resources or {"num_cpus": 0}
     actor_name = f"reasoner-prm-{uuid.uuid4().hex[:12]}"
-    handle = ray.remote(num_cpus=0)(PRMActor).options(name=actor_name).remote(resolve_model(name))
+    handle = ray.remote(PRMActor).options(name=actor_name, **resources).remote(
+        resolve_model(name), resources.get("num_gpus", 0.0))
     described = await handle.describe.remote()
     return handle, SharedPRM(name=name, actor=actor_name, **described)
 

@@ -41,7 +41,8 @@ class _LoopQueue:
 class PRMVerifier:
     """A loaded PRM. Thread-safe; one forward pass runs at a time."""
 
-    def __init__(self, folder: str | Path, max_batch: int = 64, window_seconds: float = 0.005) -> None:
+    def __init__(self, folder: str | Path, max_batch: int = 64, window_seconds: float = 0.005,
+                 device: str = "cpu") -> None:
         import torch
         from transformers import AutoTokenizer, LlamaForTokenClassification
 
@@ -53,6 +54,9 @@ class PRMVerifier:
         self.info = read_prm_config(self.folder)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
         self.model = LlamaForTokenClassification.from_pretrained(self.folder, torch_dtype=torch.float32).eval()
+        self.device = torch.device(device)
+        """Where the model runs (`cpu`, or a CUDA device for a PRM actor given a GPU share)."""
+        self.model.to(self.device)
         self.parameters = sum(p.numel() for p in self.model.parameters())
         self.max_len = int(self.model.config.max_position_embeddings)
         self.max_batch = max_batch

@@ -75,9 +75,6 @@ class EngineConfig(BaseModel):
     """Let a trainer push new weights into the running engine (`load_weights`)."""
     verbose: bool = False
     """Show vLLM's INFO and WARNING logs and load progress (default: errors only; see `reasoner.engine.logs`)."""
-    ray_executor: bool = False
-    """Run tensor/pipeline-parallel workers with vLLM's Ray executor in this Ray actor's placement group
-    (`RayPool` sets it for an actor whose model spans GPUs; see `reasoner.jobs.placement`)."""
     engine_args: dict[str, Any] = Field(default_factory=dict)
     """More of vLLM's `AsyncEngineArgs` (tensor_parallel_size, quantization, kv_cache_dtype, ...), checked
     against its fields (`vllm_args.check_engine_args`) and applied last, over reasoner's own choices."""
@@ -281,11 +278,15 @@ class VLLMGenerator:
         return {**args, **self.config.engine_args}
 
     def _gpu_args(self) -> dict[str, Any]:
+        from reasoner.engine.backends.vllm_args import world_size
+
         args: dict[str, Any] = {"gpu_memory_utilization": self.config.gpu_memory_utilization}
         if self.config.block_size is not None:
             args["block_size"] = self.config.block_size
-        if self.config.ray_executor:
-            args["distributed_executor_backend"] = "ray"
+        if world_size(self.config.engine_args) > 1:
+            # The engine's workers are this process's children on the GPUs it was given (in a Ray pool: the
+            # actor's, see `reasoner.jobs.placement`), never further Ray workers vLLM would start itself.
+            args["distributed_executor_backend"] = "mp"
         return args
 
     def _cpu_args(self) -> dict[str, Any]:

@@ -36,8 +36,8 @@ REFUSED: dict[str, str] = {
     "worker_cls": "reasoner chooses the worker (on CPU, one that sets the OpenMP threads; see cpu_threads)",
     "worker_extension_cls": "reasoner adds its weight-sync extension itself when weight_sync is on",
     "distributed_executor_backend": "reasoner chooses the executor: one process on CPU, vLLM's default on one "
-                                    "GPU, vLLM's Ray executor over the actor's placement group in a Ray pool "
-                                    "when tensor x pipeline parallel size is above 1",
+                                    "GPU, worker processes inside the engine's process (or Ray actor, which "
+                                    "holds that many GPUs) when tensor x pipeline parallel size is above 1",
     "additional_config": "it carries reasoner's CPU thread count; set cpu_threads instead",
 }
 """`AsyncEngineArgs` fields the engine sets itself, and why a user may not."""

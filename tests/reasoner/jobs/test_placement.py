@@ -1,0 +1,68 @@
+"""What a Ray pool's actors ask for (`plan_placement`): a pure function of engine settings and node resources."""
+
+from __future__ import annotations
+
+import pytest
+
+from reasoner.errors import ConfigError
+from reasoner.jobs.placement import ActorResources, plan_placement
+
+CPU_NODES = [{"CPU": 8.0}, {"CPU": 8.0}]
+GPU_NODES = [{"CPU": 16.0, "GPU": 4.0}, {"CPU": 16.0, "GPU": 2.0}]
+
+
+def test_without_gpus_an_engine_takes_a_cpu_and_the_prm_none():
+    placement = plan_placement({}, 0.85, CPU_NODES, prm_gpu_memory=0.1)
+    assert placement.worker == ActorResources(num_cpus=1, num_gpus=0)
+    assert placement.prm == ActorResources(num_cpus=0, num_gpus=0)
+    assert not placement.on_gpus
+
+
+def test_a_model_on_one_gpu_asks_for_its_memory_share_of_it():
+    placement = plan_placement({}, 0.85, GPU_NODES)
+    assert placement.worker.options() == {"num_cpus": 1, "num_gpus": 0.85}
+    assert placement.gpus_per_worker == 1
+
+
+@pytest.mark.parametrize(("args", "gpus"), [({"tensor_parallel_size": 2}, 2), ({"pipeline_parallel_size": 2}, 2),
+                                           ({"tensor_parallel_size": 2, "pipeline_parallel_size": 2}, 4)])
+def test_a_model_spanning_gpus_asks_for_that_many_whole_gpus(args, gpus):
+    placement = plan_placement(args, 0.9, GPU_NODES, prm_gpu_memory=0.5)
+    assert placement.worker == ActorResources(num_cpus=1, num_gpus=gpus)
+    assert placement.gpus_per_worker == gpus
+    assert placement.prm.num_gpus == 0.5  # it cannot share these whole GPUs, so no sum is checked
+
+
+def test_a_shared_prm_asks_for_its_own_share():
+    placement = plan_placement({}, 0.7, GPU_NODES, prm_gpu_memory=0.2)
+    assert placement.worker.num_gpus == 0.7 and placement.prm == ActorResources(num_cpus=0, num_gpus=0.2)
+
+
+@pytest.mark.parametrize(("policy", "prm"), [(0.85, 0.15), (0.9, 0.3)])
+def test_policy_and_prm_shares_of_one_gpu_must_sum_below_one(policy, prm):
+    with pytest.raises(ConfigError) as caught:
+        plan_placement({}, policy, GPU_NODES, prm_gpu_memory=prm)
+    message = str(caught.value)
+    assert f"gpu_memory_utilization={policy}" in message and f"prm_gpu_memory_utilization={prm}" in message
+    assert "below 1" in message and caught.value.field == "prm_gpu_memory_utilization"
+
+
+def test_a_model_larger_than_every_node_is_refused_with_the_sizes():
+    with pytest.raises(ConfigError, match="size 8 needs 8 GPUs on one node; the largest node of this Ray "
+                                          "cluster has 4") as caught:
+        plan_placement({"tensor_parallel_size": 4, "pipeline_parallel_size": 2}, 0.9, GPU_NODES)
+    assert caught.value.field == "tensor_parallel_size"
+
+
+def test_a_parallel_model_on_a_cluster_without_gpus_is_refused():
+    with pytest.raises(ConfigError, match="tensor x pipeline parallel size 2 needs 2 GPUs on one node; this Ray "
+                                          "cluster has no GPUs"):
+        plan_placement({"tensor_parallel_size": 2}, 0.9, CPU_NODES)
+
+
+def test_an_engine_spanning_gpus_uses_worker_processes_not_ray(tiny_checkpoint):
+    from reasoner.engine.backends.vllm import VLLMGenerator
+
+    generator = VLLMGenerator(str(tiny_checkpoint), tensor_parallel_size=2, gpu_memory_utilization=0.6)
+    assert generator._gpu_args() == {"gpu_memory_utilization": 0.6, "distributed_executor_backend": "mp"}
+    assert "distributed_executor_backend" not in VLLMGenerator(str(tiny_checkpoint))._gpu_args()
