@@ -36,6 +36,12 @@ PRM takes its share of a GPU that no such engine holds.
 Without GPUs, each engine actor asks for one CPU and the PRM actor for none,
 so that it fits beside them (its forward passes use the threads torch gives it).
 
+`worker_slots(placement, nodes)` counts the engine actors the cluster's nodes
+hold side by side (a node holds as many as its resources allow; a GPU holds as
+many single-GPU engines as their shares fit); a pool given no worker count
+starts that many, and one asked for more is refused rather than left waiting for
+resources that never come.
+
 Not here: starting actors (`reasoner.jobs.pool.RayPool`) or the engine's own
 arguments (`reasoner.engine.backends.vllm`).
 """
@@ -114,6 +120,20 @@ def _check_shared_gpu(policy: float, prm: float) -> None:
         raise ConfigError(f"the policy engine's gpu_memory_utilization={policy} and the shared PRM's "
                           f"prm_gpu_memory_utilization={prm} sum to {policy + prm:.2f}; they may share one GPU, "
                           f"so they must sum below 1", field="prm_gpu_memory_utilization")
+
+
+def worker_slots(placement: Placement, nodes: Sequence[Mapping[str, float]]) -> int:
+    """How many engine actors of `placement` the `nodes` hold at once (the shared PRM's GPU share left free)."""
+    if not placement.on_gpus:
+        return sum(int(node.get("CPU", 0) // placement.worker.num_cpus) for node in nodes)
+    gpus = [int(node.get("GPU", 0)) for node in nodes]
+    if placement.gpus_per_worker == 1:
+        return sum(gpus) * int(1 // placement.worker.num_gpus)  # the PRM's share fits beside any of them
+    slots = [count // placement.gpus_per_worker for count in gpus]
+    if placement.prm.num_gpus > 0:  # one GPU that no engine holds whole: take it where it costs fewest slots
+        slots = max(([*slots[:i], (count - 1) // placement.gpus_per_worker, *slots[i + 1:]]
+                     for i, count in enumerate(gpus) if count > 0), key=sum)
+    return sum(slots)
 
 
 def live_node_resources() -> list[dict[str, float]]:

@@ -53,7 +53,7 @@ from reasoner.engine.generation import Generation, GenerationRequest
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
-from reasoner.jobs.placement import Placement, live_node_resources, plan_placement
+from reasoner.jobs.placement import Placement, live_node_resources, plan_placement, worker_slots
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 from reasoner.verifiers.prm import PRMSet
@@ -177,13 +177,14 @@ class RayPool:
     _weights: tuple[Any, int, tuple[float, float]] | None = None
     """(object ref of the packed weights, version, checksum) of the last `load_weights`; None before."""
 
-    def __init__(self, model: str, workers: int, address: str | None = None,
+    def __init__(self, model: str, workers: int | None, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
                  max_attempts: int = 3, prm_actor: str | None = None, prm_gpu_memory: float = 0.1) -> None:
-        if workers < 1:
+        if workers is not None and workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.model = model
         self.workers = workers
+        """Engine actors; None: as many as the cluster's nodes hold (decided by `plan`)."""
         self.address = address
         self.engine_options = engine_options or {}
         self.per_worker = per_worker
@@ -198,6 +199,8 @@ class RayPool:
         """The shared PRM actor's `SharedPRM` once started."""
         self._prm_handle: Any = None
         self.restarts = 0
+        self.shrunk = 0
+        """Dead actors not replaced because the live nodes had no room (a lost node)."""
         self._actors: dict[int, Any] = {}
         self._load: dict[int, int] = {}
         self._reserved: set[int] = set()
@@ -206,7 +209,7 @@ class RayPool:
 
     @property
     def capacity(self) -> int:
-        return self.workers * self.per_worker
+        return (self.workers or 1) * self.per_worker
 
     async def start(self) -> RayPool:
         """Connect to (or start) Ray and bring every actor's engine up."""
@@ -223,17 +226,24 @@ class RayPool:
         return self
 
     def plan(self) -> Placement:
-        """Check the engine settings and decide what each actor asks Ray for (connected to Ray already).
+        """Check the engine settings, decide what each actor asks Ray for, and how many actors start when no
+        worker count was given (connected to Ray already).
 
-        Raises `ConfigError` (before any actor starts) for bad engine settings or a cluster that cannot
-        hold one engine."""
+        Raises `ConfigError` (before any actor starts) for bad engine settings, or a cluster that cannot
+        hold one engine or as many as were asked for."""
         from reasoner.engine.backends.vllm import EngineConfig
 
         config = EngineConfig.of(self.model, **self.engine_options)
         prm_share = self.prm_gpu_memory if self.prm_actor is not None else None
-        self.placement = plan_placement(config.engine_args, config.gpu_memory_utilization, live_node_resources(),
-                                        prm_share)
-        return self.placement
+        nodes = live_node_resources()
+        placement = plan_placement(config.engine_args, config.gpu_memory_utilization, nodes, prm_share)
+        slots = worker_slots(placement, nodes)
+        if slots < (self.workers or 1):
+            raise ConfigError(f"this Ray cluster holds {slots} engine actors asking for "
+                              f"{placement.worker.options()} each, not {self.workers or 1}", field="workers")
+        self.workers = self.workers or slots
+        self.placement = placement
+        return placement
 
     def new_actor(self) -> Any:
         """A new engine actor, scheduled with the planned resources; its engine starts on `ready`."""
@@ -362,19 +372,32 @@ class RayPool:
             self._changed.notify_all()
 
     async def _replace(self, key: int) -> None:
-        """Drop a dead actor and start a replacement (once, however many problems saw it die)."""
+        """Drop a dead actor and start a replacement (once, however many problems saw it die).
+
+        When the live nodes have no room for one more actor (its node was lost and the others are full),
+        the pool goes on with the actors it has rather than wait for room (`shrunk` counts these)."""
         async with self._changed:
             if key not in self._actors:
                 return
             del self._actors[key]
             self._load.pop(key, None)
             self._reserved.discard(key)
+            if self._actors and not self._room_for_one_more():
+                self.shrunk += 1
+                self._changed.notify_all()
+                return
             self.restarts += 1
             try:
                 await self._spawn()
             except Exception as exc:
                 raise EngineError(f"could not restart a Ray worker: {exc}") from exc
             self._changed.notify_all()
+
+    def _room_for_one_more(self) -> bool:
+        """Whether the cluster's live nodes hold one more engine actor than the pool has."""
+        if self.placement is None:
+            return True
+        return worker_slots(self.placement, live_node_resources()) > len(self._actors)
 
     async def close(self) -> None:
         import ray
@@ -403,7 +426,7 @@ class PoolSettings(BaseModel):
     workers: int | None = Field(None, ge=1)
     """Solve on this many Ray actors, each with its own engine."""
     ray_address: str | None = None
-    """Join this Ray cluster (one worker when only the address is given)."""
+    """Join this Ray cluster (as many workers as its nodes hold when only the address is given)."""
     prm_actor: str | None = None
     """With Ray: run this PRM once, in its own actor, shared by every worker."""
     prm_gpu_memory_utilization: float = Field(0.1, gt=0, lt=1)
@@ -435,7 +458,8 @@ class PoolSettings(BaseModel):
         """What starting this pool starts, for a progress line."""
         if self.pooled:
             shared = f", and one actor for the PRM {self.prm_actor}" if self.prm_actor else ""
-            return f"{self.workers or 1} Ray workers, each with its own engine{shared}"
+            count = f"{self.workers} Ray workers" if self.workers else "a Ray worker per engine the cluster holds"
+            return f"{count}, each with its own engine{shared}"
         return f"the {self.backend} backend for {self.model}"
 
 
@@ -446,7 +470,7 @@ def make_pool(settings: PoolSettings, *, verifiers=None, prms: PRMSet | None = N
     models), else makes and owns its own; Ray actors always hold their own.
     """
     if settings.pooled:
-        return RayPool(settings.model, workers=settings.workers or 1, address=settings.ray_address,
+        return RayPool(settings.model, workers=settings.workers, address=settings.ray_address,
                        engine_options=settings.backend_options, prm_actor=settings.prm_actor,
                        prm_gpu_memory=settings.prm_gpu_memory_utilization)
     from reasoner.engine.backends import open_generator

@@ -29,13 +29,21 @@ def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
 
     try:
         return {name: PoolSettings(model=name, backend=config.backend, backend_options={**config.backend_options, **config.engine_options_of(name)},
-                                   workers=config.workers, ray_address=config.ray_address,
+                                   workers=workers_per_model(config), ray_address=config.ray_address,
                                    concurrency=config.job_concurrency) for name in config.models}
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--model"
         raise ConfigError(f"{flag}: {error['msg'].removeprefix('Value error, ')}", field=str(error["loc"][0])) \
             from exc
+
+
+def workers_per_model(config: ServiceConfig) -> int | None:
+    """`--workers`; without it on a Ray cluster, as many as the cluster holds for one served model (None), but
+    one each for several, which share the cluster (each filling it would leave the others waiting)."""
+    if config.workers is not None or config.ray_address is None:
+        return config.workers
+    return None if len(config.models) == 1 else 1
 
 
 def start_pools(settings: dict[str, PoolSettings], verifiers, prms: PRMSet) -> dict[str, WorkerPool]:

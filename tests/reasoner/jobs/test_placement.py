@@ -66,3 +66,18 @@ def test_an_engine_spanning_gpus_uses_worker_processes_not_ray(tiny_checkpoint):
     generator = VLLMGenerator(str(tiny_checkpoint), tensor_parallel_size=2, gpu_memory_utilization=0.6)
     assert generator._gpu_args() == {"gpu_memory_utilization": 0.6, "distributed_executor_backend": "mp"}
     assert "distributed_executor_backend" not in VLLMGenerator(str(tiny_checkpoint))._gpu_args()
+
+
+@pytest.mark.parametrize(("args", "share", "prm", "nodes", "slots"), [
+    ({}, 0.85, None, CPU_NODES, 16),  # a CPU each
+    ({}, 0.85, 0.1, GPU_NODES, 6),  # one per GPU; the PRM's share fits beside one of them
+    ({}, 0.45, None, GPU_NODES, 12),  # two shares of 0.45 fit on one GPU
+    ({"tensor_parallel_size": 2}, 0.9, None, GPU_NODES, 3),  # 4 + 2 GPUs: two engines and one
+    ({"tensor_parallel_size": 2}, 0.9, 0.1, [{"GPU": 5.0}, {"GPU": 2.0}], 3),  # the PRM takes the 5th GPU
+    ({"tensor_parallel_size": 2}, 0.9, 0.1, [{"GPU": 4.0}, {"GPU": 4.0}], 3),  # ... costing one engine here
+    ({"tensor_parallel_size": 3}, 0.9, None, GPU_NODES, 1),  # only the 4-GPU node holds one
+])
+def test_worker_slots_count_the_engines_the_nodes_hold_at_once(args, share, prm, nodes, slots):
+    from reasoner.jobs.placement import worker_slots
+
+    assert worker_slots(plan_placement(args, share, nodes, prm_gpu_memory=prm), nodes) == slots

@@ -55,8 +55,9 @@ def gpus_in_use(ray) -> float:
 
 def test_a_tensor_parallel_actor_holds_its_gpus_on_one_node(gpu_cluster, tiny_checkpoint):
     ray = gpu_cluster
-    pool = RayPool(str(tiny_checkpoint), workers=4, engine_options={"tensor_parallel_size": 2})
+    pool = RayPool(str(tiny_checkpoint), workers=None, engine_options={"tensor_parallel_size": 2})
     assert pool.plan().worker.options() == {"num_cpus": 1, "num_gpus": 2.0}
+    assert pool.workers == 4  # no count given: as many as the two nodes hold
     actors = [pool.new_actor() for _ in range(4)]
     try:
         places = ray.get([actor.where.remote() for actor in actors])
@@ -76,6 +77,13 @@ def test_a_model_larger_than_a_node_is_refused_before_any_actor_starts(gpu_clust
     with pytest.raises(ConfigError, match="the largest node of this Ray cluster has 4"):
         pool.plan()
     assert gpus_in_use(ray) == 0
+
+
+def test_more_workers_than_the_nodes_hold_are_refused_not_left_waiting(gpu_cluster, tiny_checkpoint):
+    pool = RayPool(str(tiny_checkpoint), workers=3, engine_options={"tensor_parallel_size": 3})
+    with pytest.raises(ConfigError, match="this Ray cluster holds 2 engine actors asking for") as caught:
+        pool.plan()  # 4 GPUs a node hold one engine of 3 each
+    assert caught.value.field == "workers" and pool.placement is None
 
 
 def test_a_shared_prm_takes_its_share_of_a_gpu_beside_a_policy_engine(gpu_cluster, tiny_checkpoint, tmp_path):
