@@ -81,3 +81,17 @@ def test_worker_slots_count_the_engines_the_nodes_hold_at_once(args, share, prm,
     from reasoner.jobs.placement import worker_slots
 
     assert worker_slots(plan_placement(args, share, nodes, prm_gpu_memory=prm), nodes) == slots
+
+
+@pytest.mark.parametrize(("models", "workers", "address", "expected"), [
+    (("tiny",), None, "127.0.0.1:6379", None),  # one model fills the cluster
+    (("tiny", "small"), None, "127.0.0.1:6379", 1),  # several share it: one worker each
+    (("tiny", "small"), 3, "127.0.0.1:6379", 3),
+    (("tiny",), None, None, None),  # no Ray at all
+])
+def test_the_service_gives_each_model_its_workers(models, workers, address, expected):
+    from reasoner.service.config import ServiceConfig
+    from reasoner.service.server import pool_settings
+
+    config = ServiceConfig(models=models, workers=workers, ray_address=address)
+    assert {name: s.workers for name, s in pool_settings(config).items()} == {name: expected for name in models}
