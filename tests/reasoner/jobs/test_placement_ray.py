@@ -10,6 +10,7 @@ which GPU a shared PRM shares.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -49,8 +50,15 @@ def gpu_cluster():
             ray.init(**RAY_TEST_RUNTIME)
 
 
-def gpus_in_use(ray) -> float:
-    return ray.cluster_resources()["GPU"] - ray.available_resources().get("GPU", 0.0)
+def gpus_in_use(ray, expected: float) -> float:
+    """GPUs held by actors, once Ray's resource view (updated a moment after actors start or die) shows
+    `expected` or 30 s have passed."""
+    deadline = time.monotonic() + 30
+    while True:
+        held = ray.cluster_resources()["GPU"] - ray.available_resources().get("GPU", 0.0)
+        if held == pytest.approx(expected) or time.monotonic() > deadline:
+            return held
+        time.sleep(0.2)
 
 
 def test_a_tensor_parallel_actor_holds_its_gpus_on_one_node(gpu_cluster, tiny_checkpoint):
@@ -65,7 +73,7 @@ def test_a_tensor_parallel_actor_holds_its_gpus_on_one_node(gpu_cluster, tiny_ch
         held = [(place["node"], gpu) for place in places for gpu in place["gpus"]]
         assert len(set(held)) == 8  # no GPU given twice
         assert Counter(place["node"] for place in places) == Counter({node: 2 for node in {p["node"] for p in places}})
-        assert gpus_in_use(ray) == 8
+        assert gpus_in_use(ray, 8) == 8
     finally:
         for actor in actors:
             ray.kill(actor)
@@ -76,7 +84,7 @@ def test_a_model_larger_than_a_node_is_refused_before_any_actor_starts(gpu_clust
     pool = RayPool(str(tiny_checkpoint), workers=1, engine_options={"tensor_parallel_size": 8})
     with pytest.raises(ConfigError, match="the largest node of this Ray cluster has 4"):
         pool.plan()
-    assert gpus_in_use(ray) == 0
+    assert gpus_in_use(ray, 0) == 0
 
 
 def test_more_workers_than_the_nodes_hold_are_refused_not_left_waiting(gpu_cluster, tiny_checkpoint):
@@ -104,7 +112,7 @@ def test_a_shared_prm_takes_its_share_of_a_gpu_beside_a_policy_engine(gpu_cluste
         prm_place = ray.get(handle.where.remote())
         assert (prm_place["node"], prm_place["gpus"][0]) in {(p["node"], p["gpus"][0]) for p in places}
         assert prm_place["device"] == "cpu"  # torch sees no CUDA here; on a GPU it runs on its share
-        assert gpus_in_use(ray) == pytest.approx(8 * 0.8 + 0.15)
+        assert gpus_in_use(ray, 8 * 0.8 + 0.15) == pytest.approx(8 * 0.8 + 0.15)
     finally:
         for actor in [*actors, *([handle] if handle else [])]:
             ray.kill(actor)
@@ -117,4 +125,4 @@ def test_policy_and_prm_asking_for_a_whole_gpu_are_refused_before_any_actor(gpu_
     with pytest.raises(ConfigError, match="gpu_memory_utilization=0.9 and the shared PRM's "
                                           "prm_gpu_memory_utilization=0.2 sum to 1.10"):
         pool.plan()
-    assert gpus_in_use(ray) == 0
+    assert gpus_in_use(ray, 0) == 0
