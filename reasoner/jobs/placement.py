@@ -38,9 +38,10 @@ so that it fits beside them (its forward passes use the threads torch gives it).
 
 `worker_slots(placement, nodes)` counts the engine actors the cluster's nodes
 hold side by side (a node holds as many as its resources allow; a GPU holds as
-many single-GPU engines as their shares fit); a pool given no worker count
-starts that many, and one asked for more is refused rather than left waiting for
-resources that never come.
+many single-GPU engines as their shares fit); a pool asked for more is refused
+rather than left waiting for resources that never come. A pool given no worker
+count starts `default_workers`: every slot on GPUs, one engine per node on CPU
+(a CPU engine's threads use the node's cores, not the one logical CPU it reserves).
 
 Not here: starting actors (`reasoner.jobs.pool.RayPool`) or the engine's own
 arguments (`reasoner.engine.backends.vllm`).
@@ -134,6 +135,13 @@ def worker_slots(placement: Placement, nodes: Sequence[Mapping[str, float]]) -> 
         slots = max(([*slots[:i], (count - 1) // placement.gpus_per_worker, *slots[i + 1:]]
                      for i, count in enumerate(gpus) if count > 0), key=sum)
     return sum(slots)
+
+
+def default_workers(placement: Placement, nodes: Sequence[Mapping[str, float]]) -> int:
+    """Engine actors for a pool given no count: every slot on GPUs; on CPU, one per node that holds one."""
+    if placement.on_gpus:
+        return worker_slots(placement, nodes)
+    return sum(1 for node in nodes if node.get("CPU", 0) >= placement.worker.num_cpus)
 
 
 def live_node_resources() -> list[dict[str, float]]:

@@ -53,7 +53,8 @@ from reasoner.engine.generation import Generation, GenerationRequest
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
-from reasoner.jobs.placement import Placement, live_node_resources, plan_placement, worker_slots
+from reasoner.jobs.placement import (Placement, default_workers, live_node_resources, plan_placement,
+                                     worker_slots)
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 from reasoner.verifiers.prm import PRMSet
@@ -241,7 +242,7 @@ class RayPool:
         if slots < (self.workers or 1):
             raise ConfigError(f"this Ray cluster holds {slots} engine actors asking for "
                               f"{placement.worker.options()} each, not {self.workers or 1}", field="workers")
-        self.workers = self.workers or slots
+        self.workers = self.workers or default_workers(placement, nodes)
         self.placement = placement
         return placement
 

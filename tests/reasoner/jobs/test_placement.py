@@ -95,3 +95,14 @@ def test_the_service_gives_each_model_its_workers(models, workers, address, expe
 
     config = ServiceConfig(models=models, workers=workers, ray_address=address)
     assert {name: s.workers for name, s in pool_settings(config).items()} == {name: expected for name in models}
+
+
+@pytest.mark.parametrize(("args", "nodes", "workers"), [
+    ({}, CPU_NODES, 2),  # on CPU one engine per node: its threads use the node's cores
+    ({}, GPU_NODES, 6),  # on GPUs, every slot
+    ({"tensor_parallel_size": 2}, GPU_NODES, 3),
+])
+def test_a_pool_given_no_count_takes_the_engines_its_nodes_hold(args, nodes, workers):
+    from reasoner.jobs.placement import default_workers
+
+    assert default_workers(plan_placement(args, 0.85, nodes), nodes) == workers
