@@ -87,22 +87,33 @@ def problems():
     return load_task("arith", split="dev")[:PROBLEMS]
 
 
-def strategy_rows() -> list[dict]:
-    """Every registered strategy through the Python API, on one engine."""
-    from reasoner.api import Reasoner
+def strategy_runs() -> list[tuple[str, str, dict]]:
+    """(strategy, row label, options) of every registered strategy, the searches with tiny-prm, and best-of-n
+    with the PRM as scorer."""
     from reasoner.strategies import STRATEGIES
 
+    runs: list[tuple[str, str, dict]] = []
+    for name in STRATEGIES.names():
+        if name in SEARCHES:
+            runs.append((name, f"{name} (tiny-prm)", {"prm": "tiny-prm"}))
+        elif name in ("router", "oracle_router"):
+            runs.append((name, name, {"router": str(ROUTER), "target_accuracy": 0.5}))
+        else:
+            runs.append((name, name, {"max_tokens": MAX_TOKENS}))
+    runs.append(("best_of_n", "best_of_n (prm scorer)",
+                 {"max_tokens": MAX_TOKENS, "scorer": "prm", "scorer_options": {"prm": "tiny-prm"}}))
+    return runs
+
+
+def strategy_rows() -> list[dict]:
+    """Every run of `strategy_runs` through the Python API, on one engine."""
+    from reasoner.api import Reasoner
+
     reasoner = Reasoner("tiny")
-    runs: list[tuple[str, str, dict]] = [(name, name, {}) for name in STRATEGIES.names() if name not in SEARCHES]
-    runs += [(name, f"{name} (tiny-prm)", {"prm": "tiny-prm"}) for name in SEARCHES]
-    runs.append(("best_of_n", "best_of_n (prm scorer)", {"scorer": "prm", "scorer_options": {"prm": "tiny-prm"}}))
-    return [_strategy_row(reasoner, name, label, options) for name, label, options in runs]
+    return [_strategy_row(reasoner, name, label, options) for name, label, options in strategy_runs()]
 
 
 def _strategy_row(reasoner, name: str, label: str, options: dict) -> dict:
-    if name in ("router", "oracle_router"):
-        options = {"router": str(ROUTER), **options}
-    options.setdefault("max_tokens", MAX_TOKENS)
     started = time.perf_counter()
     try:
         results = reasoner.solve_many(problems(), name, **options)
@@ -139,8 +150,9 @@ def grpo_rows(work: Path) -> list[dict]:
 def solve_rows(work: Path) -> list[dict]:
     """`reasoner solve` on a Ray pool of one actor, then with the PRM in its own actor beside it."""
     dataset = ["--dataset", "arith", "--split", "dev", "--limit", str(PROBLEMS), "--model", "tiny",
-               "--max-tokens", str(MAX_TOKENS), "--workers", "1", "--json"]
-    runs = [("ray pool: self_consistency", ["--strategy", "self_consistency", "--n", "4"]),
+               "--workers", "1", "--json"]
+    runs = [("ray pool: self_consistency",
+             ["--strategy", "self_consistency", "--n", "4", "--max-tokens", str(MAX_TOKENS)]),
             ("ray pool: beam_search, PRM actor", ["--strategy", "beam_search", "--prm", "tiny-prm", "--prm-actor"])]
     rows = []
     for index, (label, extra) in enumerate(runs):

@@ -52,3 +52,18 @@ def test_make_gpu_check_runs_the_script():
     run = subprocess.run(["make", "-n", "gpu-check", "REASONER_EXTRA=cpu"], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0 and "benchmarks/gpu_check.py" in run.stdout
+
+
+def test_every_strategy_row_builds_with_its_options():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    from reasoner.strategies import STRATEGIES, build_strategy
+
+    runs = gpu_check.strategy_runs()
+    assert {name for name, _, _ in runs} == set(STRATEGIES.names())
+    assert any(options.get("scorer") == "prm" for _, _, options in runs)
+    for name, _, options in runs:
+        build_strategy(name, options)  # a ConfigError here would be a failed row on the GPU
