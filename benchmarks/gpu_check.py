@@ -43,6 +43,7 @@ MAX_TOKENS = 128
 SEARCHES = ("beam_search", "dvts", "mcts", "particle_filter")
 """The PRM-guided strategies (scored with tiny-prm)."""
 ROUTER = Path(__file__).resolve().parents[1] / "reasoner" / "data" / "routers" / "tiny-arith.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "gpu_check.json"
 PART_SECONDS = {"strategies": 240, "grpo": 150, "service": 90, "ray_pool": 120}
 """Time limit of each part; together 10 minutes."""
 
@@ -52,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="gpu_check.py", description="Run every strategy, a PRM-guided search, a short GRPO run with weight "
         "sync, the service and a Ray pool on this machine's GPU with the bundled models, and print one table "
         "of what ran, tokens/s and any error. Needs a CUDA GPU (exits with status 2 without one).")
-    parser.add_argument("--out", type=Path, help="also write the rows as JSON to this file")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="results file: the rows, the GPU and provenance "
+                        "(default benchmarks/results/gpu_check.json)")
     parser.add_argument("--part", choices=sorted(PART_SECONDS), help=argparse.SUPPRESS)  # one part, in a child
     parser.add_argument("--rows", type=Path, help=argparse.SUPPRESS)  # where a child appends its rows
     return parser.parse_args(argv)
@@ -243,7 +246,8 @@ def run_all(rows_file: Path) -> list[dict]:
             failure = f"over its {seconds} s limit"
         rows = _read_rows(rows_file)
         if failure is not None and len(rows) == before:
-            rows_file.open("a").write(json.dumps(row(part, time.perf_counter() - started, error=failure)) + "\n")
+            with rows_file.open("a") as handle:
+                handle.write(json.dumps(row(part, time.perf_counter() - started, error=failure)) + "\n")
     return _read_rows(rows_file)
 
 
@@ -276,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         rows = run_all(Path(work) / "rows.jsonl")
     print_table(rows)
-    if args.out is not None:
-        args.out.write_text(json.dumps({"gpu": _gpu_name(), "rows": rows}, indent=1) + "\n")
+    from measure import write_results
+
+    write_results(args.out, {"gpu": _gpu_name(), "rows": rows})
     return 0 if rows and all(entry["error"] is None for entry in rows) else 1
 
 

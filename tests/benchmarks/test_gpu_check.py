@@ -54,12 +54,9 @@ def test_make_gpu_check_runs_the_script():
     assert run.returncode == 0 and "benchmarks/gpu_check.py" in run.stdout
 
 
-def test_every_strategy_row_builds_with_its_options():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import gpu_check
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_every_strategy_row_builds_with_its_options(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import gpu_check
     from reasoner.strategies import STRATEGIES, build_strategy
 
     runs = gpu_check.strategy_runs()
