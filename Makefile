@@ -30,7 +30,7 @@ PROBE := $(PYTHON) -c 'import signal, sys, urllib.request; signal.alarm(3); urll
 INDEX_ARGS = $(if $(filter cpu,$(REASONER_EXTRA)),$(if $(shell $(PROBE) '$(TORCH_CPU_INDEX)/torch/' >/dev/null 2>&1 && echo up),--extra-index-url $(TORCH_CPU_INDEX)))
 PIP_ARGS = $(INDEX_ARGS) -e ".[$(REASONER_EXTRA),test,docs]"
 
-.PHONY: demo test install print-install clean
+.PHONY: demo test install print-install gpu-check clean
 
 install: $(STAMP)
 
@@ -62,6 +62,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# On one CUDA GPU: every strategy, a PRM search, a short GRPO run, the service and a Ray pool; one table.
+# Exits with status 2 on a machine without a GPU. Not yet run on a GPU (see docs/guides/scale-out.md).
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) runs

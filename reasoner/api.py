@@ -17,6 +17,7 @@ from typing import Any
 from reasoner.engine.generation import Generator
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.engine.runtime import run_on_engine_loop, run_sync
+from reasoner.errors import ConfigError
 from reasoner.jobs.pool import LocalPool, PoolSettings, make_pool
 from reasoner.jobs.solve import solve_problem
 from reasoner.strategies import build_strategy
@@ -31,11 +32,19 @@ class Reasoner:
 
     def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
                  generator: Generator | None = None, verifiers: VerifierSet | None = None,
-                 prms: PRMSet | None = None, verbose: bool = False, **backend_options: Any) -> None:
+                 prms: PRMSet | None = None, verbose: bool = False, engine_options: dict[str, Any] | None = None,
+                 **backend_options: Any) -> None:
         """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.engine.logs`).
-        `generator`, `verifiers`, `prms`: use these instead of making them (the pool's own otherwise)."""
+        `engine_options`: vLLM engine arguments (fields of vLLM's `AsyncEngineArgs`, e.g.
+        `{"tensor_parallel_size": 2, "max_model_len": 4096}`), checked before the engine starts; a bad key
+        raises `ConfigError` naming it. `generator`, `verifiers`, `prms`: use these instead of making them
+        (the pool's own otherwise)."""
         if verbose:
             backend_options["verbose"] = True
+        for key, value in (engine_options or {}).items():
+            if key in backend_options:
+                raise ConfigError(f"engine option {key!r} is given both in engine_options and as a keyword", field=key)
+            backend_options[key] = value
         if generator is None:
             pool = make_pool(PoolSettings(model=model, backend=backend, backend_options=backend_options),
                              verifiers=verifiers, prms=prms)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reasoner.cli_options import (dataset_options, default_models_dir, key_value, model_path, models_dir_option,
-                                  positive_float, positive_int, prm_options, stage, submit, unescape)
+from reasoner.cli_options import (ENGINE_ARG_HELP, dataset_options, default_models_dir, key_value, model_path,
+                                  models_dir_option, positive_float, positive_int, prm_options, stage, submit,
+                                  unescape)
 from reasoner.errors import ConfigError, OptionError, ReasonerError
 
 SOLVE_FLAGS = {"n": "--n", "max_tokens": "--max-tokens", "scorer": "--scorer", "prm": "--prm",
@@ -104,6 +105,8 @@ def _add_solve(commands) -> None:
                         "(FLOPs, or tokens with --option unit=tokens), probe included")
     p.add_argument("--target-accuracy", type=positive_float, default=None,
                    help="with --strategy router: the least compute reaching this mean accuracy (on the dev split)")
+    p.add_argument("--engine-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help=ENGINE_ARG_HELP)
     p.add_argument("--verbose", action="store_true", help="show the inference engine's logs (default: errors only)")
     p.set_defaults(run=run_solve)
 
@@ -112,7 +115,7 @@ def run_solve(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from reasoner.cli_options import pool_settings, prm_settings, solve_strategy, what_ran
+    from reasoner.cli_options import engine_options, pool_settings, prm_settings, solve_strategy, what_ran
     from reasoner.engine.runtime import engine_loop
     from reasoner.jobs import JobConfig
     from reasoner.jobs.pool import make_pool
@@ -129,7 +132,7 @@ def run_solve(args: argparse.Namespace) -> int:
     dataset = args.dataset if args.split is None else f"{args.dataset}:{args.split}"
     stage(f"loaded {len(problems)} problems from {dataset}")
     config = JobConfig(dataset=dataset, strategy=args.strategy, strategy_options=options, model=model,
-                       backend=args.backend, seed=args.seed)
+                       backend=args.backend, seed=args.seed, engine_options=engine_options(args.engine_arg))
     started = time.perf_counter()
     future = submit(_solve_job(make_pool(settings), settings, config, problems, args.out), engine_loop())
     try:

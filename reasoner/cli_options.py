@@ -64,6 +64,61 @@ def key_value(text: str) -> Pair:
         return key, raw
 
 
+ENGINE_ARG_HELP = ("a vLLM engine argument (a field of vLLM's AsyncEngineArgs), e.g. tensor_parallel_size=2, "
+                   "max_model_len=4096, quantization=awq, kv_cache_dtype=fp8, enable_prefix_caching=false, "
+                   "gpu_memory_utilization=0.6; VALUE is read as JSON when it parses (repeatable)")
+
+
+def engine_options(pairs: Iterable[Pair], flag: str = "--engine-arg") -> dict[str, Any]:
+    """`--engine-arg KEY=VALUE` pairs as one dict; a key given twice is an OptionError."""
+    options: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in options:
+            raise OptionError(f"{_flag_key(flag, key)}: given twice")
+        options[key] = value
+    return options
+
+
+def check_engine_options(model: str, options: Mapping[str, Any], flag: str = "--engine-arg") -> None:
+    """Check `options` as the engine for `model` will take them (vLLM's `AsyncEngineArgs` fields, reasoner's engine
+    settings), before anything starts; a bad one is an OptionError naming the flag and the key."""
+    if not options:
+        return
+    from reasoner.engine.backends.vllm import EngineConfig
+
+    try:
+        EngineConfig.of(model, **options)
+    except ConfigError as exc:
+        raise OptionError(f"{_flag_key(flag, exc.field)}: {exc}" if exc.field else f"{flag}: {exc}") from exc
+
+
+def _flag_key(flag: str, key: str) -> str:
+    """`--engine-arg KEY`, or `--engine-arg MODEL:KEY` when the flag already names the model."""
+    return f"{flag}{key}" if flag.endswith(":") else f"{flag} {key}"
+
+
+def per_model_engine_options(pairs: Iterable[Pair], models: Iterable[str], flag: str = "--engine-arg"
+                             ) -> dict[str, dict[str, Any]]:
+    """`--engine-arg [MODEL:]KEY=VALUE` pairs of `reasoner serve` as each served model's engine options.
+
+    A key without `MODEL:` applies to every model; one with it to that model only, over the shared value.
+    The model is what precedes the key's last `:` (so `hub:ORG/NAME:KEY` works). A model that is not
+    served, or a key given twice for one model, is an OptionError."""
+    served = list(models)
+    shared: list[Pair] = []
+    own: dict[str, list[Pair]] = {model: [] for model in served}
+    for key, value in pairs:
+        model, colon, name = key.rpartition(":")
+        if not colon:
+            shared.append((key, value))
+        elif model not in own:
+            raise OptionError(f"{flag} {key}: {model!r} is not a served model ({', '.join(served)})")
+        else:
+            own[model].append((name, value))
+    common = engine_options(shared, flag)
+    return {model: {**common, **engine_options(own[model], f"{flag} {model}:")} for model in served}
+
+
 def build(factory: Callable[..., T], values: Mapping[str, Any], flags: Mapping[str, str] | None = None) -> T:
     """`factory(**values)` with None values left out; a value it refuses is an OptionError naming its flag.
 
@@ -267,6 +322,11 @@ def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_addre
     backend_options = {"base_url": args.base_url} if args.base_url else {}
     if args.verbose:
         backend_options["verbose"] = True
+    given = engine_options(args.engine_arg)
+    if given and args.backend != "vllm":
+        raise OptionError(f"--engine-arg: configures vLLM engines; --backend {args.backend} serves from its own server")
+    check_engine_options(model, given)
+    backend_options.update(given)
     return build(PoolSettings, {"model": model, "backend": args.backend, "backend_options": backend_options,
                                 "concurrency": args.concurrency, "workers": args.workers, "ray_address": address,
                                 "prm_actor": prm_actor, "prms": prms or None},

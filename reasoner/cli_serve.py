@@ -29,6 +29,10 @@ def add_serve(commands) -> None:
                    help="serve chat requests and jobs from N Ray actors, each with its own engine")
     p.add_argument("--ray-address", default=None,
                    help="serve chat requests and jobs from this Ray cluster (default: $RAY_ADDRESS)")
+    p.add_argument("--engine-arg", type=key_value, action="append", default=[], metavar="[MODEL:]KEY=VALUE",
+                   help="a vLLM engine argument of one served model (MODEL:KEY=VALUE, e.g. big:tensor_parallel_size=2) "
+                        "or of every model (KEY=VALUE), checked against vLLM's AsyncEngineArgs before anything "
+                        "starts; VALUE is read as JSON when it parses (repeatable)")
     p.add_argument("--keys", type=Path, default=None,
                    help="API keys file: one key (or sha256:HEX) per line, 'admin KEY' for admin keys")
     p.add_argument("--db", type=Path, default=Path("reasoner-service.db"), help="SQLite file for jobs")
@@ -54,17 +58,25 @@ def add_serve(commands) -> None:
 
 
 def serve_config(args: argparse.Namespace):
+    from reasoner.cli_options import check_engine_options, per_model_engine_options
     from reasoner.service.config import Limits, ServiceConfig
 
     overrides = dict(args.limit)
     limits = Limits.from_file(args.limits, overrides) if args.limits else Limits.checked(overrides)
     options = {"base_url": args.base_url} if args.base_url else {}
+    models = tuple(args.model or ["tiny"])
+    engines = per_model_engine_options(args.engine_arg, models)
+    if args.engine_arg and args.backend != "vllm":
+        raise ConfigError(f"--engine-arg: configures vLLM engines; --backend {args.backend} serves from its own server",
+                          field="engine_arg")
+    for model, given in engines.items():
+        check_engine_options(model, given, flag=f"--engine-arg {model}:")
     routers = {}
     for name, file in args.router:
         if not Path(str(file)).is_file():
             raise ConfigError(f"--router {name}={file}: no such file")
         routers[name] = Path(str(file))
-    return ServiceConfig(models=tuple(args.model or ["tiny"]), host=args.host, port=args.port,
+    return ServiceConfig(models=models, host=args.host, port=args.port, engine_options=engines,
                          backend=args.backend, backend_options=options, workers=args.workers,
                          ray_address=args.ray_address or os.environ.get("RAY_ADDRESS"), keys_file=args.keys,
                          db=args.db, job_concurrency=args.job_concurrency, limits=limits,

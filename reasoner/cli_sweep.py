@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from reasoner.cli_options import comma_list, dataset_options, key_value, positive_int, prm_options, submit
+from reasoner.cli_options import (ENGINE_ARG_HELP, comma_list, dataset_options, key_value, positive_int, prm_options,
+                                  submit)
 
 
 def add_sweep(commands) -> None:
@@ -28,6 +29,8 @@ def add_sweep(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--max-tokens", type=int, default=None, help="cap on tokens per candidate")
     p.add_argument("--concurrency", type=int, default=None, help="problems in flight at once (default 64)")
+    p.add_argument("--engine-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help=ENGINE_ARG_HELP + "; applies to every swept model")
     p.add_argument("--out", type=Path, required=True, help="sweep folder; re-running resumes it")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")
     p.add_argument("--prm", default=None,
@@ -38,7 +41,8 @@ def add_sweep(commands) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from reasoner.cli_options import build, check_swept, model_path, prm_settings, sweep_strategy_options
+    from reasoner.cli_options import (build, check_engine_options, check_swept, engine_options, model_path,
+                                      prm_settings, sweep_strategy_options)
     from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import engine_loop
     from reasoner.eval.sweep import arun_sweep, make_config
@@ -51,15 +55,19 @@ def run_sweep(args: argparse.Namespace) -> int:
     options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-               "strategy_options": strategy_options or None}  # None until a --option is given
-    config = build(make_config, options, flags={"strategy_options": "--option"})
+               "strategy_options": strategy_options or None,  # None until a --option is given
+               "engine_options": engine_options(args.engine_arg) or None}
+    config = build(make_config, options, flags={"strategy_options": "--option", "engine_options": "--engine-arg"})
     check_swept(strategy_options, config.strategies)
     if prm is not None:
         options["strategy_options"] = with_prm(config.strategies, strategy_options, prm)
-        config = build(make_config, options, flags={"strategy_options": "--option", "prm": "--prm"})
+        config = build(make_config, options,
+                       flags={"strategy_options": "--option", "prm": "--prm", "engine_options": "--engine-arg"})
+    for model in config.models:
+        check_engine_options(model, config.engine_options)
     verifiers = VerifierSet()
-    future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model), verifiers,
-                               prms=PRMSet(settings=prms), close_finished_models=True), engine_loop())
+    future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model, **config.engine_options),
+                               verifiers, prms=PRMSet(settings=prms), close_finished_models=True), engine_loop())
     try:
         future.result()
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reasoner.cli_options import comma_list, positive_int
+from reasoner.cli_options import ENGINE_ARG_HELP, comma_list, key_value, positive_int
 from reasoner.errors import OptionError
 
 
@@ -68,6 +68,8 @@ def add_train(commands) -> None:
     g.add_argument("--updates-per-step", type=int, default=None, help="optimizer steps per rollout batch")
     g.add_argument("--workers", type=int, default=None, help="Ray rollout workers (default: in-process engine)")
     g.add_argument("--ray-address", default=None, help="Ray cluster to join with --workers")
+    g.add_argument("--engine-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help=ENGINE_ARG_HELP + "; applies to every rollout engine")
     g.add_argument("--seed", type=int, default=None, help="seed for prompts and sampling")
     g.add_argument("--threads", type=positive_int, default=None, help="torch threads for the trainer")
     g.add_argument("--out", type=Path, required=True, help="run folder; re-running resumes it")
@@ -172,8 +174,9 @@ def _check_tasks(tasks: list[str]) -> None:
 
 
 def run_train_grpo(args: argparse.Namespace) -> int:
-    from reasoner.cli_options import build
+    from reasoner.cli_options import build, check_engine_options, engine_options
     from reasoner.training.grpo import GRPOConfig, train_grpo
+    from reasoner.training.grpo.rollouts import engine_options as rollout_engine_options
 
     levels = comma_list(args.levels, int, "--levels", "integers")
     level_weights = comma_list(args.level_weights, float, "--level-weights", "numbers")
@@ -183,9 +186,12 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "max_tokens": args.max_tokens, "lr": args.lr, "beta": args.beta, "epsilon": args.epsilon,
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,
                "updates_per_step": args.updates_per_step, "workers": args.workers,
-               "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads}
-    config = build(lambda **flat: GRPOConfig.from_flat(flat), options, flags={"tasks": "--task"})
+               "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads,
+               "engine_options": engine_options(args.engine_arg) or None}
+    config = build(lambda **flat: GRPOConfig.from_flat(flat), options,
+                   flags={"tasks": "--task", "engine_options": "--engine-arg"})
     _check_tasks(config.data.tasks)
+    check_engine_options(config.model, rollout_engine_options(config))
     stats = train_grpo(config, args.out)
     print(json.dumps(stats))
     return 0

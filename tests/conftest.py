@@ -84,12 +84,16 @@ def dev_sweep(engine, tiny_checkpoint, verifiers, tmp_path_factory) -> Path:
     return out
 
 
+RAY_TEST_RUNTIME = {"num_cpus": 4, "include_dashboard": False, "log_to_driver": False}
+"""`ray.init` options of the session's Ray runtime (a test that needs another runtime restores this one)."""
+
+
 @pytest.fixture(scope="session")
 def ray_runtime():
     """A local Ray runtime for the session; logical CPUs let two engine actors plus tasks fit."""
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(**RAY_TEST_RUNTIME)
     yield ray
     ray.shutdown()
 

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
+
+
+def vllm_platform() -> Any:
+    """The platform vLLM detected for this process (`vllm.platforms.current_platform`)."""
+    from vllm.platforms import current_platform
+
+    return current_platform
 
 
 @functools.cache
 def on_cpu() -> bool:
-    """True when vLLM runs on the CPU build (no GPU)."""
-    from vllm.platforms import current_platform
+    """True when vLLM runs on the CPU (the platform it reports, whichever vLLM package is installed)."""
+    return vllm_platform().is_cpu()
 
-    return current_platform.is_cpu()
+
+def eager_mode(requested: bool | None, platform: Any) -> bool | None:
+    """`enforce_eager` for an engine on `platform` (as `vllm_platform()` reports it): as requested when given;
+    else True on CPU, where vLLM has no CUDA graphs to capture and compiling only slows start-up; else None,
+    which leaves vLLM's own choice (CUDA graphs on a GPU: slower start, faster decoding)."""
+    if requested is not None:
+        return requested
+    return True if platform.is_cpu() else None
 
 
 def usable_cores() -> int:

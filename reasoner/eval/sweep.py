@@ -110,6 +110,8 @@ class SweepConfig(BaseModel):
     """Bootstrap resamples of the problems behind each interval."""
     concurrency: int = Field(64, ge=1)
     """Problems in flight at once per model, across all runs; one engine batches them."""
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+    """Engine arguments every model's engine runs with (`--engine-arg`; vLLM's `AsyncEngineArgs` fields)."""
 
     @field_validator("models", "strategies", mode="before")
     @classmethod
@@ -148,6 +150,8 @@ class SweepConfig(BaseModel):
         fields = {"dataset", "format", "seed", "max_tokens", "temperature", "top_p", "scorer", "strategy_options"}
         if self.split is not None:  # so folders written before splits existed keep their digest
             fields.add("split")
+        if self.engine_options:  # likewise: only when given (a quantization, say, can change answers)
+            fields.add("engine_options")
         return config_digest(self.model_dump(include=fields))
 
     def strategy(self, name: str) -> Strategy:

@@ -34,6 +34,10 @@ runs once, in its own Ray actor, and every worker's set holds its client
 (`reasoner.verifiers.prm.actor`), so the candidates of all workers batch
 together.
 
+What each actor asks Ray for (CPUs, whole GPUs for a model that spans
+several, a GPU share beside a shared PRM) is decided before any actor starts,
+from the engine's settings and the cluster's nodes: `reasoner.jobs.placement`.
+
 `make_pool(PoolSettings(...))` is how the CLI, the Python API and the service
 get a pool: in-process, or on Ray when `workers` or a Ray address is given.
 """
@@ -51,6 +55,8 @@ from reasoner.engine.generation import Generation, GenerationRequest
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
+from reasoner.jobs.placement import (Placement, default_workers, live_node_resources, plan_placement,
+                                     worker_slots)
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 from reasoner.verifiers.prm import PRMSet, PRMSettings
@@ -130,6 +136,12 @@ class SolverActor:
 
             give_shared(self.prms, SharedPRM.model_validate_json(shared_prm))
 
+    async def where(self) -> dict[str, Any]:
+        """The node this actor runs on and the GPU ids Ray gave it (empty on CPU)."""
+        import ray
+
+        return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
+
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
         import os
@@ -179,14 +191,15 @@ class RayPool:
     _weights: tuple[Any, int, tuple[float, float]] | None = None
     """(object ref of the packed weights, version, checksum) of the last `load_weights`; None before."""
 
-    def __init__(self, model: str, workers: int, address: str | None = None,
+    def __init__(self, model: str, workers: int | None, address: str | None = None,
                  engine_options: dict[str, Any] | None = None, per_worker: int = 64,
                  max_attempts: int = 3, prm_actor: str | None = None,
-                 prm_settings: dict[str, PRMSettings] | None = None) -> None:
-        if workers < 1:
+                 prm_settings: dict[str, PRMSettings] | None = None, prm_gpu_memory: float = 0.1) -> None:
+        if workers is not None and workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.model = model
         self.workers = workers
+        """Engine actors; None: as many as the cluster's nodes hold (decided by `plan`)."""
         self.address = address
         self.engine_options = engine_options or {}
         self.per_worker = per_worker
@@ -195,10 +208,16 @@ class RayPool:
         """PRM (bundled name or folder) served by one actor shared by every worker; None: a copy per worker."""
         self.prm_settings = dict(prm_settings or {})
         """How each PRM named here runs, in the shared actor or in every worker."""
+        self.prm_gpu_memory = prm_gpu_memory
+        """Share of a GPU's memory the shared PRM actor may take, on a cluster with GPUs."""
+        self.placement: Placement | None = None
+        """What each actor asks Ray for; set by `plan` (on `start`)."""
         self.shared_prm = None
         """The shared PRM actor's `SharedPRM` once started."""
         self._prm_handle: Any = None
         self.restarts = 0
+        self.shrunk = 0
+        """Dead actors not replaced because the live nodes had no room (a lost node)."""
         self._actors: dict[int, Any] = {}
         self._load: dict[int, int] = {}
         self._reserved: set[int] = set()
@@ -207,7 +226,7 @@ class RayPool:
 
     @property
     def capacity(self) -> int:
-        return self.workers * self.per_worker
+        return (self.workers or 1) * self.per_worker
 
     async def start(self) -> RayPool:
         """Connect to (or start) Ray and bring every actor's engine up."""
@@ -215,21 +234,47 @@ class RayPool:
 
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        placement = self.plan()
         if self.prm_actor is not None:
             from reasoner.verifiers.prm.actor import start_prm_actor
 
             settings = self.prm_settings.get(self.prm_actor, PRMSettings())
-            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor, settings)
+            self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor, settings,
+                                                                      placement.prm.options())
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         return self
 
-    async def _spawn(self) -> int:
+    def plan(self) -> Placement:
+        """Check the engine settings, decide what each actor asks Ray for, and how many actors start when no
+        worker count was given (connected to Ray already).
+
+        Raises `ConfigError` (before any actor starts) for bad engine settings, or a cluster that cannot
+        hold one engine or as many as were asked for."""
+        from reasoner.engine.backends.vllm import EngineConfig
+
+        config = EngineConfig.of(self.model, **self.engine_options)
+        prm_share = self.prm_gpu_memory if self.prm_actor is not None else None
+        nodes = live_node_resources()
+        placement = plan_placement(config.engine_args, config.gpu_memory_utilization, nodes, prm_share)
+        slots = worker_slots(placement, nodes)
+        if slots < (self.workers or 1):
+            raise ConfigError(f"this Ray cluster holds {slots} engine actors asking for "
+                              f"{placement.worker.options()} each, not {self.workers or 1}", field="workers")
+        self.workers = self.workers or default_workers(placement, nodes)
+        self.placement = placement
+        return placement
+
+    def new_actor(self) -> Any:
+        """A new engine actor, scheduled with the planned resources; its engine starts on `ready`."""
         import ray
 
-        resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
-        actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **resources)(SolverActor)
+        placement = self.placement or self.plan()
+        actor_cls = ray.remote(max_concurrency=self.per_worker + 4, **placement.worker.options())(SolverActor)
         shared = self.shared_prm.model_dump_json() if self.shared_prm is not None else None
-        actor = actor_cls.remote(self.model, self.engine_options, shared, prm_settings_json(self.prm_settings))
+        return actor_cls.remote(self.model, self.engine_options, shared, prm_settings_json(self.prm_settings))
+
+    async def _spawn(self) -> int:
+        actor = self.new_actor()
         await actor.ready.remote()
         await self._catch_up(actor)
         key = next(self._ids)
@@ -346,19 +391,32 @@ class RayPool:
             self._changed.notify_all()
 
     async def _replace(self, key: int) -> None:
-        """Drop a dead actor and start a replacement (once, however many problems saw it die)."""
+        """Drop a dead actor and start a replacement (once, however many problems saw it die).
+
+        When the live nodes have no room for one more actor (its node was lost and the others are full),
+        the pool goes on with the actors it has rather than wait for room (`shrunk` counts these)."""
         async with self._changed:
             if key not in self._actors:
                 return
             del self._actors[key]
             self._load.pop(key, None)
             self._reserved.discard(key)
+            if self._actors and not self._room_for_one_more():
+                self.shrunk += 1
+                self._changed.notify_all()
+                return
             self.restarts += 1
             try:
                 await self._spawn()
             except Exception as exc:
                 raise EngineError(f"could not restart a Ray worker: {exc}") from exc
             self._changed.notify_all()
+
+    def _room_for_one_more(self) -> bool:
+        """Whether the cluster's live nodes hold one more engine actor than the pool has."""
+        if self.placement is None:
+            return True
+        return worker_slots(self.placement, live_node_resources()) > len(self._actors)
 
     async def close(self) -> None:
         import ray
@@ -387,11 +445,14 @@ class PoolSettings(BaseModel):
     workers: int | None = Field(None, ge=1)
     """Solve on this many Ray actors, each with its own engine."""
     ray_address: str | None = None
-    """Join this Ray cluster (one worker when only the address is given)."""
+    """Join this Ray cluster (as many workers as its nodes hold when only the address is given)."""
     prm_actor: str | None = None
     """With Ray: run this PRM once, in its own actor, shared by every worker."""
     prms: dict[str, PRMSettings] = Field(default_factory=dict)
     """How each PRM named here runs (runner, format, server URL); any other opens with the defaults."""
+    prm_gpu_memory_utilization: float = Field(0.1, gt=0, lt=1)
+    """On a Ray cluster with GPUs: the share of a GPU's memory the shared PRM actor may take (it may share
+    the GPU of a policy engine, whose `gpu_memory_utilization` it must leave room for)."""
 
     @field_validator("workers", "ray_address")
     @classmethod
@@ -418,7 +479,8 @@ class PoolSettings(BaseModel):
         """What starting this pool starts, for a progress line."""
         if self.pooled:
             shared = f", and one actor for the PRM {self.prm_actor}" if self.prm_actor else ""
-            return f"{self.workers or 1} Ray workers, each with its own engine{shared}"
+            count = f"{self.workers} Ray workers" if self.workers else "a Ray worker per engine the cluster holds"
+            return f"{count}, each with its own engine{shared}"
         return f"the {self.backend} backend for {self.model}"
 
 
@@ -429,8 +491,9 @@ def make_pool(settings: PoolSettings, *, verifiers=None, prms: PRMSet | None = N
     models), else makes and owns its own; Ray actors always hold their own.
     """
     if settings.pooled:
-        return RayPool(settings.model, workers=settings.workers or 1, address=settings.ray_address,
-                       engine_options=settings.backend_options, prm_actor=settings.prm_actor, prm_settings=settings.prms)
+        return RayPool(settings.model, workers=settings.workers, address=settings.ray_address,
+                       engine_options=settings.backend_options, prm_actor=settings.prm_actor,
+                       prm_settings=settings.prms, prm_gpu_memory=settings.prm_gpu_memory_utilization)
     from reasoner.engine.backends import open_generator
     from reasoner.verifiers import VerifierSet
 

@@ -77,6 +77,8 @@ class JobConfig(BaseModel):
     """Base seed; each problem derives its own from it and its id."""
     budget: Budget = Budget()
     """Per-problem spending caps."""
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+    """Engine arguments the model runs with (`--engine-arg`), e.g. a quantization, which can change answers."""
 
     @property
     def spec(self) -> SolveSpec:
@@ -88,7 +90,9 @@ class JobConfig(BaseModel):
         """Short digest of the configuration and the model's weights; records from others are not mixed."""
         from reasoner.engine.models import weights_fingerprint
 
-        settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
+        # engine_options only when given, so the hashes of jobs run without them stay what they were
+        settings = {**self.model_dump(mode="json", exclude=set() if self.engine_options else {"engine_options"}),
+                    "weights": weights_fingerprint(self.model)}
         prms = sorted(self.prms)
         if prms:  # only then, so the hashes of jobs without a PRM stay what they were
             settings["prm_weights"] = {name: weights_fingerprint(name) for name in prms}

@@ -113,6 +113,9 @@ class ServiceConfig(BaseModel):
     """Generation backend for chat requests and in-process jobs."""
     backend_options: dict[str, str] = Field(default_factory=dict)
     """Extra backend options, e.g. `base_url` for the `openai` backend."""
+    engine_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per served model, its vLLM engine arguments (`--engine-arg [MODEL:]KEY=VALUE`), e.g.
+    `{"big": {"tensor_parallel_size": 2}}`; an operator's setting, never a client's."""
     host: str = "127.0.0.1"
     """Interface to bind; anything but loopback needs API keys."""
     port: int = Field(8000, ge=0, le=65535)
@@ -143,6 +146,10 @@ class ServiceConfig(BaseModel):
     """Web origins allowed to call the API from a browser (`--cors-origin`)."""
     allow_unsandboxed_code: bool = False
     """Run code jobs and code-domain chat even when the sandbox cannot hide the server's files."""
+
+    def engine_options_of(self, model: str) -> dict[str, Any]:
+        """The engine arguments of served model `model` (none unless given)."""
+        return self.engine_options.get(model, {})
 
     @property
     def pooled(self) -> bool:

@@ -28,8 +28,9 @@ def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
     from pydantic import ValidationError
 
     try:
-        return {name: PoolSettings(model=name, backend=config.backend, backend_options=config.backend_options,
-                                   workers=config.workers, ray_address=config.ray_address,
+        return {name: PoolSettings(model=name, backend=config.backend,
+                                   backend_options={**config.backend_options, **config.engine_options_of(name)},
+                                   workers=workers_per_model(config), ray_address=config.ray_address,
                                    concurrency=config.job_concurrency, prms=config.prm_settings)
                 for name in config.models}
     except ValidationError as exc:
@@ -37,6 +38,14 @@ def pool_settings(config: ServiceConfig) -> dict[str, PoolSettings]:
         flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--model"
         raise ConfigError(f"{flag}: {error['msg'].removeprefix('Value error, ')}", field=str(error["loc"][0])) \
             from exc
+
+
+def workers_per_model(config: ServiceConfig) -> int | None:
+    """`--workers`; without it on a Ray cluster, as many as the cluster holds for one served model (None), but
+    one each for several, which share the cluster (each filling it would leave the others waiting)."""
+    if config.workers is not None or config.ray_address is None:
+        return config.workers
+    return None if len(config.models) == 1 else 1
 
 
 def start_pools(settings: dict[str, PoolSettings], verifiers, prms: PRMSet) -> dict[str, WorkerPool]:
@@ -64,6 +73,9 @@ def build_state(config: ServiceConfig, generators: dict[str, Any] | None = None,
     register_names(config)
     if len(set(config.models)) != len(config.models):
         raise ConfigError(f"--model given twice: {', '.join(config.models)}")
+    unknown = sorted(set(config.engine_options) - set(config.models))
+    if unknown:
+        raise ConfigError(f"engine options for {unknown[0]!r}, which is not served ({', '.join(config.models)})")
     settings = pool_settings(config)
     if verifiers is None:
         from reasoner.verifiers import VerifierSet

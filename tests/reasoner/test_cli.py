@@ -86,6 +86,22 @@ SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSE
         (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor: shares a PRM between Ray"),
         (["--strategy", "self_consistency", "--workers", "2", "--prm-actor"],
          "--prm-actor: strategy 'self_consistency' with these options scores with 0 PRMs (none)"),
+        (["--engine-arg", "tensor_paralel_size=2"], "--engine-arg tensor_paralel_size: 'tensor_paralel_size' is "
+                                                    "not an argument of vLLM's AsyncEngineArgs; did you mean "
+                                                    "tensor_parallel_size"),
+        (["--engine-arg", "model=other"], "--engine-arg model: engine argument 'model' is set by reasoner itself"),
+        (["--engine-arg", "kv_cache_dtype=fp7"],
+         "--engine-arg kv_cache_dtype: engine argument kv_cache_dtype='fp7': input should be 'auto', 'float16'"),
+        (["--engine-arg", "tensor_parallel_size=two"],
+         "--engine-arg tensor_parallel_size: engine argument tensor_parallel_size='two': input should be a valid "
+         "integer"),
+        (["--engine-arg", "gpu_memory_utilization=1.5"],
+         "--engine-arg gpu_memory_utilization: engine setting gpu_memory_utilization=1.5: input should be less than "
+         "or equal to 1"),
+        (["--engine-arg", "max_model_len=64", "--engine-arg", "max_model_len=128"], "--engine-arg max_model_len: "
+                                                                                    "given twice"),
+        (["--backend", "openai", "--engine-arg", "max_model_len=64"], "--engine-arg: configures vLLM engines"),
+        (["--engine-arg", "no-equals-sign"], "argument --engine-arg: expected KEY=VALUE"),
     ],
 )
 def test_bad_solve_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
@@ -108,6 +124,8 @@ def test_bad_solve_option_is_a_usage_error_before_anything_starts(extra, words, 
         (["--option", "best_of_n.scorer=nope"], "--option best_of_n.scorer: unknown scorer 'nope'"),
         (["--option", "self_consistency.temperature=-1"], "--option self_consistency.temperature: input should"),
         (["--option", "nosuch.n=2"], "--option nosuch.*: unknown strategy 'nosuch'"),
+        (["--engine-arg", "enforce_eagre=true"], "--engine-arg enforce_eagre: 'enforce_eagre' is not an argument "
+                                                 "of vLLM's AsyncEngineArgs; did you mean enforce_eager"),
     ],
 )
 def test_bad_sweep_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
@@ -136,6 +154,10 @@ def test_bad_sweep_option_is_a_usage_error_before_anything_starts(extra, words, 
         (["grpo", "--beta", "-0.1"], "--beta: input should be greater than or equal to 0"),
         (["grpo", "--workers", "-1"], "--workers: input should be greater than or equal to 0, got -1"),
         (["grpo", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+        (["grpo", "--engine-arg", "dtype=float16"], "--engine-arg: 'dtype' is set by the GRPO run itself (use "
+                                                    "engine_dtype)"),
+        (["grpo", "--engine-arg", "max_num_seq=8"], "--engine-arg max_num_seq: 'max_num_seq' is not an argument of "
+                                                    "vLLM's AsyncEngineArgs; did you mean max_num_seqs"),
     ],
 )
 def test_bad_train_option_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
@@ -144,6 +166,27 @@ def test_bad_train_option_is_a_usage_error_before_anything_starts(extra, words, 
     assert exit_status(["train", *extra, *model, "--out", str(out)]) == 2
     assert words in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--engine-arg", "other:max_model_len=64"], "--engine-arg other:max_model_len: 'other' is not a served "
+                                                      "model (tiny, hub:org/name)"),
+        (["--engine-arg", "hub:org/name:tensor_paralel_size=2"],
+         "--engine-arg hub:org/name:tensor_paralel_size: 'tensor_paralel_size' is not an argument"),
+        (["--engine-arg", "max_model_len=x"], "--engine-arg tiny:max_model_len: engine setting max_model_len='x'"),
+        (["--engine-arg", "tiny:max_model_len=64", "--engine-arg", "tiny:max_model_len=32"],
+         "--engine-arg tiny:max_model_len: given twice"),
+        (["--backend", "openai", "--engine-arg", "max_model_len=64"], "--engine-arg: configures vLLM engines"),
+    ],
+)
+def test_bad_serve_engine_arg_is_a_usage_error_before_anything_starts(extra, words, tmp_path, capsys):
+    db = tmp_path / "service.db"
+    argv = ["serve", "--model", "tiny", "--model", "hub:org/name", "--port", "0", "--db", str(db)]
+    assert exit_status([*argv, *extra]) == 2
+    assert words in capsys.readouterr().err
+    assert not db.exists()
 
 
 @pytest.mark.parametrize("kind", ["math", "code"])
@@ -220,7 +263,7 @@ def test_prm_actor_shares_the_prm_the_strategy_scores_with(name, options, shared
     from reasoner.strategies import build_strategy
 
     strategy = build_strategy(name, options)
-    flags = dict(workers=2, ray_address=None, base_url=None, verbose=False, backend="vllm", concurrency=8,
-                 strategy=name)
+    flags = dict(workers=2, engine_arg=[], ray_address=None, base_url=None, verbose=False, backend="vllm",
+                 concurrency=8, strategy=name)
     assert pool_settings(argparse.Namespace(prm_actor=True, **flags), "tiny", strategy, None).prm_actor == shared
     assert pool_settings(argparse.Namespace(prm_actor=False, **flags), "tiny", strategy, None).prm_actor is None

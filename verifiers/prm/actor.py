@@ -54,9 +54,12 @@ class SharedPRM(BaseModel):
 class PRMActor:
     """Body of a Ray actor: one PRM, scoring every caller's requests together."""
 
-    def __init__(self, folder: str, settings_json: str) -> None:
+    def __init__(self, folder: str, settings_json: str, gpu_share: float = 0.0) -> None:
         from reasoner.verifiers.prm import open_prm
 
+        self.device = _device(gpu_share)
+        """`cuda:0` (Ray's GPU, torch's memory capped at the share) when the actor was given a GPU share and torch
+        sees CUDA; else `cpu`."""
         self.prm = open_prm(folder, PRMSettings.model_validate_json(settings_json))
         self.calls: dict[int, int] = {}
 
@@ -68,6 +71,13 @@ class PRMActor:
         """The PRM's `ascore(items)` as JSON; `caller` (a process id) is counted in `stats`."""
         self.calls[caller] = self.calls.get(caller, 0) + 1
         return (await self.prm.ascore(items)).model_dump_json()
+
+    async def where(self) -> dict[str, Any]:
+        """The node this actor runs on, the GPU ids Ray gave it (empty on CPU) and the PRM's torch device."""
+        import ray
+
+        return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()],
+                "device": self.device}
 
     async def stats(self) -> dict[str, Any]:
         """Scoring calls per caller process, and the runner's own counts (forward passes, or requests)."""
@@ -110,20 +120,35 @@ class RemotePRM:
         self.reading.check_policy(policy)
 
 
-async def start_prm_actor(name: str, settings: PRMSettings | None = None) -> tuple[Any, SharedPRM]:
+def _device(gpu_share: float) -> str:
+    """Where the PRM actor's torch work may run: on the CUDA device Ray assigned, its memory capped at
+    `gpu_share`, when the actor was given a GPU share and torch sees CUDA; else on the CPU."""
+    import torch
+
+    if gpu_share <= 0 or not torch.cuda.is_available():
+        return "cpu"
+    torch.cuda.set_per_process_memory_fraction(gpu_share, 0)  # Ray's CUDA_VISIBLE_DEVICES makes its GPU device 0
+    return "cuda:0"
+
+
+async def start_prm_actor(name: str, settings: PRMSettings | None = None,
+                          resources: dict[str, float] | None = None) -> tuple[Any, SharedPRM]:
     """Start a named Ray actor holding the PRM `name` (bundled name or folder); its handle and description.
 
-    It reserves no logical CPU, so that it fits beside one engine actor per
-    CPU; its engine (or torch) takes the CPU threads it is given.
+    `settings` say how the PRM runs (runner, format, server URL). `resources` are what the actor asks Ray for
+    (`num_cpus`, `num_gpus`: see `reasoner.jobs.placement`); by default no logical CPU, so that it fits beside
+    one engine actor per CPU; its engine (or torch) takes the CPU threads it is given. Given a GPU share, its
+    torch memory is capped at the share.
     """
     import ray
 
     from reasoner.engine.models import resolve_model
 
     settings = settings or PRMSettings()
+    resources = resources or {"num_cpus": 0}
     actor_name = f"reasoner-prm-{uuid.uuid4().hex[:12]}"
-    handle = ray.remote(num_cpus=0)(PRMActor).options(name=actor_name).remote(resolve_model(name),
-                                                                              settings.model_dump_json())
+    handle = ray.remote(PRMActor).options(name=actor_name, **resources).remote(
+        resolve_model(name), settings.model_dump_json(), resources.get("num_gpus", 0.0))
     described = await handle.describe.remote()
     return handle, SharedPRM(name=name, actor=actor_name, settings=settings, **described)
 

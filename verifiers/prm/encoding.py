@@ -58,7 +58,7 @@ def step_logits(model, batch: list[tuple[list[int], list[int]]], pad_id: int):
     for row, (row_ids, _) in enumerate(batch):
         ids[row, : len(row_ids)] = torch.tensor(row_ids)
         mask[row, : len(row_ids)] = 1
-    logits = model(input_ids=ids, attention_mask=mask).logits[..., 0]
+    logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[..., 0]
     return [logits[row, positions] for row, (_, positions) in enumerate(batch)]
 
 

@@ -23,7 +23,7 @@ BACKENDS: Registry = Registry(
 )
 
 
-def open_generator(backend: str, model: str, **options: Any) -> Generator:
+def open_generator(backend: str, model: str, /, **options: Any) -> Generator:
     """The generator for `model` on `backend`.
 
     A backend whose instances are expensive (an engine) offers `shared(model, **options)`, which returns the

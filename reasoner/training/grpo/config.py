@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class DataConfig(BaseModel):
@@ -106,6 +106,10 @@ class OptimConfig(BaseModel):
         return self.lr
 
 
+GRPO_ENGINE_SETTINGS = ("dtype", "seed", "weight_sync")
+"""Engine settings a GRPO run sets itself (from `engine_dtype` and the run's seed; weight sync always on)."""
+
+
 class RolloutEngineConfig(BaseModel):
     """Where rollouts run, and how closely their log-probs must match the trainer's."""
 
@@ -119,9 +123,22 @@ class RolloutEngineConfig(BaseModel):
     """Ray cluster to join with `workers`; None starts a local one."""
     cpu_threads: int | None = Field(None, ge=1)
     """OpenMP threads of an in-process CPU engine; None: every usable core but one."""
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+    """More engine settings of every rollout engine (`--engine-arg`: vLLM's `AsyncEngineArgs` fields, e.g.
+    tensor_parallel_size or gpu_memory_utilization). Not those GRPO sets itself: dtype (`engine_dtype`),
+    seed (the run's) and weight_sync (always on)."""
     logprob_tolerance: float = Field(1e-3, gt=0)
     """Largest mean |vLLM log-prob - trainer log-prob| accepted over a step's sampled tokens. A synced
     float32 engine measures about 1e-7 here; one missed update moves it to 1e-3 or more."""
+
+    @field_validator("engine_options")
+    @classmethod
+    def _not_set_by_grpo(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for key in options:
+            if key in GRPO_ENGINE_SETTINGS:
+                hint = " (use engine_dtype)" if key == "dtype" else ""
+                raise ValueError(f"{key!r} is set by the GRPO run itself{hint}")
+        return options
 
 
 class RunConfig(BaseModel):

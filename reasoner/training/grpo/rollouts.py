@@ -74,7 +74,7 @@ class RolloutPool:
         from reasoner.jobs.pool import LocalPool
         from reasoner.verifiers import VerifierSet
 
-        generator = VLLMGenerator(config.model, **_engine_options(config))
+        generator = VLLMGenerator(config.model, **engine_options(config))
         generator.engine()
         # Rollouts are raw requests: the pool's verifiers are never started.
         return cls(LocalPool(generator, VerifierSet()), closers=(generator.close,))
@@ -86,7 +86,7 @@ class RolloutPool:
         from reasoner.engine.runtime import run_sync
 
         pool = RayPool(config.model, workers=config.engine.workers, address=config.engine.ray_address,
-                       engine_options=_engine_options(config))
+                       engine_options=engine_options(config))
         run_sync(pool.start())
         return cls(pool, closers=(pool.close,))
 
@@ -113,11 +113,12 @@ class RolloutPool:
         self._closers = ()
 
 
-def _engine_options(config: GRPOConfig) -> dict[str, Any]:
+def engine_options(config: GRPOConfig) -> dict[str, Any]:
+    """The options of every rollout engine: the run's own (dtype, seed, weight sync) and the user's."""
     options = {"dtype": config.engine.engine_dtype, "weight_sync": True, "seed": config.run.seed}
     if config.engine.cpu_threads is not None:
         options["cpu_threads"] = config.engine.cpu_threads
-    return options
+    return {**config.engine.engine_options, **options}
 
 
 def rollout_requests(problems: list[Problem], config: GRPOConfig, step: int) -> list[GenerationRequest]:
