@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from reasoner.types import Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
-from reasoner.strategies.scorers import ScorerChoice
-from reasoner.strategies.scorers import SCORERS
+from reasoner.strategies.scorers import SCORERS, ScorerChoice, check_scorer_options
 
 
 class BestOfN(Sampling):
@@ -37,6 +36,11 @@ class BestOfN(Sampling):
         SCORERS.get(value)  # an unknown name or a path that does not import fails here, not per problem
         return value
 
+    @model_validator(mode="after")
+    def _scorer_options_fit(self) -> BestOfN:
+        check_scorer_options(self.scorer_choice)
+        return self
+
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         if not candidates:
@@ -55,6 +59,10 @@ class BestOfN(Sampling):
     @property
     def scorer_choice(self) -> ScorerChoice:
         return ScorerChoice(name=self.scorer, options=self.scorer_options)
+
+    @property
+    def top_logprobs_needed(self) -> int:
+        return self.scorer_choice.top_logprobs
 
     @property
     def replay_scorer(self) -> ScorerChoice:

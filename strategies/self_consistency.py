@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from reasoner.types import Candidate, Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
-from reasoner.strategies.scorers import ScorerChoice
+from reasoner.strategies.scorers import ScorerChoice, check_scorer_options
 
 
 class Vote(BaseModel):
@@ -49,6 +49,12 @@ class SelfConsistency(Sampling):
     scorer_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
+    @model_validator(mode="after")
+    def _scorer_options_fit(self) -> SelfConsistency:
+        if self.replay_scorer is not None:
+            check_scorer_options(self.replay_scorer)
+        return self
+
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         answers = [ctx.extract(problem, c.text) for c in candidates]
@@ -70,6 +76,10 @@ class SelfConsistency(Sampling):
         """The scorer that weights the vote, if any."""
         return None if self.weight_scorer is None else ScorerChoice(name=self.weight_scorer,
                                                                      options=self.scorer_options)
+
+    @property
+    def top_logprobs_needed(self) -> int:
+        return 0 if self.replay_scorer is None else self.replay_scorer.top_logprobs
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The vote over k of the samples, in expectation over subsets (see `reasoner.eval.metrics`)."""
