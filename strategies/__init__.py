@@ -19,6 +19,7 @@ STRATEGIES = Registry(
         "self_consistency": "reasoner.strategies.self_consistency:SelfConsistency",
         "best_of_n": "reasoner.strategies.best_of_n:BestOfN",
         "adaptive_consistency": "reasoner.strategies.adaptive_consistency:AdaptiveConsistency",
+        "adaptive_cancel": "reasoner.strategies.adaptive_consistency:AdaptiveCancel",
         "deepconf": "reasoner.strategies.deepconf:DeepConf",
         "deepconf_online": "reasoner.strategies.deepconf:DeepConfOnline",
         "early_rejection": "reasoner.strategies.early_rejection:EarlyRejection",

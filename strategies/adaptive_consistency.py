@@ -208,3 +208,13 @@ class AdaptiveConsistency(Sampling):
             if self.stop_rule(list(seen.values())) is not None:
                 break
         return drawn
+
+
+class AdaptiveCancel(AdaptiveConsistency):
+    """Adaptive self-consistency in `cancel` mode under a name of its own, so that a sweep (and so the
+    router) can hold both modes side by side."""
+
+    name: ClassVar[str] = "adaptive_cancel"
+
+    mode: Literal["rounds", "cancel"] = "cancel"
+    """`cancel` unless told otherwise."""

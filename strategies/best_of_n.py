@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from reasoner.types import Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
@@ -36,10 +36,12 @@ class BestOfN(Sampling):
         SCORERS.get(value)  # an unknown name or a path that does not import fails here, not per problem
         return value
 
-    @model_validator(mode="after")
-    def _scorer_options_fit(self) -> BestOfN:
-        check_scorer_options(self.scorer_choice)
-        return self
+    @field_validator("scorer_options")
+    @classmethod
+    def _scorer_options_fit(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "scorer" in info.data:  # else the scorer itself was refused
+            check_scorer_options(ScorerChoice(name=info.data["scorer"], options=value))
+        return value
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)

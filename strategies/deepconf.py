@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from reasoner.engine.generation import TraceDelta
 from reasoner.types import MAX_TOP_LOGPROBS, Candidate, Problem, Result, Sample
@@ -154,11 +154,13 @@ class DeepConfOnline(ConfidenceOptions, Sampling):
     threshold: float | None = Field(None, allow_inf_nan=False)
     """A fixed stop threshold on the group confidence instead of the warm-up's quantile."""
 
-    @model_validator(mode="after")
-    def _warmup_within_n(self) -> DeepConfOnline:
-        if self.warmup > self.n:
-            raise ValueError(f"warmup ({self.warmup}) must be at most n ({self.n})")
-        return self
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_within_n(cls, value: int, info: ValidationInfo) -> int:
+        n = info.data.get("n")
+        if n is not None and value > n:
+            raise ValueError(f"must be at most n ({n}), got {value}")
+        return value
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         run = OnlineRun(self, problem, ctx)

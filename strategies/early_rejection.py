@@ -45,6 +45,8 @@ class EarlyRejection(Sampling):
     """Bundled PRM name or PRM folder."""
     aggregation: str = "min"
     """How step scores become one: last, min, prod or mean."""
+    check_tokenizer: bool = True
+    """Refuse a policy whose tokenizer differs from the PRM's."""
 
     @field_validator("aggregation")
     @classmethod
@@ -64,7 +66,8 @@ class EarlyRejection(Sampling):
         from reasoner.verifiers.prm import load_prm
 
         step_format = (await asyncio.to_thread(load_prm, self.prm)).step_format
-        run = _Run(self, PRMScorer(prm=self.prm, aggregation=self.aggregation), step_format)
+        scorer = PRMScorer(prm=self.prm, aggregation=self.aggregation, check_tokenizer=self.check_tokenizer)
+        run = _Run(self, scorer, step_format)
         async with ctx.meter.traces(self.sample_request(problem, self.n, ctx.seed)) as traces:
             async for delta in traces:
                 run.texts[delta.index] = run.texts.get(delta.index, "") + delta.text

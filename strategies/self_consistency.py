@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from reasoner.types import Candidate, Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
@@ -49,11 +49,12 @@ class SelfConsistency(Sampling):
     scorer_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
 
-    @model_validator(mode="after")
-    def _scorer_options_fit(self) -> SelfConsistency:
-        if self.replay_scorer is not None:
-            check_scorer_options(self.replay_scorer)
-        return self
+    @field_validator("scorer_options")
+    @classmethod
+    def _scorer_options_fit(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if info.data.get("weight_scorer") is not None:
+            check_scorer_options(ScorerChoice(name=info.data["weight_scorer"], options=value))
+        return value
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
