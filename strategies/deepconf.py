@@ -193,7 +193,7 @@ class OnlineRun:
     async def warm_up(self) -> None:
         warm = await self.strategy.sample(self.problem, self.ctx, self.strategy.warmup)
         for candidate in warm:
-            await self._add(candidate, whole=True)
+            self._add(candidate, whole=True)
         if self.threshold is None and self.confidences:
             self.threshold = quantile(self.confidences, 1.0 - self.strategy.keep)
         self.ctx.meter.record("threshold", threshold=self.threshold, warmup=len(warm),
@@ -221,13 +221,13 @@ class OnlineRun:
                     traces.stop(delta.index, "low_confidence", group_confidence=round(monitors[delta.index].lowest, 6),
                                 threshold=self.threshold)
                 if delta.done is not None and delta.index not in low and delta.done.aborted is None:
-                    await self._add(delta.done, whole=True)
+                    self._add(delta.done, whole=True)
                     await self._revote()
                     if self.stop_reason is None and self.settled():
                         traces.stop_all("consensus", share=round(leader_share(self.vote), 6))
         for index, candidate in enumerate(traces.candidates):
             if index in low or candidate.aborted is not None:
-                await self._add(candidate, whole=False)
+                self._add(candidate, whole=False)
 
     def _watch(self, delta: TraceDelta, monitor: WindowMonitor) -> bool:
         """Feed the new tokens' confidences; True once the trace's group confidence is below the threshold."""
@@ -237,7 +237,7 @@ class OnlineRun:
                 return True
         return False
 
-    async def _add(self, candidate: Candidate, whole: bool) -> None:
+    def _add(self, candidate: Candidate, whole: bool) -> None:
         self.candidates.append(candidate)
         self.answers.append(self.ctx.extract(self.problem, candidate.text) if whole else None)
         self.confidences.append(self.scorer.of(candidate))
