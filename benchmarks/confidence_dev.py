@@ -1,8 +1,8 @@
 """Choosing the defaults of issue 30's strategies on the dev split, by the rules committed beforehand.
 
 Run:
-    heavy python benchmarks/confidence_dev.py draw --model tiny --split dev --out runs/conf/tiny-dev.jsonl
-    heavy python benchmarks/confidence_dev.py draw --model small --split dev --out runs/conf/small-dev.jsonl
+    heavy python benchmarks/confidence_dev.py draw --model tiny --split dev --limit 500 --out runs/conf/tiny-dev.jsonl
+    heavy python benchmarks/confidence_dev.py draw --model small --split dev --limit 250 --out runs/conf/small-dev.jsonl
     python benchmarks/confidence_dev.py choose runs/conf/tiny-dev.jsonl runs/conf/small-dev.jsonl \\
         --out benchmarks/results/confidence_dev.json
 
@@ -270,7 +270,7 @@ def main() -> None:
     d = commands.add_parser("draw", help="sample and keep every sample's confidences")
     d.add_argument("--model", required=True)
     d.add_argument("--split", default="dev", choices=["dev"])
-    d.add_argument("--limit", type=int, default=500)
+    d.add_argument("--limit", type=int, default=250, help="the first K problems of the split (the rules: tiny 500, small 250)")
     d.add_argument("--n", type=int, default=64)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", type=Path, required=True)
