@@ -114,18 +114,20 @@ class VLLMTraceStream:
     async def _trace(self, engine, index: int, request_id: str, prompt, params) -> None:
         sampling = self._request.sampling
         parts = TraceParts(index, sampling.top_logprobs, sampling.logprobs)
+        finished = False
         try:
+            # Read to the generator's own end: leaving it early would close it, which vLLM takes for an abort.
             async for output in engine.generate(prompt, params, request_id=request_id):
                 if index == 0 and not parts.token_ids:
                     self.cached_tokens = output.num_cached_tokens or 0
                 out = output.outputs[0]
                 delta = parts.add(out)
                 if output.finished:
+                    finished = True
                     delta = replace(delta, done=self._finished(parts, out))
                 self._put(delta)
-                if output.finished:
-                    return
-            self._put(_Failure(EngineError(f"vLLM ended request {request_id} without finishing it")))
+            if not finished:
+                self._put(_Failure(EngineError(f"vLLM ended request {request_id} without finishing it")))
         except asyncio.CancelledError:  # our abort: vLLM has aborted the request in the engine
             self._put(TraceDelta(index=index, token_ids=[], text="", token_logprobs=None, top_logprobs=None,
                                  done=parts.candidate(FinishReason.ABORT)))

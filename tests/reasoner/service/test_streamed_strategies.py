@@ -12,7 +12,7 @@ from tests.reasoner.service.test_chat import stream, user
 STRATEGIES = {
     "deepconf": {"strategy": "deepconf", "n": 4, "keep": 0.5, "window": 4},
     "deepconf_online": {"strategy": "deepconf_online", "n": 6, "warmup": 2, "window": 4, "threshold": 1e6},
-    "adaptive_cancel": {"strategy": "adaptive_consistency", "mode": "cancel", "n": 6, "futility": 0.0},
+    "adaptive_cancel": {"strategy": "adaptive_consistency", "mode": "cancel", "max_n": 6, "futility": 0.0},
     "early_rejection": {"strategy": "early_rejection", "n": 4, "keep": 0.25, "prm": "tiny-prm",
                         "check_tokenizer": False},
     "best_of_n_self_certainty": {"strategy": "best_of_n", "n": 3, "scorer": "self_certainty"},
