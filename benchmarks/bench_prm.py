@@ -37,7 +37,8 @@ from reasoner.training.prm.data import Rollout, exact_labels, first_wrong, read_
 from reasoner.types import Candidate, FinishReason
 from reasoner.strategies.base import samples_of
 from reasoner.strategies.self_consistency import tally
-from reasoner.verifiers.prm import AGGREGATIONS, PRMVerifier, aggregate
+from reasoner.verifiers.prm import AGGREGATIONS, aggregate
+from reasoner.verifiers.prm.local import PRMVerifier
 
 BUDGETS = (1, 2, 4, 8, 16)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reasoner.eval.metrics import GradedSample, selected_at_k
+from reasoner.stats import GradedSample, selected_at_k
 from reasoner.strategies.confidence import group_confidences, trace_confidence
 from reasoner.strategies.deepconf import DeepConf, kept_indices, quantile, weighted_vote
 from reasoner.types import Sample

@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.eval.sweep import load_summary, row_points
     from reasoner.jobs import iter_records
 

@@ -87,10 +87,10 @@ def main() -> None:
 
     from reasoner.engine.models import resolve_model
     from reasoner.tasks import load_task
-    from reasoner.training.checkpoint import count_parameters
-    from reasoner.verifiers.prm import load_prm
+    from reasoner.engine.models import count_parameters
+    from reasoner.verifiers.prm import open_prm
 
-    prm = load_prm("tiny-prm")
+    prm = open_prm("tiny-prm")
     prompts = {p.id: p.prompt for p in load_task("arith", "dev")}
     cells, base = {}, {}
     for path in args.runs:

@@ -59,7 +59,7 @@ def strategy_options(chosen: Path) -> dict:
 
 
 def run_model(args, model: str) -> dict:
-    from reasoner.eval.router import fit_router, write_router
+    from reasoner.eval.router_fit import fit_router, write_router
 
     work, options = args.work / model, strategy_options(args.options)
     sweep(work / "dev", split="dev", limit=args.dev, strategies=FIXED, model=model, options=options)

@@ -109,7 +109,7 @@ class DeepConf(ConfidenceOptions, Sampling):
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The filtered, weighted vote over k of the samples, in expectation over subsets."""
-        from reasoner.eval.metrics import pass_at_k, selected_at_k
+        from reasoner.stats import pass_at_k, selected_at_k
 
         accuracy = selected_at_k(samples, budget, self.select, draws=draws, seed=seed)
         return Replay(accuracy=accuracy, samples=budget, generated_tokens=sum(tokens) * budget / len(tokens),

@@ -53,19 +53,25 @@ class EarlyRejection(Sampling):
     def _known_aggregation(cls, value: str) -> str:
         from reasoner.verifiers.prm import check_aggregation
 
-        check_aggregation(value)
-        return value
+        return check_aggregation(value)
+
+    @field_validator("prm")
+    @classmethod
+    def _prm_folder(cls, value: str) -> str:
+        from reasoner.verifiers.prm import check_prm
+
+        return check_prm(value)  # a missing folder or step format fails here, before anything runs
+
+    def prms(self) -> frozenset[str]:
+        """The PRM that scores the candidates."""
+        return frozenset({self.prm})
 
     @property
     def kept(self) -> int:
         return max(1, math.ceil(self.keep * self.n))
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
-        import asyncio
-
-        from reasoner.verifiers.prm import load_prm
-
-        step_format = (await asyncio.to_thread(load_prm, self.prm)).step_format
+        step_format = ctx.prm(self.prm).step_format
         scorer = PRMScorer(prm=self.prm, aggregation=self.aggregation, check_tokenizer=self.check_tokenizer)
         run = _Run(self, scorer, step_format)
         async with ctx.meter.traces(self.sample_request(problem, self.n, ctx.seed)) as traces:

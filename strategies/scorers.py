@@ -21,14 +21,14 @@ import json
 import time
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reasoner.errors import ConfigError
-
 from reasoner.registry import Registry
 from reasoner.types import MAX_TOP_LOGPROBS, Candidate, Problem
 from reasoner.strategies.base import SolveContext
 from reasoner.strategies.confidence import Metric, self_certainty, token_confidences, trace_confidence
+from reasoner.verifiers.prm import aggregate, check_aggregation, check_prm
 
 
 @runtime_checkable
@@ -86,23 +86,32 @@ class PRMScorer(BaseModel):
     check_tokenizer: bool = True
     """Refuse a policy whose tokenizer differs from the PRM's."""
 
-    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
-        from reasoner.verifiers.prm import aggregate, check_aggregation
+    @field_validator("aggregation")
+    @classmethod
+    def _known_aggregation(cls, value: str) -> str:
+        return check_aggregation(value)
 
-        check_aggregation(self.aggregation)
+    @field_validator("prm")
+    @classmethod
+    def _prm_folder(cls, value: str) -> str:
+        return check_prm(value)  # a missing folder or step format fails here, before anything runs
+
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
         steps = await self.step_scores(problem, candidates, ctx)
         return [aggregate(row, self.aggregation) for row in steps]
 
     async def step_scores(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[list[float]]:
         """Each candidate's per-step scores; the PRM's cost goes on the meter."""
-        from reasoner.verifiers.prm import load_prm
-
-        verifier = await asyncio.to_thread(load_prm, self.prm)
-        if self.check_tokenizer:
-            verifier.check_policy(ctx.meter.generator.info.name)
-        scored = await verifier.ascore([(problem.prompt, c.text) for c in candidates])
+        prm = ctx.prm(self.prm)
+        if self.check_tokenizer and ctx.policy is not None:
+            prm.check_policy(ctx.policy.name)
+        scored = await prm.ascore([(problem.prompt, c.text) for c in candidates])
         ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
         return scored.steps
+
+    def prms(self) -> set[str]:
+        """The PRM this scorer reads."""
+        return {self.prm}
 
 
 class SelfCertaintyScorer(BaseModel):
@@ -174,18 +183,6 @@ SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": Publ
                               "self_certainty": SelfCertaintyScorer, "confidence": ConfidenceScorer})
 
 
-def check_scorer_options(choice: ScorerChoice) -> None:
-    """A `ValueError` naming the scorer when its options do not build it (bad keys, values out of range)."""
-    from pydantic import ValidationError
-
-    try:
-        choice.build()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"scorer_options.{field}: {first['msg']} (scorer {choice.name!r})") from None
-
-
 class ScorerChoice(BaseModel):
     """A scorer by name (`reasoner.strategies.scorers.SCORERS`) with its options, e.g. a PRM and its aggregation."""
 
@@ -200,8 +197,21 @@ class ScorerChoice(BaseModel):
         return self.name if not self.options else f"{self.name}{json.dumps(self.options, sort_keys=True)}"
 
     def build(self) -> Scorer:
-        """The scorer object."""
-        return SCORERS.get(self.name)(**self.options)
+        """The scorer object; options it does not take or values it refuses are a `ConfigError` naming them."""
+        from pydantic import ValidationError
+
+        try:
+            return SCORERS.get(self.name)(**self.options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise ConfigError(f"scorer {self.name!r}: {problems}") from exc
+
+    def prms(self) -> frozenset[str]:
+        """The PRMs the scorer reads."""
+        from reasoner.strategies.base import prms_of
+
+        return prms_of(self.build())
 
     @property
     def top_logprobs(self) -> int:

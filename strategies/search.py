@@ -83,6 +83,10 @@ class SearchOptions(BaseModel):
                              f"generates; leave the delimiter out to take the PRM's")
         return self
 
+    def prms(self) -> frozenset[str]:
+        """The PRM the value source reads, when it is a PRM."""
+        return frozenset({self.prm}) if self.value == "prm" and self.prm else frozenset()
+
     def step_delimiter(self, prm_only: bool = False) -> str:
         """The delimiter in force: the option, else the PRM's step format, else a newline
         (`prm_only`: the PRM's, whatever the option says)."""

@@ -28,8 +28,7 @@ class PoolGenerator:
     def info(self) -> ModelInfo:
         """As the actors' own generators report it: the name as given, parameters from the local folder."""
         if self._info is None:
-            from reasoner.engine.models import resolve_model, vocab_size
-            from reasoner.training.checkpoint import count_parameters
+            from reasoner.engine.models import count_parameters, resolve_model, vocab_size
 
             path = resolve_model(self.pool.model)
             local = os.path.isdir(path)

@@ -134,7 +134,7 @@ def test_each_top_level_package_imports_first_in_a_fresh_interpreter(first):
 
 
 def test_cancel_mode_is_replayed_with_samples_finishing_shortest_first():
-    from reasoner.eval.metrics import GradedSample
+    from reasoner.stats import GradedSample
 
     labels, tokens = [1, 0, 0, 0, 1], [50, 5, 6, 7, 60]
     samples = [GradedSample(label=label, correct=label == 0, logprob=-1.0) for label in labels]
@@ -146,7 +146,7 @@ def test_cancel_mode_is_replayed_with_samples_finishing_shortest_first():
 
 
 def test_cancel_mode_trusts_whatever_finishes_first():
-    from reasoner.eval.metrics import GradedSample
+    from reasoner.stats import GradedSample
 
     labels, tokens = [0, 0, 0, 1, 1], [40, 41, 42, 4, 5]  # short wrong answers finish first
     samples = [GradedSample(label=label, correct=label == 0, logprob=-1.0) for label in labels]

@@ -20,7 +20,10 @@ from reasoner.types import Budget, TraceEvent
 from reasoner.strategies import make_strategy
 from reasoner.strategies.base import samples_of
 from reasoner.strategies.deepconf import FALLBACK, DeepConf
+from reasoner.verifiers.prm import PRMSet
 
+PRMS = PRMSet()
+"""One PRM set for the module: tiny-prm loads once."""
 PROBLEMS = load_task("arith", "dev", n=12)
 HARD = [p for p in PROBLEMS if (p.level or 0) >= 3][:3]
 EASY = [p for p in PROBLEMS if p.level == 1][:2]
@@ -50,7 +53,8 @@ class Watch:
 
 def solve(engine, verifiers, strategy, problem, budget=None, seed=0):
     watch = Watch(engine)
-    result = run_sync(solve_problem(problem, strategy, engine, verifiers, budget, seed, listener=watch))
+    result = run_sync(solve_problem(problem, strategy, engine, verifiers, budget, seed, listener=watch,
+                                    prms=PRMS))
     assert result.error is None, result.error
     return result, watch
 

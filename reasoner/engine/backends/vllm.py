@@ -127,8 +127,7 @@ class VLLMGenerator:
     @property
     def info(self) -> ModelInfo:
         if self._info is None:
-            from reasoner.engine.models import vocab_size
-            from reasoner.training.checkpoint import count_parameters
+            from reasoner.engine.models import count_parameters, vocab_size
 
             local = os.path.isdir(self.path)
             params = count_parameters(self.path) if local else None

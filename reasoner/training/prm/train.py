@@ -168,7 +168,7 @@ class PRMTrainer:
 
     def _encode(self, tokenizer) -> list[tuple[list[int], list[tuple[int, float]]]]:
         """Per solution: token ids and (position, label) of each labelled step."""
-        from reasoner.training.prm.model import encode
+        from reasoner.verifiers.prm.encoding import encode
 
         rows, self._problem_of = [], []
         for example in self.examples:
@@ -190,7 +190,7 @@ class PRMTrainer:
     def _step(self, model, optimizer, encoded, pad_id: int, step: int) -> float:
         import torch
 
-        from reasoner.training.prm.model import step_logits
+        from reasoner.verifiers.prm.encoding import step_logits
 
         picked = self._batch(len(encoded), step)
         batch = [encoded[i] for i in picked]

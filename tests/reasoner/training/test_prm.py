@@ -120,7 +120,7 @@ def trained_prm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_prm_trained_on_a_few_hundred_steps_beats_chance_on_held_out_steps(trained_prm):
-    from reasoner.verifiers.prm import PRMVerifier
+    from reasoner.verifiers.prm.local import PRMVerifier
 
     held_out = _labelled(dev_problems("arith", 100), seed=1)
     scores = PRMVerifier(trained_prm).score([(e.prompt, e.text) for e in held_out]).steps
