@@ -102,7 +102,8 @@ def _validated(cls: Any, name: str, given: dict[str, Any]) -> Strategy:
         return cls(**given)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        field = ".".join(str(part) for part in errors[0]["loc"]) or None
+        cause = (errors[0].get("ctx") or {}).get("error")  # a ConfigError a validator raised knows its field
+        field = ".".join(str(part) for part in errors[0]["loc"]) or getattr(cause, "field", None)
         message = errors[0]["msg"].removeprefix("Value error, ")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"strategy {name!r}: {field + ': ' if field else ''}{message}{more}", field=field) from exc

@@ -203,9 +203,11 @@ class ScorerChoice(BaseModel):
         try:
             return SCORERS.get(self.name)(**self.options)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
-                                 for e in exc.errors(include_url=False))
-            raise ConfigError(f"scorer {self.name!r}: {problems}") from exc
+            errors = exc.errors(include_url=False)
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in errors)
+            first = ".".join(map(str, errors[0]["loc"]))
+            raise ConfigError(f"scorer {self.name!r}: {problems}",
+                              field=f"scorer_options.{first}" if first else "scorer_options") from exc
 
     def prms(self) -> frozenset[str]:
         """The PRMs the scorer reads."""

@@ -109,3 +109,17 @@ def test_bad_online_options_name_the_field(options, field):
 
     with pytest.raises(ValidationError, match=field):
         DeepConfOnline(**options)
+
+
+@pytest.mark.parametrize(("name", "options", "field"), [
+    ("best_of_n", {"scorer": "self_certainty", "scorer_options": {"top_logprobs": 21}}, "scorer_options.top_logprobs"),
+    ("best_of_n", {"scorer": "confidence", "scorer_options": {"metric": "loudest"}}, "scorer_options.metric"),
+    ("self_consistency", {"weight_scorer": "confidence", "scorer_options": {"window": 0}}, "scorer_options.window"),
+    ("best_of_n", {"scorer": "self_certainty", "scorer_options": {"k": 3}}, "scorer_options.k")])
+def test_a_bad_scorer_option_is_a_config_error_naming_it(name, options, field):
+    from reasoner.errors import ConfigError
+    from reasoner.strategies import build_strategy
+
+    with pytest.raises(ConfigError) as caught:
+        build_strategy(name, options)
+    assert caught.value.field == field

@@ -82,10 +82,14 @@ BAD = [
     ("early_rejection", {"prm": "/etc"}, "reasoner.prm"),
     ("early_rejection", {"aggregation": "__import__"}, "reasoner.aggregation"),
     ("adaptive_consistency", {"mode": "telepathy"}, "reasoner.mode"),
-    ("best_of_n", {"scorer": "self_certainty", "scorer_options": {"top_logprobs": 1000}}, "reasoner.scorer_options"),
-    ("best_of_n", {"scorer": "confidence", "scorer_options": {"window": 10**9}}, "reasoner.scorer_options"),
+    ("best_of_n", {"scorer": "self_certainty", "scorer_options": {"top_logprobs": 1000}},
+     "reasoner.scorer_options.top_logprobs"),
+    ("best_of_n", {"scorer": "confidence", "scorer_options": {"window": 10**9}},
+     "reasoner.scorer_options.window"),
+    ("best_of_n", {"scorer": "confidence", "scorer_options": {"tail": 10**9}}, "reasoner.scorer_options.tail"),
+    ("deepconf_online", {"warmup": 10**6}, "reasoner.warmup"),
     ("self_consistency", {"weight_scorer": "confidence", "scorer_options": {"metric": "x"}},
-     "reasoner.scorer_options"),
+     "reasoner.scorer_options.metric"),
 ]
 
 
