@@ -5,6 +5,8 @@ against what the engine delivered; every new option refused, naming it, when a c
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.reasoner.service.test_chat import stream, user
@@ -110,3 +112,22 @@ def test_a_threshold_that_is_not_a_finite_number_is_refused(service, value):
     with service.http() as http:
         response = http.post("/v1/chat/completions", content=raw.encode(), headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "reasoner.threshold"
+
+
+def test_a_job_runs_online_deepconf_and_its_records_book_the_aborted_tokens(service):
+    from tests.reasoner.service.test_jobs import wait_for
+
+    options = {key: value for key, value in STRATEGIES["deepconf_online"].items() if key != "strategy"}
+    with service.http() as http:
+        created = http.post("/v1/jobs", json={"dataset": "arith", "limit": 2, "strategy": "deepconf_online",
+                                              "options": {**options, "max_tokens": 24}})
+        assert created.status_code == 201, created.text
+        job = wait_for(http, created.json()["id"], {"succeeded", "failed"})
+        assert job["status"] == "succeeded", job
+        records = [json.loads(line) for line in http.get(f"/v1/jobs/{job['id']}/results").text.splitlines()]
+    assert len(records) == 2
+    for record in records:
+        aborted = [c for c in record["candidates"] if c["aborted"]]
+        assert record["stop_reason"] == "deepconf:no_trace_above_threshold" and len(aborted) == 4
+        assert record["cost"]["aborted_tokens"] == sum(c["num_tokens"] for c in aborted) > 0
+        assert record["cost"]["generated_tokens"] == sum(c["num_tokens"] for c in record["candidates"])
