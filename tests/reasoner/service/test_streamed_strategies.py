@@ -44,7 +44,8 @@ def test_online_deepconf_streams_each_candidates_end_and_reports_its_aborted_tok
     service.spy.reset()
     chunks = stream(service, max_tokens=24, seed=4, extra_body={"reasoner": STRATEGIES["deepconf_online"]})
     finish_at = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
-    progress = [c.model_extra["reasoner"] for c in chunks[:finish_at] if "done" in (c.model_extra.get("reasoner") or {})]
+    progress = [c.model_extra["reasoner"] for c in chunks[:finish_at]
+                if "done" in (c.model_extra.get("reasoner") or {})]
     ends = [p for p in progress if p["event"] == "trace"]
     assert len(ends) == 4  # the four streamed after the warm-up; each stopped below the threshold
     assert all(p["data"]["finish"] == "abort" and p["data"]["stopped"]["reason"] == "low_confidence" for p in ends)
@@ -107,11 +108,14 @@ def test_a_bad_value_of_a_new_option_is_refused_naming_it(service, strategy, opt
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 def test_a_threshold_that_is_not_a_finite_number_is_refused(service, value):
-    raw = ('{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, '
-           '"reasoner": {"strategy": "deepconf_online", "threshold": %s}}' % (service.model, value))
+    """Bare NaN and Infinity are not JSON, so the body is refused; as strings, the threshold is."""
     with service.http() as http:
-        response = http.post("/v1/chat/completions", content=raw.encode(), headers={"content-type": "application/json"})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "reasoner.threshold"
+        for raw, param in [(value, "body"), (f'"{value}"', "reasoner.threshold")]:
+            body = ('{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, '
+                    '"reasoner": {"strategy": "deepconf_online", "threshold": %s}}' % (service.model, raw))
+            response = http.post("/v1/chat/completions", content=body.encode(),
+                                 headers={"content-type": "application/json"})
+            assert response.status_code == 400 and response.json()["error"]["param"] == param, response.text
 
 
 def test_a_job_runs_online_deepconf_and_its_records_book_the_aborted_tokens(service):
