@@ -79,8 +79,9 @@ def test_the_python_api_runs_each_streamed_strategy(name, engine, verifiers):
     assert all(e.data.get("finish") in ("stop", "length", "abort") for e in result.trace if e.kind == "trace")
 
 
-def test_a_sweep_runs_the_strategies_it_cannot_replay_once_per_budget(engine, tiny_checkpoint, verifiers, tmp_path):
-    from reasoner.eval.sweep import make_config, run_sweep
+def test_a_sweep_runs_the_streamed_strategies_per_budget_and_replays_adaptive_cancel(engine, tiny_checkpoint,
+                                                                                      verifiers, tmp_path):
+    from reasoner.eval.sweep import make_config, plan, run_sweep
     from reasoner.jobs import iter_records
     from reasoner.verifiers.prm import PRMSet
 
@@ -89,11 +90,14 @@ def test_a_sweep_runs_the_strategies_it_cannot_replay_once_per_budget(engine, ti
                          strategies=",".join(names), budgets="2,4", max_tokens=24, concurrency=1,
                          strategy_options={"deepconf_online": {"warmup": 2, "window": 4},
                                            "early_rejection": {"check_tokenizer": False}})
+    assert set(plan(config).rerun) == {"deepconf_online", "early_rejection"}
+    assert set(plan(config).replayed) == {"adaptive_cancel"}  # it chooses among samples: read off shared ones
     rows = run_sweep(config, tmp_path, lambda model: engine, verifiers, prms=PRMSet(), progress=False)
     assert {(r.strategy, r.budget) for r in rows} == {(n, b) for n in names for b in (2, 4)}
-    records = list(iter_records(tmp_path / "results.jsonl"))
-    assert len(records) == len(names) * 2
-    for record in records:
-        budget = int(record["run"].rsplit("@", 1)[1])
-        assert record["error"] is None, record["error"]
-        check_booking(record["cost"], record["candidates"], budget)
+    assert all(r.mean_generated_tokens <= r.budget * 24 for r in rows)  # at most budget candidates of 24 tokens
+    records = {r["run"]: r for r in iter_records(tmp_path / "results.jsonl")}
+    assert set(records) == {"deepconf_online@2", "deepconf_online@4", "early_rejection@2", "early_rejection@4",
+                            plan(config).replayed["adaptive_cancel"].key}
+    for run in ("deepconf_online@2", "deepconf_online@4", "early_rejection@2", "early_rejection@4"):
+        assert records[run]["error"] is None, records[run]["error"]
+        check_booking(records[run]["cost"], records[run]["candidates"], int(run.rsplit("@", 1)[1]))
