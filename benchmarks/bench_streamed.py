@@ -31,7 +31,10 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
+
+from measure import write_results
+from reasoner.stats import bootstrap_ci
+
 
 SIDES = {
     "majority16": ("self_consistency", {"n": 16}),
@@ -71,23 +74,16 @@ def run_side(name: str, options: dict, problems, pool, model: str, split: str) -
             "errors": sum(bool(r.get("error")) for r in records)}
 
 
-def bootstrap(values: list[float], resamples: int = 2000, seed: int = 0) -> list[float]:
-    rng = np.random.default_rng(seed)
-    data = np.asarray(values)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
-
-
 def summarize(sides: dict) -> dict:
     out = {}
     for name, side in sides.items():
         accuracy = statistics.fmean(side["correct"])
-        row = {"accuracy": accuracy, "ci": bootstrap(side["correct"]), **{k: v for k, v in side.items()
+        row = {"accuracy": accuracy, "ci": list(bootstrap_ci(side["correct"], resamples=2000)), **{k: v for k, v in side.items()
                                                                            if k != "correct"}}
         base = BASELINE.get(name)
         if base in sides:
             diff = [a - b for a, b in zip(side["correct"], sides[base]["correct"])]
-            row["vs"] = {"baseline": base, "accuracy_difference": statistics.fmean(diff), "ci": bootstrap(diff),
+            row["vs"] = {"baseline": base, "accuracy_difference": statistics.fmean(diff), "ci": list(bootstrap_ci(diff, resamples=2000)),
                          "token_share": side["mean_generated_tokens"] / sides[base]["mean_generated_tokens"],
                          "flops_ratio": side["mean_flops"] / sides[base]["mean_flops"],
                          "wall_ratio": side["wall_s"] / sides[base]["wall_s"]}
@@ -125,7 +121,7 @@ def main() -> None:
                       command=f"heavy --alone python benchmarks/bench_streamed.py --model {args.model} "
                               f"--split {args.split} --limit {args.limit} --options '{json.dumps(args.options)}'")
         report["summary"] = summarize(report["sides"])
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_results(args.out, report, indent=1)
         print(name, json.dumps(report["summary"][name])[:400], flush=True)
     verifiers.close()
 

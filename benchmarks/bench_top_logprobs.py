@@ -35,6 +35,9 @@ from pathlib import Path
 from reasoner.engine.generation import GenerationRequest
 from reasoner.types import SamplingConfig
 
+from measure import write_results
+
+
 SIDES = ("plain", "top20", "stream", "stream_top20")
 
 
@@ -101,7 +104,7 @@ def main() -> None:
         print(json.dumps(rounds[-1]), flush=True)
     report = summarize(args, rounds)
     out = args.out or Path(f"benchmarks/results/top_logprobs_{args.model}.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(out, report)
     print(json.dumps(report["summary"], indent=2))
     from reasoner.engine.runtime import run_sync
 

@@ -22,15 +22,16 @@ import asyncio
 import itertools
 import json
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 
 from reasoner.stats import GradedSample, selected_at_k
 from reasoner.strategies.confidence import group_confidences, trace_confidence
-from reasoner.strategies.deepconf import DeepConf, kept_indices, quantile, weighted_vote
+from reasoner.strategies.deepconf import DeepConf, quantile, weighted_vote
 from reasoner.types import Sample
+
+from measure import write_results
+
 
 SAMPLING = {"temperature": 0.8, "top_p": 0.95, "max_tokens": 160}
 OFFLINE_GRID = {"metric": ("lowest_group", "bottom_share", "tail", "mean"), "window": (8, 16, 32),
@@ -258,7 +259,7 @@ def choose(args) -> None:
               "problems": {model: len(records) for model, records in runs.items()},
               "adaptive": choose_adaptive(runs, args.draws), "online": choose_online(runs),
               "offline": choose_offline(runs, args.draws)}
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_results(args.out, report, indent=1)
     print(json.dumps({k: report[k]["chosen"] if "chosen" in report[k] else report[k] for k in
                       ("offline", "online")}, indent=1))
     print(json.dumps(report["adaptive"], indent=1))

@@ -19,14 +19,9 @@ import json
 import statistics
 from pathlib import Path
 
-import numpy as np
+from measure import write_results
+from reasoner.stats import bootstrap_ci
 
-
-def paired(differences: list[float], resamples: int = 2000, seed: int = 0) -> list[float]:
-    rng = np.random.default_rng(seed)
-    data = np.asarray(differences)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def main() -> None:
@@ -59,9 +54,9 @@ def main() -> None:
                 "majority": {"accuracy": statistics.fmean(majority),
                              "ci": [rows[(model, "self_consistency", budget)].ci_low,
                                     rows[(model, "self_consistency", budget)].ci_high]},
-                "difference": {"mean": statistics.fmean(diff), "ci": paired(diff)}}
+                "difference": {"mean": statistics.fmean(diff), "ci": list(bootstrap_ci(diff, resamples=2000))}}
         report["models"][Path(model).name] = cells
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_results(args.out, report, indent=1)
     print(json.dumps(report["models"], indent=1))
 
 

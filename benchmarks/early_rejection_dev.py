@@ -21,6 +21,9 @@ import math
 import statistics
 from pathlib import Path
 
+from measure import write_results
+
+
 GRID = {"steps": (1, 2), "keep": (0.125, 0.25, 0.5)}
 N = 16
 WINDOW = 0.01
@@ -120,7 +123,7 @@ def main() -> None:
         max(rows, key=lambda r: mean(r, "accuracy"))
     report = {"rules": "benchmarks/results/confidence_selection_rules.md (rule 4)", "split": "dev",
               "best_of_16_prm": base, "grid": rows, "chosen": chosen, "equal_accuracy_met_on_dev": bool(qualifying)}
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    write_results(args.out, report, indent=1)
     print(json.dumps({"chosen": chosen, "base": base}, indent=1))
 
 

@@ -26,10 +26,12 @@ import platform
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 
 import router_report as report  # noqa: E402
 from bench_router import BUDGETS, FIXED, PRM, digest, distinct_budgets, suffix  # noqa: E402
+
+from measure import write_results
+
 
 RESULTS = report.RESULTS
 NEW = "deepconf,adaptive_cancel,deepconf_online,early_rejection"
@@ -80,7 +82,7 @@ def run_model(args, model: str) -> dict:
               "analysis": report.analyse(rows, json.loads(router_path.read_text()), set()), "rows": rows}
     report.add_paired(result["analysis"], report.per_problem([work / "test", work / "test-new", routed_folder]))
     out = RESULTS / f"router_confidence{suffix(model, '')}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_results(out, result, indent=1)
     out.with_suffix(".md").write_text(report.markdown(result))
     print(report.markdown(result))
     return result

@@ -27,8 +27,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 from grpo_dev_selection import solve, training  # noqa: E402
 from measure import save_section  # noqa: E402
 
