@@ -12,6 +12,14 @@ depend on what ran beside it. Scorers book a PRM's cost with `book_prm`: the tok
 of them those its engine served from a cache, and FLOPs of the rest by the same rule (a cached
 prefix is free only when this problem's own earlier scorings read it); the FLOPs cap counts it. Strategies therefore cannot overspend, and the `Result`
 says why a strategy stopped.
+
+`traces(request)` is the streamed form of `generate`: the strategy watches
+each candidate's tokens as they come and may stop any of them at once
+(`Traces.stop`), which aborts its engine request. The call is fitted and
+reserved like any other; the tokens a stopped candidate had were computed, so
+they are booked as generated and, on their own line, as aborted
+(`Cost.aborted_tokens`), and a `trace` event says when (tokens, seconds) and
+why each candidate ended.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ import hashlib
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
-from reasoner.engine.generation import Generation, GenerationRequest, Generator
-from reasoner.types import Budget, Candidate, Cost, TraceEvent
+from reasoner.engine.generation import Generation, GenerationRequest, Generator, TraceDelta, TraceStream, open_stream
+from reasoner.types import Budget, Candidate, Cost, FinishReason, TraceEvent
 
 
 PRM_GRAIN = 16
@@ -82,6 +91,10 @@ class Meter:
             self._reserve(-samples, -tokens, -prompt)
         self._book(allowed, generation)
         return generation.candidates
+
+    def traces(self, request: GenerationRequest) -> Traces:
+        """`request`'s candidates streamed as traces the strategy may stop (`async with ... as traces`)."""
+        return Traces(self, request)
 
     @property
     def reserved_flops(self) -> float:
@@ -172,6 +185,7 @@ class Meter:
 
     def _book(self, request: GenerationRequest, generation: Generation) -> None:
         generated = sum(c.num_tokens for c in generation.candidates)
+        aborted = [c for c in generation.candidates if c.aborted is not None]
         question = generation.prompt_tokens - len(request.prefix_ids)
         self._question_tokens = max(self._question_tokens or 0, question)
         cached = min(generation.cached_tokens, generation.prompt_tokens)
@@ -181,9 +195,11 @@ class Meter:
             prompt_tokens=generation.prompt_tokens, cached_prompt_tokens=cached, generated_tokens=generated,
             model_calls=1, samples=len(generation.candidates),
             flops=info.flops(generation.prompt_tokens - reused + generated),
+            aborted_tokens=sum(c.num_tokens for c in aborted), aborted_samples=len(aborted),
         )
+        extra = {"aborted": len(aborted), "aborted_tokens": sum(c.num_tokens for c in aborted)} if aborted else {}
         self.record("generate", n=request.n, max_tokens=request.sampling.max_tokens,
-                    prompt_tokens=generation.prompt_tokens, cached_tokens=cached, generated_tokens=generated)
+                    prompt_tokens=generation.prompt_tokens, cached_tokens=cached, generated_tokens=generated, **extra)
 
     def _reused(self, generation: Generation, cached: int) -> int:
         """Cached prompt tokens this problem's own earlier calls had computed.
@@ -226,6 +242,123 @@ class Meter:
     def _mean_prompt_tokens(self) -> int:
         calls = self.cost.model_calls
         return self.cost.computed_prompt_tokens // calls if calls else 0
+
+
+class Traces:
+    """One streamed model call of a problem: its candidates' tokens as they come, each stoppable.
+
+    Use it as `async with meter.traces(request) as traces: async for delta in traces: ...`. On
+    entry the request is fitted to the budget and reserved (a refused call has no traces); on
+    exit every trace still running is stopped (reason `strategy_done`, or `error` when the block
+    raised), the rest of the stream is read, and the call is booked once, like `Meter.generate`.
+    `candidates` then holds every trace in request order, a stopped one with `aborted` set.
+    """
+
+    def __init__(self, meter: Meter, request: GenerationRequest) -> None:
+        self._meter = meter
+        self.request = meter.fit(request)
+        """The call as the budget allows it; None when it refused."""
+        self._stream: TraceStream | None = None
+        self._opened: AbstractAsyncContextManager | None = None
+        self._parts: list[list[TraceDelta]] = []
+        self._done: dict[int, Candidate] = {}
+        self._stops: dict[int, dict[str, Any]] = {}
+        self._started = time.perf_counter()
+        self._reserved = (0, 0, 0)
+
+    async def __aenter__(self) -> Traces:
+        if self.request is None:
+            return self
+        allowed = self.request
+        self._reserved = (allowed.n, allowed.n * allowed.sampling.max_tokens, self._meter._prompt_guess(allowed))
+        self._meter._reserve(*self._reserved)
+        self._parts = [[] for _ in range(allowed.n)]
+        self._opened = open_stream(self._meter.generator, allowed)
+        try:
+            self._stream = await self._opened.__aenter__()
+        except BaseException:
+            self._meter._reserve(*(-value for value in self._reserved))
+            raise
+        self._started = time.perf_counter()
+        return self
+
+    def __aiter__(self) -> Traces:
+        return self
+
+    async def __anext__(self) -> TraceDelta:
+        if self._stream is None:
+            raise StopAsyncIteration
+        delta = await self._stream.__anext__()
+        self._parts[delta.index].append(delta)
+        if delta.done is not None:
+            self._end(delta.index, delta.done)
+        return delta
+
+    @property
+    def n(self) -> int:
+        """Traces in this call (0 when the budget refused it)."""
+        return 0 if self.request is None else self.request.n
+
+    @property
+    def running(self) -> list[int]:
+        """Indices of the traces that have not ended."""
+        return [index for index in range(self.n) if index not in self._done]
+
+    @property
+    def can_abort(self) -> bool:
+        """Whether stopping a trace saves work (False on a generator that cannot stream)."""
+        return self._stream is not None and self._stream.can_abort
+
+    def tokens(self, index: int) -> int:
+        """Tokens trace `index` has produced so far."""
+        return sum(len(delta.token_ids) for delta in self._parts[index])
+
+    def stop(self, index: int, reason: str, **detail: Any) -> None:
+        """Abort trace `index` now, saying why; a trace that has ended or is already stopping is left alone."""
+        if self._stream is None or index in self._done or index in self._stops:
+            return
+        self._stops[index] = {"reason": reason, "at_tokens": self.tokens(index),
+                              "at_seconds": round(time.perf_counter() - self._started, 6), **detail}
+        self._stream.abort(index)
+
+    def stop_all(self, reason: str, **detail: Any) -> None:
+        """Abort every trace still running."""
+        for index in self.running:
+            self.stop(index, reason, **detail)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """Every ended trace, in request order (all of them after the block)."""
+        return [self._done[index] for index in sorted(self._done)]
+
+    def _end(self, index: int, candidate: Candidate) -> None:
+        stop = self._stops.get(index)
+        if candidate.finish_reason is FinishReason.ABORT:
+            candidate = candidate.model_copy(update={"aborted": stop["reason"] if stop else "engine"})
+        self._done[index] = candidate
+        event: dict[str, Any] = {"index": index, "tokens": candidate.num_tokens,
+                                 "finish": candidate.finish_reason.value,
+                                 "seconds": round(time.perf_counter() - self._started, 6),
+                                 "running": self.n - len(self._done)}
+        if stop is not None:
+            event["stopped"] = stop | ({"too_late": True} if candidate.aborted is None else {})
+        self._meter.record("trace", **event)
+
+    async def __aexit__(self, kind, error, traceback) -> None:
+        if self._stream is None:
+            return
+        try:
+            self.stop_all("error" if kind is not None else "strategy_done")
+            async for _ in self:  # the stopped traces' last deltas, so that their tokens are booked
+                pass
+        finally:
+            await self._opened.__aexit__(kind, error, traceback)
+            self._meter._reserve(*(-value for value in self._reserved))
+            stream = self._stream
+            if len(self._done) == self.n:
+                self._meter._book(self.request, Generation(
+                    candidates=self.candidates, prompt_tokens=stream.prompt_tokens,
+                    prompt_token_ids=stream.prompt_token_ids, cached_tokens=stream.cached_tokens))
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -61,6 +61,11 @@ def add_train(commands) -> None:
     g.add_argument("--beta", type=float, default=None, help="k3 KL weight to the starting model (0 drops it)")
     g.add_argument("--epsilon", type=float, default=None, help="clip range of the policy ratio")
     g.add_argument("--epsilon-high", type=float, default=None, help="separate upper clip range")
+    g.add_argument("--reward", choices=["verifier", "ttrl"], default=None,
+                   help="verifier: graded against the reference (default); ttrl: agreement with the group's "
+                        "majority answer, no reference")
+    g.add_argument("--ttrl-min-votes", type=positive_int, default=None,
+                   help="with --reward ttrl: completions that must share the majority answer (default 2)")
     g.add_argument("--advantage", choices=["grpo", "dr_grpo"], default=None,
                    help="grpo: (r - mean)/std; dr_grpo: r - mean")
     g.add_argument("--aggregation", choices=["token", "sequence"], default=None,
@@ -187,6 +192,7 @@ def run_train_grpo(args: argparse.Namespace) -> int:
                "epsilon_high": args.epsilon_high, "advantage": args.advantage, "aggregation": args.aggregation,
                "updates_per_step": args.updates_per_step, "workers": args.workers,
                "ray_address": args.ray_address, "seed": args.seed, "threads": args.threads,
+               "reward": args.reward, "ttrl_min_votes": args.ttrl_min_votes,
                "engine_options": engine_options(args.engine_arg) or None}
     config = build(lambda **flat: GRPOConfig.from_flat(flat), options,
                    flags={"tasks": "--task", "engine_options": "--engine-arg"})

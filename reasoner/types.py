@@ -157,6 +157,10 @@ class Problem(BaseModel):
         return self.answer
 
 
+MAX_TOP_LOGPROBS = 20
+"""Most top-k log-probabilities per position: vLLM's default `max_logprobs`, which its engine refuses to exceed."""
+
+
 class SamplingConfig(BaseModel):
     """How one model call samples. Mirrors the vLLM / OpenAI parameters we use."""
 
@@ -177,6 +181,10 @@ class SamplingConfig(BaseModel):
     """Keep the matched stop string in the text (useful for step delimiters)."""
     logprobs: bool = True
     """Return the log-probability of each sampled token."""
+    top_logprobs: int = Field(0, ge=0, le=MAX_TOP_LOGPROBS)
+    """Also return, at each position, the log-probabilities of the k most likely tokens (0: none). They
+    cost the engine a top-k over the vocabulary per token (measured in `benchmarks/bench_top_logprobs.py`),
+    so only strategies that read them (DeepConf, self-certainty) ask."""
     seed: int | None = None
     """Base seed; candidate i of a call uses a seed derived from it."""
 
@@ -220,8 +228,14 @@ class Candidate(BaseModel):
     token_logprobs: list[float] | None = Field(None, exclude=True)
     """Per-token log-probabilities of the sampled tokens (in memory only, never written to
     records); RL training compares them with its own."""
+    top_logprobs: list[list[float]] | None = Field(None, exclude=True)
+    """Per position, the log-probabilities of the k most likely tokens, most likely first, when the
+    request asked for them (`SamplingConfig.top_logprobs`); in memory only, never written to records."""
     stop_reason: str | None = None
     """The stop string that ended generation, if any."""
+    aborted: str | None = None
+    """Why the strategy stopped this candidate while it was being generated (e.g. `low_confidence`);
+    None when it ran to its end. Its tokens are partial and were still computed and booked."""
 
     @property
     def mean_logprob(self) -> float | None:
@@ -255,7 +269,11 @@ class Cost(BaseModel):
     cached_prompt_tokens: int = 0
     """Of `prompt_tokens`, those the engine served from its prefix cache rather than computed."""
     generated_tokens: int = 0
-    """Tokens the model generated."""
+    """Tokens the model generated, those of aborted candidates included (they were computed)."""
+    aborted_tokens: int = 0
+    """Of `generated_tokens`, those of candidates a strategy aborted before they finished."""
+    aborted_samples: int = 0
+    """Of `samples`, the candidates a strategy aborted before they finished."""
     model_calls: int = 0
     """Requests sent to the generator."""
     samples: int = 0

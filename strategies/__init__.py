@@ -34,6 +34,10 @@ STRATEGIES = Registry(
         "self_consistency": "reasoner.strategies.self_consistency:SelfConsistency",
         "best_of_n": "reasoner.strategies.best_of_n:BestOfN",
         "adaptive_consistency": "reasoner.strategies.adaptive_consistency:AdaptiveConsistency",
+        "adaptive_cancel": "reasoner.strategies.adaptive_consistency:AdaptiveCancel",
+        "deepconf": "reasoner.strategies.deepconf:DeepConf",
+        "deepconf_online": "reasoner.strategies.deepconf:DeepConfOnline",
+        "early_rejection": "reasoner.strategies.early_rejection:EarlyRejection",
         "revision": "reasoner.strategies.revision:Revision",
         "beam_search": "reasoner.strategies.beam_search:BeamSearch",
         "dvts": "reasoner.strategies.dvts:DVTS",
@@ -98,7 +102,7 @@ def _validated(cls: Any, name: str, given: dict[str, Any]) -> Strategy:
         return cls(**given)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        cause = errors[0].get("ctx", {}).get("error")  # a ConfigError a validator raised names its own field
+        cause = (errors[0].get("ctx") or {}).get("error")  # a ConfigError a validator raised knows its field
         field = ".".join(str(part) for part in errors[0]["loc"]) or getattr(cause, "field", None)
         message = errors[0]["msg"].removeprefix("Value error, ")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

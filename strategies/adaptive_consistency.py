@@ -27,6 +27,15 @@ The defaults were chosen on the dev split: a grid of rules replayed on the
 bundled models' n=16 samples of the 500 `arith` dev problems, and scored once
 on the test split afterwards (`benchmarks/adaptive_defaults.py`; README,
 "Compute against accuracy"). Unanswered samples do not vote.
+
+Two ways to draw (`mode`): `rounds` (the default) samples `batch` at a time,
+each round waiting for the last; `cancel` sends all `max_n` samples at once as
+streamed traces, applies the rule each time a trace finishes (in the order
+they finish, so short answers count first) and aborts the traces still
+running as soon as it holds; their tokens are booked as aborted. A sweep
+replays `cancel` on the shared samples with every trace decoding one token
+per step: the samples finish in order of length, and when the rule holds at
+a sample of length L every other one has spent min(its length, L) tokens.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from math import comb
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -66,8 +75,12 @@ class AdaptiveConsistency(Sampling):
     """Stop when P(the leader is a majority of the model's answers) falls below this; 0 turns it off."""
     weighted: bool = False
     """Weight votes by exp(mean logprob), as in self_consistency."""
+    mode: Literal["rounds", "cancel"] = "rounds"
+    """`rounds`: `batch` samples per round; `cancel`: all `max_n` at once, the rest aborted when the rule holds."""
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
+        if self.mode == "cancel":
+            return await self._solve_cancel(problem, ctx)
         candidates: list[Candidate] = []
         answers: list[str | None] = []
         vote = Vote(winner=None, groups={}, weights={})
@@ -87,6 +100,26 @@ class AdaptiveConsistency(Sampling):
                 break
         if self.weighted:
             vote = await vote_answers(problem, answers, candidates, ctx, weighted=True)
+        answer = answers[vote.winner] if vote.winner is not None else None
+        return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
+
+    async def _solve_cancel(self, problem: Problem, ctx: SolveContext) -> Result:
+        """All samples at once; the rule is applied as each finishes, and the rest are aborted when it holds."""
+        finished: dict[int, str | None] = {}
+        async with ctx.meter.traces(self.sample_request(problem, self.max_n, ctx.seed)) as traces:
+            async for delta in traces:
+                if delta.done is None or delta.done.aborted is not None:
+                    continue
+                finished[delta.index] = ctx.extract(problem, delta.done.text)
+                labels = await ctx.group(problem, list(finished.values()))
+                rule = self.stop_rule(list(Counter(label for label in labels if label is not None).values()))
+                if rule is not None and traces.running:
+                    ctx.meter.record("stop", rule=rule, samples=len(finished), running=len(traces.running))
+                    traces.stop_all(rule, finished=len(finished))
+                    break
+        candidates = traces.candidates
+        answers = [finished.get(i) if c.aborted is None else None for i, c in enumerate(candidates)]
+        vote = await vote_answers(problem, answers, candidates, ctx, weighted=self.weighted)
         answer = answers[vote.winner] if vote.winner is not None else None
         return make_result(self.name, problem, ctx, candidates, vote.winner, answer)
 
@@ -110,9 +143,12 @@ class AdaptiveConsistency(Sampling):
 
         Each order is one possible sequence of i.i.d. samples; the vote over the
         prefix the rule draws is the answer. The prompt is booked once per round.
+        In `cancel` mode see `replay_cancel`.
         """
         import numpy as np
 
+        if self.mode == "cancel":
+            return self.replay_cancel(samples, tokens, budget, draws=draws, seed=seed)
         capped = self.model_copy(update={"max_n": min(budget, len(samples))})
         rng = np.random.default_rng(seed)
         correct = generated = drawn_total = calls = 0.0
@@ -127,6 +163,33 @@ class AdaptiveConsistency(Sampling):
             calls += -(-drawn // self.batch)
         return Replay(accuracy=correct / draws, samples=drawn_total / draws, generated_tokens=generated / draws,
                       calls=calls / draws)
+
+    def replay_cancel(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int,
+                      seed: int) -> Replay:
+        """`cancel` mode on `draws` random subsets of `budget` samples, all sent at once and decoding in step.
+
+        The subset's samples finish shortest first (equal lengths in random
+        order); the rule is applied after each; when it holds at a sample of
+        length L, every sample of the subset has spent min(its length, L) tokens
+        and the finished ones vote. One model call.
+        """
+        import numpy as np
+
+        size = min(budget, len(samples))
+        one_by_one = self.model_copy(update={"max_n": size, "batch": 1})
+        rng = np.random.default_rng(seed)
+        correct = generated = finished_total = 0.0
+        for _ in range(draws):
+            subset = rng.permutation(len(samples))[:size]
+            order = [int(i) for _, _, i in sorted(zip((tokens[i] for i in subset), rng.random(size), subset))]
+            finished = one_by_one.samples_drawn([samples[i].label for i in order])
+            chosen = [samples[i] for i in order[:finished]]
+            winner = tally(chosen, self.weighted).winner
+            correct += winner is not None and chosen[winner].correct
+            generated += sum(min(tokens[i], tokens[order[finished - 1]]) for i in order)
+            finished_total += finished
+        return Replay(accuracy=correct / draws, samples=size, generated_tokens=generated / draws, calls=1,
+                      metrics={"finished_samples": finished_total / draws})
 
     def at_budget(self, budget: int) -> AdaptiveConsistency:
         return self.model_copy(update={"max_n": budget})
@@ -145,3 +208,13 @@ class AdaptiveConsistency(Sampling):
             if self.stop_rule(list(seen.values())) is not None:
                 break
         return drawn
+
+
+class AdaptiveCancel(AdaptiveConsistency):
+    """Adaptive self-consistency in `cancel` mode under a name of its own, so that a sweep (and so the
+    router) can hold both modes side by side."""
+
+    name: ClassVar[str] = "adaptive_cancel"
+
+    mode: Literal["rounds", "cancel"] = "cancel"
+    """`cancel` unless told otherwise."""

@@ -152,7 +152,13 @@ class Sampling(BaseModel):
 
     def sampling_config(self, seed: int | None) -> SamplingConfig:
         """The sampling settings of this strategy's calls."""
-        return SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=seed)
+        return SamplingConfig(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=seed,
+                              top_logprobs=self.top_logprobs_needed)
+
+    @property
+    def top_logprobs_needed(self) -> int:
+        """Top-k log-probabilities per token this strategy reads (0: none, the engine's fast path)."""
+        return 0
 
     def sample_request(self, problem: Problem, n: int, seed: int | None, prompt: str | None = None
                        ) -> GenerationRequest:

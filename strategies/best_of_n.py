@@ -14,8 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reasoner.types import Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
-from reasoner.strategies.scorers import ScorerChoice
-from reasoner.strategies.scorers import SCORERS
+from reasoner.strategies.scorers import SCORERS, ScorerChoice
 
 
 class BestOfN(Sampling):
@@ -64,6 +63,10 @@ class BestOfN(Sampling):
     def prms(self) -> frozenset[str]:
         """The PRMs of its scorer."""
         return self.scorer_choice.prms()
+
+    @property
+    def top_logprobs_needed(self) -> int:
+        return self.scorer_choice.top_logprobs
 
     @property
     def replay_scorer(self) -> ScorerChoice:

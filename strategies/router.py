@@ -42,8 +42,9 @@ from reasoner.strategies.router_file import (
     load_router,
     probe_features,
 )
-from reasoner.types import Candidate, Problem, Result
-from reasoner.strategies.base import Sampling, SolveContext, make_result, samples_of
+from reasoner.engine.generation import GenerationRequest
+from reasoner.types import Candidate, Problem, Result, SamplingConfig
+from reasoner.strategies.base import SolveContext, make_result, samples_of
 
 EXTRA_SEED_OFFSET = 104_729
 """Seed offset of samples drawn after the probe's, so they are not the probe's again."""
@@ -70,13 +71,17 @@ class Router(BaseModel):
     _file: RouterFile = PrivateAttr()
     _policy: Policy = PrivateAttr()
     _checked: bool = PrivateAttr(default=False)
+    _probe_top_logprobs: int = PrivateAttr(default=0)
 
     @model_validator(mode="after")
     def _load(self) -> Router:
         self._file = load_router(self.router)
         self._policy = self._file.policy(self.target_accuracy, self.compute_budget, self.unit, oracle=self.oracle)
         for choice in self._policy.choices.values():
-            self._strategy(choice)  # a strategy this install lacks fails here, not per problem
+            strategy = self._strategy(choice)  # a strategy this install lacks fails here, not per problem
+            if choice.reuses_probe:  # the probe's samples must carry what the choice's `select` reads
+                needed = getattr(strategy, "top_logprobs_needed", 0)
+                self._probe_top_logprobs = max(self._probe_top_logprobs, needed)
         return self
 
     def prms(self) -> frozenset[str]:
@@ -114,8 +119,10 @@ class Router(BaseModel):
     async def _bin(self, problem: Problem, ctx: SolveContext) -> tuple[str, list[Candidate]]:
         """The problem's difficulty bin, and the probe's samples."""
         probe = self._file.probe
-        sampling = Sampling(temperature=probe.temperature, top_p=probe.top_p, max_tokens=probe.max_tokens)
-        candidates = await sampling.sample(problem, ctx, probe.samples)
+        sampling = SamplingConfig(temperature=probe.temperature, top_p=probe.top_p, max_tokens=probe.max_tokens,
+                                  seed=ctx.seed, top_logprobs=self._probe_top_logprobs)
+        candidates = await ctx.meter.generate(GenerationRequest(prompt=problem.prompt, n=probe.samples,
+                                                                sampling=sampling))
         labels = await ctx.group(problem, [ctx.extract(problem, c.text) for c in candidates])
         features = probe_features(labels, [c.mean_logprob for c in candidates], ctx.meter.cost.prompt_tokens)
         key = str(self._file.difficulty.bin_of(features))

@@ -1,6 +1,11 @@
-"""Scorers rank candidates for best-of-n. One protocol, a registry of two.
+"""Scorers rank candidates for best-of-n and weight votes. One protocol, one registry.
 
 - `logprob`: mean token log-probability (the model's own confidence).
+- `self_certainty`: mean divergence of each token's distribution from uniform
+  (`reasoner.strategies.confidence`), from the top-k log-probabilities: a
+  confidence baseline that needs no reward model.
+- `confidence`: DeepConf's trace confidence (lowest group, bottom share, tail
+  or mean of the token confidences), the score `deepconf` filters and weights by.
 - `public_tests`: for code, the fraction of the prompt's public examples a
   candidate passes, ties broken by logprob. Public examples are part of the
   prompt, so using them is not peeking at the hidden tests.
@@ -16,12 +21,13 @@ import json
 import time
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reasoner.errors import ConfigError
 from reasoner.registry import Registry
-from reasoner.types import Candidate, Problem
+from reasoner.types import MAX_TOP_LOGPROBS, Candidate, Problem
 from reasoner.strategies.base import SolveContext
+from reasoner.strategies.confidence import Metric, self_certainty, token_confidences, trace_confidence
 from reasoner.verifiers.prm import aggregate, check_aggregation, check_prm
 
 
@@ -32,6 +38,11 @@ class Scorer(Protocol):
     name: ClassVar[str]
 
     async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]: ...
+
+
+def top_logprobs_of(scorer: Any) -> int:
+    """How many top-k log-probabilities per token a scorer reads (0 for most); strategies ask the engine for them."""
+    return int(getattr(scorer, "top_logprobs", 0) or 0)
 
 
 class MeanLogprobScorer(BaseModel):
@@ -103,6 +114,62 @@ class PRMScorer(BaseModel):
         return {self.prm}
 
 
+class SelfCertaintyScorer(BaseModel):
+    """Self-certainty: the mean over tokens of KL(uniform || the token's distribution), from the top-k
+    log-probabilities (a lower bound; see `reasoner.strategies.confidence`). Higher is more certain."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "self_certainty"
+
+    top_logprobs: int = Field(20, ge=1, le=MAX_TOP_LOGPROBS)
+    """Tokens per position whose log-probabilities the engine returns (k)."""
+
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
+        vocab = ctx.meter.generator.info.vocab_size
+        if vocab is None:
+            raise ConfigError(f"self_certainty needs the vocabulary size of {ctx.meter.generator.info.name!r}, "
+                              f"which its generator does not know")
+        return [_or_lowest(self_certainty(_top_logprobs(c, self.name), vocab)) for c in candidates]
+
+
+class ConfidenceScorer(BaseModel):
+    """DeepConf's confidence of each trace, from its per-token top-k log-probabilities. Higher is more
+    confident; a candidate without tokens scores lowest."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "confidence"
+
+    metric: Metric = "lowest_group"
+    """`lowest_group`, `bottom_share`, `tail` or `mean` (`reasoner.strategies.confidence`)."""
+    window: int = Field(16, ge=1, le=4096)
+    """Tokens per group (the sliding window)."""
+    share: float = Field(0.1, gt=0.0, le=1.0)
+    """`bottom_share`: the share of the lowest groups averaged."""
+    tail: int = Field(32, ge=1, le=4096)
+    """`tail`: the last tokens averaged."""
+    top_logprobs: int = Field(20, ge=1, le=MAX_TOP_LOGPROBS)
+    """Tokens per position whose log-probabilities the token confidence averages (k)."""
+
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
+        return [self.of(c) for c in candidates]
+
+    def of(self, candidate: Candidate) -> float:
+        """One candidate's confidence."""
+        confidences = token_confidences(_top_logprobs(candidate, self.name))
+        return _or_lowest(trace_confidence(confidences, self.metric, self.window, self.share, self.tail))
+
+
+def _top_logprobs(candidate: Candidate, scorer: str) -> list[list[float]]:
+    if candidate.top_logprobs is None:
+        raise ConfigError(f"the {scorer} scorer reads top-k log-probabilities, but this candidate was generated "
+                          f"without them (SamplingConfig.top_logprobs)")
+    return candidate.top_logprobs
+
+
+def _or_lowest(value: float | None) -> float:
+    return value if value is not None else float("-inf")
+
+
 def _mean_logprob(candidate: Candidate) -> float:
     mean = candidate.mean_logprob
     return mean if mean is not None else float("-inf")
@@ -112,7 +179,8 @@ def _bounded(logprob: float) -> float:
     return max(logprob, -999.0)
 
 
-SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": PublicTestsScorer, "prm": PRMScorer})
+SCORERS = Registry("scorer", {"logprob": MeanLogprobScorer, "public_tests": PublicTestsScorer, "prm": PRMScorer,
+                              "self_certainty": SelfCertaintyScorer, "confidence": ConfidenceScorer})
 
 
 class ScorerChoice(BaseModel):
@@ -146,3 +214,8 @@ class ScorerChoice(BaseModel):
         from reasoner.strategies.base import prms_of
 
         return prms_of(self.build())
+
+    @property
+    def top_logprobs(self) -> int:
+        """Top-k log-probabilities per token the scorer reads (0 when it reads none)."""
+        return top_logprobs_of(self.build())

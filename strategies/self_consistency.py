@@ -80,6 +80,10 @@ class SelfConsistency(Sampling):
         return None if self.weight_scorer is None else ScorerChoice(name=self.weight_scorer,
                                                                      options=self.scorer_options)
 
+    @property
+    def top_logprobs_needed(self) -> int:
+        return 0 if self.replay_scorer is None else self.replay_scorer.top_logprobs
+
     def prms(self) -> frozenset[str]:
         """The PRMs of the scorer that weights the vote."""
         return frozenset() if self.replay_scorer is None else self.replay_scorer.prms()

@@ -13,13 +13,35 @@ that saying nothing is safe). `None` is only for a sample the verifier could
 not grade through no fault of the completion (a broken reference or test
 suite, or the verifier's own failure); TRL's `GRPOTrainer` treats it as
 missing (NaN), never as a zero reward.
+
+`majority_rewards` is the label-free reward of test-time RL (TTRL, Zuo et al.,
+2025): a completion's reward is its agreement with its group's majority
+answer, and no reference is read. The rule, for one group of completions of one
+prompt, with answers grouped by the verifier's equivalence:
+
+- the group's label is the answer held by the most completions, if no other
+  answer is held by as many (no tie at the top) and at least `min_votes`
+  completions hold it;
+- with a label, a completion holding it scores 1.0 and every other one 0.0,
+  an unparseable or missing answer included;
+- without a label (a tie at the top; a leader below `min_votes`, such as a
+  group whose answers all differ; no parseable answer at all), every
+  completion scores 0.0: equal rewards, so GRPO gives the group no advantage.
+  Such groups are counted (`MajorityOutcome.label is None`), never dropped,
+  and no reward is ever None.
+
+`MajorityVoteReward` is that rule as a TRL reward function (completions of the
+same prompt form a group).
 """
 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from reasoner.verifiers.base import CodeTests
 
@@ -63,6 +85,58 @@ class CodeReward(_ColumnReward):
     def __init__(self, verifier=None, tests_column: str = "tests") -> None:
         self.verifier = verifier
         super().__init__("code_reward", tests_column, lambda: _code(self.verifier), as_tests)
+
+
+class MajorityOutcome(BaseModel):
+    """The TTRL rule applied to one group."""
+
+    rewards: list[float]
+    """One reward per completion, in order: 1.0 for agreeing with the label, else 0.0."""
+    label: int | None
+    """The majority answer's label; None when the group has none (tie, too few votes, nothing parseable)."""
+    votes: int
+    """Completions holding the most common answer (0 when nothing parsed)."""
+    why: str
+    """`majority`, `tie`, `too_few_votes` or `no_answer`."""
+
+
+def majority_rewards(labels: Sequence[int | None], min_votes: int = 2) -> MajorityOutcome:
+    """TTRL rewards of one group from its answers' equivalence labels (None: no answer); see the module docstring."""
+    if min_votes < 1:
+        raise ValueError(f"min_votes must be at least 1, got {min_votes}")
+    counts = Counter(label for label in labels if label is not None).most_common()
+    if not counts:
+        return MajorityOutcome(rewards=[0.0] * len(labels), label=None, votes=0, why="no_answer")
+    (leader, votes), *others = counts
+    if others and others[0][1] == votes:
+        return MajorityOutcome(rewards=[0.0] * len(labels), label=None, votes=votes, why="tie")
+    if votes < min_votes:
+        return MajorityOutcome(rewards=[0.0] * len(labels), label=None, votes=votes, why="too_few_votes")
+    return MajorityOutcome(rewards=[float(label == leader) for label in labels], label=leader, votes=votes,
+                           why="majority")
+
+
+class MajorityVoteReward:
+    """TRL reward: agreement with the majority answer of the completions of the same prompt (no reference)."""
+
+    __name__ = "majority_vote_reward"
+
+    def __init__(self, verifier=None, min_votes: int = 2) -> None:
+        self.verifier = verifier
+        self.min_votes = min_votes
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+        verifier = _math(self.verifier)
+        groups: dict[str, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(repr(prompt), []).append(index)
+        rewards = [0.0] * len(completions)
+        for members in groups.values():
+            answers = [verifier.extract(completion_text(completions[i])) for i in members]
+            outcome = majority_rewards(verifier.group(answers), self.min_votes)
+            for index, reward in zip(members, outcome.rewards):
+                rewards[index] = reward
+        return rewards
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any,

@@ -5,11 +5,22 @@ assistant prefix to continue, n and sampling settings) into candidates. It is
 async so that many problems' strategies share one engine and the engine
 batches them. Backends live in `reasoner.engine.backends`; this module has no
 dependency on vLLM or HTTP.
+
+A generator may also stream (`StreamingGenerator.stream`): the request's n
+candidates become n traces whose tokens arrive as they are generated
+(`TraceDelta`), and any trace can be aborted at once, so the engine stops
+computing it. Trace i is seeded with `seed + i`, as vLLM seeds the i-th
+candidate of an n-sample request, so a streamed request draws the same
+candidates as the plain one. `open_stream` gives every generator a stream: one
+that cannot stream is asked for the whole request and hands its candidates over
+when they are done (an abort then comes too late to save anything).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +37,8 @@ class ModelInfo(BaseModel):
     """Model name or path, as given by the user."""
     parameters: int | None = None
     """Parameter count, for FLOPs estimates; None when unknown."""
+    vocab_size: int | None = None
+    """Size of the model's output vocabulary (self-certainty needs it); None when unknown."""
 
     def flops(self, tokens: int) -> float:
         """Estimated forward FLOPs for `tokens` tokens: 2 x parameters x tokens."""
@@ -95,6 +108,91 @@ class Generator(Protocol):
     async def generate(self, request: GenerationRequest) -> Generation: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TraceDelta:
+    """What one streamed trace produced since its last delta (a dataclass: one is made per token)."""
+
+    index: int
+    """Which of the request's n traces (0-based)."""
+    token_ids: list[int]
+    """Its new tokens."""
+    text: str
+    """Their text (a stop string that ended the trace is left out, as in `Candidate.text`)."""
+    token_logprobs: list[float] | None
+    """Their log-probabilities, when the request asked for logprobs."""
+    top_logprobs: list[list[float]] | None
+    """Per new token, the k most likely tokens' log-probabilities, when the request asked for them."""
+    done: Candidate | None = None
+    """The whole trace once it has ended (finished, or aborted with the tokens it had)."""
+
+
+@runtime_checkable
+class TraceStream(Protocol):
+    """A request's n traces in flight: iterate for deltas, `abort(i)` to stop trace i at once."""
+
+    prompt_tokens: int
+    """Tokens of the formatted prompt, once."""
+    prompt_token_ids: list[int] | None
+    """Their ids, when the backend knows them."""
+    cached_tokens: int
+    """Of `prompt_tokens`, those the engine served from its prefix cache (for the first trace)."""
+    can_abort: bool
+    """Whether `abort` stops the engine's work (False for a generator that cannot stream)."""
+
+    def __aiter__(self) -> TraceStream: ...
+
+    async def __anext__(self) -> TraceDelta: ...
+
+    def abort(self, index: int) -> None: ...
+
+
+@runtime_checkable
+class StreamingGenerator(Generator, Protocol):
+    """A generator that streams traces and aborts them."""
+
+    def stream(self, request: GenerationRequest):
+        """An async context manager yielding a `TraceStream`; leaving it aborts the traces still running."""
+        ...
+
+
+class BufferedStream:
+    """The `TraceStream` of a generator that cannot stream: one `generate` call, its candidates at the end."""
+
+    can_abort = False
+
+    def __init__(self, generation: Generation) -> None:
+        self.prompt_tokens = generation.prompt_tokens
+        self.prompt_token_ids = generation.prompt_token_ids
+        self.cached_tokens = generation.cached_tokens
+        self._candidates = generation.candidates
+        self._next = 0
+
+    def __aiter__(self) -> BufferedStream:
+        return self
+
+    async def __anext__(self) -> TraceDelta:
+        if self._next >= len(self._candidates):
+            raise StopAsyncIteration
+        index, self._next = self._next, self._next + 1
+        candidate = self._candidates[index]
+        return TraceDelta(index=index, token_ids=candidate.token_ids, text=candidate.text,
+                          token_logprobs=candidate.token_logprobs,
+                          top_logprobs=candidate.top_logprobs, done=candidate)
+
+    def abort(self, index: int) -> None:
+        """Nothing to stop: every trace has already ended."""
+
+
+@asynccontextmanager
+async def open_stream(generator: Generator, request: GenerationRequest) -> AsyncIterator[TraceStream]:
+    """`generator.stream(request)` when it streams; else its whole answer, buffered."""
+    if isinstance(generator, StreamingGenerator):
+        async with generator.stream(request) as stream:
+            yield stream
+        return
+    yield BufferedStream(await generator.generate(request))
 
 
 class PromptFormatter:

@@ -17,6 +17,7 @@ reads the environment) or serving the weights (see `reasoner.engine.backends`).
 from __future__ import annotations
 
 import functools
+import json
 import hashlib
 from pathlib import Path
 
@@ -278,3 +279,13 @@ def count_parameters(model_dir: str | Path) -> int:
                     size *= dim
                 total += size
     return total
+
+
+def vocab_size(folder: str | Path) -> int | None:
+    """The output vocabulary size in a model folder's `config.json`; None when it does not say."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text(encoding="utf-8"))
+    size = config.get("vocab_size") or (config.get("text_config") or {}).get("vocab_size")
+    return int(size) if size else None

@@ -66,10 +66,15 @@ STRATEGY_COLOURS = {
     "particle_filter": "#882255",
     "router": "#999933",
     "oracle_router": "#AA4499",
+    "deepconf": "#44AA99",
+    "deepconf_online": "#117733",
+    "adaptive_cancel": "#88CCEE",
+    "early_rejection": "#DDCC77",
 }
-"""Fixed colours of the known strategies: Okabe-Ito's eight, then Paul Tol's indigo, wine, olive and purple."""
+"""Fixed colours of the known strategies: Okabe-Ito's eight, then Paul Tol's indigo, wine, olive, purple,
+and four of his muted set."""
 
-SPARE_COLOURS = ("#44AA99", "#117733", "#DDCC77", "#88CCEE", "#888888")
+SPARE_COLOURS = ("#888888", "#661100", "#6699CC", "#999999", "#BBBBBB")
 """For other strategy names, chosen by a hash of the name (Tol's muted set)."""
 
 MODEL_STYLES = (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."), ("v", (0, (5, 1, 1, 1))))

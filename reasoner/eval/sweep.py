@@ -17,7 +17,8 @@ The sweep names no strategy. It asks each one how it can be measured:
   self-consistency, best-of-n, adaptive self-consistency) is read off shared
   samples: per problem, n = the largest budget samples drawn with the
   strategy's own `sample_request`, each labelled and graded once, and shared
-  by every replayable strategy with the same sampling settings. The
+  by every replayable strategy with the same sampling settings (drawn with
+  the top-k log-probabilities when one of them reads them, e.g. `deepconf`). The
   strategy's `replay` says what it would have done with k of them (its own
   `select` on subsets, or its stopping rule on random orders). Costs: the
   prompt once per model call the strategy would make, the expected generated
@@ -298,11 +299,17 @@ def plan(config: SweepConfig) -> Plan:
     replayed: dict[str, SamplesRun] = {}
     for key, members in groups.items():
         scorers = tuple({s.replay_scorer.key: s.replay_scorer for _, s in members if s.replay_scorer}.values())
-        run = SamplesRun(key=key, n=n, strategy=members[0][1], scorers=scorers)
+        run = SamplesRun(key=key, n=n, strategy=_drawing_member(members), scorers=scorers)
         replayed.update({name: run for name, _ in members})
     shared = list({run.key: run for run in replayed.values()}.values())
     runs = shared + [run for runs in rerun.values() for run in runs]
     return Plan(runs=runs, replayed=replayed, rerun=rerun)
+
+
+def _drawing_member(members: list[tuple[str, Any]]) -> Any:
+    """The member whose request draws the shared samples: the one asking for the most top-k log-probabilities
+    (DeepConf's confidences need them; they do not change what is sampled), else the first."""
+    return max((strategy for _, strategy in members), key=lambda s: s.sampling_config(None).top_logprobs)
 
 
 def _samples_key(config: SweepConfig, strategy: Any, n: int) -> str:

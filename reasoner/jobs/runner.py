@@ -118,6 +118,8 @@ class CandidateRecord(BaseModel):
     num_tokens: int
     finish_reason: str
     mean_logprob: float | None
+    aborted: str | None = None
+    """Why the strategy stopped it while it was generated (e.g. `low_confidence`); None when it ran to its end."""
 
 
 class JobRecord(BaseModel):
@@ -154,7 +156,8 @@ class JobRecord(BaseModel):
             detail=verdict.detail if verdict else None, stop_reason=result.stop_reason, error=result.error,
             cost=result.cost.model_dump(), chosen=result.chosen,
             candidates=[CandidateRecord(text=c.text, num_tokens=c.num_tokens, finish_reason=c.finish_reason.value,
-                                        mean_logprob=c.mean_logprob) for c in result.candidates],
+                                        mean_logprob=c.mean_logprob, aborted=c.aborted)
+                        for c in result.candidates],
             trace=result.trace,
         )
 

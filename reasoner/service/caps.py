@@ -20,10 +20,11 @@ from reasoner.service.config import Limits
 OPTION_CAPS = {
     "n": "max_samples", "max_n": "max_samples", "iterations": "max_samples", "width": "max_samples",
     "m": "max_samples", "chains": "max_samples", "batch": "max_samples", "samples": "max_samples",
-    "budgets": "max_samples",
+    "budgets": "max_samples", "warmup": "max_samples",
     "max_tokens": "max_tokens", "max_completion_tokens": "max_tokens", "step_tokens": "max_tokens",
-    "rollout_tokens": "max_tokens",
+    "rollout_tokens": "max_tokens", "window": "max_tokens", "tail": "max_tokens",
     "max_steps": "max_steps", "depth": "max_steps", "revisions": "max_steps", "show_last": "max_steps",
+    "steps": "max_steps",
     "generated_tokens": "max_generated_tokens",
     "concurrency": "max_job_concurrency", "draws": "max_sweep_draws", "resamples": "max_sweep_resamples",
     "limit": "max_job_problems",

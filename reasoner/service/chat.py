@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
+from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo, open_stream
 from reasoner.errors import ConfigError, RequestError
 from reasoner.jobs.solve import solve_problem
 from reasoner.service.caps import check_caps, over
@@ -72,17 +72,23 @@ class ConversationView:
         return self.inner.info
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        sampling = request.sampling
-        if self.stop:
-            sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *self.stop)))})
         try:
-            return await self.inner.generate(request.model_copy(update={"history": self.history,
-                                                                        "sampling": sampling}))
+            return await self.inner.generate(self._ours(request))
         except Exception as exc:
             if _client_fault(exc):  # e.g. a conversation longer than the model's context: the request's fault
                 raise RequestError(f"the model cannot take this request: {exc}", param="messages",
                                    code="context_length_exceeded") from None
             raise
+
+    def stream(self, request: GenerationRequest):
+        """The engine's streamed traces of this request (whole candidates when the engine cannot stream)."""
+        return open_stream(self.inner, self._ours(request))
+
+    def _ours(self, request: GenerationRequest) -> GenerationRequest:
+        sampling = request.sampling
+        if self.stop:
+            sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *self.stop)))})
+        return request.model_copy(update={"history": self.history, "sampling": sampling})
 
     async def close(self) -> None:
         """The engine is shared; closing a view leaves it running."""
@@ -289,12 +295,16 @@ def total_cost(results: list[Result]) -> Cost:
 def usage(cost: Cost) -> dict[str, Any]:
     """OpenAI `usage`: every internal model call counted, cached prompt tokens from the engine.
 
+    `completion_tokens` includes the tokens of candidates a strategy aborted (they were computed);
+    `reasoner.aborted_tokens` says how many of them that was.
+
     The PRM's tokens are another model's, so they stay out of OpenAI's fields (which count the
     served model's tokens) and go in our `reasoner` extension, which standard clients ignore."""
     return {"prompt_tokens": cost.prompt_tokens, "completion_tokens": cost.generated_tokens,
             "total_tokens": cost.prompt_tokens + cost.generated_tokens,
             "prompt_tokens_details": {"cached_tokens": cost.cached_prompt_tokens},
             "reasoner": {"model_calls": cost.model_calls, "samples": cost.samples, "flops": cost.flops,
+                         "aborted_tokens": cost.aborted_tokens, "aborted_samples": cost.aborted_samples,
                          "verifier_seconds": cost.verifier_seconds, "prm_tokens": cost.prm_tokens,
                          "cached_prm_tokens": cost.cached_prm_tokens, "prm_flops": cost.prm_flops,
                          "prm_seconds": cost.prm_seconds}}

@@ -8,8 +8,11 @@ large event (a search tree holds every node's text) is summarised rather than
 copied into the stream.
 
 It is not the trace: the full trace stays in the strategy's `Result`. Within
-one model call nothing is reported: the engine hands back a call's n
-candidates together, so progress moves when a call completes.
+one plain model call nothing is reported: the engine hands back a call's n
+candidates together, so progress moves when a call completes. Strategies that
+stream their candidates (DeepConf, adaptive self-consistency with `cancel`,
+early rejection) record a `trace` event as each candidate ends, finished or
+aborted, so progress moves with every candidate and counts the aborted ones.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ class RunProgress(BaseModel):
     """Tokens the PRM has read."""
     steps: int = 0
     """Search rounds completed (`step` events), or the search tree's depth once it is recorded."""
+    traces_ended: int = 0
+    """Streamed candidates that have ended (`trace` events), finished or aborted."""
+    aborted: int = 0
+    """Of those, the candidates the strategy aborted while they were generated."""
+    aborted_tokens: int = 0
+    """Tokens the aborted candidates had generated (computed, and counted in the usage)."""
 
     def update(self, event: TraceEvent) -> RunProgress:
         """Count `event` in; returns self."""
@@ -76,13 +85,20 @@ def _step(progress: RunProgress, data: dict[str, Any]) -> None:
     progress.steps = max(progress.steps + 1, int(data.get("depth", 0)))
 
 
+def _trace(progress: RunProgress, data: dict[str, Any]) -> None:
+    progress.traces_ended += 1
+    if data.get("finish") == "abort":
+        progress.aborted += 1
+        progress.aborted_tokens += int(data.get("tokens", 0))
+
+
 def _tree(progress: RunProgress, data: dict[str, Any]) -> None:
     depth = max((int(node.get("depth", 0)) for node in data.get("nodes") or ()), default=0)
     progress.steps = max(progress.steps, depth)
 
 
 _COUNTERS: dict[str, Callable[[RunProgress, dict[str, Any]], None]] = {
-    "generate": _generated, "score": _scored, "prm": _prm, STEP_EVENT: _step, "tree": _tree}
+    "generate": _generated, "score": _scored, "prm": _prm, STEP_EVENT: _step, "tree": _tree, "trace": _trace}
 """How each known event kind moves the totals; any other kind counts as an event only."""
 
 

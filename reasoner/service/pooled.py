@@ -28,12 +28,13 @@ class PoolGenerator:
     def info(self) -> ModelInfo:
         """As the actors' own generators report it: the name as given, parameters from the local folder."""
         if self._info is None:
-            from reasoner.engine.models import resolve_model
-            from reasoner.engine.models import count_parameters
+            from reasoner.engine.models import count_parameters, resolve_model, vocab_size
 
             path = resolve_model(self.pool.model)
-            params = count_parameters(path) if os.path.isdir(path) else None
-            self._info = ModelInfo(name=self.pool.model, parameters=params or None)
+            local = os.path.isdir(path)
+            params = count_parameters(path) if local else None
+            self._info = ModelInfo(name=self.pool.model, parameters=params or None,
+                                   vocab_size=vocab_size(path) if local else None)
         return self._info
 
     async def start(self) -> PoolGenerator:

@@ -131,3 +131,31 @@ def test_each_top_level_package_imports_first_in_a_fresh_interpreter(first):
     code = f"import {first}; from reasoner.strategies import make_strategy; from reasoner import Reasoner; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_cancel_mode_is_replayed_with_samples_finishing_shortest_first():
+    from reasoner.stats import GradedSample
+
+    labels, tokens = [1, 0, 0, 0, 1], [50, 5, 6, 7, 60]
+    samples = [GradedSample(label=label, correct=label == 0, logprob=-1.0) for label in labels]
+    replay = AdaptiveConsistency(mode="cancel", max_n=5).replay(samples, tokens, 5, draws=10, seed=0)
+    # 5 then 6 finish first and agree: 2 to 0 settles it (7/8 >= 0.85); everything else stops at 6 tokens
+    assert replay.metrics["finished_samples"] == 2.0
+    assert replay.generated_tokens == 5 + 6 + 6 + 6 + 6 and replay.accuracy == 1.0
+    assert replay.samples == 5 and replay.calls == 1
+
+
+def test_cancel_mode_trusts_whatever_finishes_first():
+    from reasoner.stats import GradedSample
+
+    labels, tokens = [0, 0, 0, 1, 1], [40, 41, 42, 4, 5]  # short wrong answers finish first
+    samples = [GradedSample(label=label, correct=label == 0, logprob=-1.0) for label in labels]
+    cancel = AdaptiveConsistency(mode="cancel", max_n=5).replay(samples, tokens, 5, draws=10, seed=0)
+    assert cancel.accuracy == 0.0 and cancel.generated_tokens == 4 + 5 + 5 + 5 + 5
+
+
+def test_adaptive_cancel_is_the_cancel_mode_under_its_own_name():
+    from reasoner.strategies import make_strategy
+
+    strategy = make_strategy("adaptive_cancel", n=8)
+    assert strategy.mode == "cancel" and strategy.max_n == 8 and strategy.name == "adaptive_cancel"

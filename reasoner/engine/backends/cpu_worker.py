@@ -36,3 +36,7 @@ class ThreadedCPUWorker(CPUWorker):
         """The process this worker runs in and its torch intra-op threads (for checks)."""
         return {"pid": os.getpid(), "threads": torch.get_num_threads()}
 
+
+    def reasoner_running_requests(self) -> int:
+        """Requests in the model's running batch now (an aborted one leaves it at the next step)."""
+        return int(self.model_runner.input_batch.num_reqs)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +27,7 @@ from reasoner.engine.logs import configure_engine_logs, engine_load_options
 from reasoner.engine.models import resolve_model
 from reasoner.engine.runtime import run_on_engine_loop
 from reasoner.types import Candidate, FinishReason, SamplingConfig
+from reasoner.engine.backends.vllm_stream import VLLMTraceStream, position_logprobs
 
 
 CPU_BLOCK_SIZE = 32
@@ -141,8 +144,18 @@ def _config_error(exc: ValidationError) -> ConfigError:
     return ConfigError(f"engine setting {field}{shown}: {message[:1].lower()}{message[1:]}", field=field)
 
 
+class RunningRequests(BaseModel):
+    """What the engine is working on at one moment."""
+
+    unfinished: int
+    """Requests the engine's front end still waits on (vLLM's count of unfinished requests)."""
+    model_batch: int | None
+    """Requests in the model's running batch, read in the engine-core process between steps (CPU
+    worker only; None elsewhere). An aborted request leaves it at the engine's next step."""
+
+
 class VLLMGenerator:
-    """A `Generator` over an in-process `vllm` AsyncLLM engine."""
+    """A `Generator` over an in-process `vllm` AsyncLLM engine; it also streams abortable traces (`stream`)."""
 
     _shared: ClassVar[dict[EngineConfig, VLLMGenerator]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -180,10 +193,12 @@ class VLLMGenerator:
     @property
     def info(self) -> ModelInfo:
         if self._info is None:
-            from reasoner.engine.models import count_parameters
+            from reasoner.engine.models import count_parameters, vocab_size
 
-            params = count_parameters(self.path) if os.path.isdir(self.path) else None
-            self._info = ModelInfo(name=self.config.model, parameters=params or None)
+            local = os.path.isdir(self.path)
+            params = count_parameters(self.path) if local else None
+            self._info = ModelInfo(name=self.config.model, parameters=params or None,
+                                   vocab_size=vocab_size(self.path) if local else None)
         return self._info
 
     @property
@@ -211,17 +226,46 @@ class VLLMGenerator:
                                                 request_id=uuid.uuid4().hex):
                 final = output
         except Exception as exc:
-            if _is_engine_dead(exc):
-                raise EngineError(f"vLLM engine for {self.config.model!r} died: {exc}") from exc
-            raise
+            raise self.engine_error(exc) from exc
         if final is None or len(final.outputs) != request.n:
             raise EngineError(f"vLLM returned {0 if final is None else len(final.outputs)} "
                               f"outputs for n={request.n}")
-        candidates = [to_candidate(out) for out in sorted(final.outputs, key=lambda o: o.index)]
+        top_k = request.sampling.top_logprobs
+        candidates = [to_candidate(out, top_k) for out in sorted(final.outputs, key=lambda o: o.index)]
         if request.sampling.include_stop:
             candidates = [align_to_text(c, self.formatter.tokenizer) for c in candidates]
         return Generation(candidates=candidates, prompt_tokens=len(prompt_ids), prompt_token_ids=prompt_ids,
                           cached_tokens=final.num_cached_tokens or 0, weight_version=version)
+
+    def engine_error(self, exc: Exception) -> Exception:
+        """`EngineError` for an exception that means the engine died; the exception itself otherwise."""
+        if _is_engine_dead(exc):
+            return EngineError(f"vLLM engine for {self.config.model!r} died: {exc}")
+        return exc
+
+    @asynccontextmanager
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[VLLMTraceStream]:
+        """The request's n candidates as traces streamed from the engine, each abortable
+        (`reasoner.engine.backends.vllm_stream`); leaving the block aborts those still running."""
+        stream = VLLMTraceStream(self, request)
+        await run_on_engine_loop(stream.start())
+        try:
+            yield stream
+        finally:
+            await stream.close()
+
+    async def running_requests(self) -> RunningRequests:
+        """How many requests the engine holds now, counted on both sides of the engine-core boundary."""
+        return await run_on_engine_loop(self._running_requests())
+
+    async def _running_requests(self) -> RunningRequests:
+        from reasoner.engine.hardware import on_cpu
+
+        engine = self.engine()
+        batch = None
+        if on_cpu():  # our CPU worker can say what its model batch holds
+            batch = sum(await engine.collective_rpc("reasoner_running_requests"))
+        return RunningRequests(unfinished=engine.get_num_unfinished_requests(), model_batch=batch)
 
     @property
     def weight_version(self) -> int:
@@ -364,11 +408,13 @@ def context_length(path: str) -> int:
     return int(getattr(config.get_text_config(), "max_position_embeddings", 0) or 0)
 
 
-def sampling_params(sampling: SamplingConfig, n: int):
-    """vLLM `SamplingParams` for our `SamplingConfig`, returning only final outputs."""
+def sampling_params(sampling: SamplingConfig, n: int, stream: bool = False):
+    """vLLM `SamplingParams` for our `SamplingConfig`: final outputs only, or new tokens as they come (`stream`)."""
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
+    top_k = sampling.top_logprobs
+    extra = {"flat_logprobs": True} if top_k else {}  # k values per token: flat lists, not a dict each
     return SamplingParams(
         n=n,
         temperature=sampling.temperature,
@@ -378,32 +424,29 @@ def sampling_params(sampling: SamplingConfig, n: int):
         stop=list(sampling.stop) or None,
         include_stop_str_in_output=sampling.include_stop,
         seed=sampling.seed,
-        logprobs=0 if sampling.logprobs else None,
-        output_kind=RequestOutputKind.FINAL_ONLY,
+        logprobs=top_k or (0 if sampling.logprobs else None),
+        output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY,
+        **extra,
     )
 
 
-def to_candidate(output) -> Candidate:
-    """Our `Candidate` from a vLLM `CompletionOutput`."""
+def to_candidate(output, top_k: int = 0) -> Candidate:
+    """Our `Candidate` from a vLLM `CompletionOutput` (with the top-k log-probabilities when asked)."""
     reason = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}.get(output.finish_reason,
                                                                           FinishReason.ABORT)
     stop_reason = output.stop_reason if isinstance(output.stop_reason, str) else None
+    token_ids = list(output.token_ids)
+    sampled, tops = position_logprobs(output.logprobs, token_ids, top_k)
     return Candidate(
         text=output.text,
-        token_ids=list(output.token_ids),
-        num_tokens=len(output.token_ids),
+        token_ids=token_ids,
+        num_tokens=len(token_ids),
         finish_reason=reason,
         cumulative_logprob=output.cumulative_logprob if output.logprobs is not None else None,
-        token_logprobs=_sampled_logprobs(output),
+        token_logprobs=sampled,
+        top_logprobs=tops,
         stop_reason=stop_reason,
     )
-
-
-def _sampled_logprobs(output) -> list[float] | None:
-    """The log-probability vLLM gave each sampled token, or None without logprobs."""
-    if output.logprobs is None:
-        return None
-    return [float(position[token].logprob) for token, position in zip(output.token_ids, output.logprobs)]
 
 
 def _is_engine_dead(exc: BaseException) -> bool:

@@ -62,6 +62,18 @@ class RolloutConfig(BaseModel):
     """Rollout sampling temperature; the loss uses the same tempered policy."""
 
 
+class RewardConfig(BaseModel):
+    """What a completion's reward is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reward: Literal["verifier", "ttrl"] = "verifier"
+    """`verifier`: graded against the reference; `ttrl`: agreement with the group's majority answer, no
+    reference read (`reasoner.verifiers.rewards.majority_rewards`; the verifier reward is still logged)."""
+    ttrl_min_votes: int = Field(2, ge=1)
+    """`ttrl`: completions that must hold the majority answer for the group to have a label."""
+
+
 class LossConfig(BaseModel):
     """The objective: advantages, clipping, the KL term and how tokens are averaged."""
 
@@ -167,6 +179,8 @@ class GRPOConfig(BaseModel):
     """Which problems each step trains on."""
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     """How completions are sampled."""
+    rewards: RewardConfig = Field(default_factory=RewardConfig)
+    """What a completion's reward is."""
     loss: LossConfig = Field(default_factory=LossConfig)
     """The objective."""
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -175,6 +189,13 @@ class GRPOConfig(BaseModel):
     """Where rollouts run."""
     run: RunConfig = Field(default_factory=RunConfig)
     """Length, seed and checkpoints."""
+
+    @model_validator(mode="after")
+    def _votes_fit_the_group(self) -> GRPOConfig:
+        if self.rewards.reward == "ttrl" and self.rewards.ttrl_min_votes > self.rollout.group_size:
+            raise ValueError(f"ttrl_min_votes ({self.rewards.ttrl_min_votes}) is more than group_size "
+                             f"({self.rollout.group_size}): no group could ever have a majority label")
+        return self
 
     @classmethod
     def from_flat(cls, options: Mapping[str, Any]) -> GRPOConfig:
@@ -192,6 +213,7 @@ class GRPOConfig(BaseModel):
         return cls.model_validate(nested)
 
 
-_SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "rollout": RolloutConfig, "loss": LossConfig,
+_SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "rollout": RolloutConfig, "rewards": RewardConfig,
+                                          "loss": LossConfig,
                                           "optim": OptimConfig, "engine": RolloutEngineConfig, "run": RunConfig}
 _SECTION_OF: dict[str, str] = {field: section for section, model in _SECTIONS.items() for field in model.model_fields}

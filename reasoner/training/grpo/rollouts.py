@@ -193,3 +193,57 @@ class VerifierRewards:
 
     def close(self) -> None:
         self._verifiers.close()
+
+
+class TTRLRewards:
+    """A label-free `RewardFn` (TTRL): each rollout rewarded for agreeing with its group's majority answer.
+
+    The rule is `reasoner.verifiers.rewards.majority_rewards` (ties, a leader below `min_votes`
+    and groups without a parseable answer give the whole group 0.0); no reference is read for the
+    reward. For comparison only, `step_metrics` also grades the step's rollouts against the
+    references (the verifier reward the run did not train on), and says how many groups had a
+    label and how often the label was the reference answer.
+    """
+
+    def __init__(self, verifiers=None, min_votes: int = 2) -> None:
+        from reasoner.verifiers import VerifierSet
+
+        self._verifiers = verifiers if verifiers is not None else VerifierSet()
+        self.min_votes = min_votes
+        self._stats: dict[str, float | None] = {}
+
+    def __call__(self, problems: list[Problem], rollouts: list[Rollout]) -> list[float | None]:
+        from reasoner.verifiers.rewards import majority_rewards
+
+        members: dict[int, list[int]] = {}
+        for index, rollout in enumerate(rollouts):
+            members.setdefault(rollout.group, []).append(index)
+        rewards: list[float | None] = [None] * len(rollouts)
+        labelled = label_right = 0
+        for group, indices in members.items():
+            problem = problems[group]
+            verifier = self._verifiers.for_domain(problem.domain)
+            answers = [verifier.extract(rollouts[i].text) for i in indices]
+            outcome = majority_rewards(verifier.group(answers), self.min_votes)
+            for index, reward in zip(indices, outcome.rewards):
+                rewards[index] = reward
+            if outcome.label is not None:
+                labelled += 1
+                label_answer = answers[outcome.rewards.index(1.0)]
+                label_right += bool(verifier.grade(label_answer, problem.reference).correct)
+        self._stats = {"ttrl_labelled_groups": labelled / max(len(members), 1),
+                       "ttrl_label_accuracy": label_right / labelled if labelled else None,
+                       "verifier_reward_mean": _mean_reward(VerifierRewards(self._verifiers)(problems, rollouts))}
+        return rewards
+
+    def step_metrics(self) -> dict[str, float | None]:
+        """The last step's label statistics and its rollouts' verifier reward (not trained on)."""
+        return dict(self._stats)
+
+    def close(self) -> None:
+        self._verifiers.close()
+
+
+def _mean_reward(rewards: list[float | None]) -> float | None:
+    graded = [r for r in rewards if r is not None]
+    return sum(graded) / len(graded) if graded else None

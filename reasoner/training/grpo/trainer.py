@@ -4,7 +4,9 @@ One step:
 1. Draw `prompts_per_step` training problems (`data.step_problems`) and sample
    `group_size` completions of each on the rollout pool, whose engines are
    tagged with the weight version they hold (`rollouts.sample`).
-2. Reward every completion (`rollouts.VerifierRewards`, or a given `RewardFn`).
+2. Reward every completion (`rollouts.VerifierRewards`, `rollouts.TTRLRewards` with
+   `reward="ttrl"`, or a given `RewardFn`; a reward function's `step_metrics()`, if it has
+   one, joins the step's record).
    Under the score rule of `reasoner.verifiers.base`, no answer, an unparseable one or a timed-out
    comparison scores 0, so it gets a negative advantage. A None reward (a broken reference or a
    verifier failure: not the completion's fault) takes no part in its group's baseline or in
@@ -37,7 +39,7 @@ from reasoner.training.grpo.config import GRPOConfig
 from reasoner.training.grpo.data import step_problems
 from reasoner.training.grpo.loss import group_advantages, policy_loss, token_logprobs
 from reasoner.training.grpo.run_log import mean, plot_metrics, progress_postfix, rollout_metrics
-from reasoner.training.grpo.rollouts import RewardFn, Rollout, RolloutPool, VerifierRewards, sample
+from reasoner.training.grpo.rollouts import RewardFn, Rollout, RolloutPool, TTRLRewards, VerifierRewards, sample
 from reasoner.training.state import RunFolder, progress_bar
 
 
@@ -81,7 +83,7 @@ class GRPOTrainer:
         self.version = 0
         self.rollouts = rollouts
         self._owns_rollouts = rollouts is None
-        self._verifier_rewards = None if reward_fn is not None else VerifierRewards()
+        self._verifier_rewards = None if reward_fn is not None else _reward_of(config)
         self.reward_fn: RewardFn = reward_fn or self._verifier_rewards  # type: ignore[assignment]
 
     # -- the loop
@@ -133,7 +135,9 @@ class GRPOTrainer:
         trained = time.perf_counter()
         stats = self._update(policy, rollouts, step)
         self._sync(policy.model, self.version + 1)
-        return {"step": step + 1, "weight_version": self.version, **rollout_metrics(rollouts, gen_seconds), **stats,
+        extra = getattr(self.reward_fn, "step_metrics", dict)()
+        return {"step": step + 1, "weight_version": self.version, **rollout_metrics(rollouts, gen_seconds), **extra,
+                **stats,
                 "gen_seconds": round(gen_seconds, 3), "grade_seconds": round(grade_seconds, 3),
                 "train_seconds": round(time.perf_counter() - trained, 3),
                 "step_seconds": round(time.perf_counter() - began, 3), "lr": self.config.optim.lr_at(step)}
@@ -279,6 +283,13 @@ class GRPOTrainer:
             self.rollouts = None
         if self._verifier_rewards is not None:
             self._verifier_rewards.close()
+
+
+def _reward_of(config: GRPOConfig) -> VerifierRewards | TTRLRewards:
+    """The reward function `config.rewards` names."""
+    if config.rewards.reward == "ttrl":
+        return TTRLRewards(min_votes=config.rewards.ttrl_min_votes)
+    return VerifierRewards()
 
 
 def train_grpo(config: GRPOConfig, out_dir: str | Path, progress: bool = True, stop_at: int | None = None,

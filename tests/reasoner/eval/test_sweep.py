@@ -239,3 +239,15 @@ def test_replayed_rows_pay_their_scorers_flops_for_the_samples_they_use():
     assert rows[("self_consistency", 1)].mean_flops == pytest.approx(generation)
     assert rows[("best_of_n", 1)].mean_flops == pytest.approx(generation + 1000.0)
     assert rows[("best_of_n", 4)].mean_flops == pytest.approx(2 * 1000 * (7 + 40) + 4000.0)
+
+
+def test_shared_samples_are_drawn_with_the_top_logprobs_a_member_reads():
+    from reasoner.eval.sweep import plan
+
+    config = make_config(dataset="arith", strategies="self_consistency,deepconf,best_of_n", budgets="2,4",
+                         scorer="logprob")
+    replayed = plan(config).replayed
+    run = replayed["deepconf"]
+    assert run.key == replayed["self_consistency"].key == replayed["best_of_n"].key == "samples@4"
+    assert run.strategy.sampling_config(None).top_logprobs == 20
+    assert sorted(choice.name for choice in run.scorers) == ["confidence", "logprob"]

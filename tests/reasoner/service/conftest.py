@@ -2,8 +2,9 @@
 
 `EngineSpy` wraps the running engine's `generate` to read vLLM's own counts
 (prompt token ids, generated token ids, cached tokens, sampling params) and
-to see requests aborted mid-generation. It forwards everything to the real
-engine; nothing is faked.
+to see requests aborted mid-generation, with the tokens they had delivered.
+Streamed requests (vLLM's DELTA outputs) are counted over all their outputs.
+It forwards everything to the real engine; nothing is faked.
 """
 
 from __future__ import annotations
@@ -53,25 +54,34 @@ class EngineSpy:
 
     calls: list[Call] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
+    aborted_tokens: dict[str, int] = field(default_factory=dict)
+    """Per aborted request, the tokens it had delivered (what the service must book as spent)."""
 
     def reset(self) -> None:
         self.calls.clear()
         self.aborted.clear()
+        self.aborted_tokens.clear()
 
     def wrap(self, generate):
         spy = self
 
         async def spied(prompt, params, request_id, **kwargs):
-            final = None
+            from vllm.sampling_params import RequestOutputKind
+
+            final, tokens = None, 0
+            delta = params.output_kind == RequestOutputKind.DELTA
             try:
                 async for output in generate(prompt, params, request_id=request_id, **kwargs):
                     final = output
+                    tokens = tokens + sum(len(o.token_ids) for o in output.outputs) if delta else \
+                        sum(len(o.token_ids) for o in output.outputs)
                     yield output
             except (asyncio.CancelledError, GeneratorExit):
                 spy.aborted.append(request_id)
+                spy.aborted_tokens[request_id] = tokens
                 raise
             spy.calls.append(Call(prompt_ids=list(final.prompt_token_ids),
-                                  completion_tokens=sum(len(o.token_ids) for o in final.outputs),
+                                  completion_tokens=tokens,
                                   cached_tokens=final.num_cached_tokens or 0, params=params,
                                   finish_reasons=[o.finish_reason for o in final.outputs],
                                   texts=[o.text for o in final.outputs]))

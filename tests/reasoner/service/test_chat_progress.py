@@ -20,7 +20,8 @@ def test_totals_follow_calls_scores_prm_and_steps():
                   TraceEvent(kind="vote", data={"groups": {}})]:
         progress.update(event)
     assert progress.model_dump() == {"events": 8, "model_calls": 2, "candidates": 8, "generated_tokens": 40,
-                                     "scored": 3, "prm_calls": 2, "prm_tokens": 200, "steps": 2}
+                                     "scored": 3, "prm_calls": 2, "prm_tokens": 200, "steps": 2,
+                                     "traces_ended": 0, "aborted": 0, "aborted_tokens": 0}
 
 
 def test_a_search_tree_gives_its_depth_as_steps():
@@ -37,3 +38,16 @@ def test_a_large_event_is_streamed_as_its_scalar_fields():
     assert short == {"value_source": "prm:tiny-prm", "delimiter": "\n", "chosen": 7, "omitted": ["nodes"]}
     small = {"groups": {"0": [0, 2]}, "weights": {"0": 2.0}}
     assert brief(small) == small and len(json.dumps(data)) > MAX_DATA_CHARS
+
+
+def test_streamed_candidates_count_as_they_end_and_aborted_ones_apart():
+    progress = RunProgress()
+    for event in [TraceEvent(kind="trace", data={"index": 0, "tokens": 30, "finish": "stop"}),
+                  TraceEvent(kind="trace", data={"index": 2, "tokens": 7, "finish": "abort",
+                                                 "stopped": {"reason": "low_confidence"}}),
+                  TraceEvent(kind="trace", data={"index": 1, "tokens": 5, "finish": "abort",
+                                                 "stopped": {"reason": "consensus"}}),
+                  TraceEvent(kind="generate", data={"n": 3, "generated_tokens": 42, "aborted_tokens": 12})]:
+        progress.update(event)
+    assert (progress.traces_ended, progress.aborted, progress.aborted_tokens) == (3, 2, 12)
+    assert (progress.model_calls, progress.candidates, progress.generated_tokens) == (1, 3, 42)
