@@ -17,7 +17,9 @@ whose prompt an earlier shard holds). For each shard:
 Every file is written whole or not at all (a temporary file, then a rename),
 and a shard counts as done only once its stats file exists, which is written
 last. A killed run therefore resumes at the first shard without stats and
-never writes a solution twice. Memory holds one shard and the prompt hashes
+never writes a solution twice. Several processes may fill one folder: each
+claims a shard with a lock file holding its pid before drawing it, and skips
+shards a live process holds (a dead one's lock is taken over). Memory holds one shard and the prompt hashes
 of the earlier ones, whatever the number of shards. `manifest.json` records
 the settings; a resume with other settings is refused, except another
 `problems`: shards are drawn in order, so a larger count adds shards.
@@ -29,7 +31,7 @@ shards (`reasoner.training.prm.encoded`).
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -142,6 +144,28 @@ class DataFolder:
     def done(self, shard: int) -> bool:
         return self.stats(shard).is_file()
 
+    def lock(self, shard: int) -> Path:
+        return self.root / "shards" / f"shard-{shard:05d}.lock"
+
+    def claim(self, shard: int) -> bool:
+        """Take shard `shard` for this process (a lock file holding its pid); False while a live process
+        holds it. A lock left by a dead process (a killed run) is taken over."""
+        path = self.lock(shard)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                with path.open("x", encoding="utf-8") as handle:
+                    handle.write(str(os.getpid()))
+                return True
+            except FileExistsError:
+                if _alive(_holder(path)):
+                    return False
+                path.unlink(missing_ok=True)
+        return False
+
+    def release(self, shard: int) -> None:
+        self.lock(shard).unlink(missing_ok=True)
+
     def done_shards(self) -> list[int]:
         """Indices of the finished shards, in order."""
         found = sorted(int(p.name[6:11]) for p in (self.root / "shards").glob("shard-*.stats.json"))
@@ -157,6 +181,25 @@ class DataFolder:
                                           f"{saved.model_dump_json()}; use a new folder")
         self.root.mkdir(parents=True, exist_ok=True)
         _write_text(path, config.model_dump_json(indent=2))
+
+
+def _holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -203,8 +246,13 @@ def build_data(config: DataConfig, folder: str | Path, progress: bool = True,
             continue
         if stop_after is not None and written >= stop_after:
             break
-        rollouts = {source.key: _rollouts(data, source, index, problems, config.seed) for source in config.sources}
-        _select_shard(data, config, index, problems, rollouts)
+        if not data.claim(index):
+            continue  # another live process is drawing this shard
+        try:
+            rollouts = {s.key: _rollouts(data, s, index, problems, config.seed) for s in config.sources}
+            _select_shard(data, config, index, problems, rollouts)
+        finally:
+            data.release(index)
         written += 1
         bar(1)
     return [read_stats(data.stats(i)) for i in data.done_shards()]

@@ -187,3 +187,34 @@ def test_shard_sizes_must_divide_evenly():
         DataConfig(problems=12, shard_problems=6)
     with pytest.raises(ValidationError, match="not a multiple of shard_problems"):
         DataConfig(problems=12, shard_problems=5)
+
+
+def _synthetic_folder(tmp_path: Path) -> tuple[DataConfig, DataFolder]:
+    """A folder whose raw rollouts are already written (reference solutions and one slip each): no engine."""
+    import random
+
+    from reasoner.tasks import arith
+    from reasoner.training.prm.data import rollout_of, write_jsonl
+
+    config = DataConfig(problems=15, shard_problems=5, sources=(Source.parse("synthetic:0.8:2"),), seed=9)
+    folder = DataFolder(tmp_path / "data")
+    for index, problems in shard_problems(config):
+        rows = [rollout_of(p, text, 5, -0.5, "synthetic-t0.8-n2") for p in problems
+                for text in (p.metadata["solution"], arith.wrong_attempt(p, random.Random(index))[0])]
+        write_jsonl(folder.raw(config.sources[0], index), rows)
+    return config, folder
+
+
+def test_a_shard_another_live_process_holds_is_left_to_it_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    from reasoner.training.prm.pipeline import build_data
+
+    config, folder = _synthetic_folder(tmp_path)
+    folder.lock(1).parent.mkdir(parents=True, exist_ok=True)
+    folder.lock(1).write_text(str(os.getpid()))  # a live holder: this test process
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder.lock(2).write_text(dead.stdout.strip())  # a holder that has exited
+    build_data(config, folder.root, progress=False)
+    assert folder.done_shards() == [0, 2] and not folder.lock(2).exists()
+    folder.release(1)
+    build_data(config, folder.root, progress=False)
+    assert folder.done_shards() == [0, 1, 2] and not list(folder.root.rglob("*.lock"))
