@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except OptionError as exc:  # a bad option, like argparse's own usage errors
+    except ConfigError as exc:  # a bad option or option value, found before or after parsing: a usage error
         print(f"reasoner: error: {exc}", file=sys.stderr)
         return 2
     except ReasonerError as exc:

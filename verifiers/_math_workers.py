@@ -38,7 +38,7 @@ _START_SECONDS = 120.0
 _BOOT = ("import pickle, sys, struct\n"
          "n = struct.unpack('!Q', sys.stdin.buffer.read(8))[0]\n"
          "sys.path[:] = pickle.loads(sys.stdin.buffer.read(n))\n"
-         "from verifiers._math_workers import serve\n"
+         "from reasoner.verifiers._math_workers import serve\n"
          "serve()\n")
 
 

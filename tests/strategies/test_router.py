@@ -158,6 +158,6 @@ def test_cli_fit_refuses_a_test_split_sweep(dev_sweep, tmp_path, capsys):
     from tests.router_files import edit_summary
 
     sweep = edit_summary(dev_sweep, tmp_path / "test-sweep", split="test")
-    assert main(["router", "fit", str(sweep), "--out", str(tmp_path / "r.json")]) == 1
+    assert main(["router", "fit", str(sweep), "--out", str(tmp_path / "r.json")]) == 2  # a usage error
     assert "this sweep ran on the test split of arith" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()

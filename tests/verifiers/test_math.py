@@ -406,7 +406,7 @@ def test_cluster_labels_equivalent_answers(verifier):
 # ------------------------------------------------- processes, threads, pickling
 
 def test_import_and_construction_start_nothing_heavy():
-    code = ("import sys; from verifiers.math import MathVerifier; MathVerifier(); "
+    code = ("import sys; from reasoner.verifiers.math import MathVerifier; MathVerifier(); "
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

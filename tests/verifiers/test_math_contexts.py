@@ -84,6 +84,17 @@ def test_scores_of_pathological_items_are_zero(script_run):
     assert scores == [1.0 if status == "correct" else 0.0 for status in EXPECTED]
 
 
+def test_script_outside_the_repository_without_pythonpath(tmp_path, items_file):
+    """Installed like a user's: only `reasoner` is importable (no repository folder on the path)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    script = tmp_path / "grade.py"
+    script.write_text(SCRIPT.format(path=str(items_file)))
+    done = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _statuses(done.stdout) == EXPECTED
+
+
 def test_code_piped_to_python_stdin(tmp_path, items_file):
     done = subprocess.run([sys.executable, "-"], input=SCRIPT.format(path=str(items_file)), capture_output=True,
                           text=True, env=_env(), cwd=tmp_path, timeout=600)
