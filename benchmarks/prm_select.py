@@ -64,7 +64,17 @@ def run_choice(folder: Path) -> dict:
     for point in points[1:]:
         if better(point, chosen) or not better(chosen, point):
             chosen = point
-    return {"run": str(folder), "curve": points, "chosen": chosen}
+    return {"run": str(folder), "config": json.loads((folder / "prm_train_config.json").read_text()),
+            "time": run_time(folder, records), "curve": points, "chosen": chosen}
+
+
+def run_time(folder: Path, dev_records: list[dict]) -> dict:
+    """Wall time the run spent, from its own logs: training steps (each step's seconds) and dev evaluations."""
+    steps = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    train = sum(step.get("seconds", 0.0) for step in steps)
+    evaluate = sum(record.get("seconds", 0.0) for record in dev_records)
+    return {"steps": len(steps), "train_seconds": round(train, 1), "eval_seconds": round(evaluate, 1),
+            "seconds_per_step_median": sorted(s["seconds"] for s in steps)[len(steps) // 2] if steps else None}
 
 
 def compare(a: dict, b: dict) -> str:
