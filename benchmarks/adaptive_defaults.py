@@ -51,7 +51,7 @@ WINDOW_SHARE = 0.5
 
 def load_sweep(folder: Path, split: str):
     """(config, problems, records) of a finished sweep on `split`; a SystemExit naming the folder otherwise."""
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.eval.sweep import SweepConfig
     from reasoner.jobs import read_records
 

@@ -21,7 +21,7 @@ RESULTS = Path("benchmarks/results")
 
 
 def heldout_rows(folder: Path, skip: int) -> list[dict]:
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.eval.sweep import SweepConfig, summarize_sweep
     from reasoner.jobs import read_records
 

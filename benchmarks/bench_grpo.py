@@ -29,7 +29,7 @@ RESULTS = Path("benchmarks/results")
 
 def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
     from reasoner.engine.backends.vllm import VLLMGenerator
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
     from reasoner.engine.runtime import run_sync
@@ -47,7 +47,7 @@ def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
 
 
 def main() -> None:
-    from reasoner.cli import comma_list
+    from reasoner.cli_options import comma_list
     from reasoner.training.grpo import GRPOConfig, plot_metrics, read_metrics, train_grpo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -75,7 +75,7 @@ async def measure(generator, prompts: list[str], steps: int, sampling) -> list[d
 
 def main() -> None:
     from reasoner.engine.backends.vllm import CPU_BLOCK_SIZE, VLLMGenerator
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.engine.runtime import run_on_engine_loop, run_sync
     from reasoner.types import SamplingConfig
 

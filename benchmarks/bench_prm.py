@@ -33,7 +33,8 @@ from pathlib import Path
 
 from reasoner.training.prm.data import Rollout, read_jsonl
 from reasoner.training.prm.evaluate import group_by_problem, selection, step_level
-from reasoner.verifiers.prm import AGGREGATIONS, PRMVerifier
+from reasoner.verifiers.prm import AGGREGATIONS
+from reasoner.verifiers.prm.local import PRMVerifier
 
 
 def step_scores(verifier: PRMVerifier, problems: list[list[Rollout]], cache: Path) -> list[list[list[float]]]:

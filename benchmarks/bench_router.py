@@ -99,7 +99,8 @@ def suffix(model: str, tag: str) -> str:
 
 def fit(args: argparse.Namespace, model: str, work: Path, search: list[str]) -> Path:
     """The dev sweeps and the router fitted on them; the router file's path."""
-    from reasoner.eval.router import BUNDLED_ROUTERS, fit_router, write_router
+    from reasoner.strategies.router_file import BUNDLED_ROUTERS
+    from reasoner.eval.router_fit import fit_router, write_router
 
     sweep(work / "dev", split="dev", limit=args.dev, strategies=FIXED, budgets=BUDGETS, model=model)
     more = []
@@ -147,7 +148,7 @@ def distinct_budgets(router_path: Path, extra: str) -> str:
     """Router budgets (`BUDGETS` and `extra`) whose dev policy differs from that of every smaller one: no
     test compute is spent on a policy already scored. Budgets below the probe's cost give no row."""
     from reasoner.errors import ConfigError
-    from reasoner.eval.router import load_router
+    from reasoner.strategies.router_file import load_router
 
     router = load_router(router_path)
     seen, kept = [], []

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from reasoner.datasets import load_dataset
+from reasoner.tasks.datasets import load_dataset
 from reasoner.engine.runtime import run_sync
 from reasoner.jobs import JobConfig, run_job
 from reasoner.jobs.pool import LocalPool

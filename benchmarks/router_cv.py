@@ -44,7 +44,7 @@ def subset_folder(dev: Path, keep: set[str], out: Path) -> Path:
 def held_out(dev: Path, k: int, bins: int, folds: int, work: Path) -> dict[int, dict[str, float]]:
     from reasoner.errors import ConfigError
     from reasoner.eval import router_fit
-    from reasoner.eval.router import fit_router
+    from reasoner.eval.router_fit import fit_router
     from reasoner.eval.sweep import load_summary, plan
 
     config = load_summary(dev).config

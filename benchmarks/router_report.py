@@ -41,7 +41,7 @@ def per_problem(folders: list[Path]) -> dict[tuple[str, int], list[float]]:
 def paired_gain(outcomes: dict, router: tuple[str, int], fixed: tuple[str, int], seed: int = 0) -> dict | None:
     """Mean per-problem accuracy difference of two rows on the same problems, with a 95% paired bootstrap;
     None when either row has no per-problem outcomes here (a row read from another sweep's summary)."""
-    from reasoner.eval.metrics import bootstrap_ci
+    from reasoner.stats import bootstrap_ci
 
     if router not in outcomes or fixed not in outcomes:
         return None
@@ -93,7 +93,7 @@ def analyse(test_rows: list[dict], dev_router: dict, search: set[str]) -> dict:
 def dev_prediction(dev_router: dict, budget: int) -> dict | None:
     """What the fitted policy at this budget did on the dev problems (the numbers it was chosen by)."""
     from reasoner.errors import ConfigError
-    from reasoner.eval.router import RouterFile
+    from reasoner.strategies.router_file import RouterFile
 
     router = RouterFile.model_validate(dev_router)
     try:
@@ -269,7 +269,7 @@ def plot_frontier(results: list[dict], path: Path = FRONTIER_PNG) -> Path:
     """Accuracy against generated tokens and against FLOPs per question (probe and PRM included) of every fixed
     setting and the router, one row of panels per model; drawn by the project's sweep plots. The oracle router
     is left out (it is in the tables): an upper bound on the frontier would fade every deployable series."""
-    from reasoner.eval.metrics import SweepRow
+    from reasoner.eval.frontier import SweepRow
     from reasoner.eval.plots import plot_curves
 
     rows = [SweepRow.model_validate({**r, "model": result["model"]}) for result in results for r in result["rows"]

@@ -19,7 +19,7 @@ RESULTS = Path("benchmarks/results")
 
 def main() -> None:
     from reasoner.engine.backends.vllm import VLLMGenerator
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
     from reasoner.engine.runtime import run_sync

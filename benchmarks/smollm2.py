@@ -26,7 +26,7 @@ import platform
 import time
 from pathlib import Path
 
-from reasoner.datasets import load_dataset
+from reasoner.tasks.datasets import load_dataset
 from reasoner.jobs import JobConfig, read_records, run_job
 from reasoner.engine.models import gguf_in_package, import_gguf, imported_models
 from reasoner.jobs.pool import LocalPool

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from reasoner import Budget, Reasoner
-from reasoner.datasets import load_dataset
+from reasoner.tasks.datasets import load_dataset
 
 STRATEGIES = {"cot": {}, "self_consistency": {"n": 8}}
 """Each strategy with its options; any registered strategy name works here."""

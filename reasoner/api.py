@@ -14,48 +14,50 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from reasoner.engine.backends import make_generator
 from reasoner.engine.generation import Generator
 from reasoner.engine.models import DEFAULT_MODEL
 from reasoner.engine.runtime import run_on_engine_loop, run_sync
+from reasoner.jobs.pool import LocalPool, PoolSettings, make_pool
 from reasoner.jobs.solve import solve_problem
-from reasoner.types import Budget, Problem, Result
-from reasoner.strategies import make_strategy
+from reasoner.strategies import build_strategy
 from reasoner.strategies.base import Strategy
+from reasoner.types import Budget, Problem, Result
 from reasoner.verifiers import VerifierSet
+from reasoner.verifiers.prm import PRMSet
 
 
 class Reasoner:
-    """A model plus verifiers, ready to run strategies on problems."""
+    """A model plus verifiers and PRMs, ready to run strategies on problems."""
 
     def __init__(self, model: str = DEFAULT_MODEL, backend: str = "vllm", *,
                  generator: Generator | None = None, verifiers: VerifierSet | None = None,
-                 verbose: bool = False, **backend_options: Any) -> None:
-        """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.engine.logs`)."""
+                 prms: PRMSet | None = None, verbose: bool = False, **backend_options: Any) -> None:
+        """`verbose`: show the vLLM engine's own logs; by default only its errors (see `reasoner.engine.logs`).
+        `generator`, `verifiers`, `prms`: use these instead of making them (the pool's own otherwise)."""
+        if verbose:
+            backend_options["verbose"] = True
         if generator is None:
-            if backend == "vllm":
-                from reasoner.engine.backends.vllm import VLLMGenerator
-
-                if verbose:
-                    backend_options["verbose"] = True
-                generator = VLLMGenerator.shared(model, **backend_options)
-            else:
-                generator = make_generator(backend, model, **backend_options)
-        self.generator = generator
-        self.verifiers = verifiers if verifiers is not None else VerifierSet()
+            pool = make_pool(PoolSettings(model=model, backend=backend, backend_options=backend_options),
+                             verifiers=verifiers, prms=prms)
+        else:
+            pool = LocalPool(generator, verifiers if verifiers is not None else VerifierSet(), prms=prms)
+        self.generator: Generator = pool.generator
+        self.verifiers: VerifierSet = pool.verifiers
         """One verifier per domain, each started on first use."""
+        self.prms: PRMSet = pool.prms
+        """The PRMs strategies score with, each loaded on first use."""
 
     async def asolve(self, problem: Problem | str, strategy: str | Strategy = "cot", *,
                      budget: Budget | None = None, seed: int | None = 0, **options: Any) -> Result:
         """Solve one problem (or a bare question) and grade it if it has a reference."""
-        chosen = make_strategy(strategy, **options) if isinstance(strategy, str) else strategy
+        chosen = build_strategy(strategy, options) if isinstance(strategy, str) else strategy
         return await run_on_engine_loop(
-            solve_problem(as_problem(problem), chosen, self.generator, self.verifiers, budget, seed))
+            solve_problem(as_problem(problem), chosen, self.generator, self.verifiers, budget, seed, prms=self.prms))
 
     async def asolve_many(self, problems: Sequence[Problem | str], strategy: str | Strategy = "cot", *,
                           budget: Budget | None = None, seed: int | None = 0, **options: Any) -> list[Result]:
         """Solve problems concurrently, so the engine batches across them."""
-        chosen = make_strategy(strategy, **options) if isinstance(strategy, str) else strategy
+        chosen = build_strategy(strategy, options) if isinstance(strategy, str) else strategy
         return list(await asyncio.gather(
             *(self.asolve(p, chosen, budget=budget, seed=seed) for p in problems)))
 

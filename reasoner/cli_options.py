@@ -16,13 +16,12 @@ what they configure.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from reasoner.errors import ConfigError, OptionError
 
@@ -103,31 +102,20 @@ def _describe_one(error: Mapping[str, Any], flags: Mapping[str, str], model: str
 
 def strategy_from_options(name: str, options: Mapping[str, Any], flags: Mapping[str, str],
                           name_flag: str = "--strategy") -> Any:
-    """Build strategy `name` (a registry name or `module:Class`) with `options`.
+    """Build strategy `name` (a registry name or `module:Class`) with `options` (`build_strategy`).
 
     An unknown strategy, an unknown key or a value its options model refuses
     is an OptionError naming the flag; nothing else happens first.
     """
-    from reasoner.strategies import STRATEGIES
+    from reasoner.strategies import build_strategy
 
     try:
-        cls = STRATEGIES.get(name)
+        return build(lambda **given: build_strategy(name, given), options, flags)
+    except OptionError:
+        raise
     except ConfigError as exc:
-        raise OptionError(f"{name_flag}: {exc}") from exc
-    known = option_names(cls)
-    for key in options:
-        if key not in known:
-            choices = ", ".join(sorted(known)) or "none"
-            raise OptionError(f"{flags[key]}: strategy {name!r} has no option {key!r}; its options: {choices}")
-    return build(cls, options, flags)
-
-
-def option_names(cls: Any) -> set[str]:
-    """The keyword options `cls` accepts: a pydantic model's fields and their aliases, or its parameters."""
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        return {key for name, field in cls.model_fields.items() for key in (name, *_aliases(field))}
-    parameters = inspect.signature(cls).parameters.values()
-    return {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        flag = name_flag if exc.field in (None, "strategy") else flags.get(exc.field, name_flag)
+        raise OptionError(f"{flag}: {exc}") from exc
 
 
 def solve_strategy(name: str, pairs: Iterable[Pair], named: Mapping[str, tuple[str, Any]]) -> tuple[Any, dict]:
@@ -135,17 +123,45 @@ def solve_strategy(name: str, pairs: Iterable[Pair], named: Mapping[str, tuple[s
 
     `pairs` come from `--option`; `named` maps an option to the flag that sets
     it directly and its value (`{"n": ("--n", 8)}`, None when not given).
-    Giving one option twice is an error.
+    Giving one option twice is an error. A flag's option the strategy does not
+    take itself, but its scorer may (`--prm`, `--aggregation` for a strategy
+    with `scorer_options`), goes to the scorer (see `to_scorer`).
     """
     options: dict[str, Any] = {}
-    flags: dict[str, str] = {}
+    flags = {key: flag for key, (flag, _) in named.items()}
+    set_by: dict[str, str] = {}
     given = [(flag, key, value) for key, (flag, value) in named.items() if value is not None]
     given += [(f"--option {key}", key, value) for key, value in pairs]
     for flag, key, value in given:
-        if key in flags:
-            raise OptionError(f"{flag}: {key!r} is already set by {flags[key]}")
-        options[key], flags[key] = value, flag
-    return strategy_from_options(name, options, flags), options
+        if key in set_by:
+            raise OptionError(f"{flag}: {key!r} is already set by {set_by[key]}")
+        options[key], set_by[key] = value, flag
+    options, set_by = to_scorer(name, options, {**flags, **set_by}, scoring=SCORER_OPTIONS)
+    return strategy_from_options(name, options, set_by), options
+
+
+SCORER_OPTIONS = ("prm", "aggregation")
+"""Options a strategy may take itself (the searches) or pass to its scorer (best-of-n, weighted voting)."""
+
+
+def to_scorer(name: str, options: dict[str, Any], flags: dict[str, str], scoring: Iterable[str]
+              ) -> tuple[dict[str, Any], dict[str, str]]:
+    """`options` with those of `scoring` that strategy `name` does not take, but whose `scorer_options`
+    does, moved there; `flags` with `scorer_options` named by the flags that set them."""
+    from reasoner.strategies import STRATEGIES, option_names
+
+    try:
+        takes = option_names(STRATEGIES.get(name))
+    except ConfigError as exc:
+        raise OptionError(f"--strategy: {exc}") from exc
+    moving = [key for key in scoring if key in options and key not in takes and "scorer_options" in takes]
+    if not moving:
+        return options, flags
+    if "scorer_options" in options:
+        raise OptionError(f"{flags[moving[0]]}: the scorer's options are already set by {flags['scorer_options']}")
+    options = dict(options)
+    options["scorer_options"] = {key: options.pop(key) for key in moving}
+    return options, {**flags, "scorer_options": "/".join(flags[key] for key in moving)}
 
 
 def sweep_strategy_options(pairs: Iterable[Pair]) -> dict[str, dict[str, Any]]:
@@ -180,14 +196,67 @@ def what_ran(strategy: Any) -> dict[str, Any]:
     none), and `options`, every option value the strategy ran with, defaults included."""
     if not isinstance(strategy, BaseModel):
         return {"n": getattr(strategy, "n", None), "options": {}}
+    from reasoner.strategies import field_aliases
+
     n = None
     for name, field in type(strategy).model_fields.items():
-        if name == "n" or "n" in _aliases(field):
+        if name == "n" or "n" in field_aliases(field):
             n = getattr(strategy, name)
     return {"n": n, "options": strategy.model_dump(mode="json")}
 
 
-def _aliases(field: Any) -> set[str]:
-    alias = field.validation_alias
-    choices = alias.choices if isinstance(alias, AliasChoices) else [alias, field.alias]
-    return {choice for choice in choices if isinstance(choice, str)}
+def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_address: str | None) -> Any:
+    """The `PoolSettings` of `reasoner solve`'s flags; a combination that cannot work names its flag.
+
+    With `--prm-actor`, the shared PRM is the one the strategy declares (it must declare exactly one)."""
+    from reasoner.jobs.pool import PoolSettings
+    from reasoner.strategies.base import prms_of
+
+    address = args.ray_address or env_address
+    prm_actor = None
+    if args.prm_actor:
+        names = sorted(prms_of(strategy))
+        if len(names) != 1 and (args.workers is not None or address):
+            raise OptionError(f"--prm-actor: strategy {args.strategy!r} with these options scores with "
+                              f"{len(names)} PRMs ({', '.join(names) or 'none'}); it shares exactly one")
+        prm_actor = names[0] if names else ""
+    backend_options = {"base_url": args.base_url} if args.base_url else {}
+    if args.verbose:
+        backend_options["verbose"] = True
+    return build(PoolSettings, {"model": model, "backend": args.backend, "backend_options": backend_options,
+                                "concurrency": args.concurrency, "workers": args.workers, "ray_address": address,
+                                "prm_actor": prm_actor},
+                 flags={"prm_actor": "--prm-actor", "ray_address": "--ray-address"})
+
+
+def stage(message: str) -> None:
+    """One line on stderr per stage of a command, so stdout stays for results."""
+    import sys
+
+    print(f"reasoner: {message}", file=sys.stderr, flush=True)
+
+
+def comma_list(value: str | None, cast: Callable[[str], Any], flag: str, kind: str) -> list | None:
+    """A comma-separated option as a list (None when not given); a bad entry is an OptionError naming the flag."""
+    if not value:
+        return None
+    try:
+        return [cast(item) for item in value.split(",")]
+    except ValueError as exc:
+        raise OptionError(f"{flag} must be comma-separated {kind}, got {value!r}") from exc
+
+
+def dataset_options(p: argparse.ArgumentParser) -> None:
+    """--dataset, --format and --split, as solve and sweep take them."""
+    p.add_argument("--dataset", required=True, help="dataset name (arith, pyfunc, humaneval) or JSONL file")
+    p.add_argument("--format", default=None, help="force the file format (reasoner, gsm8k, math, mbpp, humaneval)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default=None,
+                   help="split of a bundled task (arith, pyfunc): test (default), dev for choosing settings, "
+                        "train (with --limit)")
+
+
+def submit(coro, loop):
+    """Run `coro` on the engine loop (another thread); the future's result blocks until it is done."""
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coro, loop)

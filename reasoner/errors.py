@@ -27,7 +27,14 @@ class ReasonerError(Exception):
 
 
 class ConfigError(ReasonerError, ValueError):
-    """An option, name or combination of settings that cannot work."""
+    """An option, name or combination of settings that cannot work.
+
+    `field` names the setting at fault when one does (a strategy option's key, dotted when nested;
+    `strategy` for an unknown strategy name), so the CLI can name its flag and the service its param."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class OptionError(ConfigError):
@@ -75,8 +82,10 @@ class RequestError(ReasonerError):
     """A request the service refuses: carries the HTTP status and the field (or limit) at fault."""
 
     def __init__(self, message: str, *, param: str | None = None, status: int = 400,
-                 code: str = "invalid_request") -> None:
+                 code: str = "invalid_request", retry_after: int | None = None) -> None:
         self.param = param
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+        """Seconds a refused client should wait (a 429's `Retry-After`)."""
         super().__init__(f"{param}: {message}" if param else message)

@@ -13,21 +13,24 @@ i.i.d. samples): the sweep names no strategy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.budget import Meter
-from reasoner.engine.generation import GenerationRequest
+from reasoner.engine.generation import GenerationRequest, ModelInfo
+from reasoner.errors import ConfigError
 from reasoner.types import Candidate, Problem, Result, Sample, SamplingConfig
 from reasoner.verifiers import Verifier, VerifierSet
+from reasoner.verifiers.prm import PRM
 
 
 @dataclass
 class SolveContext:
-    """Everything a strategy may use for one problem. Never the reference answer."""
+    """Everything a strategy may use for one problem, handed in by whoever runs it. Never the reference
+    answer, an engine or a file path."""
 
     meter: Meter
     """The only way to call the model; enforces the budget and books cost."""
@@ -35,6 +38,18 @@ class SolveContext:
     """One verifier per domain: answer extraction and equivalence for voting, public tests for code."""
     seed: int | None = None
     """Base seed for this problem's sampling."""
+    prms: Mapping[str, PRM] = field(default_factory=dict)
+    """The PRMs the strategy declared (`prms_of`), loaded, by the names its options give them."""
+    policy: ModelInfo | None = None
+    """Which model generates (its name and parameter count), e.g. to check a PRM's tokenizer against it."""
+
+    def prm(self, name: str) -> PRM:
+        """The loaded PRM `name`; a ConfigError if the strategy did not declare it."""
+        found = self.prms.get(name)
+        if found is None:
+            raise ConfigError(f"PRM {name!r} was not handed to this strategy (it holds "
+                              f"{', '.join(sorted(self.prms)) or 'none'}); a strategy declares its PRMs in `prms()`")
+        return found
 
     def verifier(self, problem: Problem) -> Verifier:
         """The verifier of the problem's domain."""
@@ -51,11 +66,20 @@ class SolveContext:
 
 @runtime_checkable
 class Strategy(Protocol):
-    """Turns a problem into a `Result` by spending model calls."""
+    """Turns a problem into a `Result` by spending model calls.
+
+    A strategy that scores with PRMs also has `prms() -> set[str]`: their names, which whoever runs it
+    loads and hands in (`SolveContext.prms`)."""
 
     name: ClassVar[str]
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result: ...
+
+
+def prms_of(thing: Any) -> frozenset[str]:
+    """The PRMs a strategy or scorer declares (its `prms()`); none when it has no such method."""
+    declared = getattr(thing, "prms", None)
+    return frozenset(declared()) if callable(declared) else frozenset()
 
 
 class Replay(BaseModel):

@@ -2,7 +2,7 @@
 
 The choice is a pure function of the samples' scores (`select`), so a sweep
 replays it on subsets of shared samples; its expectation is exact
-(`reasoner.eval.metrics.best_of_k`).
+(`reasoner.stats.best_of_k`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from reasoner.types import Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result
@@ -37,6 +37,11 @@ class BestOfN(Sampling):
         SCORERS.get(value)  # an unknown name or a path that does not import fails here, not per problem
         return value
 
+    @model_validator(mode="after")
+    def _scorer_takes_its_options(self) -> BestOfN:
+        self.scorer_choice.build()  # e.g. a PRM folder that is not one fails here, not per problem
+        return self
+
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
         if not candidates:
@@ -56,13 +61,17 @@ class BestOfN(Sampling):
     def scorer_choice(self) -> ScorerChoice:
         return ScorerChoice(name=self.scorer, options=self.scorer_options)
 
+    def prms(self) -> frozenset[str]:
+        """The PRMs of its scorer."""
+        return self.scorer_choice.prms()
+
     @property
     def replay_scorer(self) -> ScorerChoice:
         return self.scorer_choice
 
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
         """The top-scored of k samples, exactly in expectation over subsets."""
-        from reasoner.eval.metrics import best_of_k, pass_at_k
+        from reasoner.stats import best_of_k, pass_at_k
 
         return Replay(accuracy=best_of_k(samples, budget), samples=budget,
                       generated_tokens=sum(tokens) * budget / len(tokens), calls=1,

@@ -1,7 +1,7 @@
 """The compute-optimal router: probe the question, predict its difficulty, run what was fitted for it.
 
 A `router.json` (written by `reasoner router fit` from a dev-split sweep; see
-`reasoner.eval.router`) holds difficulty bins and, per bin, what every
+`reasoner.strategies.router_file`) holds difficulty bins and, per bin, what every
 swept (strategy, budget) did there. This strategy:
 
 1. **Probes** the question: k samples at the sweep's sampling settings,
@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import (
+from reasoner.strategies.router_file import (
     ChoiceStats,
     Policy,
     RouterFile,
@@ -78,6 +78,12 @@ class Router(BaseModel):
         for choice in self._policy.choices.values():
             self._strategy(choice)  # a strategy this install lacks fails here, not per problem
         return self
+
+    def prms(self) -> frozenset[str]:
+        """The PRMs of every strategy the policy may run."""
+        from reasoner.strategies.base import prms_of
+
+        return frozenset().union(*(prms_of(self._strategy(choice)) for choice in self._policy.choices.values()))
 
     @property
     def policy(self) -> Policy:
@@ -132,9 +138,9 @@ class Router(BaseModel):
         return make_result(self.name, problem, ctx, candidates, chosen, None if chosen is None else answers[chosen])
 
     def _strategy(self, choice: ChoiceStats) -> Any:
-        from reasoner.strategies import make_strategy
+        from reasoner.strategies import build_strategy
 
-        strategy = make_strategy(choice.strategy, **self._file.strategies.get(choice.strategy, {}))
+        strategy = build_strategy(choice.strategy, self._file.strategies.get(choice.strategy, {}))
         at_budget = getattr(strategy, "at_budget", None)
         return strategy if at_budget is None else at_budget(choice.budget)
 
@@ -146,7 +152,7 @@ class Router(BaseModel):
         from reasoner.engine.models import weights_fingerprint
 
         source = self._file.source
-        name = ctx.meter.generator.info.name
+        name = ctx.policy.name if ctx.policy is not None else ""
         weights = weights_fingerprint(name)
         same = weights == source.weights if weights and source.weights else Path(name).name == Path(source.model).name
         if not same:

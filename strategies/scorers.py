@@ -16,11 +16,13 @@ import json
 import time
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from reasoner.errors import ConfigError
 from reasoner.registry import Registry
 from reasoner.types import Candidate, Problem
 from reasoner.strategies.base import SolveContext
+from reasoner.verifiers.prm import aggregate, check_aggregation, check_prm
 
 
 @runtime_checkable
@@ -73,23 +75,32 @@ class PRMScorer(BaseModel):
     check_tokenizer: bool = True
     """Refuse a policy whose tokenizer differs from the PRM's."""
 
-    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
-        from reasoner.verifiers.prm import aggregate, check_aggregation
+    @field_validator("aggregation")
+    @classmethod
+    def _known_aggregation(cls, value: str) -> str:
+        return check_aggregation(value)
 
-        check_aggregation(self.aggregation)
+    @field_validator("prm")
+    @classmethod
+    def _prm_folder(cls, value: str) -> str:
+        return check_prm(value)  # a missing folder or step format fails here, before anything runs
+
+    async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
         steps = await self.step_scores(problem, candidates, ctx)
         return [aggregate(row, self.aggregation) for row in steps]
 
     async def step_scores(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[list[float]]:
         """Each candidate's per-step scores; the PRM's cost goes on the meter."""
-        from reasoner.verifiers.prm import load_prm
-
-        verifier = await asyncio.to_thread(load_prm, self.prm)
-        if self.check_tokenizer:
-            verifier.check_policy(ctx.meter.generator.info.name)
-        scored = await verifier.ascore([(problem.prompt, c.text) for c in candidates])
+        prm = ctx.prm(self.prm)
+        if self.check_tokenizer and ctx.policy is not None:
+            prm.check_policy(ctx.policy.name)
+        scored = await prm.ascore([(problem.prompt, c.text) for c in candidates])
         ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
         return scored.steps
+
+    def prms(self) -> set[str]:
+        """The PRM this scorer reads."""
+        return {self.prm}
 
 
 def _mean_logprob(candidate: Candidate) -> float:
@@ -118,5 +129,18 @@ class ScorerChoice(BaseModel):
         return self.name if not self.options else f"{self.name}{json.dumps(self.options, sort_keys=True)}"
 
     def build(self) -> Scorer:
-        """The scorer object."""
-        return SCORERS.get(self.name)(**self.options)
+        """The scorer object; options it does not take or values it refuses are a `ConfigError` naming them."""
+        from pydantic import ValidationError
+
+        try:
+            return SCORERS.get(self.name)(**self.options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise ConfigError(f"scorer {self.name!r}: {problems}") from exc
+
+    def prms(self) -> frozenset[str]:
+        """The PRMs the scorer reads."""
+        from reasoner.strategies.base import prms_of
+
+        return prms_of(self.build())

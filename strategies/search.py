@@ -5,11 +5,12 @@ aggregation, step cap, step length, sampling). A `Search` runs one problem:
 `expand` continues a node by one step in token space (the node's token ids
 go back as `prefix_ids`; generation stops at the step delimiter, which stays
 in the text), classifies each new step (`StepEnd`), and scores the new
-prefixes with the value source (`reasoner.strategies.values`); Children of one node that spell the same step are merged before scoring
-(one node, its `copies` kept: they weigh in a vote), and when copies were
-merged the expansion asks again for the missing distinct children
-(`distinct_retries`, only when the problem's budget has no cap, so a top-up
-never ends a search early); `ExpansionStats` counts both. `finish` turns the
+prefixes with the value source (`reasoner.strategies.values`). Children of
+one node that spell the same step are merged before scoring (one node, its
+`copies` kept: they weigh in a vote), and when copies were merged the
+expansion asks again for the missing distinct children (`distinct_retries`,
+only when the problem's budget has no cap, so a top-up never ends a search
+early); `ExpansionStats` counts both. `finish` turns the
 leaves into a `Result`, choosing the answer by aggregated score or a
 score-weighted vote, and records the tree (`reasoner.strategies.search_tree`).
 
@@ -91,6 +92,10 @@ class SearchOptions(BaseModel):
                              f"search with delimiter {self.delimiter!r} would be scored on other steps than it "
                              f"generates; leave the delimiter out to take the PRM's")
         return self
+
+    def prms(self) -> frozenset[str]:
+        """The PRM the value source reads, when it is a PRM."""
+        return frozenset({self.prm}) if self.value == "prm" and self.prm else frozenset()
 
     def step_delimiter(self, prm_only: bool = False) -> str:
         """The delimiter in force: the option, else the PRM's step format, else a newline
@@ -306,7 +311,6 @@ class Search:
         """MCTS: the backups through the root (the sum of its children's visits); else its expansions."""
         root = self.tree.root
         return root.visits if root.backups else self.root_expansions
-
 
 
 def _spellings(candidates: list[Candidate]) -> list[list[Candidate]]:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 from reasoner.types import Candidate, Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
@@ -44,10 +44,19 @@ class SelfConsistency(Sampling):
     """Samples drawn."""
     weighted: bool = False
     """Weight votes by exp(mean token logprob) instead of counting them."""
-    weight_scorer: str | None = None
-    """Weight votes by this scorer's scores instead (e.g. `prm`); overrides `weighted`."""
+    weight_scorer: str | None = Field(None, validation_alias=AliasChoices("weight_scorer", "scorer"))
+    """Weight votes by this scorer's scores instead (e.g. `prm`); overrides `weighted`. Also given as `scorer`."""
     scorer_options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of `weight_scorer`, e.g. {"prm": "tiny-prm", "aggregation": "min"}."""
+
+    @model_validator(mode="after")
+    def _scorer_takes_its_options(self) -> SelfConsistency:
+        if self.replay_scorer is not None:
+            self.replay_scorer.build()  # an unknown scorer or a bad PRM folder fails here, not per problem
+        elif self.scorer_options:
+            raise ValueError("scorer_options are the options of weight_scorer, which is not given "
+                             "(e.g. weight_scorer=prm)")
+        return self
 
     async def solve(self, problem: Problem, ctx: SolveContext) -> Result:
         candidates = await self.sample(problem, ctx, self.n)
@@ -71,9 +80,13 @@ class SelfConsistency(Sampling):
         return None if self.weight_scorer is None else ScorerChoice(name=self.weight_scorer,
                                                                      options=self.scorer_options)
 
+    def prms(self) -> frozenset[str]:
+        """The PRMs of the scorer that weights the vote."""
+        return frozenset() if self.replay_scorer is None else self.replay_scorer.prms()
+
     def replay(self, samples: Sequence, tokens: Sequence[int], budget: int, *, draws: int, seed: int) -> Replay:
-        """The vote over k of the samples, in expectation over subsets (see `reasoner.eval.metrics`)."""
-        from reasoner.eval.metrics import pass_at_k, selected_at_k
+        """The vote over k of the samples, in expectation over subsets (see `reasoner.stats`)."""
+        from reasoner.stats import pass_at_k, selected_at_k
 
         accuracy = selected_at_k(samples, budget, self.select, draws=draws, seed=seed)
         return Replay(accuracy=accuracy, samples=budget, generated_tokens=sum(tokens) * budget / len(tokens),

@@ -19,7 +19,6 @@ and particle weights treat them alike. Not here: how a search uses them.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -51,25 +50,20 @@ class PRMValue:
         self.prm = prm
         self.name = f"prm:{prm}"
         self.check_tokenizer = check_tokenizer
-        self._verifier = None
-        """The loaded PRM (one per process, `load_prm`), checked against the policy on first use."""
+        self._checked = False
 
     async def score(self, problem: Problem, tree: Tree, nodes: list[Node],
                     ctx: SolveContext) -> list[float | None] | None:
-        from reasoner.verifiers.prm import load_prm
-
-        if self._verifier is None:
-            verifier = await asyncio.to_thread(load_prm, self.prm)
-            if self.check_tokenizer:
-                verifier.check_policy(ctx.meter.generator.info.name)
-            self._verifier = verifier
-        verifier = self._verifier
+        prm = ctx.prm(self.prm)
+        if self.check_tokenizer and not self._checked and ctx.policy is not None:
+            prm.check_policy(ctx.policy.name)
+            self._checked = True
         items = [(problem.prompt, tree.text(node)) for node in nodes]
-        flops = _flops(verifier, items) if ctx.meter.budget.flops is not None else 0.0
+        flops = _flops(prm, items) if ctx.meter.budget.flops is not None else 0.0
         if not ctx.meter.reserve_flops(flops):
             return None
         try:
-            scored = await verifier.ascore(items)
+            scored = await prm.ascore(items)
         finally:
             ctx.meter.release_flops(flops)
         ctx.meter.book_prm(scored.tokens, scored.flops, scored.seconds)
@@ -78,7 +72,7 @@ class PRMValue:
 
 def _flops(verifier, items: list[tuple[str, str]]) -> float:
     """What scoring `items` will cost, counted as `PRMVerifier.score` counts it."""
-    from reasoner.training.prm.model import encode
+    from reasoner.verifiers.prm.encoding import encode
 
     tokens = sum(len(encode(verifier.tokenizer, verifier.step_format, p, t, verifier.max_len)[0]) for p, t in items)
     return 2.0 * verifier.parameters * tokens
@@ -126,14 +120,9 @@ def check_value_source(value: str, prm: str | None) -> None:
         raise ConfigError("the value source 'prm' needs a PRM: give --prm NAME_OR_FOLDER (e.g. tiny-prm), "
                           "or choose value=oracle or value=logprob")
     if prm:
-        from reasoner.engine.models import resolve_model
-        from reasoner.errors import ModelNotFoundError
-        from reasoner.steps import load_step_format
+        from reasoner.verifiers.prm import check_prm
 
-        try:
-            load_step_format(resolve_model(prm))  # a missing folder or step format fails here, naming it
-        except ModelNotFoundError as exc:
-            raise ConfigError(f"PRM {prm!r}: {exc}") from exc
+        check_prm(prm)  # a missing folder or step format fails here, naming it
 
 
 def make_value_source(value: str, prm: str | None) -> ValueSource:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from reasoner.eval.metrics import selected_at_k
+from reasoner.stats import selected_at_k
 from reasoner.types import Problem, Result, Sample
 from reasoner.strategies.base import Replay, Sampling, SolveContext, make_result, samples_of
 from reasoner.strategies.cot import ChainOfThought

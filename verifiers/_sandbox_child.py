@@ -49,11 +49,16 @@ MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
 OOM_SCORE_ADJ = 1000
 NICENESS = 10
 _CHILD_CONSTANTS = ("PR_SET_CHILD_SUBREAPER", "PR_SET_NO_NEW_PRIVS", "SYS_MOUNT_SETATTR", "AT_FDCWD",
                     "AT_RECURSIVE", "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MS_NOSUID", "MS_NODEV",
-                    "OOM_SCORE_ADJ", "NICENESS")
+                    "MS_NOEXEC", "MS_BIND", "MS_REC", "MS_PRIVATE", "MNT_DETACH", "OOM_SCORE_ADJ", "NICENESS")
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,9 @@ def _child_prepare(cfg: dict) -> None:
     with open("/proc/self/oom_score_adj", "w") as handle:
         handle.write(str(OOM_SCORE_ADJ))
     _child_prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if cfg["mounts"]:
+    if cfg.get("root"):
+        _child_enter_root(cfg)
+    elif cfg["mounts"]:
         _child_mount_private(cfg)
     os.chdir(cfg["workdir"])
 
@@ -123,6 +130,57 @@ def _child_mount_private(cfg: dict) -> None:
     _child_mount_tmpfs(libc, cfg["workdir"], f"size={cfg['disk_mb']}m,nr_inodes=4096,mode=700{owner}")
     if os.path.isdir("/dev/shm"):
         _child_mount_tmpfs(libc, "/dev/shm", "size=16m,nr_inodes=256,mode=1777")
+
+
+def _child_enter_root(cfg: dict) -> None:
+    """Make a scratch root (a tmpfs on the work directory's path) holding only what `cfg["root"]` lists (the
+    interpreter, its standard library, the shared libraries they load, four /dev nodes, a fresh /proc),
+    pivot into it, drop the old root, make it all read-only, then mount the work directory and /dev/shm."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    layout, new = cfg["root"], cfg["workdir"]
+    _child_mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+    _child_mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
+    for source in layout["binds"]:
+        target = new + source
+        if os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+        _child_mount(libc, source, target, None, MS_BIND | MS_REC, None)
+    for mask in layout["masks"]:
+        _child_mount(libc, "tmpfs", new + mask, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,nr_inodes=8,mode=555")
+    for path, target in layout["links"].items():
+        os.makedirs(os.path.dirname(new + path), exist_ok=True)
+        os.symlink(target, new + path)
+    for directory in ("/proc", "/dev/shm", cfg["workdir"], "/.old"):
+        os.makedirs(new + directory, exist_ok=True)
+    _child_mount(libc, "proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    os.chdir(new)
+    if libc.syscall(ctypes.c_long(layout["pivot_root"]), b".", b".old") != 0:
+        raise OSError(ctypes.get_errno(), "pivot_root into the scratch root failed")
+    os.chdir("/")
+    if libc.umount2(b"/.old", ctypes.c_int(MNT_DETACH)) != 0:
+        raise OSError(ctypes.get_errno(), "detaching the old root failed")
+    os.rmdir("/.old")
+    _child_read_only(libc)
+    owner = "" if cfg["uid"] is None else f",uid={cfg['uid']},gid={cfg['uid']}"
+    _child_mount_tmpfs(libc, cfg["workdir"], f"size={cfg['disk_mb']}m,nr_inodes=4096,mode=700{owner}")
+    _child_mount_tmpfs(libc, "/dev/shm", "size=16m,nr_inodes=256,mode=1777")
+
+
+def _child_mount(libc: ctypes.CDLL, source, target: str, kind, flags: int, options) -> None:
+    encode = (lambda text: None if text is None else text.encode())
+    if libc.mount(encode(source), target.encode(), encode(kind), ctypes.c_ulong(flags), encode(options)) != 0:
+        raise OSError(ctypes.get_errno(), f"mounting {source or kind} on {target} failed")
+
+
+def _child_read_only(libc: ctypes.CDLL) -> None:
+    attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0), 32)
+    done = libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_long(AT_FDCWD), ctypes.c_char_p(b"/"),
+                        ctypes.c_long(AT_RECURSIVE), attr, ctypes.c_long(32))
+    if done != 0:
+        raise OSError(ctypes.get_errno(), "mount_setattr(/, read-only) failed")
 
 
 def _child_mount_tmpfs(libc: ctypes.CDLL, target: str, options: str) -> None:
@@ -223,9 +281,12 @@ def _child_children() -> list[int]:
 
 
 def probe_payload(job: dict) -> tuple[bool, str]:
-    """Probe: the work directory is writable and, when promised, the rest is not."""
+    """Probe: the work directory is writable and, when promised, the rest is not (and, in a scratch root,
+    not even there)."""
     with open("probe.txt", "w") as handle:
         handle.write("ok")
+    if job.get("private_root") and (os.path.exists("/etc/passwd") or os.path.exists("/root")):
+        return False, "the host's files are visible in the scratch root"
     if job["read_only"]:
         try:
             open("/probe-must-fail", "w").close()
@@ -235,6 +296,7 @@ def probe_payload(job: dict) -> tuple[bool, str]:
     return True, ""
 
 
-_CHILD_FUNCTIONS = (_child_main, _child_read_all, _child_prepare, _child_mount_private, _child_mount_tmpfs,
+_CHILD_FUNCTIONS = (_child_main, _child_read_all, _child_prepare, _child_mount_private, _child_enter_root,
+                    _child_mount, _child_read_only, _child_mount_tmpfs,
                     _child_prctl, _child_setup_failed, _child_work, _child_confine, _child_drop_privileges,
                     _child_supervise, _child_kill_children, _child_children)

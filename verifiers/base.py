@@ -20,96 +20,11 @@ The score rule, for every verifier (math and code alike), is `score_for`:
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from reasoner.types import GRADED, CodeTests, IOCase, Status, Verdict, score_for
 
-
-class Status(str, Enum):
-    """Outcome of one verification."""
-
-    CORRECT = "correct"
-    INCORRECT = "incorrect"
-    UNPARSEABLE = "unparseable"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-
-
-GRADED = frozenset({Status.CORRECT, Status.INCORRECT, Status.UNPARSEABLE, Status.TIMEOUT})
-"""Statuses that carry a score (the candidate was judged); only ERROR does not."""
-
-
-def score_for(status: Status, partial: float | None = None) -> float | None:
-    """The score rule of the module docstring: 1.0 / 0.0 by status, None only for ERROR.
-
-    `partial` replaces 1.0/0.0 for a verifier that gives partial credit.
-    """
-    if status is Status.ERROR:
-        return None
-    if partial is not None:
-        return partial
-    return 1.0 if status is Status.CORRECT else 0.0
-
-
-class Verdict(BaseModel):
-    """Result of checking one prediction against a reference or tests."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status: Status
-    """What happened."""
-    score: float | None
-    """1.0 correct; 0.0 incorrect, unparseable or timeout; None only for ERROR (see `score_for`)."""
-    extracted: str | None = None
-    """The answer or program the verifier pulled out of the prediction."""
-    detail: str = ""
-    """Human-readable reason: the failing assert, the parse error, the limit hit."""
-    seconds: float = 0.0
-    """Wall time spent verifying."""
-
-    @property
-    def graded(self) -> bool:
-        """True when the verdict carries a usable score."""
-        return self.score is not None
-
-    @property
-    def correct(self) -> bool:
-        return self.status is Status.CORRECT
-
-
-class IOCase(BaseModel):
-    """One stdin/stdout test: the program reads `stdin` and must print `stdout`."""
-
-    stdin: str = ""
-    """Text fed to the program's standard input."""
-    stdout: str
-    """Expected standard output, compared after stripping trailing whitespace per line."""
-
-
-class CodeTests(BaseModel):
-    """Tests for a program, in any of the common dataset styles.
-
-    - MBPP: `asserts` (the `test_list`), with optional `setup` code.
-    - HumanEval: `check` holds `def check(candidate): ...` and `entry_point`
-      names the function passed to it.
-    - Competitive programming: `io` holds stdin/stdout pairs.
-    """
-
-    asserts: list[str] = Field(default_factory=list)
-    """Python statements, each usually an `assert`, run after the program."""
-    setup: str = ""
-    """Code run after the program and before the tests (imports, helpers)."""
-    check: str | None = None
-    """Source defining `check(candidate)`, HumanEval style."""
-    entry_point: str | None = None
-    """Name of the function `check` is called with."""
-    io: list[IOCase] = Field(default_factory=list)
-    """Stdin/stdout pairs; each runs the program once."""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.asserts or self.check or self.io)
+__all__ = ["GRADED", "CodeTests", "IOCase", "Status", "Verdict", "Verifier", "score_for"]
 
 
 @runtime_checkable

@@ -86,17 +86,21 @@ class CodeVerifier:
         max_file_mb: largest file the program may write, in MiB.
         namespaces: None uses Linux namespaces when they work, True requires
             them (ConfigError otherwise), False never uses them.
+        private_root: None runs programs in a scratch root (the interpreter and
+            its libraries, none of the host's other files) when the platform
+            allows, True requires it (ConfigError otherwise: fail closed), False
+            never.
         python: interpreter for programs; default `python3` on a minimal PATH.
     """
 
     def __init__(self, timeout: float = 10.0, memory_mb: int = 1024, workers: int | None = None,
                  max_output_bytes: int = 1 << 20, network: Literal["deny", "allow"] = "deny", *,
                  max_processes: int = 32, max_file_mb: int = 16, namespaces: bool | None = None,
-                 python: str | None = None) -> None:
+                 private_root: bool | None = None, python: str | None = None) -> None:
         try:
             config = SandboxConfig(timeout=timeout, memory_mb=memory_mb, max_output_bytes=max_output_bytes,
                                    network=network, max_processes=max_processes, max_file_mb=max_file_mb,
-                                   namespaces=namespaces, python=python)
+                                   namespaces=namespaces, private_root=private_root, python=python)
         except ValidationError as error:
             raise ConfigError(f"invalid CodeVerifier option: {error}") from error
         if workers is not None and workers < 1:

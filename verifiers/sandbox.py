@@ -95,6 +95,7 @@ from __future__ import annotations
 import ast
 import enum
 import errno
+import functools
 import logging
 import math
 import marshal
@@ -154,6 +155,9 @@ class SandboxConfig(BaseModel):
     """`deny` runs the program in an empty network namespace where the platform allows it."""
     namespaces: bool | None = None
     """None: use Linux namespaces when they work; True: require them; False: never use them."""
+    private_root: bool | None = None
+    """None: run in a scratch root (only the interpreter, its standard library and shared libraries; none of
+    the host's other files) when the platform allows; True: require it (fail closed); False: never."""
     python: str | None = None
     """Interpreter for the program; default: `python3` on SAFE_PATH (must be usable by the sandbox uid)."""
 
@@ -171,6 +175,8 @@ class Isolation(BaseModel):
     """Each run has its own unprivileged uid; False means the parent's user (or user-namespace root)."""
     network_blocked: bool
     """The program cannot open network connections."""
+    private_root: bool = False
+    """The program sees a scratch root: the interpreter and its libraries, no other file of the host."""
     python: str
     """The interpreter programs run with."""
     fallbacks: tuple[str, ...] = ()
@@ -214,6 +220,8 @@ class _Plan:
     namespaces: tuple[str, ...]
     mounts: bool
     private_uid: bool
+    root: bool = False
+    """A scratch root (implies `mounts`)."""
 
 
 class Sandbox:
@@ -245,7 +253,8 @@ class Sandbox:
         failures: list[str] = []
         probe = Payload.from_functions(probe_payload)
         for plan in _candidate_plans(self.config, os.geteuid() == 0):
-            result = self._run(plan, probe, {"read_only": plan.mounts}, None, timeout=_PROBE_SECONDS)
+            result = self._run(plan, probe, {"read_only": plan.mounts, "private_root": plan.root}, None,
+                               timeout=_PROBE_SECONDS)
             if result.outcome is RunOutcome.PASSED:
                 if failures:
                     log.warning("sandbox isolation reduced: %s", "; ".join(failures))
@@ -256,7 +265,7 @@ class Sandbox:
     def _describe(self, plan: _Plan, failures: list[str]) -> Isolation:
         return Isolation(namespaces=plan.namespaces, read_only_filesystem=plan.mounts,
                          private_uid=plan.private_uid, network_blocked="net" in plan.namespaces,
-                         python=self._python, fallbacks=tuple(failures))
+                         private_root=plan.root, python=self._python, fallbacks=tuple(failures))
 
     def _run(self, plan: _Plan, payload: Payload, job: dict[str, Any], stdin: bytes | None,
              timeout: float | None = None) -> RunResult:
@@ -283,7 +292,8 @@ class Sandbox:
               timeout: float) -> dict[str, Any]:
         sandbox = {"workdir": workdir, "mounts": plan.mounts, "uid": uid, "disk_mb": self.config.disk_mb,
                    "limits": _rlimits(self.config, plan, timeout),
-                   "supervisor_seconds": timeout + _SUPERVISOR_GRACE}
+                   "supervisor_seconds": timeout + _SUPERVISOR_GRACE,
+                   "root": scratch_layout(self._python) if plan.root else None}
         return {"token": token, "sandbox": sandbox, "job": job}
 
     @contextmanager
@@ -309,6 +319,15 @@ class Sandbox:
             watcher.close()
 
 
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path != folder and path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def _outermost(paths: set[str]) -> list[str]:
+    """`paths` without those inside another of them."""
+    return sorted(path for path in paths if not _inside(path, list(paths)))
+
+
 def _find_python(python: str | None) -> str:
     found = shutil.which(python or "python3", path=SAFE_PATH)
     if found is None:
@@ -317,21 +336,72 @@ def _find_python(python: str | None) -> str:
 
 
 def _candidate_plans(config: SandboxConfig, root: bool) -> list[_Plan]:
-    """Launch configurations, strongest first, allowed by `config.namespaces`."""
+    """Launch configurations, strongest first, allowed by `config.namespaces` and `config.private_root`."""
     plans = []
     unshare = shutil.which("unshare", path=SAFE_PATH)
+    if config.private_root and (config.namespaces is False or unshare is None):
+        raise ConfigError(f"private_root=True needs Linux namespaces (`unshare` on {SAFE_PATH}, namespaces not "
+                          f"disabled)")
     if config.namespaces is not False and unshare is not None:
         net = ("--net",) if config.network == "deny" else ()
         user = () if root else ("--user", "--map-root-user")
         launcher = (unshare, *user, "--pid", "--fork", "--kill-child", "--mount-proc", *net, "--")
         kinds = ("pid", "mount") + (("net",) if net else ()) + (() if root else ("user",))
-        plans.append(_Plan("namespaces, read-only filesystem", launcher, kinds, True, root))
-        plans.append(_Plan("namespaces", launcher, kinds, False, root))
+        if config.private_root is not False:
+            plans.append(_Plan("namespaces, scratch root", launcher, kinds, True, root, root=True))
+        if config.private_root is not True:
+            plans.append(_Plan("namespaces, read-only filesystem", launcher, kinds, True, root))
+            plans.append(_Plan("namespaces", launcher, kinds, False, root))
     elif config.namespaces:
         raise ConfigError(f"namespaces=True but no `unshare` on {SAFE_PATH}")
-    if config.namespaces is not True:
+    if config.namespaces is not True and config.private_root is not True:
         plans.append(_Plan("plain process", (), (), False, root))
     return plans
+
+
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41}
+"""pivot_root(2)'s system call number per machine."""
+_LAYOUT_PROGRAM = (
+    "import json, os, sys, sysconfig, importlib\n"
+    "dynload = os.path.join(sysconfig.get_paths()['platstdlib'], 'lib-dynload')\n"
+    "for name in sorted(os.listdir(dynload)) if os.path.isdir(dynload) else []:\n"
+    "    try:\n        importlib.import_module(name.split('.', 1)[0])\n"
+    "    except BaseException:\n        pass\n"
+    "maps = [line.split()[-1] for line in open('/proc/self/maps') if '.so' in line.split()[-1]]\n"
+    "print(json.dumps({'stdlib': sorted({sysconfig.get_paths()['stdlib'], sysconfig.get_paths()['platstdlib']}),"
+    " 'libraries': sorted(set(maps))}))\n")
+
+
+@functools.cache
+def scratch_layout(python: str) -> dict[str, Any]:
+    """What a scratch root holds for `python`: its binary, its standard library (site-packages masked), the
+    folders of every shared library its extension modules load, the host's top-level symlinks into /usr
+    (/lib, /lib64, /bin), four device nodes; and the pivot_root(2) number of this machine."""
+    import json
+    import platform
+
+    found = subprocess.run([python, "-I", "-c", _LAYOUT_PROGRAM], capture_output=True, text=True, timeout=60,
+                           env={"PATH": SAFE_PATH}, check=True)
+    info = json.loads(found.stdout)
+    links, binary = {}, python
+    while os.path.islink(binary):
+        links[binary] = os.readlink(binary)
+        binary = os.path.join(os.path.dirname(binary), links[binary])
+    folders = {os.path.dirname(os.path.realpath(lib)) for lib in info["libraries"]}
+    if os.path.isdir("/usr/lib64") and not os.path.islink("/usr/lib64"):
+        folders.add("/usr/lib64")
+    links.update({f"/{name}": os.readlink(f"/{name}") for name in os.listdir("/")
+                  if os.path.islink(f"/{name}") and os.readlink(f"/{name}").lstrip("/").startswith("usr/")})
+    masks = [os.path.join(lib, sub) for lib in info["stdlib"] for sub in ("site-packages", "dist-packages")
+             if os.path.isdir(os.path.join(lib, sub))]
+    binds = _outermost({os.path.realpath(binary), *info["stdlib"], *folders})
+    # Nothing may be created inside a bound host folder (it would be created on the host).
+    links = {path: target for path, target in links.items() if not _inside(path, binds)}
+    binds += [f"/dev/{node}" for node in ("null", "zero", "random", "urandom")]
+    machine = platform.machine()
+    if machine not in _PIVOT_ROOT:
+        raise ConfigError(f"no scratch root on {machine}: its pivot_root number is not known here")
+    return {"binds": binds, "links": links, "masks": masks, "pivot_root": _PIVOT_ROOT[machine]}
 
 
 def _rlimits(config: SandboxConfig, plan: _Plan, timeout: float) -> dict[str, list[int]]:

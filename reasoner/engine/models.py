@@ -106,8 +106,6 @@ def file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 def bundled_models() -> list[ModelEntry]:
     """The bundled models with their parameter counts."""
-    from reasoner.training.checkpoint import count_parameters
-
     entries = []
     for name in BUNDLED:
         path = BUNDLED_DIR / name
@@ -206,8 +204,22 @@ def locate_model(name: str, models_dir: str | Path | None) -> str:
 
 
 def _entry(name: str, path: Path, source: str) -> ModelEntry:
-    from reasoner.training.checkpoint import count_parameters
-
     available = (path / "config.json").is_file()
     return ModelEntry(name=name, path=path, parameters=count_parameters(path) if available else 0,
                       available=available, source=source)
+
+
+def count_parameters(model_dir: str | Path) -> int:
+    """Parameters of the checkpoint in `model_dir`, read from its safetensors headers."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        with safe_open(file, framework="numpy") as handle:
+            for name in handle.keys():
+                shape = handle.get_slice(name).get_shape()
+                size = 1
+                for dim in shape:
+                    size *= dim
+                total += size
+    return total

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from reasoner.eval.metrics import Stats, SweepRow
+    from reasoner.eval.frontier import Stats, SweepRow
 
 
 class CostAxis(NamedTuple):

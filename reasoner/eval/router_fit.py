@@ -1,16 +1,31 @@
-"""Fitting a router file from a sweep folder (`reasoner.eval.router.fit_router` is the entry point).
+"""Fitting a router file (`reasoner.strategies.router_file.RouterFile`) from dev-split sweep folders.
 
-Reads `summary.json` and `results.jsonl` of one sweep, and nothing else: no
-dataset, no model. The module docstring of `reasoner.eval.router` says what
-is learned; this module only computes it. Refuses a sweep on a test split, an
-unfinished sweep, one without shared samples for the probe, and one missing
-a strategy or budget the caller requires.
+`fit_router(sweep_dir)` reads what `reasoner sweep` wrote (`summary.json`
+for its settings, `results.jsonl` for per-problem outcomes) and nothing else:
+no dataset, no model, so the same folders always give the same file. What it
+learns:
 
-More sweep folders of the same problems may add choices (e.g. the search
-strategies, swept at fewer budgets or other settings): the first folder gives
-the probe and the difficulty model, every folder's (strategy, budget) rows are
-choices. Their choices never reuse the probe's samples (they were drawn in
-another folder), and each strategy may come from one folder only.
+- **The probe's features, from the sweep's own samples.** At solve time the
+  router first draws `probe_samples` (k) samples at the sweep's sampling
+  settings and reads `probe_features` off them. A sweep's shared-samples
+  record holds n >= k i.i.d. samples drawn with exactly those settings, so
+  the features of its first k samples are distributed as a live probe's
+  would be; the fit reads them there and never runs the model.
+- **Predicted difficulty:** a logistic regression from the standardised
+  features to the problem's share of correct samples (its pass rate), and
+  `bins` bins cut at quantiles of that prediction over the dev problems.
+- **Per bin, every (strategy, budget) the sweep measured**, the probe's cost
+  included. A strategy that chooses among i.i.d. samples of the probe's
+  settings (self-consistency, best-of-n) reuses the probe's k samples: at
+  budget b it draws only max(0, b - k) more.
+- **Choices from more sweeps:** further dev sweeps of the same problems (the
+  search strategies, say, swept at fewer budgets because they cost more) add
+  their (strategy, budget) rows as choices, probe paid, never reusing it; the
+  first folder gives the probe and the difficulty model, and each strategy may
+  come from one folder only.
+
+Refuses a sweep on a test split, an unfinished sweep, one without shared
+samples for the probe, and one missing a strategy or budget the caller requires.
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import (
+from reasoner.strategies.router_file import (
     FEATURES,
     Bin,
     ChoiceStats,
@@ -35,7 +50,6 @@ from reasoner.eval.router import (
     Source,
     probe_features,
     reaching_target,
-    sweep_digest,
 )
 
 RIDGE = 1e-2
@@ -161,7 +175,7 @@ def _add_choices(outcomes: dict, options: dict[str, tuple[Path, Any]], extra: Pa
 
 
 def _refuse_test_split(config: Any, folder: Path) -> None:
-    from reasoner.datasets import SPLIT_DATASETS
+    from reasoner.tasks.datasets import SPLIT_DATASETS
 
     split = config.split or ("test" if config.dataset in SPLIT_DATASETS else None)
     if split == "test":
@@ -328,3 +342,26 @@ def _edges(scores: np.ndarray, bins: int) -> list[float]:
         if not empty:
             return cuts
         del cuts[min(empty[0], len(cuts) - 1)]
+
+
+def write_router(router: RouterFile, path: str | Path) -> None:
+    Path(path).write_text(router.model_dump_json(indent=1) + "\n", encoding="utf-8")
+
+
+def fit_router(sweep_dir: str | Path, *, more_sweeps: Sequence[str | Path] = (), model: str | None = None,
+               probe_samples: int = 4, bins: int = 4, require: Sequence[str] = ()) -> RouterFile:
+    """Fit a router on the sweep in `sweep_dir` (see the module docstring); a pure function of its files.
+
+    `more_sweeps`: further dev sweeps of the same problems and model whose strategies are choices too
+    (e.g. the search strategies at fewer budgets); the probe and the difficulty model come from `sweep_dir`.
+    """
+    return fit([Path(sweep_dir), *map(Path, more_sweeps)], model=model, probe_samples=probe_samples, bins=bins,
+               require=tuple(require))
+
+
+def sweep_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("summary.json", "results.jsonl"):
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()

@@ -40,7 +40,7 @@ generation settings are kept and only missing (model, run, problem) records
 are made. A folder written with other generation settings is refused.
 
 Not here: drawing (`reasoner.eval.plots`), or building engines (callers pass a
-generator factory; the CLI uses `VLLMGenerator.shared`).
+generator factory; the CLI uses `open_generator`).
 """
 
 from __future__ import annotations
@@ -57,15 +57,17 @@ from reasoner.budget import Meter
 from reasoner.errors import ConfigError, DataError, JobError, ResumeMismatchError
 from reasoner.engine.generation import Generator
 from reasoner.jobs import JsonlStore, Record, config_digest, record_of, run_many
-from reasoner.eval.metrics import TIE_RULE, Choice, GradedSample, Stats, SweepRow, compute_optimal, mean_stats
+from reasoner.eval.frontier import TIE_RULE, Choice, Stats, SweepRow, compute_optimal, mean_stats
+from reasoner.stats import GradedSample
 from reasoner.engine.models import weights_fingerprint
 from reasoner.progress import Progress
-from reasoner.jobs.solve import grade_answer, problem_seed, solve_problem
+from reasoner.jobs.solve import grade_answer, hand_prms, problem_seed, solve_problem
 from reasoner.types import Problem
-from reasoner.strategies import STRATEGIES, make_strategy
+from reasoner.strategies import STRATEGIES, build_strategy
 from reasoner.strategies.base import Replayable, SolveContext, Strategy
 from reasoner.strategies.scorers import ScorerChoice
 from reasoner.verifiers import VerifierSet
+from reasoner.verifiers.prm import PRMSet
 
 SHARED_SETTINGS = ("temperature", "top_p", "max_tokens", "scorer")
 """Sweep-level settings given to every strategy whose options have a field of that name."""
@@ -152,7 +154,7 @@ class SweepConfig(BaseModel):
         """The strategy `name` with the sweep's shared settings and its own options."""
         fields = getattr(STRATEGIES.get(name), "model_fields", {})
         shared = {key: getattr(self, key) for key in SHARED_SETTINGS if key in fields}
-        return make_strategy(name, **{**shared, **self.strategy_options.get(name, {})})
+        return build_strategy(name, {**shared, **self.strategy_options.get(name, {})})
 
 
 def _positive_int(text: Any) -> int:
@@ -172,7 +174,7 @@ def make_config(**options: Any) -> SweepConfig:
         raise ConfigError(f"bad sweep options: {problems}") from exc
     for name in config.strategies:
         config.strategy(name)  # bad options for a strategy fail here, before any work
-    from reasoner.datasets import check_split
+    from reasoner.tasks.datasets import check_split
 
     check_split(config.dataset, config.split)
     return config
@@ -221,8 +223,10 @@ class SamplesRun(BaseModel):
         return self.n
 
     async def solve(self, problem: Problem, generator: Generator, verifiers: VerifierSet,
-                    config: SweepConfig) -> Record:
-        ctx = SolveContext(meter=Meter(generator), verifiers=verifiers, seed=problem_seed(config.seed, problem.id))
+                    config: SweepConfig, prms: PRMSet) -> Record:
+        needed = frozenset().union(*(choice.prms() for choice in self.scorers))
+        ctx = SolveContext(meter=Meter(generator), verifiers=verifiers, seed=problem_seed(config.seed, problem.id),
+                           prms=await hand_prms(needed, prms, "the sweep's scorers"), policy=generator.info)
         candidates = await ctx.meter.generate(self.strategy.sample_request(problem, self.n, ctx.seed))
         answers = [ctx.extract(problem, c.text) for c in candidates]
         labels = await ctx.group(problem, answers)
@@ -261,8 +265,8 @@ class StrategyRun(BaseModel):
         return f"{self.name}@{self.budget}"
 
     async def solve(self, problem: Problem, generator: Generator, verifiers: VerifierSet,
-                    config: SweepConfig) -> Record:
-        result = await solve_problem(problem, self.strategy, generator, verifiers, seed=config.seed)
+                    config: SweepConfig, prms: PRMSet) -> Record:
+        result = await solve_problem(problem, self.strategy, generator, verifiers, seed=config.seed, prms=prms)
         return record_of(problem, result, config.generation_hash)
 
 
@@ -330,24 +334,25 @@ def stale_models(records: Sequence[Record], fingerprints: dict[str, str | None])
 
 
 def run_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator], verifiers: VerifierSet,
-              *, close_finished_models: bool = False, progress: bool = True) -> list[SweepRow]:
+              *, prms: PRMSet | None = None, close_finished_models: bool = False,
+              progress: bool = True) -> list[SweepRow]:
     """Blocking `arun_sweep`, run on the process's engine loop."""
     from reasoner.engine.runtime import run_sync
 
-    return run_sync(arun_sweep(config, out, open_generator, verifiers,
+    return run_sync(arun_sweep(config, out, open_generator, verifiers, prms=prms,
                                close_finished_models=close_finished_models, progress=progress))
 
 
 async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[str], Generator],
-                     verifiers: VerifierSet, *, close_finished_models: bool = False,
+                     verifiers: VerifierSet, *, prms: PRMSet | None = None, close_finished_models: bool = False,
                      progress: bool = True) -> list[SweepRow]:
     """Run (or resume) the sweep into folder `out`; writes every output file and returns the rows.
 
-    `open_generator(model)` gives each model's generator. With
-    `close_finished_models`, a model's generator is closed before the next
-    model starts; the last one is left up for the caller either way.
+    `open_generator(model)` gives each model's generator; `prms` holds the PRMs the swept strategies and
+    scorers score with (a set of the sweep's own when not given). With `close_finished_models`, a model's
+    generator is closed before the next model starts; the last one is left up for the caller either way.
     """
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
 
     problems = load_dataset(config.dataset, limit=config.limit, fmt=config.format, split=config.split)
     _require_references(problems)
@@ -372,19 +377,19 @@ async def arun_sweep(config: SweepConfig, out: Path, open_generator: Callable[[s
             if todo[model]:
                 close = close_finished_models and position < len(config.models) - 1
                 await _sweep_model(model, fingerprints[model], todo[model], open_generator(model), verifiers,
-                                   config, store, bar, close)
+                                   prms if prms is not None else PRMSet(), config, store, bar, close)
     rows = summarize_sweep(config, problems, list(store.records()))
     _write_outputs(out, config, len(problems), rows)
     return rows
 
 
 async def _sweep_model(model: str, weights: str | None, todo, generator: Generator, verifiers: VerifierSet,
-                       config: SweepConfig, store: JsonlStore, bar: Progress, close: bool) -> None:
+                       prms: PRMSet, config: SweepConfig, store: JsonlStore, bar: Progress, close: bool) -> None:
     parameters = generator.info.parameters
 
     async def solve(unit) -> Record:
         run, problem = unit
-        record = await run.solve(problem, generator, verifiers, config)
+        record = await run.solve(problem, generator, verifiers, config, prms)
         record.update(model=model, run=run.key, budget=run.budget, parameters=parameters, weights=weights,
                       config_hash=config.generation_hash)
         return record

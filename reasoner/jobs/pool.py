@@ -26,10 +26,14 @@ no actor serves older weights once `load_weights` has returned.
 Grading runs inside the pool next to the strategy, in the verifiers' own
 worker processes, so code execution never blocks token generation.
 
-A PRM is loaded in each actor that scores with it, unless the pool is given
-`prm_actor`: then that PRM runs once, in its own Ray actor, and every worker
-sends its scoring there (`reasoner.verifiers.prm_actor`), where the candidates of all
+Each pool holds a `PRMSet` (each actor its own): the PRMs a strategy declares
+are loaded there once and handed to it in its `SolveContext`. With
+`prm_actor`, that PRM runs once, in its own Ray actor, and every worker's set
+holds its client (`reasoner.verifiers.prm.actor`), so the candidates of all
 workers share forward batches.
+
+`make_pool(PoolSettings(...))` is how the CLI, the Python API and the service
+get a pool: in-process, or on Ray when `workers` or a Ray address is given.
 """
 
 from __future__ import annotations
@@ -39,11 +43,15 @@ import itertools
 import json
 from typing import Any, Protocol, runtime_checkable
 
-from reasoner.errors import ConfigError, EngineError
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
 from reasoner.engine.generation import Generation, GenerationRequest
+from reasoner.engine.models import DEFAULT_MODEL
+from reasoner.errors import ConfigError, EngineError
 from reasoner.jobs import SolveSpec
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
+from reasoner.verifiers.prm import PRMSet
 
 
 @runtime_checkable
@@ -61,21 +69,35 @@ class WorkerPool(Protocol):
 
 
 class LocalPool:
-    """Everything in this process: one shared engine, concurrent strategies."""
+    """Everything in this process: one shared engine, concurrent strategies, the PRMs they declare.
 
-    def __init__(self, generator, verifiers, concurrency: int = 64) -> None:
+    With `owned`, closing the pool closes its verifiers (never the engine: engines are shared, see
+    `reasoner.engine.backends.open_generator`)."""
+
+    def __init__(self, generator, verifiers, concurrency: int = 64, prms: PRMSet | None = None,
+                 owned: bool = False) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         self.generator = generator
         self.verifiers = verifiers
+        self.prms = prms if prms is not None else PRMSet()
         self._capacity = concurrency
+        self._owned = owned
 
     @property
     def capacity(self) -> int:
         return self._capacity
 
+    async def start(self) -> LocalPool:
+        """Bring the engine up (a vLLM engine starts in about half a minute); other backends need nothing."""
+        start = getattr(self.generator, "engine", None)
+        if start is not None:
+            await asyncio.to_thread(start)
+        return self
+
     async def solve(self, problem: Problem, spec: SolveSpec) -> Result:
-        return await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
+        return await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed,
+                                   prms=self.prms)
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One raw generation on the engine."""
@@ -86,7 +108,8 @@ class LocalPool:
         await self.generator.load_weights(packed, version, expected)
 
     async def close(self) -> None:
-        pass
+        if self._owned:
+            self.verifiers.close()
 
 
 class SolverActor:
@@ -98,10 +121,11 @@ class SolverActor:
 
         self.generator = VLLMGenerator(model, **engine_options)
         self.verifiers = VerifierSet()
+        self.prms = PRMSet()
         if shared_prm is not None:
-            from reasoner.verifiers.prm_actor import SharedPRM, serve_shared_prm
+            from reasoner.verifiers.prm.actor import SharedPRM, shared_prm_set
 
-            serve_shared_prm(SharedPRM.model_validate_json(shared_prm))
+            self.prms = shared_prm_set(SharedPRM.model_validate_json(shared_prm))
 
     async def ready(self) -> int:
         """Start the engine; returns this worker's process id."""
@@ -113,7 +137,8 @@ class SolverActor:
     async def solve(self, problem_json: str, spec_json: str) -> str:
         problem = Problem.model_validate_json(problem_json)
         spec = SolveSpec.model_validate_json(spec_json)
-        result = await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed)
+        result = await solve_problem(problem, spec.build(), self.generator, self.verifiers, spec.budget, spec.seed,
+                                     prms=self.prms)
         return result.model_dump_json()
 
     async def generate(self, request_json: str) -> str:
@@ -175,7 +200,7 @@ class RayPool:
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         if self.prm_actor is not None:
-            from reasoner.verifiers.prm_actor import start_prm_actor
+            from reasoner.verifiers.prm.actor import start_prm_actor
 
             self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor)
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
@@ -327,3 +352,70 @@ class RayPool:
         if self._prm_handle is not None:
             ray.kill(self._prm_handle)
             self._prm_handle = None
+
+
+class PoolSettings(BaseModel):
+    """Where a job's problems are solved: which model, on which backend, in this process or on Ray."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = DEFAULT_MODEL
+    """Model name or folder (already resolved from an imported name)."""
+    backend: str = "vllm"
+    """Generation backend: `vllm` (in-process or in Ray actors), `openai` (a server), or a registered one."""
+    backend_options: dict[str, Any] = Field(default_factory=dict)
+    """The backend's options: vLLM engine settings (e.g. `verbose`), or `base_url` for `openai`."""
+    concurrency: int = Field(64, ge=1)
+    """Problems in flight at once in this process (in-process pools)."""
+    workers: int | None = Field(None, ge=1)
+    """Solve on this many Ray actors, each with its own engine."""
+    ray_address: str | None = None
+    """Join this Ray cluster (one worker when only the address is given)."""
+    prm_actor: str | None = None
+    """With Ray: run this PRM once, in its own actor, shared by every worker."""
+
+    @field_validator("workers", "ray_address")
+    @classmethod
+    def _ray_runs_vllm(cls, value: Any, info: ValidationInfo) -> Any:
+        backend = info.data.get("backend", "vllm")
+        if value is not None and backend != "vllm":
+            raise ValueError(f"runs vLLM engines in Ray actors; it needs backend vllm, not {backend!r} "
+                             f"(which serves from its own server)")
+        return value
+
+    @field_validator("prm_actor")
+    @classmethod
+    def _shared_between_workers(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("workers") is None and info.data.get("ray_address") is None:
+            raise ValueError("shares a PRM between Ray workers; it needs workers (or a Ray address)")
+        return value
+
+    @property
+    def pooled(self) -> bool:
+        """Whether engines run in Ray actors rather than in this process."""
+        return self.workers is not None or self.ray_address is not None
+
+    def describe(self) -> str:
+        """What starting this pool starts, for a progress line."""
+        if self.pooled:
+            shared = f", and one actor for the PRM {self.prm_actor}" if self.prm_actor else ""
+            return f"{self.workers or 1} Ray workers, each with its own engine{shared}"
+        return f"the {self.backend} backend for {self.model}"
+
+
+def make_pool(settings: PoolSettings, *, verifiers=None, prms: PRMSet | None = None) -> WorkerPool:
+    """The pool `settings` describe, not yet started (`await pool.start()` brings its engines up).
+
+    An in-process pool takes `verifiers` and `prms` when given (a service shares them between
+    models), else makes and owns its own; Ray actors always hold their own.
+    """
+    if settings.pooled:
+        return RayPool(settings.model, workers=settings.workers or 1, address=settings.ray_address,
+                       engine_options=settings.backend_options, prm_actor=settings.prm_actor)
+    from reasoner.engine.backends import open_generator
+    from reasoner.verifiers import VerifierSet
+
+    generator = open_generator(settings.backend, settings.model, **settings.backend_options)
+    owned = verifiers is None
+    return LocalPool(generator, VerifierSet() if owned else verifiers, concurrency=settings.concurrency,
+                     prms=prms, owned=owned)

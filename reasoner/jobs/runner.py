@@ -10,7 +10,7 @@ of the run that made it, and a store refuses to mix configurations.
 `JobSummary` built as records arrive (constant memory, however large the job).
 
 Not here: where problems are solved (`reasoner.jobs.pool`), or what a record means
-for accuracy (`reasoner.eval.metrics`).
+for accuracy (`reasoner.jobs.summary`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import JobError, ResumeMismatchError
-from reasoner.eval.metrics import JobSummary
+from reasoner.jobs.summary import JobSummary
 from reasoner.progress import Progress
 from reasoner.types import Budget, Problem, Result, TraceEvent
 
@@ -52,10 +52,10 @@ class SolveSpec(BaseModel):
     """Base seed; each problem derives its own from it and its id."""
 
     def build(self):
-        """The strategy object (`reasoner.strategies.make_strategy`)."""
-        from reasoner.strategies import make_strategy
+        """The strategy object (`reasoner.strategies.build_strategy`)."""
+        from reasoner.strategies import build_strategy
 
-        return make_strategy(self.strategy, **self.options)
+        return build_strategy(self.strategy, self.options)
 
 
 class JobConfig(BaseModel):
@@ -89,20 +89,17 @@ class JobConfig(BaseModel):
         from reasoner.engine.models import weights_fingerprint
 
         settings = {**self.model_dump(mode="json"), "weights": weights_fingerprint(self.model)}
-        prms = sorted(set(prm_names(self.strategy_options)))
+        prms = sorted(self.prms)
         if prms:  # only then, so the hashes of jobs without a PRM stay what they were
             settings["prm_weights"] = {name: weights_fingerprint(name) for name in prms}
         return config_digest(settings)
 
+    @property
+    def prms(self) -> frozenset[str]:
+        """The PRMs the job's strategy scores with (as the strategy declares them)."""
+        from reasoner.strategies.base import prms_of
 
-def prm_names(options: Any) -> list[str]:
-    """Every PRM a strategy's options name (`prm`, at any depth, e.g. inside `scorer_options`)."""
-    if isinstance(options, dict):
-        found = [value for key, value in options.items() if key == "prm" and isinstance(value, str)]
-        return found + [name for value in options.values() for name in prm_names(value)]
-    if isinstance(options, list | tuple):
-        return [name for value in options for name in prm_names(value)]
-    return []
+        return prms_of(self.spec.build())
 
 
 def config_digest(settings: dict[str, Any]) -> str:

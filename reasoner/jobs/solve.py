@@ -11,15 +11,15 @@ import asyncio
 import hashlib
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from reasoner.budget import Meter
-from reasoner.errors import ReasonerError
 from reasoner.engine.generation import Generator
-from reasoner.types import Budget, Problem, Result, TraceEvent
-from reasoner.strategies.base import SolveContext, Strategy
+from reasoner.errors import ConfigError, ReasonerError
+from reasoner.strategies.base import SolveContext, Strategy, prms_of
+from reasoner.types import Budget, Problem, Result, Status, TraceEvent, Verdict
 from reasoner.verifiers import VerifierSet
-from reasoner.verifiers.base import Status, Verdict
+from reasoner.verifiers.prm import PRM, PRMSet
 
 
 def problem_seed(seed: int | None, problem_id: str) -> int | None:
@@ -32,12 +32,16 @@ def problem_seed(seed: int | None, problem_id: str) -> int | None:
 
 async def solve_problem(problem: Problem, strategy: Strategy, generator: Generator, verifiers: VerifierSet,
                         budget: Budget | None = None, seed: int | None = 0,
-                        listener: Callable[[TraceEvent], None] | None = None) -> Result:
+                        listener: Callable[[TraceEvent], None] | None = None, prms: PRMSet | None = None) -> Result:
     """Run `strategy` on `problem` and attach a verdict when a reference exists.
 
+    The strategy's context is filled here: the meter over `generator`, the verifiers, the policy's
+    identity, and the PRMs it declares (`prms_of`), taken from `prms`, which loads each once.
     `listener` sees each trace event as the strategy records it (the service streams them)."""
     meter = Meter(generator, budget, listener)
-    ctx = SolveContext(meter=meter, verifiers=verifiers, seed=problem_seed(seed, problem.id))
+    ctx = SolveContext(meter=meter, verifiers=verifiers, seed=problem_seed(seed, problem.id),
+                       prms=await hand_prms(prms_of(strategy), prms, f"strategy {strategy.name!r}"),
+                       policy=generator.info)
     try:
         result = await strategy.solve(problem, ctx)
     except ReasonerError:  # misuse and broken infrastructure (a dead engine) stop the job
@@ -46,6 +50,17 @@ async def solve_problem(problem: Problem, strategy: Strategy, generator: Generat
         return Result(problem_id=problem.id, strategy=strategy.name, answer=None, cost=meter.finish(),
                       trace=meter.trace, error=_describe(exc))
     return await grade(problem, result, verifiers)
+
+
+async def hand_prms(names: Iterable[str], prms: PRMSet | None, user: str) -> dict[str, PRM]:
+    """The PRMs `names` (what `user` declares), from `prms`, loaded off the event loop the first time."""
+    needed = sorted(names)
+    if not needed:
+        return {}
+    if prms is None:
+        raise ConfigError(f"{user} scores with the PRM {', '.join(needed)}, and no PRM set was handed in to load "
+                          f"it from (pass prms=PRMSet())")
+    return await asyncio.to_thread(prms.get, needed)
 
 
 async def grade(problem: Problem, result: Result, verifiers: VerifierSet) -> Result:

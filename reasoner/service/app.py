@@ -1,121 +1,184 @@
-"""The FastAPI app: routes, bearer auth, body-size cap, OpenAI-style errors, metrics.
+"""The FastAPI app: routes, keys and roles, limits, OpenAI-style errors, metrics.
 
 `create_app(state)` takes engines that are already running and holds no
 server-wide mutable settings: a request's strategy and options live in the
-request. Errors are OpenAI's shape, `{"error": {"message", "type", "param",
-"code"}}`, with `param` naming the field or limit at fault.
+request. Every request passes `RequestGuard` (JSON only, allowed Host and
+Origin, body size) before a route sees it; a route then authenticates the
+key (`Caller`), counts the request against the key's limits
+(`KeyLimiter`) and parses the body with its depth and numbers capped. Errors
+are OpenAI's shape (`reasoner.service.http_errors`).
+
+Routes: `/health` (says only ok), `/metrics` (admin), `/openapi.json` (the
+request schemas, for clients and the fuzzer), `/v1/models`,
+`/v1/chat/completions`, and the jobs API (`reasoner.service.job_routes`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from reasoner.errors import EngineError, ReasonerError, RequestError
+from reasoner.errors import RequestError
 from reasoner.service.chat import completion_body, plan_chat, run_chat, total_cost
 from reasoner.service.config import ServiceConfig
-from reasoner.service.jobs import ARTIFACTS, JobManager, JobRequest, job_view
-from reasoner.service.keys import KeyRing
-from reasoner.service.metrics import CONTENT_TYPE, ServiceMetrics
+from reasoner.service.guard import RequestGuard, parse_json
+from reasoner.service.http_errors import incident, install
+from reasoner.service.job_routes import job_routes
+from reasoner.service.job_manager import JobManager
+from reasoner.service.keys import Caller, KeyRing
+from reasoner.service.limiter import KeyLimiter
+from reasoner.service.prometheus import CONTENT_TYPE, ServiceMetrics
+from reasoner.service.openapi import publish_schema
+from reasoner.jobs.pool import RayPool, WorkerPool
 from reasoner.service.pooled import PoolGenerator
 from reasoner.service.schemas import ChatRequest, validate
 from reasoner.service.store import ServiceDB
 from reasoner.service.stream import stream_chat
 from reasoner.types import Result
-
+from reasoner.verifiers.prm import PRMSet
 
 
 @dataclass
 class ServiceState:
-    """What the app serves with: running generators by model name, verifiers, keys and the job store."""
+    """What the app serves with: a pool per model, verifiers, PRMs, keys and the job store."""
 
     config: ServiceConfig
-    generators: dict[str, Any]
+    pools: dict[str, WorkerPool]
+    """Per served model, where its jobs are solved (`make_pool`): an in-process engine, or Ray actors."""
     verifiers: Any
     """The `VerifierSet` every request and job grades with."""
     keys: KeyRing
     db: ServiceDB
+    code_allowed: bool = True
+    """Whether code is graded: the sandbox hides the server's files, or the operator allowed it anyway."""
+    prms: PRMSet = field(default_factory=PRMSet)
+    """The PRMs chat requests and jobs score with, each loaded once, on first use (registered names only)."""
+    generators: dict[str, Any] = field(init=False)
+    """Per served model, what chat requests generate with: the pool's engine, or the `Generator` face of a
+    Ray pool (`PoolGenerator`)."""
+
+    def __post_init__(self) -> None:
+        self.generators = {name: PoolGenerator(pool) if isinstance(pool, RayPool) else pool.generator
+                           for name, pool in self.pools.items()}
 
 
 def create_app(state: ServiceState) -> FastAPI:
     metrics = ServiceMetrics()
-    jobs = JobManager(state.db, state.config, state.generators, state.verifiers, metrics)
+    limiter = KeyLimiter(state.config.limits)
+    jobs = JobManager(state.db, state.config, state.pools, state.generators, state.verifiers, metrics,
+                      state.code_allowed, state.prms)
     pooled = [g for g in state.generators.values() if isinstance(g, PoolGenerator)]
-    for name, generator in state.generators.items():
+    _watch_engines(metrics, state.generators)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await asyncio.gather(*(g.start() for g in pooled))  # on this loop, which will use the pools
+        jobs.purge_expired()
+        jobs.resume_all()
+        purging = asyncio.create_task(_purge_hourly(jobs), name="purge-expired-jobs")
+        try:
+            yield
+        finally:
+            purging.cancel()
+            await jobs.shutdown()
+            await asyncio.gather(*(g.stop() for g in pooled))
+
+    app = FastAPI(title="reasoner", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.metrics, app.state.jobs, app.state.limiter = metrics, jobs, limiter
+    install(app)
+    app.add_middleware(RequestGuard, limits=state.config.limits, keyless=not state.keys.enabled,
+                       allowed_hosts=state.config.allowed_hosts, cors_origins=state.config.cors_origins)
+    if state.config.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(state.config.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["authorization", "content-type"])
+    app.add_middleware(CountRequests, metrics=metrics)
+
+    def caller(request: Request) -> Caller:
+        return state.keys.caller(request.headers.get("authorization"))
+
+    def admin(who: Caller = Depends(caller)) -> Caller:
+        if not who.admin:
+            raise RequestError("this needs an admin key", param="authorization", status=403, code="forbidden")
+        return who
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def prometheus(_: Caller = Depends(admin)) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    app.include_router(_openai_routes(state, metrics, limiter, caller))
+    app.include_router(job_routes(state.db, jobs, limiter, caller))
+    publish_schema(app)
+    return app
+
+
+async def _purge_hourly(jobs: JobManager) -> None:
+    """Delete finished jobs past their retention once an hour (and at start-up, in the lifespan)."""
+    while True:
+        await asyncio.sleep(3600)
+        jobs.purge_expired()
+
+
+def _watch_engines(metrics: ServiceMetrics, generators: dict[str, Any]) -> None:
+    for name, generator in generators.items():
         if isinstance(generator, PoolGenerator):
             metrics.watch_engine(name, lambda g=generator: g.pool.in_flight)
         elif hasattr(generator, "engine"):
             metrics.watch_engine(name, lambda g=generator: g.engine().get_num_unfinished_requests())
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await asyncio.gather(*(g.start() for g in pooled))  # on this loop, which will use the pools
-        jobs.resume_all()
-        try:
-            yield
-        finally:
-            await jobs.shutdown()
-            await asyncio.gather(*(g.stop() for g in pooled))
 
-    app = FastAPI(title="reasoner", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.metrics, app.state.jobs = metrics, jobs
-    app.add_middleware(BodyLimit, max_bytes=state.config.limits.max_body_bytes)
-    _add_error_handlers(app)
-
-    app.add_middleware(CountRequests, metrics=metrics)
-
-    def owner(request: Request) -> str:
-        return state.keys.owner(request.headers.get("authorization"))
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "models": list(state.generators)}
-
-    @app.get("/metrics")
-    async def prometheus(_: str = Depends(owner)) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
-
-    app.include_router(_openai_routes(state, metrics), dependencies=[Depends(owner)])
-    app.include_router(_job_routes(state, jobs, owner))
-    return app
-
-
-def _openai_routes(state: ServiceState, metrics: ServiceMetrics) -> APIRouter:
+def _openai_routes(state: ServiceState, metrics: ServiceMetrics, limiter: KeyLimiter, caller) -> APIRouter:
     router = APIRouter()
+    limits = state.config.limits
 
     @router.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models(_: Caller = Depends(caller)) -> dict[str, Any]:
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "reasoner"}
                                            for name in state.generators]}
 
     @router.post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
-        body = validate(ChatRequest, await _json(request))
-        plan = plan_chat(body, tuple(state.generators), state.config.limits)
+    async def chat(request: Request, who: Caller = Depends(caller)) -> Response:
+        limiter.request(who.owner)
+        body = validate(ChatRequest, parse_json(await _body(request), limits))
+        plan = plan_chat(body, tuple(state.generators), limits, state.code_allowed)
         generator = state.generators[plan.model]
+        limiter.acquire(who.owner)
         started = time.perf_counter()
         metrics.in_flight.inc()
 
         def finished(results: list[Result] | None) -> None:
             metrics.in_flight.dec()
+            limiter.release(who.owner)
             if results is None:
                 metrics.cancelled.inc()
                 return
-            metrics.book(plan.model, total_cost(results))
+            cost = total_cost(results)
+            limiter.book_tokens(who.owner, cost.prompt_tokens + cost.generated_tokens)
+            metrics.book(plan.model, cost)
             metrics.latency.labels(model=plan.model, stream=str(body.stream).lower()).observe(
                 time.perf_counter() - started)
 
-        def run(listener=None):
-            return run_chat(plan, generator, state.verifiers, listener)
+        async def run(listener=None) -> list[Result]:
+            try:
+                return await asyncio.wait_for(
+                    run_chat(plan, generator, state.verifiers, listener, prms=state.prms), limits.request_timeout_s)
+            except TimeoutError:
+                raise RequestError(f"the request ran past the server's limit request_timeout_s="
+                                   f"{limits.request_timeout_s:g} and was stopped", param="request_timeout_s",
+                                   status=504, code="timeout") from None
 
         if body.stream:
             return StreamingResponse(stream_chat(plan, run, finished), media_type="text/event-stream")
@@ -128,71 +191,18 @@ def _openai_routes(state: ServiceState, metrics: ServiceMetrics) -> APIRouter:
             return Response(status_code=499)
         failed = [r.error for r in results if r.error]
         if failed:
-            raise RequestError(f"the strategy failed: {failed[0].splitlines()[0]}", status=500, code="strategy_error")
+            raise RequestError(incident("the strategy failed", detail=failed[0]), status=500,
+                               code="strategy_error")
         return JSONResponse(completion_body(plan, results))
 
     return router
 
 
-def _job_routes(state: ServiceState, jobs: JobManager, owner) -> APIRouter:
-    router = APIRouter()
-
-    @router.post("/v1/jobs")
-    async def create_job(request: Request, who: str = Depends(owner)) -> JSONResponse:
-        job_request = validate(JobRequest, await _json(request))
-        row = jobs.submit(who, job_request)
-        return JSONResponse(job_view(row, 0), status_code=201)
-
-    @router.get("/v1/jobs/{job_id}")
-    async def get_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
-        row = _own_job(state.db, job_id, who)
-        return job_view(row, jobs.done(row))
-
-    @router.get("/v1/jobs/{job_id}/results")
-    async def job_results(job_id: str, who: str = Depends(owner)) -> Response:
-        row = _own_job(state.db, job_id, who)
-        if row.kind == "sweep":
-            path = jobs.artifacts(job_id) / "results.jsonl"
-            return FileResponse(path, media_type="application/x-ndjson") if path.is_file() else Response(
-                b"", media_type="application/x-ndjson")
-        lines = (text + "\n" for text in state.db.records(job_id))
-        return StreamingResponse(lines, media_type="application/x-ndjson")
-
-    @router.get("/v1/jobs/{job_id}/artifacts/{name}")
-    async def job_artifact(job_id: str, name: str, who: str = Depends(owner)) -> FileResponse:
-        row = _own_job(state.db, job_id, who)
-        path = jobs.artifacts(job_id) / name
-        if row.kind != "sweep" or name not in ARTIFACTS or not path.is_file():
-            raise RequestError(f"job {job_id!r} has no artifact {name!r} (yet); sweeps have "
-                               f"{', '.join(ARTIFACTS)} once they finish", param="name", status=404, code="not_found")
-        return FileResponse(path)
-
-    @router.delete("/v1/jobs/{job_id}")
-    async def cancel_job(job_id: str, who: str = Depends(owner)) -> dict[str, Any]:
-        _own_job(state.db, job_id, who)
-        await jobs.cancel(job_id)
-        row = state.db.job(job_id)
-        return job_view(row, jobs.done(row))
-
-    return router
-
-
-def _own_job(db: ServiceDB, job_id: str, owner: str):
-    row = db.job(job_id, owner)
-    if row is None:  # another key's job looks exactly like a missing one
-        raise RequestError(f"no job {job_id!r}", param="job_id", status=404, code="not_found")
-    return row
-
-
-async def _json(request: Request) -> Any:
+async def _body(request: Request) -> bytes:
     try:
-        raw = await request.body()
+        return await request.body()
     except ClientDisconnect as exc:  # gone before its request was read: nothing was started
         raise RequestError("the client disconnected", status=499, code="client_closed") from exc
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the body is not valid JSON: {exc}", param="body") from exc
 
 
 async def _until_disconnect(request: Request, work: Coroutine[Any, Any, list[Result]]) -> list[Result] | None:
@@ -218,57 +228,6 @@ async def _until_disconnect(request: Request, work: Coroutine[Any, Any, list[Res
 async def _disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def error_body(message: str, param: str | None, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestError)
-    async def refused(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), exc.param, exc.code), status_code=exc.status)
-
-    @app.exception_handler(EngineError)
-    async def engine_down(request: Request, exc: EngineError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), None, "engine_error", "server_error"), status_code=503)
-
-    @app.exception_handler(ReasonerError)
-    async def misuse(request: Request, exc: ReasonerError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), None, type(exc).__name__), status_code=400)
-
-
-class BodyLimit:
-    """Refuses bodies over `max_bytes` with a 413 naming the limit, before the route reads them."""
-
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise RequestError(f"body over {self.max_bytes} bytes", param="max_body_bytes", status=413)
-            return message
-
-        await self.app(scope, counted, send)
-
-    async def _refuse(self, send) -> None:
-        body = json.dumps(error_body(f"request body is over the server's limit max_body_bytes={self.max_bytes}",
-                                     "max_body_bytes", "limit_exceeded")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
 
 
 class CountRequests:

@@ -18,18 +18,20 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reasoner.errors import RequestError
 from reasoner.engine.generation import ChatTurn, Generation, GenerationRequest, Generator, ModelInfo
-from reasoner.service.config import Limits
-from reasoner.service.schemas import ChatRequest, ReasonerOptions, check_bundled_prms, request_error
+from reasoner.errors import ConfigError, RequestError
 from reasoner.jobs.solve import solve_problem
-from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
-from reasoner.strategies import STRATEGIES
+from reasoner.service.caps import check_caps, over
+from reasoner.service.config import Limits
+from reasoner.service.http_errors import safe_error_text
+from reasoner.service.schemas import ChatRequest, ReasonerOptions, request_error
+from reasoner.strategies import build_strategy
 from reasoner.strategies.base import SolveContext, Strategy, make_result
+from reasoner.types import Budget, Cost, Problem, Result, SamplingConfig, TraceEvent
+from reasoner.verifiers.prm import PRMSet
 
 DIRECT = "none"
 """Strategy name of a plain request: the n choices are n samples of one model call."""
-SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens")
 
 
 class DirectSampling(BaseModel):
@@ -73,10 +75,22 @@ class ConversationView:
         sampling = request.sampling
         if self.stop:
             sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *self.stop)))})
-        return await self.inner.generate(request.model_copy(update={"history": self.history, "sampling": sampling}))
+        try:
+            return await self.inner.generate(request.model_copy(update={"history": self.history,
+                                                                        "sampling": sampling}))
+        except Exception as exc:
+            if _client_fault(exc):  # e.g. a conversation longer than the model's context: the request's fault
+                raise RequestError(f"the model cannot take this request: {exc}", param="messages",
+                                   code="context_length_exceeded") from None
+            raise
 
     async def close(self) -> None:
         """The engine is shared; closing a view leaves it running."""
+
+
+def _client_fault(exc: BaseException) -> bool:
+    """Whether the engine refused the request itself (vLLM's `VLLMClientError`, a 4xx in its own server)."""
+    return any(cls.__name__ == "VLLMClientError" for cls in type(exc).__mro__)
 
 
 @dataclass
@@ -103,14 +117,22 @@ class ChatPlan:
         return self.strategy.name
 
 
-def plan_chat(request: ChatRequest, served: tuple[str, ...], limits: Limits) -> ChatPlan:
-    """Check `request` against the served models and caps; 400 naming the field when it does not fit."""
+def plan_chat(request: ChatRequest, served: tuple[str, ...], limits: Limits, code_allowed: bool = True
+              ) -> ChatPlan:
+    """Check `request` against the served models, names and caps; 400 naming the field when it does not fit."""
     model, options = _split_model(request.model, request.reasoner)
     if model not in served:
-        raise RequestError(f"model {model!r} is not served here; served: {', '.join(served)}", param="model",
+        raise RequestError(f"model {model[:80]!r} is not served here; served: {', '.join(served)}", param="model",
                            status=404, code="model_not_found")
+    last = len(request.messages) - 1
     if request.messages[-1].role != "user":
-        raise RequestError("the last message must be the user's", param=f"messages.{len(request.messages) - 1}.role")
+        raise RequestError("the last message must be the user's", param=f"messages.{last}.role")
+    if not request.messages[-1].text.strip():  # found by the fuzzer: a blank question was a 500
+        raise RequestError("the user's message must not be empty", param=f"messages.{last}.content")
+    if options.domain == "code" and not code_allowed:
+        raise RequestError("this server cannot isolate code from its own files, so it does not grade code; the "
+                           "operator may allow it with --allow-unsandboxed-code", param="reasoner.domain",
+                           code="code_disabled")
     _check_caps(request, options, limits)
     strategy = _build_strategy(request, options)
     history = tuple(ChatTurn(role="system" if m.role == "developer" else m.role, content=m.text)
@@ -146,54 +168,48 @@ def _split_model(name: str, options: ReasonerOptions | None) -> tuple[str, Reaso
 
 def _check_caps(request: ChatRequest, options: ReasonerOptions, limits: Limits) -> None:
     if request.n > limits.max_n:
-        _over("n", request.n, "max_n", limits.max_n)
+        raise over("n", request.n, "max_n", limits.max_n)
     if request.token_cap is not None and request.token_cap > limits.max_tokens:
-        _over("max_tokens", request.token_cap, "max_tokens", limits.max_tokens)
-    samples = options.strategy_options.get("n")
-    if isinstance(samples, int) and samples > limits.max_samples:
-        _over("reasoner.n", samples, "max_samples", limits.max_samples)
-    budget = options.budget or Budget()
-    if budget.samples is not None and budget.samples > limits.max_samples:
-        _over("reasoner.budget.samples", budget.samples, "max_samples", limits.max_samples)
-    if budget.generated_tokens is not None and budget.generated_tokens > limits.max_generated_tokens:
-        _over("reasoner.budget.generated_tokens", budget.generated_tokens, "max_generated_tokens",
-              limits.max_generated_tokens)
-
-
-def _over(param: str, value: int, limit: str, cap: int) -> None:
-    raise RequestError(f"{value} is over the server's limit {limit}={cap}", param=param, code="limit_exceeded")
+        raise over("max_tokens", request.token_cap, "max_tokens", limits.max_tokens)
+    if len(request.stop or ()) > limits.max_stop:
+        raise over("stop", f"{len(request.stop or ())} stop strings", "max_stop", limits.max_stop)
+    budget = options.budget.model_dump(exclude_none=True) if options.budget is not None else {}
+    check_caps({**options.strategy_options, "budget": budget}, limits, "reasoner")
 
 
 def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
-    """The request's strategy: registered names only (an HTTP client must not choose what to import)."""
+    """The request's strategy, by the one rule for client names (`build_strategy(registered_only=True)`)."""
     name = options.strategy or DIRECT
-    check_bundled_prms(options.strategy_options, "reasoner")
+    top = {key: value for key, value in {"temperature": request.temperature, "top_p": request.top_p,
+                                           "max_tokens": request.token_cap}.items() if value is not None}
     if name == DIRECT:
-        cls: type[BaseModel] = DirectSampling
-        if "n" in options.strategy_options:
-            raise RequestError("plain sampling takes the top-level 'n'", param="reasoner.n")
-    elif name in STRATEGIES.names():
-        cls = STRATEGIES.get(name)
-    else:
-        raise RequestError(f"unknown strategy {name!r}; choose one of {', '.join([DIRECT, *STRATEGIES.names()])}",
-                           param="reasoner.strategy")
-    chosen: dict[str, Any] = {}
-    top = {"temperature": request.temperature, "top_p": request.top_p, "max_tokens": request.token_cap}
-    for key, value in top.items():
-        if value is None:
-            continue
-        if key not in cls.model_fields:
-            raise RequestError(f"strategy {name!r} does not take {key!r}", param=key)
-        chosen[key] = value
-    for key, value in options.strategy_options.items():
-        if key not in cls.model_fields:
-            raise RequestError(f"unknown option for strategy {name!r}; it takes "
-                               f"{', '.join(sorted(cls.model_fields))}", param=f"reasoner.{key}")
-        chosen[key] = value
-    if name == DIRECT:
-        chosen["n"] = request.n
+        return _direct(request, options, top)
+    given = options.strategy_options  # wins over the top level; both are capped (`_check_caps`)
     try:
-        return cls.model_validate(chosen)
+        return build_strategy(name, {**top, **given}, registered_only=True)
+    except ConfigError as exc:
+        field = exc.field or "strategy"
+        param = field if field.split(".", 1)[0] in top else f"reasoner.{field}"
+        if field.split(".", 1)[0] in top and field.split(".", 1)[0] not in _fields(name):
+            raise RequestError(f"strategy {name!r} does not take {field!r}", param=field) from None
+        raise RequestError(str(exc), param=param) from None
+
+
+def _fields(name: str) -> set[str]:
+    from reasoner.strategies import STRATEGIES
+
+    return set(getattr(STRATEGIES.get(name, registered_only=True), "model_fields", {}))
+
+
+def _direct(request: ChatRequest, options: ReasonerOptions, top: dict[str, Any]) -> Strategy:
+    for key in options.strategy_options:
+        if key == "n":
+            raise RequestError("plain sampling takes the top-level 'n'", param="reasoner.n")
+        if key not in DirectSampling.model_fields:
+            raise RequestError(f"unknown option for plain sampling; it takes "
+                               f"{', '.join(sorted(DirectSampling.model_fields))}", param=f"reasoner.{key}")
+    try:
+        return DirectSampling.model_validate({**top, **options.strategy_options, "n": request.n})
     except ValidationError as exc:
         raise request_error(exc, "reasoner.") from exc
 
@@ -201,7 +217,8 @@ def _build_strategy(request: ChatRequest, options: ReasonerOptions) -> Strategy:
 Listener = Callable[[int, TraceEvent], None]
 
 
-async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Listener | None = None) -> list[Result]:
+async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Listener | None = None,
+                   prms: PRMSet | None = None) -> list[Result]:
     """One strategy run per choice, concurrently on the shared engine."""
     view = ConversationView(generator, plan.history, plan.stop)
 
@@ -210,7 +227,8 @@ async def run_chat(plan: ChatPlan, generator: Generator, verifiers, listener: Li
 
     problems = [Problem(id=f"choice-{i}", prompt=plan.prompt, domain=plan.domain) for i in range(plan.runs)]
     return list(await asyncio.gather(*(
-        solve_problem(problem, plan.strategy, view, verifiers, plan.budget, plan.seed, listener=tell(i))
+        solve_problem(problem, plan.strategy, view, verifiers, plan.budget, plan.seed, listener=tell(i),
+                      prms=prms)
         for i, problem in enumerate(problems))))
 
 
@@ -234,7 +252,7 @@ def chosen_texts(plan: ChatPlan, results: list[Result]) -> list[tuple[str, str, 
 
 def _choice_info(plan: ChatPlan, result: Result, answer: str | None) -> dict[str, Any]:
     return {"answer": answer, "strategy": plan.strategy_name, "candidates": len(result.candidates),
-            "stop_reason": result.stop_reason, "error": result.error,
+            "stop_reason": result.stop_reason, "error": safe_error_text(result.error),
             "cost": result.cost.model_dump(exclude={"wall_seconds"})}
 
 

@@ -29,7 +29,7 @@ class PoolGenerator:
         """As the actors' own generators report it: the name as given, parameters from the local folder."""
         if self._info is None:
             from reasoner.engine.models import resolve_model
-            from reasoner.training.checkpoint import count_parameters
+            from reasoner.engine.models import count_parameters
 
             path = resolve_model(self.pool.model)
             params = count_parameters(path) if os.path.isdir(path) else None

@@ -116,6 +116,8 @@ def validate(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise request_error(exc, prefix) from exc
+    except (TypeError, ValueError) as exc:  # a validator that did not expect this type: still the input's fault
+        raise RequestError(f"invalid value: {exc}", param=prefix.rstrip(".") or "body") from None
 
 
 def request_error(exc: ValidationError, prefix: str = "") -> RequestError:
@@ -129,20 +131,3 @@ def request_error(exc: ValidationError, prefix: str = "") -> RequestError:
     if more:
         message += f" (and {more} more error{'s' if more > 1 else ''})"
     return RequestError(message, param=f"{prefix}{field}")
-
-
-def check_bundled_prms(options: Any, where: str) -> None:
-    """A 400 naming the field if `options` name a PRM (key `prm`, at any depth) that is not bundled.
-
-    An HTTP client chooses among the server's bundled PRMs; it never names a folder on the server."""
-    from reasoner.engine.models import PRM_MODELS
-
-    if isinstance(options, dict):
-        for key, value in options.items():
-            if key == "prm" and value is not None and value not in PRM_MODELS:
-                raise RequestError(f"PRM {value!r} is not one this server offers over HTTP; choose one of "
-                                   f"{', '.join(PRM_MODELS)}", param=f"{where}.{key}")
-            check_bundled_prms(value, f"{where}.{key}")
-    elif isinstance(options, list):
-        for index, value in enumerate(options):
-            check_bundled_prms(value, f"{where}.{index}")

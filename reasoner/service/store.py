@@ -6,7 +6,7 @@ can never store a problem twice. `JobRecords` has the methods of
 `reasoner.jobs.RecordStore` (`done`, `records`, `write`, `close`) and plugs
 into the same runner as `reasoner solve`.
 
-Not here: HTTP, or running jobs (see `reasoner.service.jobs`).
+Not here: HTTP, or running jobs (see `reasoner.service.job_manager`).
 """
 
 from __future__ import annotations
@@ -112,11 +112,33 @@ class ServiceDB:
         self._run("UPDATE jobs SET status = ?, summary = COALESCE(?, summary), error = ?, updated = ? WHERE id = ?",
                   (status, json.dumps(summary) if summary is not None else None, error, time.time(), job_id))
 
+    def jobs(self, owner: str | None) -> list[JobRow]:
+        """Every job of `owner` (None: of every owner), newest first."""
+        where, args = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
+        ids = [row[0] for row in self._run(f"SELECT id FROM jobs {where} ORDER BY created DESC", args)]
+        return [row for row in (self.job(job_id) for job_id in ids) if row is not None]
+
+    def delete(self, job_id: str) -> None:
+        """Remove the job and its records."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM records WHERE job_id = ?", (job_id,))
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            self._db.execute("COMMIT")
+
+    def finished_before(self, cutoff: float) -> list[str]:
+        """Jobs that finished (succeeded, failed or cancelled) before `cutoff` (a Unix time)."""
+        rows = self._run(f"SELECT id FROM jobs WHERE status NOT IN {UNFINISHED} AND updated < ?", (cutoff,))
+        return [row[0] for row in rows]
+
     def unfinished(self) -> list[str]:
         rows = self._run(f"SELECT id FROM jobs WHERE status IN {UNFINISHED} ORDER BY created")
         return [row[0] for row in rows]
 
-    def active_jobs(self, owner: str) -> int:
+    def active_jobs(self, owner: str | None) -> int:
+        """Unfinished jobs of `owner` (None: of every owner)."""
+        if owner is None:
+            return self._run(f"SELECT COUNT(*) FROM jobs WHERE status IN {UNFINISHED}")[0][0]
         return self._run(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN {UNFINISHED}", (owner,))[0][0]
 
     def done_count(self, job_id: str) -> int:
@@ -178,6 +200,10 @@ class JobRecords:
     def write(self, record: dict[str, Any]) -> None:
         if record["problem_id"] in self._done:
             return
+        if record.get("error"):  # the traceback goes to the server log; the record keeps its type and incident id
+            from reasoner.service.http_errors import safe_error_text
+
+            record = {**record, "error": safe_error_text(record["error"], f"job {self.job_id}: the strategy raised")}
         self.db.add_record(self.job_id, record["problem_id"], json.dumps(record))
         self._done.add(record["problem_id"])
 

@@ -3,7 +3,7 @@
 Order: a first chunk with the assistant role (sent at once), one progress
 chunk per trace event the strategy records (model calls, scores, PRM scorings,
 votes, search steps), each with its run's running totals
-(`reasoner.service.progress`) in a `reasoner` field that standard clients
+(`reasoner.service.chat_progress`) in a `reasoner` field that standard clients
 ignore (they see an empty delta), then the chosen text as content deltas, a
 finish chunk per choice, and the usage chunk when asked for.
 The strategy runs in its own task; if the client goes away, the task is
@@ -18,9 +18,10 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from reasoner.errors import EngineError, ReasonerError
+from reasoner.errors import ConfigError, EngineError, RequestError
+from reasoner.service.http_errors import error_body, incident
 from reasoner.service.chat import ChatPlan, chosen_texts, total_cost, usage
-from reasoner.service.progress import RunProgress, brief
+from reasoner.service.chat_progress import RunProgress, brief
 from reasoner.types import Result, TraceEvent
 
 WORDS_PER_DELTA = 4
@@ -62,17 +63,12 @@ async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent],
             yield sse(_progress(plan, index, event, done[index]))
         try:
             results = task.result()
-        except EngineError as exc:  # a dead engine: say so in the stream, which has already begun
-            yield sse({"error": {"message": str(exc), "type": "server_error", "param": None, "code": "engine_error"}})
-            return
-        except ReasonerError as exc:  # misuse found while solving, e.g. a PRM on another tokenizer
-            yield sse({"error": {"message": str(exc), "type": "invalid_request_error", "param": None,
-                                 "code": type(exc).__name__}})
+        except Exception as exc:  # the stream has begun: the error is its last event, OpenAI-shaped
+            yield sse(_stream_error(exc))
             return
         failed = [r.error for r in results if r.error]
         if failed:
-            yield sse({"error": {"message": f"the strategy failed: {failed[0].splitlines()[0]}",
-                                 "type": "server_error", "param": None, "code": "strategy_error"}})
+            yield sse(error_body(incident("the strategy failed", detail=failed[0]), None, "strategy_error", 500))
             return
         for payload in _answer_chunks(plan, results):
             yield sse(payload)
@@ -81,6 +77,16 @@ async def stream_chat(plan: ChatPlan, run: Callable[[Callable[[int, TraceEvent],
         if not task.done():
             task.cancel()
         on_done(results)
+
+
+def _stream_error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, RequestError):  # e.g. the request ran past request_timeout_s
+        return error_body(str(exc), exc.param, exc.code, exc.status)
+    if isinstance(exc, ConfigError):  # misuse found while solving, e.g. a PRM on another tokenizer
+        return error_body(str(exc), getattr(exc, "field", None), type(exc).__name__, 400)
+    if isinstance(exc, EngineError):
+        return error_body(incident("the engine failed", exc), None, "engine_error", 503)
+    return error_body(incident("internal server error", exc), None, "server_error", 500)
 
 
 def _progress(plan: ChatPlan, index: int, event: TraceEvent, done: RunProgress) -> dict[str, Any]:

@@ -14,7 +14,9 @@ seeded `random.Random`. This package turns families into datasets:
 - `training_examples` mixes "solve" examples with "revision" examples whose
   prompts, built by `revision_prompt`, show earlier (often wrong) attempts.
 
-It is not a loader for external datasets and does no grading; verifiers grade.
+Dataset files (GSM8K, MATH, MBPP, HumanEval, our JSONL) and the named
+datasets are loaded by `reasoner.tasks.datasets`. Nothing here grades;
+verifiers grade.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reasoner.types import Problem
-from reasoner.verifiers.base import CodeTests
+from reasoner.types import CodeTests
 
 FAMILY = "pyfunc"
 

@@ -53,10 +53,6 @@ class ModelShape(BaseModel):
     max_position_embeddings: int = Field(512, ge=16)
     """Longest sequence the model handles."""
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 512):
     """Train a byte-level BPE tokenizer with single-digit tokens and our chat template.
@@ -131,19 +127,3 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
-
-
-def count_parameters(model_dir: str | Path) -> int:
-    """Parameters of the checkpoint in `model_dir`, read from its safetensors headers."""
-    from safetensors import safe_open
-
-    total = 0
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        with safe_open(file, framework="numpy") as handle:
-            for name in handle.keys():
-                shape = handle.get_slice(name).get_shape()
-                size = 1
-                for dim in shape:
-                    size *= dim
-                total += size
-    return total

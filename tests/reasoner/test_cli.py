@@ -82,8 +82,8 @@ SOLVE = ["solve", "--dataset", str(FIXTURES / "problems.jsonl"), "--model", ABSE
         (["--strategy", "nosuch"], "--strategy: unknown strategy 'nosuch'"),
         (["--strategy", "tests.slow_strategy:Slow", "--option", "nope=1"],
          "strategy 'tests.slow_strategy:Slow' has no option 'nope'"),
-        (["--workers", "2", "--backend", "openai"], "needs --backend vllm"),
-        (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor shares a PRM between Ray"),
+        (["--workers", "2", "--backend", "openai"], "--workers: runs vLLM engines in Ray actors; it needs backend vllm"),
+        (["--strategy", "best_of_n", "--scorer", "prm", "--prm-actor"], "--prm-actor: shares a PRM between Ray"),
         (["--strategy", "self_consistency", "--workers", "2", "--prm-actor"],
          "--prm-actor: strategy 'self_consistency' with these options scores with 0 PRMs (none)"),
     ],
@@ -204,16 +204,23 @@ def test_help_imports_no_heavy_module():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize(("options", "shared"), [
-    ({"n": 4, "scorer": "prm", "scorer_options": {}}, "tiny-prm"),
-    ({"n": 4, "weight_scorer": "prm", "scorer_options": {"prm": "runs/my-prm"}}, "runs/my-prm"),
-    ({"value": "prm", "prm": "tiny-prm"}, "tiny-prm"),
+TINY_PRM_FOLDER = str(Path(__file__).resolve().parents[2] / "reasoner" / "data" / "models" / "tiny-prm")
+
+
+@pytest.mark.parametrize(("name", "options", "shared"), [
+    ("best_of_n", {"n": 4, "scorer": "prm", "scorer_options": {}}, "tiny-prm"),
+    ("self_consistency", {"n": 4, "weight_scorer": "prm", "scorer_options": {"prm": TINY_PRM_FOLDER}},
+     TINY_PRM_FOLDER),
+    ("beam_search", {"value": "prm", "prm": "tiny-prm"}, "tiny-prm"),
 ])
-def test_prm_actor_shares_the_prm_the_strategy_scores_with(options, shared):
+def test_prm_actor_shares_the_prm_the_strategy_scores_with(name, options, shared):
     import argparse
 
-    from reasoner.cli import _shared_prm
+    from reasoner.cli_options import pool_settings
+    from reasoner.strategies import build_strategy
 
-    args = argparse.Namespace(prm_actor=True, workers=2, strategy="best_of_n")
-    assert _shared_prm(args, options, None) == shared
-    assert _shared_prm(argparse.Namespace(prm_actor=False, workers=2, strategy="x"), options, None) is None
+    strategy = build_strategy(name, options)
+    flags = dict(workers=2, ray_address=None, base_url=None, verbose=False, backend="vllm", concurrency=8,
+                 strategy=name)
+    assert pool_settings(argparse.Namespace(prm_actor=True, **flags), "tiny", strategy, None).prm_actor == shared
+    assert pool_settings(argparse.Namespace(prm_actor=False, **flags), "tiny", strategy, None).prm_actor is None

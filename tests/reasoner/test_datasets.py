@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reasoner.datasets import load_dataset
+from reasoner.tasks.datasets import load_dataset
 from reasoner.errors import DataError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

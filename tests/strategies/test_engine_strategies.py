@@ -68,5 +68,6 @@ def test_registry_lists_strategies_and_accepts_module_paths():
 def test_unknown_strategy_and_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
         make_strategy("nope")
-    with pytest.raises(ConfigError, match="bad options for strategy 'cot'"):
+    with pytest.raises(ConfigError, match="strategy 'cot' has no option 'n'") as refused:
         make_strategy("cot", n=4)
+    assert refused.value.field == "n"

@@ -20,7 +20,10 @@ from reasoner.strategies.best_of_n import BestOfN
 from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 from tests.verifiers.test_prm import make_prm
-from reasoner.verifiers.prm import aggregate, load_prm
+from reasoner.verifiers.prm import PRMSet, aggregate, open_prm
+
+PRMS = PRMSet()
+"""The PRMs these tests' strategies score with, loaded once for the module (as a pool holds them)."""
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PROBLEM = Problem(id="cups", prompt="Ana has 6 cups. Now Ana has 3 times as many. How many cups does Ana have now?",
@@ -42,14 +45,14 @@ def checkpoint_prm(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pa
 
 
 def _prm_scores(folder: str, how: str) -> list[float]:
-    rows = load_prm(folder).score([(PROBLEM.prompt, text) for text in TEXTS]).steps
+    rows = open_prm(folder).score([(PROBLEM.prompt, text) for text in TEXTS]).steps
     return [aggregate(row, how) for row in rows]
 
 
 @pytest.mark.parametrize("how", ["min", "last"])
 def test_best_of_n_keeps_the_candidate_the_prm_ranks_highest(tiny_prm, how, verifiers):
     strategy = BestOfN(n=4, scorer="prm", scorer_options={"prm": tiny_prm, "aggregation": how})
-    result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers))
+    result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers, prms=PRMS))
     scores = _prm_scores(tiny_prm, how)
     assert result.chosen == max(range(4), key=lambda i: scores[i])
     assert next(e.data["scores"] for e in result.trace if e.kind == "score") == pytest.approx(scores, abs=1e-5)
@@ -58,8 +61,8 @@ def test_best_of_n_keeps_the_candidate_the_prm_ranks_highest(tiny_prm, how, veri
 def test_prm_cost_is_booked_on_its_own_line(tiny_prm, verifiers):
     generator = ScriptedGenerator(TEXTS, parameters=1000)
     strategy = BestOfN(n=4, scorer="prm", scorer_options={"prm": tiny_prm})
-    result = asyncio.run(solve_problem(PROBLEM, strategy, generator, verifiers))
-    verifier = load_prm(tiny_prm)
+    result = asyncio.run(solve_problem(PROBLEM, strategy, generator, verifiers, prms=PRMS))
+    verifier = open_prm(tiny_prm)
     tokens = sum(verifier.score([(PROBLEM.prompt, text) for text in TEXTS]).item_tokens)
     cost = result.cost
     assert cost.prm_tokens == tokens
@@ -81,7 +84,7 @@ def test_the_flops_budget_counts_prm_flops():
 
 def test_self_consistency_weights_votes_by_prm_score(tiny_prm, verifiers):
     strategy = SelfConsistency(n=4, weight_scorer="prm", scorer_options={"prm": tiny_prm, "aggregation": "mean"})
-    result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers))
+    result = asyncio.run(solve_problem(PROBLEM, strategy, ScriptedGenerator(TEXTS), verifiers, prms=PRMS))
     scores = _prm_scores(tiny_prm, "mean")
     vote = next(e.data for e in result.trace if e.kind == "vote")
     by_answer = {tuple(sorted(members)): vote["weights"][label] for label, members in vote["groups"].items()}
@@ -93,7 +96,7 @@ def test_self_consistency_weights_votes_by_prm_score(tiny_prm, verifiers):
 def test_a_policy_with_another_tokenizer_is_refused(engine, tiny_checkpoint, tiny_prm, verifiers):
     strategy = BestOfN(n=2, max_tokens=4, scorer="prm", scorer_options={"prm": tiny_prm})
     with pytest.raises(ConfigError, match="different tokenizer from the policy"):
-        asyncio.run(solve_problem(PROBLEM, strategy, engine, verifiers))
+        asyncio.run(solve_problem(PROBLEM, strategy, engine, verifiers, prms=PRMS))
 
 
 def test_solve_with_a_prm_from_the_command_line(engine, tiny_checkpoint, checkpoint_prm, tmp_path, capsys):
@@ -109,7 +112,7 @@ def test_solve_with_a_prm_from_the_command_line(engine, tiny_checkpoint, checkpo
 @pytest.mark.parametrize(("extra", "message", "status"), [
     (["--aggregation", "median"], "unknown PRM aggregation 'median'", 2),  # a bad option value: a usage error
     (["--prm", "NO-FORMAT"], "no step_format.json", 2),
-    (["--prm", "NOWHERE"], "no model folder at", 1),  # a missing model, as for --model
+    (["--prm", "NOWHERE"], "no model folder at", 2),  # checked with the options, as a search strategy's --prm is
 ])
 def test_bad_prm_options_fail_before_solving(extra, message, status, tiny_prm, tmp_path, capsys):
     broken = tmp_path / "no-format"

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import fit_router, write_router
+from reasoner.eval.router_fit import fit_router, write_router
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
 from reasoner.strategies import make_strategy
@@ -142,8 +142,8 @@ def test_cli_fits_a_router_and_solves_with_it(engine, tiny_checkpoint, dev_sweep
 
 
 @pytest.mark.parametrize(("extra", "words"), [
-    (["--strategy", "cot", "--compute-budget", "1e9"], "--compute-budget: only for --strategy router"),
-    (["--strategy", "router", "--compute-budget", "1e9"], "--strategy router needs --router ROUTER.json"),
+    (["--strategy", "cot", "--compute-budget", "1e9"], "--compute-budget: strategy 'cot' has no option 'compute_budget'"),
+    (["--strategy", "router", "--compute-budget", "1e9"], "--router: field required"),
     (["--strategy", "router", "--router", "absent.json"], "no router file at absent.json"),
 ])
 def test_cli_router_options_are_checked_before_anything_starts(extra, words, tmp_path, capsys):

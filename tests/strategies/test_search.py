@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reasoner.cli import main
+from reasoner.verifiers.prm import PRMSet
 from reasoner.engine.runtime import run_sync
 from reasoner.errors import ConfigError
 from reasoner.jobs import JobConfig, read_records, run_job
@@ -42,13 +43,17 @@ def checkpoint_prm(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pa
     return str(make_prm(tmp_path_factory.mktemp("search-prm"), tiny_checkpoint))
 
 
+PRMS = PRMSet()
+"""The PRMs these tests' searches score with, loaded once for the module (as a pool holds them)."""
+
+
 def search(name: str, prm: str | None, **options):
     value = {"value": "prm", "prm": prm} if prm else {"value": "logprob"}
     return make_strategy(name, **{**CASES[name], **SMALL, **value, **options})
 
 
 def solve(strategy, engine, verifiers, problem: Problem = PROBLEMS[0], budget: Budget | None = None) -> Result:
-    return run_sync(solve_problem(problem, strategy, engine, verifiers, budget=budget, seed=3))
+    return run_sync(solve_problem(problem, strategy, engine, verifiers, budget=budget, seed=3, prms=PRMS))
 
 
 def tree_of(result: Result) -> dict:
@@ -106,14 +111,16 @@ def test_the_recorded_tree_is_consistent(name, engine, verifiers, checkpoint_prm
 
 
 def test_prm_scoring_of_many_problems_shares_forward_passes(engine, verifiers, checkpoint_prm):
-    from reasoner.verifiers.prm import load_prm
+    from reasoner.verifiers.prm import PRMSet
 
-    prm = load_prm(checkpoint_prm)
+    prms = PRMSet()
+    prm = prms.get([checkpoint_prm])[checkpoint_prm]
     strategy = search("beam_search", checkpoint_prm)
     before = prm.forward_calls
 
     async def many():
-        return await asyncio.gather(*(solve_problem(p, strategy, engine, verifiers, seed=1) for p in PROBLEMS))
+        return await asyncio.gather(*(solve_problem(p, strategy, engine, verifiers, seed=1, prms=prms)
+                                      for p in PROBLEMS))
 
     results = run_sync(many())
     requests = sum(1 for r in results for e in r.trace if e.kind == "prm")

@@ -11,7 +11,8 @@ import pytest
 from reasoner.errors import ConfigError
 from reasoner.engine.models import BUNDLED_DIR
 from reasoner.steps import StepFormat
-from reasoner.verifiers.prm import PRMVerifier, aggregate
+from reasoner.verifiers.prm import aggregate
+from reasoner.verifiers.prm.local import PRMVerifier
 
 SOLUTIONS = [
     ("Mia has 5 apples. Mia buys 3 more. How many apples does Mia have now?", "5 + 3 = 8\nThe answer is \\boxed{8}."),

@@ -13,7 +13,8 @@ from reasoner.jobs import SolveSpec
 from reasoner.jobs.pool import RayPool
 from reasoner.types import Problem
 from tests.verifiers.test_prm import make_prm
-from reasoner.verifiers.prm import PRMVerifier, aggregate
+from reasoner.verifiers.prm import aggregate
+from reasoner.verifiers.prm.local import PRMVerifier
 
 PROBLEMS = [Problem(id=f"q{i}", prompt=f"Ann has {i} pens and buys {i + 2} more. How many pens does she have?",
                     answer=str(2 * i + 2)) for i in range(8)]
@@ -53,7 +54,7 @@ def test_two_generator_actors_score_through_one_prm_actor_as_in_process(ray_runt
 
 
 def test_a_dead_prm_actor_is_a_named_engine_error(ray_runtime, checkpoint_prm):
-    from reasoner.verifiers.prm_actor import RemotePRM, start_prm_actor
+    from reasoner.verifiers.prm.actor import RemotePRM, start_prm_actor
 
     async def scenario():
         handle, shared = await start_prm_actor(str(checkpoint_prm))

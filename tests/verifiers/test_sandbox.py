@@ -444,7 +444,8 @@ def test_shared_memory_is_private_to_the_run(host: None) -> None:
                          ids=["setuid-root", "read-shadow", "list-root-home"])
 def test_privileged_operations_fail(verifier: CodeVerifier, host: None, unprivileged: None, attempt: str) -> None:
     detail = _attack(verifier, attempt + "\ndef f():\n    return 1\n")
-    assert "PermissionError" in detail
+    # Refused as the private uid, or (in the default scratch root) not there at all.
+    assert "PermissionError" in detail or ("FileNotFoundError" in detail and verifier.isolation.private_root)
 
 
 @pytest.fixture
@@ -562,3 +563,90 @@ def _steal_token(job: dict) -> tuple[bool, str]:
     token = sys._getframe(1).f_locals["token"]
     os.write(int(sys.argv[2]), (repr({"passed": True, "token": token}) + "\n").encode())
     os._exit(0)
+
+
+# --- a scratch root: the server's files are not there ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scratch() -> CodeVerifier:
+    """The sandbox the service requires for client code: a private root with only the interpreter."""
+    if not _namespaces_work():
+        pytest.skip("a scratch root needs a mount namespace")
+    return CodeVerifier(timeout=5.0, memory_mb=256, private_root=True)
+
+
+@pytest.fixture
+def server_files(tmp_path: Path) -> dict[str, Path]:
+    """World-readable files like the service's own: a jobs database, a keys file, a config."""
+    files = {"jobs-db": tmp_path / "service.db", "keys": tmp_path / "keys.txt", "config": tmp_path / "limits.toml"}
+    for name, path in files.items():
+        path.write_text(f"secret-{name}-{secrets.token_hex(4)}")
+        path.chmod(0o644)
+    tmp_path.chmod(0o755)
+    return files
+
+
+READS = {
+    "jobs-db": "open({path!r}).read()",
+    "keys": "open({path!r}).read()",
+    "config": "open({path!r}).read()",
+    "etc-passwd": "open('/etc/passwd').read()",
+    "proc-1-environ": "open('/proc/1/environ', 'rb').read()",
+    "list-root": "import os\nassert 'etc' in os.listdir('/') or 'root' in os.listdir('/') or 'work' in os.listdir('/')",
+    "site-packages": "import pydantic",
+    "repository": f"open({str(Path(__file__).resolve())!r}).read()",
+}
+
+
+@pytest.mark.parametrize("read", list(READS))
+def test_scratch_root_hides_the_servers_files(scratch: CodeVerifier, host: None, server_files: dict[str, Path],
+                                              read: str) -> None:
+    path = server_files.get(read, "")
+    program = READS[read].format(path=str(path)) + "\ndef f():\n    return 1\n"
+    detail = _attack(scratch, program)
+    for file in server_files.values():
+        assert file.read_text() not in detail
+
+
+def test_scratch_root_still_runs_the_standard_library(scratch: CodeVerifier, host: None) -> None:
+    program = ("import json, math, re, collections, itertools, functools, subprocess, sys\n"
+               "import sqlite3, decimal, fractions, ctypes, hashlib\n"
+               "out = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout\n"
+               "def f():\n    return int(out) // 42\n")
+    verdict = scratch.verify(program, TESTS)
+    assert verdict.correct, verdict
+
+
+def test_scratch_root_is_reported_as_isolation(scratch: CodeVerifier) -> None:
+    isolation = scratch.isolation
+    assert isolation.private_root and isolation.network_blocked and isolation.read_only_filesystem
+
+
+@pytest.mark.parametrize("attack", ["fork-bomb", "process-bomb", "memory-bomb-growth", "huge-file"])
+def test_scratch_root_contains_resource_attacks(scratch: CodeVerifier, host: None, attack: str) -> None:
+    _attack(scratch, RESOURCE_ATTACKS[attack] + "\ndef f():\n    return 1\n")
+
+
+def test_scratch_root_network_is_denied(scratch: CodeVerifier, host: None, listener: socket.socket) -> None:
+    detail = _attack(scratch, _connect_program(listener))
+    assert "Network is unreachable" in detail
+    assert not _accepted(listener)
+
+
+def test_scratch_root_cannot_write_outside(scratch: CodeVerifier, host: None, tmp_path: Path) -> None:
+    target = tmp_path / "written"
+    _attack(scratch, f"open({str(target)!r}, 'w').write('x')\ndef f():\n    return 1\n")
+    assert not target.exists()
+
+
+def test_scratch_root_sees_no_parent_environment(scratch: CodeVerifier, host: None, monkeypatch) -> None:
+    monkeypatch.setenv("REASONER_TEST_SECRET", "hunter2")
+    detail = _attack(scratch, "import os\nassert False, dict(os.environ)\ndef f():\n    return 1\n")
+    assert "hunter2" not in detail and "REASONER_TEST_SECRET" not in detail
+
+
+def test_private_root_required_fails_closed_without_namespaces() -> None:
+    from reasoner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="private_root"):
+        CodeVerifier(timeout=5.0, private_root=True, namespaces=False).isolation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasoner.eval.metrics import summarize
+from reasoner.jobs.summary import summarize
 from reasoner.verifiers.base import CodeTests, Status, score_for
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from pydantic import ValidationError
 
-from reasoner.errors import ConfigError
+from reasoner.errors import ConfigError, DataError
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem
 from reasoner.strategies.self_consistency import SelfConsistency
 from tests.scripted import ScriptedGenerator
 from tests.word_verifier import WordVerifier
-from reasoner.verifiers import Verifier, VerifierSet
+from reasoner.tasks.datasets import load_jsonl
+from reasoner.verifiers import VERIFIERS, Verifier, VerifierSet
 
 
 def test_the_bundled_verifiers_implement_the_protocol(math_verifier, code_verifier):
@@ -30,11 +32,18 @@ def test_a_set_starts_the_registered_verifier_of_a_domain_once():
         assert set(verifiers.started()) == {"math"}
 
 
-def test_an_unknown_domain_is_a_clear_error():
+def test_an_unknown_domain_is_a_clear_error(tmp_path):
+    """Refused by the verifier set, by a problem validated against the registered domains, and by a
+    dataset file at its line (loaders are given the registered domains where problems enter)."""
     with pytest.raises(ConfigError, match="unknown verifier domain 'chemistry'"):
         VerifierSet().for_domain("chemistry")
+    record = {"id": "p", "prompt": "?", "domain": "chemistry", "answer": "H2O"}
     with pytest.raises(ValidationError, match="unknown domain 'chemistry'"):
-        Problem(id="p", prompt="?", domain="chemistry", answer="H2O")
+        Problem.model_validate(record, context={"domains": VERIFIERS.names()})
+    path = tmp_path / "chem.jsonl"
+    path.write_text(json.dumps({**record, "domain": "math"}) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(DataError, match=r"chem.jsonl:2: .*unknown domain 'chemistry'"):
+        load_jsonl(path)
 
 
 def test_grade_takes_the_extracted_answer_as_it_is(math_verifier):

@@ -176,12 +176,6 @@ def _fill_counts(candidates: list[Candidate], usage) -> list[Candidate]:
     return [c if c.num_tokens else c.model_copy(update={"num_tokens": share}) for c in candidates]
 
 
-def _cached(usage) -> int:
-    """Prompt tokens the server says its prefix cache served (0 when it does not say)."""
-    details = getattr(usage, "prompt_tokens_details", None)
-    return int(getattr(details, "cached_tokens", None) or 0)
-
-
 def _local_formatter(path: str) -> PromptFormatter | None:
     from pathlib import Path
 

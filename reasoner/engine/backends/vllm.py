@@ -114,7 +114,7 @@ class VLLMGenerator:
     @property
     def info(self) -> ModelInfo:
         if self._info is None:
-            from reasoner.training.checkpoint import count_parameters
+            from reasoner.engine.models import count_parameters
 
             params = count_parameters(self.path) if os.path.isdir(self.path) else None
             self._info = ModelInfo(name=self.config.model, parameters=params or None)

@@ -109,9 +109,6 @@ class WeightSyncWorker:
         loaded = None if any(p.numel() == 0 for p in parameters) else list(checksum(parameters))
         return {"version": version, "received": list(received), "cast": list(cast), "loaded": loaded}
 
-    def reasoner_get_weight_version(self) -> int:
-        return self.reasoner_weight_version
-
 
 def _refresh_tied_heads(model) -> None:
     """Rebuild the CPU kernel of an output head that shares the embedding's weight.

@@ -18,7 +18,7 @@ from reasoner.training.grpo.config import (DataConfig, GRPOConfig, LossConfig, O
                                            RolloutEngineConfig, RunConfig)
 from reasoner.training.grpo.data import step_problems
 from reasoner.training.grpo.loss import group_advantages, policy_loss, token_logprobs
-from reasoner.training.grpo.metrics import plot_metrics, read_metrics
+from reasoner.training.grpo.run_log import plot_metrics, read_metrics
 from reasoner.training.grpo.rollouts import RewardFn, Rollout, RolloutPool
 from reasoner.training.grpo.trainer import GRPOTrainer, train_grpo
 

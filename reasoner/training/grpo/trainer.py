@@ -36,7 +36,7 @@ from reasoner.engine.generation import PromptFormatter
 from reasoner.training.grpo.config import GRPOConfig
 from reasoner.training.grpo.data import step_problems
 from reasoner.training.grpo.loss import group_advantages, policy_loss, token_logprobs
-from reasoner.training.grpo.metrics import mean, plot_metrics, progress_postfix, rollout_metrics
+from reasoner.training.grpo.run_log import mean, plot_metrics, progress_postfix, rollout_metrics
 from reasoner.training.grpo.rollouts import RewardFn, Rollout, RolloutPool, VerifierRewards, sample
 from reasoner.training.state import RunFolder, progress_bar
 

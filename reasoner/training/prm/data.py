@@ -141,10 +141,10 @@ def sample_rollouts(problems: list[Problem], settings: SampleSettings, cache: Pa
             return rollouts
         raise ConfigError(f"{cache} holds {len(rollouts)} rollouts, not the {expected} these settings "
                           f"ask for; delete it or use another folder")
-    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import run_sync
 
-    generator = VLLMGenerator.shared(settings.policy)
+    generator = open_generator("vllm", settings.policy)
     rollouts = run_sync(_sample_all(generator, problems, settings, progress))
     if cache is not None:
         write_jsonl(cache, rollouts)
@@ -243,10 +243,10 @@ class MCSettings(BaseModel):
 def mc_labels(rollouts: list[Rollout], fmt: StepFormat, settings: MCSettings,
               progress: bool = True) -> list[list[float]]:
     """Per rollout, per step, the Monte Carlo label; the last step's is the rollout's own outcome."""
-    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import run_sync
 
-    generator = VLLMGenerator.shared(settings.policy)
+    generator = open_generator("vllm", settings.policy)
     return run_sync(_mc_all(generator, rollouts, fmt, settings, progress))
 
 

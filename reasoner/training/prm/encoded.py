@@ -111,7 +111,7 @@ def _shifted(groups: list[np.ndarray], sizes: list[int]) -> list[np.ndarray]:
 
 def encode_examples(tokenizer, fmt, examples: list[Labelled], max_len: int) -> EncodedSet:
     """Encode labelled solutions (a problem's solutions consecutive); solutions with no labelled step are left out."""
-    from reasoner.training.prm.model import encode, prompt_text
+    from reasoner.verifiers.prm.encoding import encode, prompt_text
 
     builder = _Builder()
     head_of: dict[str, int] = {}
@@ -167,7 +167,7 @@ def _offsets(rows: list[list]) -> np.ndarray:
 def encode_shard(shard: Path, tokenizer, fmt, max_len: int) -> EncodedSet:
     """A data shard's encoding, cached beside it per tokenizer and length cap."""
     from reasoner.training.prm.data import read_jsonl
-    from reasoner.training.prm.model import tokenizer_fingerprint
+    from reasoner.verifiers.prm.encoding import tokenizer_fingerprint
 
     cache = shard.with_name(f"{shard.stem}.{tokenizer_fingerprint(tokenizer)}-{max_len}.npz")
     if cache.is_file():

@@ -32,7 +32,7 @@ def test_weights_fit_the_size_limit():
 @pytest.mark.parametrize("model", ["tiny", "small"])
 def test_bundled_models_solve_level_one_arithmetic_greedily(model, verifiers):
     from reasoner.engine.backends.vllm import VLLMGenerator
-    from reasoner.datasets import load_dataset
+    from reasoner.tasks.datasets import load_dataset
     from reasoner.jobs import JobConfig, run_job
     from reasoner.jobs.pool import LocalPool
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reasoner.eval.metrics import Stats, SweepRow
+from reasoner.eval.frontier import Stats, SweepRow
 from reasoner.eval.sweep import load_summary
 
 SWEEP = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "sweep"

@@ -21,6 +21,14 @@ import pytest
 
 KEY_A = "key-a-0123456789"
 KEY_B = "key-b-9876543210"
+KEY_ADMIN = "key-admin-5555555555"
+LIMITED_KEYS = tuple(f"key-limited-{i}-000000" for i in range(4))
+"""Keys of the `limited` server, whose per-key limits are tight."""
+
+
+PLUGINS = ("tests.reasoner.service.plugins:Crash", "tests.reasoner.service.plugins:FixedAnswer",
+           "tests.slow_strategy:Slow")
+"""The operator's plug-ins of the test servers (`reasoner serve --plugin`): strategies clients may name."""
 
 
 def free_port() -> int:
@@ -77,7 +85,9 @@ class Service:
     model: str
     engine: object
     spy: EngineSpy
-    keys_file: Path
+    keys_file: Path | None
+    db: Path | None = None
+    app: object | None = None
 
     def client(self, key: str = KEY_A, **kwargs):
         from openai import OpenAI
@@ -94,8 +104,8 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=120, **kwargs)
 
     def metrics(self) -> dict[str, float]:
-        """`/metrics` as {series with labels: value}."""
-        with self.http() as http:
+        """`/metrics` as {series with labels: value} (read with the admin key)."""
+        with self.http(key=KEY_ADMIN) as http:
             text = http.get("/metrics").text
         return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line and not line.startswith("#")}
@@ -109,21 +119,57 @@ def service(engine, verifiers, tiny_checkpoint, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("service")
     keys = folder / "keys.txt"
-    keys.write_text(f"# test keys\n{KEY_A}\nsha256:{__import__('hashlib').sha256(KEY_B.encode()).hexdigest()}\n")
+    keys.write_text(f"# test keys\n{KEY_A}\nsha256:{__import__('hashlib').sha256(KEY_B.encode()).hexdigest()}\n"
+                    f"admin {KEY_ADMIN}\n")
     port = free_port()
     name = str(tiny_checkpoint)
     config = ServiceConfig(models=(name,), port=port, keys_file=keys, db=folder / "service.db",
                            limits=Limits(max_n=4, max_samples=16, max_tokens=480, max_body_bytes=64 << 10,
-                                         max_jobs_per_key=1))
+                                         max_jobs_per_key=1), plugins=PLUGINS)
     state = build_state(config, generators={name: engine}, verifiers=verifiers)
     spy = EngineSpy()
     llm = engine.engine()
     original = llm.generate
     llm.generate = spy.wrap(original)
     with serving(create_app(state), port):
-        yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys)
+        yield Service(url=f"http://127.0.0.1:{port}", model=name, engine=engine, spy=spy, keys_file=keys,
+                      db=config.db)
     del llm.generate  # back to the class's method
     state.db.close()
+
+
+def write_keys(path: Path, keys: tuple[str, ...], admins: tuple[str, ...] = ()) -> Path:
+    path.write_text("".join(f"{key}\n" for key in keys) + "".join(f"admin {key}\n" for key in admins))
+    return path
+
+
+@pytest.fixture
+def make_server(service, engine, verifiers, tiny_checkpoint, tmp_path):
+    """Another server over the session's one engine, with its own settings, database and keys (a context
+    manager; `keys=(...)` writes a keys file, none means key-less)."""
+    from reasoner.service.app import create_app
+    from reasoner.service.config import ServiceConfig
+    from reasoner.service.server import build_state
+
+    @contextmanager
+    def start(keys: tuple[str, ...] = (), admins: tuple[str, ...] = (), name: str = "server", **settings):
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)  # a test may have put a database there first
+        keys_file = write_keys(folder / "keys.txt", keys, admins) if keys or admins else None
+        port = free_port()
+        model = str(tiny_checkpoint)
+        config = ServiceConfig(models=(model,), port=port, keys_file=keys_file, db=folder / "service.db",
+                               **settings)
+        state = build_state(config, generators={model: engine}, verifiers=verifiers)
+        app = create_app(state)
+        try:
+            with serving(app, port):
+                yield Service(url=f"http://127.0.0.1:{port}", model=model, engine=engine, spy=service.spy,
+                              keys_file=keys_file, db=config.db, app=app)
+        finally:
+            state.db.close()
+
+    return start
 
 
 @contextmanager

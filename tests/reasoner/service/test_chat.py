@@ -112,7 +112,7 @@ the test server runs a random checkpoint with another tokenizer, so the request 
 
 
 def test_prm_tokens_are_reported_apart_from_the_served_models_tokens(service):
-    from reasoner.verifiers.prm import load_prm
+    from reasoner.verifiers.prm import open_prm
 
     series = f"reasoner_prm_tokens_total{{model={json.dumps(service.model)}}}"
     before = service.metrics().get(series, 0.0)
@@ -120,7 +120,7 @@ def test_prm_tokens_are_reported_apart_from_the_served_models_tokens(service):
     reply = service.client().chat.completions.create(model=service.model, messages=user(), n=2, max_tokens=12,
                                                      seed=5, extra_body={"reasoner": PRM_REQUEST})
     booked = [choice.model_extra["reasoner"]["cost"]["prm_tokens"] for choice in reply.choices]  # each run's Cost
-    prm = load_prm("tiny-prm")
+    prm = open_prm("tiny-prm")
     read = [prm.score([(QUESTION, text) for text in call.texts]).tokens for call in service.spy.calls]
     assert len(read) == 2 and all(call.params.n == 3 for call in service.spy.calls)
     assert sorted(booked) == sorted(read) and min(booked) > 0

@@ -3,8 +3,8 @@
 Each server is started with `--port 0`: it binds a free port before its engine starts, holds it, and
 prints its URL, which the test reads from that server's own log. A port chosen by the test and bound by
 the server a minute later (after engine start-up) could be taken by any process on a shared machine in
-between, and a `/health` answered by some other server then looks like readiness; readiness here is
-also checked to come from a server of this model.
+between, and an answer from some other server then looks like readiness; readiness here is checked to
+come from a server of this model (`/v1/models`).
 """
 
 from __future__ import annotations
@@ -37,25 +37,27 @@ def start_server(checkpoint: Path, db: Path, log: Path) -> subprocess.Popen:
 
 
 def wait_serving(process: subprocess.Popen, checkpoint: Path, log: Path, timeout_s: float = 900.0) -> str:
-    """The server's URL once it answers `/health` for this model (engine start-up can take minutes)."""
+    """The server's URL once it says it serves this model (engine start-up can take minutes)."""
     deadline = time.monotonic() + timeout_s
     url = None
     while True:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         url = url or next(iter(SERVING.findall(log.read_text(errors="replace"))), None)
-        if url is not None and _health(url) == {"status": "ok", "models": [str(checkpoint)]}:
+        if url is not None and _served(url) == [str(checkpoint)]:
             return url
         if time.monotonic() > deadline:
             raise AssertionError(f"server not healthy:\n{log.read_text()[-3000:]}")
         time.sleep(0.5)
 
 
-def _health(url: str) -> dict | None:
+def _served(url: str) -> list[str] | None:
+    """The models a key-less server on loopback serves; None while it does not answer."""
     try:
-        return httpx.get(f"{url}/health", timeout=5).json()
+        response = httpx.get(f"{url}/v1/models", timeout=5)
     except httpx.TransportError:
         return None
+    return [model["id"] for model in response.json()["data"]] if response.status_code == 200 else None
 
 
 def poll(url: str, job_id: str, until, timeout_s: float = 900.0) -> dict:
@@ -111,3 +113,36 @@ def test_killed_server_resumes_its_job_and_records_each_problem_once(tiny_checkp
     assert len(ids) == PROBLEMS and len(set(ids)) == PROBLEMS
     assert done["progress"] == {"done": PROBLEMS, "total": PROBLEMS}
     assert done["summary"]["problems"] == PROBLEMS
+
+
+def results_lines(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().splitlines(keepends=True) if line.endswith(b"\n")) \
+        if path.is_file() else 0
+
+
+def test_killed_server_resumes_its_sweep_job_and_records_each_run_once(tiny_checkpoint, tmp_path):
+    db = tmp_path / "jobs.db"
+    server = start_server(tiny_checkpoint, db, tmp_path / "first.log")
+    try:
+        url = wait_serving(server, tiny_checkpoint, tmp_path / "first.log")
+        job = httpx.post(f"{url}/v1/jobs", timeout=120, json={
+            "dataset": "arith", "limit": PROBLEMS,
+            "sweep": {"strategies": ["cot", "self_consistency"], "budgets": [1, 2], "max_tokens": 48,
+                      "concurrency": 2}}).json()
+        assert job["kind"] == "sweep", job
+        results = tmp_path / "jobs-artifacts" / job["id"] / "results.jsonl"
+        before = poll(url, job["id"], lambda j: j["progress"]["done"] >= 2)
+        kill(server)
+        at_kill = results_lines(results)
+        assert before["status"] == "running" and 2 <= at_kill < before["progress"]["total"]
+        server = start_server(tiny_checkpoint, db, tmp_path / "second.log")
+        url = wait_serving(server, tiny_checkpoint, tmp_path / "second.log")
+        done = poll(url, job["id"], lambda j: j["status"] != "running")
+        assert done["status"] == "succeeded", done
+        records = [json.loads(line) for line in
+                   httpx.get(f"{url}/v1/jobs/{job['id']}/results", timeout=120).text.splitlines()]
+    finally:
+        kill(server)
+    keys = [(r["model"], r["run"], r["problem_id"]) for r in records]
+    assert len(keys) == len(set(keys)) == done["progress"]["total"]
+    assert len({r["problem_id"] for r in records}) == PROBLEMS

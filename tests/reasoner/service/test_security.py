@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-from tests.reasoner.service.conftest import KEY_B
+from tests.reasoner.service.conftest import KEY_ADMIN, KEY_B
 
 QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -74,6 +74,11 @@ BAD_CHATS = [
      400, "reasoner.scorer_options.prm"),
     ("a search's PRM folder", lambda s: chat(s, reasoner={"strategy": "beam_search", "prm": str(s.keys_file.parent)}),
      400, "reasoner.prm"),
+    ("a prompt over the model's context", lambda s: {**chat(s), "messages": [{"role": "user", "content": "pens " * 3000}]},
+     400, "messages"),
+    ("a blank question (found by the fuzzer)", lambda s: {**chat(s), "messages": [{"role": "user", "content": " "}]},
+     400, "messages.0.content"),
+    ("more stop strings than max_stop", lambda s: chat(s, stop=["a", "b", "c", "d", "e"]), 400, "stop"),
 ]
 
 
@@ -111,7 +116,7 @@ def test_openai_client_sees_a_bad_request_naming_the_field(service):
 
 def test_metrics_count_requests_and_tokens(service):
     service.client().chat.completions.create(model=service.model, messages=QUESTION, max_tokens=3)
-    with service.http() as http:
+    with service.http(key=KEY_ADMIN) as http:
         text = http.get("/metrics").text
     lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
              if line and not line.startswith("#")}

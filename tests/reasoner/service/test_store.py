@@ -56,7 +56,16 @@ def test_keys_file_takes_raw_keys_and_digests(tmp_path):
     assert caught.value.status == 401 and caught.value.param == "authorization"
 
 
-@pytest.mark.parametrize("text,message", [("", "holds no keys"), ("sha256:abc\n", "keys.txt:1")])
+def test_keys_file_marks_admin_keys(tmp_path):
+    path = tmp_path / "keys.txt"
+    path.write_text(f"user plain-key\nadmin boss-key\nadmin sha256:{hashlib.sha256(b'boss-two').hexdigest()}\n")
+    ring = KeyRing.from_file(path)
+    assert [ring.caller(f"Bearer {key}").admin for key in ("plain-key", "boss-key", "boss-two")] == [False, True, True]
+    assert KeyRing().caller(None).admin  # key-less (loopback only): the one local user
+
+
+@pytest.mark.parametrize("text,message", [("", "holds no keys"), ("sha256:abc\n", "keys.txt:1"),
+                                          ("admin two words\n", "keys.txt:1"), ("root key\n", "keys.txt:1")])
 def test_bad_keys_file_is_a_config_error(tmp_path, text, message):
     path = tmp_path / "keys.txt"
     path.write_text(text)

@@ -31,7 +31,7 @@ AGGREGATION = None
 
 @pytest.fixture(scope="module")
 def prm():
-    from reasoner.verifiers.prm import PRMVerifier
+    from reasoner.verifiers.prm.local import PRMVerifier
 
     return PRMVerifier(BUNDLED_DIR / "tiny-prm")
 

@@ -120,7 +120,7 @@ def trained_prm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_prm_trained_on_a_few_hundred_steps_beats_chance_on_held_out_steps(trained_prm):
-    from reasoner.verifiers.prm import PRMVerifier
+    from reasoner.verifiers.prm.local import PRMVerifier
 
     held_out = _labelled(dev_problems("arith", 100), seed=1)
     scores = PRMVerifier(trained_prm).score([(e.prompt, e.text) for e in held_out]).steps
@@ -222,7 +222,8 @@ def test_packed_problems_score_each_solution_as_if_it_were_alone():
     from transformers import AutoTokenizer
 
     from reasoner.training.prm.encoded import encode_examples, packed_step_logits
-    from reasoner.training.prm.model import build, encode, step_logits
+    from reasoner.training.prm.model import build
+    from reasoner.verifiers.prm.encoding import encode, step_logits
 
     examples = _two_per_problem(4)
     model, tokenizer = build(str(BUNDLED_DIR / "tiny"))
@@ -259,7 +260,7 @@ def test_the_dev_curve_records_figures_and_a_loadable_snapshot(tmp_path):
     import json
 
     from reasoner.training.prm.data import write_jsonl
-    from reasoner.verifiers.prm import PRMVerifier
+    from reasoner.verifiers.prm.local import PRMVerifier
 
     dev = []
     for problem in dev_problems("arith", 6):

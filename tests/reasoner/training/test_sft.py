@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reasoner.training.checkpoint import count_parameters
+from reasoner.engine.models import count_parameters
 from reasoner.errors import ResumeMismatchError
 from reasoner.training.sft import SIZES, SFTConfig, batch_examples, lr_at, train_sft
 

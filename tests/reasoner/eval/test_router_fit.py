@@ -13,14 +13,8 @@ import shutil
 import pytest
 
 from reasoner.errors import ConfigError
-from reasoner.eval.router import (
-    fit_router,
-    frontier,
-    load_router,
-    reaching_target,
-    within_budget,
-    write_router,
-)
+from reasoner.eval.router_fit import fit_router, write_router
+from reasoner.strategies.router_file import frontier, load_router, reaching_target, within_budget
 from tests.router_files import edit_summary, graded_copy, strategies_copy
 
 

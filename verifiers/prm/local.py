@@ -1,71 +1,28 @@
-"""The learned verifier: a process reward model (PRM) that scores every step of a solution.
+"""A PRM run with torch in this process: `PRMVerifier` loads a PRM folder and scores solutions step by step.
 
-`PRMVerifier` loads a PRM folder (made by `reasoner train prm`; bundled
-`tiny-prm`), splits each solution with the folder's own step format, and
-returns the probability that the solution is still right after each step.
-Scoring is batched twice over: `score` runs many solutions in few forward
-passes, and `ascore` is an async micro-batcher that gathers the requests of
-every problem in flight for a few milliseconds, so the candidates of many
-problems share one forward batch. `aggregate` turns step scores into one
-number (`last`, `min`, `prod`, `mean`).
+It splits each solution with the folder's own step format and returns the
+probability that the solution is still right after each step. Scoring is
+batched twice over: `score` runs many solutions in few forward passes, and
+`ascore` is an async micro-batcher that gathers the requests of every problem
+in flight for a few milliseconds, so the candidates of many problems share one
+forward batch.
 
-It is not a grader: it never sees the reference, and its scores are a
-model's opinion. Bad input (a folder without a step format, an unknown
-aggregation, a policy whose tokenizer differs from the PRM's) raises
-`ConfigError` naming the thing.
+Not here: which PRMs a job holds (`reasoner.verifiers.prm.PRMSet`), or a PRM
+shared between Ray workers (`reasoner.verifiers.prm.actor`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from reasoner.errors import ConfigError
-
-AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
-    "last": lambda scores: scores[-1],
-    "min": min,
-    "prod": lambda scores: math.prod(scores),
-    "mean": lambda scores: sum(scores) / len(scores),
-}
-"""Ways to turn a solution's step scores (probabilities) into one score."""
-
-
-def check_aggregation(how: str) -> str:
-    """`how` if it names an aggregation, else a `ConfigError` listing them."""
-    if how not in AGGREGATIONS:
-        raise ConfigError(f"unknown PRM aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}")
-    return how
-
-
-def aggregate(step_scores: list[float], how: str) -> float:
-    """One score for a solution; a solution with no step scores 0."""
-    check_aggregation(how)
-    return AGGREGATIONS[how](step_scores) if step_scores else 0.0
-
-
-class Scored(BaseModel):
-    """Step scores of a group of solutions and what computing them cost."""
-
-    steps: list[list[float]]
-    """Per solution, per step: the probability that the solution is still right."""
-    tokens: int
-    """Tokens the PRM read for these solutions (prompt + solution, no padding)."""
-    item_tokens: list[int]
-    """Tokens read per solution."""
-    flops: float
-    """Estimated forward FLOPs: 2 x parameters x tokens."""
-    seconds: float
-    """This group's share of forward-pass wall time, by tokens."""
+from reasoner.verifiers.prm import Scored
 
 
 @dataclass
@@ -89,7 +46,7 @@ class PRMVerifier:
         from transformers import AutoTokenizer, LlamaForTokenClassification
 
         from reasoner.steps import load_step_format
-        from reasoner.training.prm.model import read_prm_config
+        from reasoner.verifiers.prm.encoding import read_prm_config
 
         self.folder = Path(folder)
         self.step_format = load_step_format(self.folder)
@@ -109,7 +66,7 @@ class PRMVerifier:
         """Step scores of each (prompt, solution), in forward batches of up to `max_batch` solutions."""
         import torch
 
-        from reasoner.training.prm.model import encode, step_logits
+        from reasoner.verifiers.prm.encoding import encode, step_logits
 
         encoded = [encode(self.tokenizer, self.step_format, p, t, self.max_len) for p, t in items]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
@@ -194,35 +151,8 @@ def _policy_fingerprint(policy: str) -> str | None:
 def _folder_fingerprint(path: str) -> str | None:
     from transformers import AutoTokenizer
 
-    from reasoner.training.prm.model import tokenizer_fingerprint
+    from reasoner.verifiers.prm.encoding import tokenizer_fingerprint
 
     if not (Path(path) / "tokenizer.json").is_file() and not (Path(path) / "tokenizer_config.json").is_file():
         return None
     return tokenizer_fingerprint(AutoTokenizer.from_pretrained(path))
-
-
-_loaded: dict[str, PRMVerifier] = {}
-_loaded_lock = threading.Lock()
-
-
-def load_prm(name: str) -> PRMVerifier:
-    """The process-wide PRM for a bundled name (`tiny-prm`) or a folder, loaded on first use.
-
-    In a process told to `use_prm` another scorer for it (a client of a shared
-    PRM actor, `reasoner.verifiers.prm_actor`), that one.
-    """
-    from reasoner.engine.models import resolve_model
-
-    path = resolve_model(name)
-    with _loaded_lock:
-        if path not in _loaded:
-            _loaded[path] = PRMVerifier(path)
-        return _loaded[path]
-
-
-def use_prm(name: str, verifier) -> None:
-    """From now on, `load_prm(name)` in this process returns `verifier` (same `ascore` surface)."""
-    from reasoner.engine.models import resolve_model
-
-    with _loaded_lock:
-        _loaded[resolve_model(name)] = verifier

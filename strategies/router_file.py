@@ -1,31 +1,20 @@
-"""The compute-optimal router's file: fitting it on a dev-split sweep, and choosing a policy from it.
+"""The compute-optimal router's file: what it holds, and choosing a policy from it.
 
-`fit_router(sweep_dir)` reads what `reasoner sweep` wrote (`summary.json`
-for its settings, `results.jsonl` for per-problem outcomes) and returns a
-`RouterFile`; it reads nothing else, so the same folder always gives the
-same file. What it learns:
+A router file (`RouterFile`, written by `reasoner router fit`; see
+`reasoner.eval.router_fit` for how each part is learned from a dev-split sweep)
+holds:
 
-- **The probe's features, from the sweep's own samples.** At solve time the
-  router first draws `probe_samples` (k) samples at the sweep's sampling
-  settings and reads `probe_features` off them: the share of samples in the
+- **the probe**: how many samples to draw at which sampling settings, and
+  `probe_features`, read off the probe's samples: the share of samples in the
   largest group of equivalent answers, the share that answered, their mean
-  token logprob, and the prompt's length in tokens. A sweep's shared-samples
-  record holds n >= k i.i.d. samples drawn with exactly those settings, so
-  the features of its first k samples are distributed as a live probe's
-  would be; the fit reads them there and never runs the model.
-- **Predicted difficulty:** a logistic regression from the standardised
-  features to the problem's share of correct samples (its pass rate), and
-  `bins` bins cut at quantiles of that prediction over the dev problems.
-  Bin 0 is the easiest (highest predicted pass rate).
-- **Per bin, every (strategy, budget) the sweep measured:** mean accuracy and
+  token logprob, and the prompt's length in tokens;
+- **predicted difficulty**: a logistic regression from the standardised
+  features to the problem's pass rate, and bins cut at quantiles of it (bin 0
+  is the easiest);
+- **per bin, every (strategy, budget) the sweep measured**: mean accuracy and
   mean cost (FLOPs, PRM included, and generated tokens) per problem, the
-  probe's cost included. A strategy that chooses among i.i.d. samples of the
-  probe's settings (self-consistency, best-of-n) reuses the probe's k
-  samples: at budget b it draws only max(0, b - k) more.
-- **Choices from more sweeps:** further dev sweeps of the same problems (the
-  search strategies, say, swept at fewer budgets because they cost more) add
-  their (strategy, budget) rows as choices, probe paid, never reusing it.
-- **The oracle variant** (an upper bound, named as such): the same tables per
+  probe's cost included, and whether the choice reuses the probe's samples;
+- **the oracle variant** (an upper bound, named as such): the same tables per
   dataset difficulty level, with no probe and no probe cost.
 
 `RouterFile.policy(...)` then picks one choice per bin, in one of two modes:
@@ -33,15 +22,16 @@ the least mean cost reaching a target accuracy, or the best accuracy within a
 mean cost per question. Both are exact: a multiple-choice knapsack solved by
 keeping the Pareto frontier of (cost, accuracy) over the bins.
 
-Not here: running the probe or the chosen strategy (`reasoner.strategies.router`).
+Not here: fitting (`reasoner.eval.router_fit`), or running the probe and the
+chosen strategy (`reasoner.strategies.router`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -259,7 +249,7 @@ def within_budget(bins: Sequence[Bin], budget: float, unit: Unit, probe_cost: fl
 # Reading and writing router files
 
 
-BUNDLED_ROUTERS = Path(__file__).parents[1] / "data" / "routers"
+BUNDLED_ROUTERS = Path(str(resources.files("reasoner").joinpath("data", "routers")))
 """Router files fitted for the bundled models (`tiny-arith`), by `python benchmarks/bench_router.py`."""
 
 
@@ -276,31 +266,5 @@ def load_router(path: str | Path) -> RouterFile:
         raise ConfigError(f"{path} is not a router file: {exc}") from exc
 
 
-def write_router(router: RouterFile, path: str | Path) -> None:
-    Path(path).write_text(router.model_dump_json(indent=1) + "\n", encoding="utf-8")
-
-
-def fit_router(sweep_dir: str | Path, *, more_sweeps: Sequence[str | Path] = (), model: str | None = None,
-               probe_samples: int = 4, bins: int = 4, require: Sequence[str] = ()) -> RouterFile:
-    """Fit a router on the sweep in `sweep_dir` (see the module docstring); a pure function of its files.
-
-    `more_sweeps`: further dev sweeps of the same problems and model whose strategies are choices too
-    (e.g. the search strategies at fewer budgets); the probe and the difficulty model come from `sweep_dir`.
-    """
-    from reasoner.eval.router_fit import fit
-
-    return fit([Path(sweep_dir), *map(Path, more_sweeps)], model=model, probe_samples=probe_samples, bins=bins,
-               require=tuple(require))
-
-
-def sweep_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for name in ("summary.json", "results.jsonl"):
-        digest.update(name.encode())
-        digest.update((folder / name).read_bytes())
-    return digest.hexdigest()
-
-
 __all__ = ["FEATURES", "Bin", "ChoiceStats", "Difficulty", "Policy", "ProbeSettings", "RouterFile",
-           "Source", "fit_router", "frontier", "load_router", "probe_features", "reaching_target",
-           "within_budget", "write_router"]
+           "Source", "frontier", "load_router", "probe_features", "reaching_target", "within_budget"]

@@ -7,8 +7,8 @@ from math import comb
 
 import pytest
 
-from reasoner.eval.metrics import (GradedSample, SweepRow, best_of_k, bootstrap_ci, compute_optimal, pass_at_k,
-                              selected_at_k)
+from reasoner.eval.frontier import SweepRow, compute_optimal
+from reasoner.stats import GradedSample, best_of_k, bootstrap_ci, pass_at_k, selected_at_k
 from reasoner.types import Candidate, FinishReason
 from reasoner.strategies.base import samples_of
 from reasoner.strategies.self_consistency import SelfConsistency, tally

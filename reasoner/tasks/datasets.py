@@ -20,8 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reasoner.errors import DataError
-from reasoner.types import Problem
-from reasoner.verifiers.base import CodeTests
+from reasoner.types import CodeTests, Problem
 
 Converter = Callable[[dict[str, Any], str], dict[str, Any]]
 
@@ -31,6 +30,9 @@ CODE_INSTRUCTION = "Write the complete function in a ```python code block."
 def load_dataset(name_or_path: str, limit: int | None = None, fmt: str | None = None,
                  split: str | None = None) -> list[Problem]:
     """Problems from a named dataset or a JSONL file, at most `limit` of them.
+
+    A file's problem in a domain no verifier is registered for (`reasoner.verifiers.VERIFIERS`) is refused
+    at its line.
 
     `split` picks a bundled task family's split (see `reasoner.tasks`): `test`
     (the default), `dev`, or `train` (which needs `limit`, its size). Files and
@@ -108,11 +110,13 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _convert(record: dict[str, Any], fmt: str, path: Path, line: int) -> Problem:
+    from reasoner.verifiers import VERIFIERS
+
     if fmt not in CONVERTERS:
         raise DataError(f"unknown format {fmt!r}; choose one of {', '.join(CONVERTERS)}", path=path)
     default_id = f"{path.stem}-{line}"
     try:
-        problem = Problem.model_validate(CONVERTERS[fmt](record, default_id))
+        problem = Problem.model_validate(CONVERTERS[fmt](record, default_id), context={"domains": VERIFIERS.names()})
         problem = _with_level(problem, "metadata.level" if fmt == "reasoner" else "level")
     except ValidationError as exc:
         raise DataError(_describe(exc), path=path, line=line, record_id=_id_of(record)) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reasoner.service.progress import MAX_DATA_CHARS, RunProgress, brief
+from reasoner.service.chat_progress import MAX_DATA_CHARS, RunProgress, brief
 from reasoner.types import TraceEvent
 
 

@@ -8,13 +8,13 @@ process holds instead of a loaded PRM: the same `ascore` and `check_policy`,
 and the tokenizer and step format (kilobytes, read from the PRM's folder on
 the worker's machine, for cost estimates), but not the weights.
 
-`RayPool(prm_actor=NAME)` starts one with `start_prm_actor` and each worker
-calls `serve_shared_prm`: from then on `load_prm(NAME)` in that worker
-returns the client, so the PRM scorer and the search value sources use the
-shared actor without knowing it. A PRM that a strategy names and the pool
-does not share is still loaded in the worker.
+`RayPool(prm_actor=NAME)` starts one with `start_prm_actor`, and each worker
+gives its `PRMSet` the client under the PRM's name and folder
+(`shared_prm_set`), so strategies handed that PRM score through the shared
+actor without knowing it. A PRM that a strategy names and the pool does not
+share is still loaded in the worker.
 
-Not here: the pool (`reasoner.jobs.pool`) or the model (`reasoner.verifiers.prm`).
+Not here: the pool (`reasoner.jobs.pool`) or the model (`reasoner.verifiers.prm.local`).
 The actor is not restarted: if it dies, scoring raises `EngineError` naming it.
 """
 
@@ -28,7 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoner.errors import EngineError
-from reasoner.verifiers.prm import PRMVerifier, Scored, check_policy_tokenizer, use_prm
+from reasoner.verifiers.prm import PRMSet, Scored
+from reasoner.verifiers.prm.local import PRMVerifier, check_policy_tokenizer
 
 
 class SharedPRM(BaseModel):
@@ -78,7 +79,7 @@ class RemotePRM:
         from transformers import AutoTokenizer
 
         from reasoner.steps import load_step_format
-        from reasoner.training.prm.model import read_prm_config
+        from reasoner.verifiers.prm.encoding import read_prm_config
 
         self.shared = shared
         self.actor = ray.get_actor(shared.actor)
@@ -120,13 +121,7 @@ async def start_prm_actor(name: str) -> tuple[Any, SharedPRM]:
     return handle, SharedPRM(name=name, actor=actor_name, **described)
 
 
-def serve_shared_prm(shared: SharedPRM) -> None:
-    """In this process, score the shared PRM through its actor: `load_prm` of its name or folder returns the client."""
-    from reasoner.errors import ModelNotFoundError
-
+def shared_prm_set(shared: SharedPRM) -> PRMSet:
+    """A worker's PRM set in which the shared PRM (by its name and its folder) is the actor's client."""
     client = RemotePRM(shared)
-    use_prm(shared.folder, client)
-    try:
-        use_prm(shared.name, client)
-    except ModelNotFoundError:
-        pass  # a relative folder name may not resolve from a worker's directory; its folder key above still does
+    return PRMSet({shared.name: client, shared.folder: client})
