@@ -31,19 +31,19 @@ STRATEGIES = {"beam_search@4": ("beam_search", {"n": 4, "width": 4}),
               "particle_filter@8": ("particle_filter", {"n": 8})}
 
 
-def run(model: str, strategy: str, options: dict, problems: list) -> dict:
-    from reasoner.engine.backends.vllm import VLLMGenerator
+def run(model: str, strategy: str, options: dict, problems: list, prms) -> dict:
     from reasoner.engine.runtime import run_sync
     from reasoner.jobs import JobConfig, MemoryStore, run_job
-    from reasoner.jobs.pool import LocalPool
-    from reasoner.verifiers import VerifierSet
+    from reasoner.jobs.pool import PoolSettings, make_pool
 
     config = JobConfig(dataset="arith", strategy=strategy, strategy_options=options, model=model, seed=0)
     store = MemoryStore()
     started, load = time.perf_counter(), os.getloadavg()[0]
-    with VerifierSet() as verifiers:
-        summary = run_sync(run_job(config, problems, LocalPool(VLLMGenerator.shared(model), verifiers,
-                                                                concurrency=64), store=store, progress=False))
+    pool = make_pool(PoolSettings(model=model, concurrency=64), prms=prms)
+    try:
+        summary = run_sync(run_job(config, problems, pool, store=store, progress=False))
+    finally:
+        run_sync(pool.close())
     records = list(store.records())
     stats = [e["data"]["expansion"] for r in records for e in r["trace"] if e["kind"] == "tree"]
     total = {key: sum(s[key] for s in stats) for key in stats[0]}
@@ -69,14 +69,16 @@ def main() -> None:
     args = parser.parse_args()
     from reasoner.engine.backends.vllm import VLLMGenerator
     from reasoner.tasks import load_task
+    from reasoner.verifiers.prm import PRMSet
 
     problems = load_task("arith", args.split, args.limit)
+    prms = PRMSet()  # the PRM loads once and serves every run
     report = {"split": f"arith {args.split}, first {args.limit} problems", "model": args.model, "prm": args.prm,
               "sampling": "temperature 0.8, top_p 0.95 (the sweep's), seed 0", "rows": {}}
     for label, (strategy, base) in STRATEGIES.items():
         for setting, extra in SETTINGS.items():
             options = {**base, **extra, "prm": args.prm, "aggregation": args.aggregation, "top_p": 0.95}
-            row = run(args.model, strategy, options, problems)
+            row = run(args.model, strategy, options, problems, prms)
             report["rows"][f"{label} {setting}"] = row
             print(label, setting, json.dumps({k: row[k] for k in ("accuracy", "first_copy_share",
                                                                  "scored_copy_share", "children_per_expansion",

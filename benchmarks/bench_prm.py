@@ -88,7 +88,7 @@ def _cache_name(split: str, folder: Path, samples: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=Path, required=True, help="Rollout JSONL, 16 per problem")
+    parser.add_argument("--samples", type=Path, required=True, help="Rollout JSONL, the same number of samples per problem (16 in the reported runs)")
     parser.add_argument("--split", required=True, help="which split the samples are from (recorded)")
     parser.add_argument("--prm", type=Path, action="append", default=[], help="PRM folder (repeatable)")
     parser.add_argument("--orm", type=Path, default=None, help="ORM folder")
@@ -126,8 +126,9 @@ def main() -> None:
         if args.throughput_problems:
             entry["throughput"] = throughput(verifier, problems[: args.throughput_problems], args.repeats)
         report["models"][folder.name] = entry
+        full = report["samples_per_problem"]
         print(json.dumps({folder.name: {"step_level_all": entry["step_level"]["all"],
-                                        "selection_16": {k: v[16] for k, v in entry["selection"].items()}}}),
+                                        f"selection_{full}": {k: v.get(full) for k, v in entry["selection"].items()}}}),
               flush=True)
     if args.orm is not None:
         report["orm"] = {"info": orm.info, "step_level": step_level(problems, orm_scores, orm.step_format)}
