@@ -265,10 +265,10 @@ def _rollouts(data: DataFolder, source: Source, index: int, problems: list[Probl
     path = data.raw(source, index)
     if path.is_file():
         return read_jsonl(path, Rollout)
-    from reasoner.engine.backends.vllm import VLLMGenerator
+    from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import run_sync
 
-    generator = VLLMGenerator.shared(source.policy)
+    generator = open_generator("vllm", source.policy)
     rollouts = run_sync(_sample_shard(generator, problems, source, seed))
     write_jsonl(path, rollouts)
     return rollouts
