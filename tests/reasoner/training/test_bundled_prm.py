@@ -16,6 +16,12 @@ the PRM against majority@8. Scoring is deterministic, so the margin is only
 room for bf16 kernels that differ between machines; a PRM that judges steps or
 ranks solutions worse than today's fails here. When a retrained PRM is bundled,
 re-measure and raise the floors (MODEL.md says how).
+
+Said plainly: on `small`'s samples today's PRM picks worse than taking the
+first sample (0.64 against 0.68 for a PRM that scores every solution alike),
+as MODEL.md reports on the test split, so that ranking floor only stops it
+getting worse still; the F1 floors and the ranking floor on `tiny`'s samples
+are above what a PRM blind to steps reaches (the last two tests).
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ FIXTURES = Path(__file__).parents[2] / "fixtures"
 PROBLEMS, SAMPLES = 50, 8
 FLOORS = {
     # sample set: (first-wrong-step F1 at least, best-of-8 by PRM minus majority@8 at least)
-    "prm_dev_tiny_50x8.jsonl": (None, None),
-    "prm_dev_small_50x8.jsonl": (None, None),
+    # measured (prm_ci_floor_tiny.json): F1 0.7438, best-of-8 (min) 0.60 against majority@8 0.66
+    "prm_dev_tiny_50x8.jsonl": (0.71, -0.12),
+    # measured (prm_ci_floor_small.json): F1 0.2007, best-of-8 (min) 0.64 against majority@8 0.74
+    "prm_dev_small_50x8.jsonl": (0.17, -0.16),
 }
 AGGREGATION = "min"
 """Best-of-n's aggregation for `tiny-prm`, chosen on the dev split in round 2 (MODEL.md, `tiny-prm`)."""
@@ -71,15 +79,28 @@ def test_the_bundled_prm_stays_above_its_quality_floor(prm, fixture):
     assert gain >= gain_floor, f"best-of-8 by PRM minus majority@8 {gain:+.3f} fell below {gain_floor:+.3f}"
 
 
+def _blind(problems: list[list[Rollout]], score: float, fmt) -> list[list[list[float]]]:
+    """The step scores of a PRM that scores every step alike."""
+    return [[[score] * len(fmt.split(r.text)) for r in group] for group in problems]
+
+
 @pytest.mark.parametrize("fixture", list(FLOORS))
 @pytest.mark.parametrize("score", [0.9, 0.1])
-def test_a_prm_that_cannot_tell_steps_apart_falls_below_the_floors(fixture, score):
-    """The floors have teeth: scoring every step alike (never or always flagging) fails both."""
+def test_a_prm_blind_to_steps_falls_below_the_f1_floors(fixture, score):
+    """Scoring every step alike (never flagging, or flagging every first step) fails the F1 floor."""
     from reasoner.steps import StepFormat
 
     fmt = StepFormat(delimiter="\n")
     problems = _fixture(fixture)
-    scores = [[[score] * len(fmt.split(r.text)) for r in group] for group in problems]
-    f1, gain = _figures(problems, scores, fmt)
-    f1_floor, gain_floor = FLOORS[fixture]
-    assert f1 < f1_floor and gain < gain_floor, (f1, gain)
+    f1, _ = _figures(problems, _blind(problems, score, fmt), fmt)
+    assert f1 < FLOORS[fixture][0], f1
+
+
+@pytest.mark.parametrize("score", [0.9, 0.1])
+def test_a_prm_blind_to_steps_falls_below_the_ranking_floor_on_tinys_samples(score):
+    from reasoner.steps import StepFormat
+
+    fmt = StepFormat(delimiter="\n")
+    problems = _fixture("prm_dev_tiny_50x8.jsonl")
+    _, gain = _figures(problems, _blind(problems, score, fmt), fmt)
+    assert gain < FLOORS["prm_dev_tiny_50x8.jsonl"][1], gain
