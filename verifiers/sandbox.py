@@ -381,7 +381,10 @@ def scratch_layout(python: str) -> dict[str, Any]:
     import platform
 
     found = subprocess.run([python, "-I", "-c", _LAYOUT_PROGRAM], capture_output=True, text=True, timeout=60,
-                           env={"PATH": SAFE_PATH}, check=True)
+                           env={"PATH": SAFE_PATH})
+    if found.returncode != 0:
+        raise ConfigError(f"the code sandbox cannot run {python!r}: it exited with {found.returncode} "
+                          f"when asked for its library layout ({found.stderr.strip()[-200:] or 'no message'})")
     info = json.loads(found.stdout)
     links, binary = {}, python
     while os.path.islink(binary):

@@ -37,5 +37,8 @@ def test_workers_with_the_openai_backend_are_refused(tmp_path):
     from reasoner.service.server import build_state
 
     config = ServiceConfig(backend="openai", workers=1, db=tmp_path / "service.db")
-    with pytest.raises(ConfigError, match="--workers and --ray-address run vLLM engines in Ray actors"):
+    with pytest.raises(ConfigError, match="--workers: runs vLLM engines in Ray actors; it needs backend vllm, "
+                                          "not 'openai'") as refused:
         build_state(config, verifiers=object())
+    assert refused.value.field == "workers"
+    assert not (tmp_path / "service.db").exists()  # refused before the jobs database was opened
