@@ -225,6 +225,10 @@ def test_an_interrupted_search_job_resumes_every_problem_exactly_once(engine, ve
     assert all(json.loads(line) for line in out.read_text().splitlines())
 
 
+GREEDY = {"temperature": 1.0, "top_p": 1e-6}
+"""Greedy steps with n > 1 (vLLM refuses n > 1 at temperature 0): the nucleus keeps only the top token."""
+
+
 def _children(tree: dict, node_id: int) -> list[dict]:
     return [tree["nodes"][i] for i in tree["nodes"][node_id]["children"] if not tree["nodes"][i]["rollout"]]
 
@@ -232,8 +236,8 @@ def _children(tree: dict, node_id: int) -> list[dict]:
 @pytest.mark.parametrize("name", list(CASES))
 def test_children_that_spell_the_same_step_are_one_node_scored_once(name, engine, verifiers, checkpoint_prm):
     # greedy steps: every sample of one node spells the same step, so each expansion draws only copies
-    merged = tree_of(solve(search(name, checkpoint_prm, temperature=0.0, distinct_retries=0), engine, verifiers))
-    plain = tree_of(solve(search(name, checkpoint_prm, temperature=0.0, merge_copies=False), engine, verifiers))
+    merged = tree_of(solve(search(name, checkpoint_prm, **GREEDY, distinct_retries=0), engine, verifiers))
+    plain = tree_of(solve(search(name, checkpoint_prm, **GREEDY, merge_copies=False), engine, verifiers))
     for tree in (merged, plain):
         assert tree["expansion"]["first_copies"] > 0
     for node in merged["nodes"]:
@@ -247,7 +251,7 @@ def test_children_that_spell_the_same_step_are_one_node_scored_once(name, engine
 
 
 def test_an_expansion_asks_again_for_the_distinct_children_it_lacks(engine, verifiers, checkpoint_prm):
-    strategy = search("beam_search", checkpoint_prm, temperature=0.0, distinct_retries=1, max_steps=1)
+    strategy = search("beam_search", checkpoint_prm, **GREEDY, distinct_retries=1, max_steps=1)
     tree = tree_of(solve(strategy, engine, verifiers))
     (child,) = _children(tree, 0)
     assert tree["expansion"]["top_up_samples"] == CASES["beam_search"]["n"] - 1  # the greedy step came back again
@@ -255,7 +259,7 @@ def test_an_expansion_asks_again_for_the_distinct_children_it_lacks(engine, veri
 
 
 def test_no_top_up_is_asked_under_a_capped_budget(engine, verifiers, checkpoint_prm):
-    strategy = search("beam_search", checkpoint_prm, temperature=0.0, distinct_retries=1)
+    strategy = search("beam_search", checkpoint_prm, **GREEDY, distinct_retries=1)
     result = solve(strategy, engine, verifiers, budget=Budget(generated_tokens=1000))
     assert tree_of(result)["expansion"]["top_up_samples"] == 0
 
