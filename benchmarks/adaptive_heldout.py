@@ -17,7 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
-RESULTS = Path("benchmarks/results")
+from measure import RESULTS, write_results
+
 
 
 def heldout_rows(folder: Path, skip: int) -> list[dict]:
@@ -55,7 +56,7 @@ def main() -> None:
               f"adaptive {row['adaptive_accuracy']:.3f} vs SC@16 {row['sc16_accuracy']:.3f} "
               f"({row['gap_points']:+.2f} points) with {100 * row['token_share']:.1f}% of the tokens")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "adaptive_heldout.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_results(RESULTS / "adaptive_heldout.json", rows)
 
 
 if __name__ == "__main__":

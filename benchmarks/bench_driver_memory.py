@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import sys
 import tempfile
 from pathlib import Path
 
 import psutil
-from measure import peak_rss_mb
+from measure import machine, peak_rss_mb, write_results
 
 N = 16
 TOKENS = 160
@@ -90,8 +89,7 @@ def main() -> None:
         run_one(args.run_one, args.records)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    report = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                          "python": platform.python_version(), "load_average_at_start": psutil.getloadavg()},
+    report = {"machine": {**machine(), "load_average_at_start": psutil.getloadavg()},
               "settings": {"strategy": "self_consistency", "n": N, "tokens_per_candidate": TOKENS,
                            "split": "arith train draw (seed 7); the split does not matter for memory"},
               "sizes": {}}
@@ -107,7 +105,7 @@ def main() -> None:
     first, last = str(sizes[0]), str(sizes[-1])
     report[f"ratio_{last}_to_{first}"] = round(report["sizes"][last]["peak_rss_mb"] / report["sizes"][first]["peak_rss_mb"], 3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print(json.dumps(report, indent=2))
 
 

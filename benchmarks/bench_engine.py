@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
+from measure import machine, write_results
 
 KV_CACHE_BYTES = 2**29
 """The same KV-cache size on every side: vLLM's CPU default would take 90% of the (shared) RAM."""
@@ -231,8 +231,7 @@ def main() -> None:
     sides, closers, generator = build_sides(names, variants, args.model, workload)
     setup_s = time.perf_counter() - started
     rounds = measure(sides, args.repeats)
-    result = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                          "note": f"{args.note}; compare sides by their per-round ratios, not across runs",
+    result = {"machine": {**machine(), "note": f"{args.note}; compare sides by their per-round ratios, not across runs",
                           "load_1min_at_start": load_at_start, "load_1min_at_end": round(os.getloadavg()[0], 1)},
               "settings": {"model": args.model, "workload": args.workload, **workload, "problems": PROBLEMS,
                            "split": "arith test (first 64)", "seed": SEED, "repeats": args.repeats,
@@ -244,11 +243,9 @@ def main() -> None:
     from reasoner.engine.backends.vllm import VLLMGenerator
 
     VLLMGenerator.close_all()
-    text = json.dumps(result, indent=2) + "\n"
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+        write_results(args.out, result)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
-RESULTS = Path("benchmarks/results")
+from measure import RESULTS, write_results
+
 
 
 def greedy_accuracy(model: str, dataset: str, runs: Path) -> dict:
@@ -119,7 +120,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot_metrics(args.out / "metrics.jsonl", RESULTS / f"{args.name}_training.png")
     shutil.copy2(args.out / "metrics.jsonl", RESULTS / f"{args.name}_metrics.jsonl")
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_results(RESULTS / f"{args.name}.json", report)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import psutil
 
+from measure import write_results
+
 
 def ours(model: str, steps: int, prompts: int, group: int, tokens: int, threads: int, out: Path) -> list[float]:
     """Seconds per step of `reasoner train grpo` (in this process, already pinned)."""
@@ -148,7 +150,7 @@ def main() -> None:
         report["runs"][str(threads)] = {"cores": cores, "rounds": rounds, "median_trl_over_ours": statistics.median(ratios),
                                         "range": [min(ratios), max(ratios)]}
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_results(args.out, report)
     print(json.dumps({t: r["median_trl_over_ours"] for t, r in report["runs"].items()}))
     shutil.rmtree("runs/trl-grpo", ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """Throughput and agreement of the math verifier, side by side with Math-Verify.
 
-Two parts, in one run:
+Three parts, in one run:
 
 1. `results` (the figures this file always gave): `MathVerifier.verify` one
    call at a time and `verify_batch` over a templated workload, each with the
@@ -10,33 +10,46 @@ Two parts, in one run:
    kind, positive and negative, whole model outputs) graded by this verifier
    and by Math-Verify (Hugging Face's grader) on the same inputs: answers/s
    uncached, one at a time and batched (2 worker processes on each side),
-   in alternating rounds, median and spread reported; and agreement of each
-   with the table's labels, with every item where they disagree listed (the
-   label says who is right). Math-Verify runs in its own virtual environment
-   through `benchmarks/mathverify_runner.py`; skip it with --no-math-verify.
+   in alternating rounds, median and spread reported; agreement of each with
+   the table's labels, precision and recall, and the same counts per kind
+   (the v3 kinds are issue #31's classes); the seconds of each `slow_forms`
+   item graded alone; and every item where they disagree (the label says who
+   is right).
+3. `real_outputs`: the same speed comparison on real model outputs
+   (`benchmarks/data/math_outputs.jsonl.gz`, built by
+   `benchmarks/make_math_outputs.py` from the bundled models', SmolLM2's and
+   the GSM8K-format reference solutions), with how often the two graders
+   agree and every output where they do not (these have no labels).
+
+Math-Verify runs in its own virtual environment through
+`benchmarks/mathverify_runner.py`; skip it with --no-math-verify.
 
 Set up Math-Verify (not a project dependency):
     python -m venv /work/venv-mathverify && /work/venv-mathverify/bin/pip install math-verify==0.9.0
 
-Run: PYTHONPATH=. python benchmarks/bench_math_verifier.py [--items N] [--repeats R]
-     [--math-verify-python /work/venv-mathverify/bin/python]
+Run (figures for the README: alone on the machine):
+    heavy --alone .venv/bin/python benchmarks/bench_math_verifier.py [--items N] [--repeats R] [--rounds K]
+        [--math-verify-python /work/venv-mathverify/bin/python] [--outputs FILE.jsonl.gz]
 Writes benchmarks/results/math_verifier.json and prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
-import os
-import platform
 import statistics
+import sys
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from measure import machine, math_cases, write_results
+
 RESULTS = Path(__file__).parent / "results" / "math_verifier.json"
+OUTPUTS = Path(__file__).parent / "data" / "math_outputs.jsonl.gz"
 
 
 def workload(n: int) -> list[tuple[str, str]]:
@@ -86,7 +99,7 @@ def run(n: int, repeats: int) -> dict:
         results["cluster_64_uncached"] = cluster_rate(uncached, repeats)
         results["cache"] = cached.cache_info()._asdict()
         workers = cached.workers
-    return {"machine": machine(), "workers": workers, "items": n, "repeats": repeats, "statuses": statuses,
+    return {"machine": machine_now(), "workers": workers, "items": n, "repeats": repeats, "statuses": statuses,
             "note": "since v2, 5 in 8 templates are decided without a worker (simple numbers, fractions and "
                     "x = n are compared in the calling process; before v2 it was 2 in 8), so these rates "
                     "are not comparable with the pre-v2 figures; the cluster groups are all simple numbers "
@@ -96,34 +109,111 @@ def run(n: int, repeats: int) -> dict:
 
 def compare(rounds: int, math_verify_python: str | None, workers: int = 2) -> dict:
     """Ours and Math-Verify on the table, alternating sides each round."""
-    from tests.verifiers.math_cases import CASES
-    from reasoner.verifiers.math import MathVerifier
+    table = math_cases()
+    cases, v3_kinds = table.cases, table.v3_kinds
 
-    items = [(case.output, case.reference) for case in CASES]
-    labels = [case.correct for case in CASES]
-    times: dict[str, list[float]] = {}
-    verdicts: dict[str, list[bool]] = {}
-    with MathVerifier(cache_size=0, workers=workers) as ours:
-        ours.verify(r"\boxed{\frac12}", "0.5")  # start the workers outside the timing
-        for _ in range(rounds):
-            for mode in ("single", "batch"):
-                started = time.perf_counter()
-                graded = [ours.verify(p, r) for p, r in items] if mode == "single" else ours.verify_batch(items)
-                times.setdefault(f"ours_{mode}", []).append(time.perf_counter() - started)
-                verdicts["ours"] = [v.correct for v in graded]
-                if math_verify_python:
-                    seconds, correct = math_verify_run(math_verify_python, items, mode, workers)
-                    times.setdefault(f"math_verify_{mode}", []).append(seconds)
-                    verdicts["math_verify"] = correct
+    items = [(case.output, case.reference) for case in cases]
+    labels = [case.correct for case in cases]
+    times, verdicts = race(items, rounds, math_verify_python, workers)
     return {"items": len(items), "rounds": rounds, "workers_each_side": workers,
-            "inputs": "tests/verifiers/math_cases.py (the verifier's own table; written for it, so its "
-                      "agreement with the labels is 1.0 by construction and says little; Math-Verify's says "
-                      "where it differs on these kinds)",
+            "inputs": "tests/verifiers/math_cases.py (the verifier's own table, v2's 390 cases written with the "
+                      "verifier and v3's cases written for issue #31 before the fixes; Math-Verify's agreement "
+                      "says where it differs on these kinds)",
             "math_verify": math_verify_version(math_verify_python) if math_verify_python else None,
             "rates": {name: spread(len(items), values) for name, values in times.items()},
             "speedup": speedups(times),
             "agreement": {name: agreement(found, labels) for name, found in verdicts.items()},
-            "disagreements": disagreements(CASES, verdicts)}
+            "agreement_v3_kinds": {name: agreement(*zip(*[(f, c.correct) for f, c in zip(found, cases)
+                                                          if c.kind in v3_kinds])) for name, found in verdicts.items()},
+            "by_kind": by_kind(cases, verdicts),
+            "ours_statuses": dict(Counter(statuses_of(items, workers))),
+            "slow_forms_seconds": slow_forms_seconds(cases),
+            "disagreements": disagreements(cases, verdicts)}
+
+
+def race(items: list, rounds: int, math_verify_python: str | None, workers: int) -> tuple[dict, dict]:
+    """Per-round wall times and last verdicts of both graders, one at a time and batched, sides alternating.
+
+    Each round and mode starts fresh on both sides (Math-Verify: a new process or pool; ours: a new
+    verifier with new workers), warmed by one item outside the timing, so neither keeps what sympy
+    cached from the round before."""
+    times: dict[str, list[float]] = {}
+    verdicts: dict[str, list[bool]] = {}
+    for _ in range(rounds):
+        for mode in ("single", "batch"):
+            seconds, verdicts["ours"] = ours_run(items, mode, workers)
+            times.setdefault(f"ours_{mode}", []).append(seconds)
+            if math_verify_python:
+                seconds, verdicts["math_verify"] = math_verify_run(math_verify_python, items, mode, workers)
+                times.setdefault(f"math_verify_{mode}", []).append(seconds)
+    return times, verdicts
+
+
+def ours_run(items: list, mode: str, workers: int) -> tuple[float, list[bool]]:
+    from reasoner.verifiers.math import MathVerifier
+
+    with MathVerifier(cache_size=0, workers=workers) as ours:
+        ours.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")  # starts every worker, outside the timing
+        started = time.perf_counter()
+        graded = [ours.verify(p, r) for p, r in items] if mode == "single" else ours.verify_batch(items)
+        return time.perf_counter() - started, [v.correct for v in graded]
+
+
+def statuses_of(items: list, workers: int) -> list[str]:
+    from reasoner.verifiers.math import MathVerifier
+
+    with MathVerifier(cache_size=0, workers=workers) as ours:
+        return [v.status.value for v in ours.verify_batch(items)]
+
+
+def slow_forms_seconds(cases) -> dict[str, float]:
+    """Each `slow_forms` case graded alone (uncached, warm workers, default 5 s limit): its wall seconds."""
+    from reasoner.verifiers.math import MathVerifier
+
+    slow = [c for c in cases if c.kind == "slow_forms"]
+    with MathVerifier(cache_size=0, workers=1) as ours:
+        ours.verify(r"\boxed{\sqrt2}", r"\sqrt{2}+0")
+        seconds = sorted(timed(lambda c=c: ours.verify(c.output, c.reference)) for c in slow)
+    return {"cases": len(slow), "median": round(statistics.median(seconds), 3), "max": round(seconds[-1], 3),
+            "time_limit": 5.0}
+
+
+def by_kind(cases, verdicts: dict[str, list[bool]]) -> dict[str, dict]:
+    """Per kind: cases, positives, and each grader's right/wrong counts, false positives and misses."""
+    table: dict[str, dict] = {}
+    for index, case in enumerate(cases):
+        row = table.setdefault(case.kind, {"cases": 0, "positive": 0})
+        row["cases"] += 1
+        row["positive"] += case.correct
+        for name, found in verdicts.items():
+            counts = row.setdefault(name, {"right": 0, "wrong": 0, "false_positives": 0, "misses": 0})
+            right = found[index] == case.correct
+            counts["right" if right else "wrong"] += 1
+            counts["false_positives"] += found[index] and not case.correct
+            counts["misses"] += case.correct and not found[index]
+    return table
+
+
+def real_outputs(path: Path, rounds: int, math_verify_python: str | None, workers: int = 2) -> dict:
+    """Speed and agreement of both graders on real model outputs (no labels)."""
+    rows = [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
+    items = [(row["output"], row["reference"]) for row in rows]
+    times, verdicts = race(items, rounds, math_verify_python, workers)
+    report = {"file": str(path), "items": len(items), "rounds": rounds, "workers_each_side": workers,
+              "sources": dict(Counter(row["source"] for row in rows)),
+              "rates": {name: spread(len(items), values) for name, values in times.items()},
+              "speedup": speedups(times),
+              "ours_correct": sum(verdicts["ours"]),
+              "ours_statuses": dict(Counter(statuses_of(items, workers)))}
+    if "math_verify" in verdicts:
+        pairs = list(zip(verdicts["ours"], verdicts["math_verify"]))
+        report["math_verify_correct"] = sum(verdicts["math_verify"])
+        report["agree"] = sum(a == b for a, b in pairs)
+        report["disagreements"] = [{"source": row["source"], "problem_id": row["problem_id"],
+                                    "reference": row["reference"], "output_tail": row["output"][-200:],
+                                    "ours": a, "math_verify": b}
+                                   for row, (a, b) in zip(rows, pairs) if a != b]
+    return report
 
 
 def math_verify_version(python: str) -> str:
@@ -163,11 +253,16 @@ def speedups(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def agreement(found: list[bool], labels: list[bool]) -> dict[str, float]:
+def agreement(found, labels) -> dict[str, float]:
+    """Agreement with the labels, with precision and recall (a positive is an answer graded right)."""
     right = sum(f == label for f, label in zip(found, labels))
+    true_positives = sum(f and label for f, label in zip(found, labels))
     false_positives = sum(f and not label for f, label in zip(found, labels))
+    misses = sum(label and not f for f, label in zip(found, labels))
     return {"agree": right, "of": len(labels), "rate": round(right / len(labels), 4),
-            "false_positives": false_positives, "misses": sum(label and not f for f, label in zip(found, labels))}
+            "false_positives": false_positives, "misses": misses,
+            "precision": round(true_positives / max(true_positives + false_positives, 1), 4),
+            "recall": round(true_positives / max(true_positives + misses, 1), 4)}
 
 
 def disagreements(cases, verdicts: dict[str, list[bool]]) -> list[dict]:
@@ -193,11 +288,10 @@ def cluster_rate(verifier, repeats: int) -> dict[str, float]:
     return {"groups": len(groups), **rate(64 * len(groups), seconds)}
 
 
-def machine() -> dict[str, object]:
-    import sympy
-
-    return {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(), "sympy": sympy.__version__, "platform": platform.platform()}
+def machine_now() -> dict[str, object]:
+    """The shared machine description, with the keys this report has always had (1-min load, sympy)."""
+    now = machine()
+    return {**now, "load_average_1min": now["load_average"][0], "sympy": now["versions"].get("sympy")}
 
 
 def print_table(report: dict) -> None:
@@ -208,38 +302,53 @@ def print_table(report: dict) -> None:
         if "answers_per_second" in row:
             print(f"{mode:<22}{row['seconds']:>10.3f}{row['answers_per_second']:>12.1f}")
     print(f"{'startup':<22}{report['results']['startup']['seconds']:>10.3f}")
-    comparison = report.get("comparison")
-    if comparison:
-        print(f"\ntable of {comparison['items']} cases, {comparison['rounds']} alternating rounds")
-        for name, row in comparison["rates"].items():
+    for part in ("comparison", "real_outputs"):
+        found = report.get(part)
+        if not found:
+            continue
+        print(f"\n{part}: {found['items']} items, {found['rounds']} alternating rounds")
+        for name, row in found["rates"].items():
             print(f"{name:<22}{row['answers_per_second_median']:>10.1f} answers/s "
                   f"({row['answers_per_second_min']}-{row['answers_per_second_max']})")
-        for mode, row in comparison["speedup"].items():
+        for mode, row in found["speedup"].items():
             print(f"speed-up {mode:<13}{row['median']:>10.2f}x ({row['min']}-{row['max']})")
-        for name, row in comparison["agreement"].items():
+        for name, row in found.get("agreement", {}).items():
             print(f"agreement {name:<12}{row['agree']:>6}/{row['of']} = {row['rate']:.3f}, "
+                  f"precision {row['precision']:.4f}, recall {row['recall']:.4f}, "
                   f"false positives {row['false_positives']}, misses {row['misses']}")
+    comparison = report.get("comparison")
+    if comparison:
+        print(f"\n{'kind':<22}{'cases':>6}{'pos':>5}  ours right/wrong  Math-Verify right/wrong")
+        for kind, row in comparison["by_kind"].items():
+            theirs = row.get("math_verify", {})
+            print(f"{kind:<22}{row['cases']:>6}{row['positive']:>5}  {row['ours']['right']:>5}/{row['ours']['wrong']:<5}"
+                  f"       {theirs.get('right', '-'):>5}/{theirs.get('wrong', '-')}")
+        print(f"slow_forms seconds each: {comparison['slow_forms_seconds']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=400, help="number of (prediction, reference) pairs")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per mode; the median is kept")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the side-by-side comparison")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the side-by-side comparisons")
     parser.add_argument("--math-verify-python", default="/work/venv-mathverify/bin/python",
                         help="interpreter with math-verify installed")
-    parser.add_argument("--no-math-verify", action="store_true", help="grade the table with this verifier only")
+    parser.add_argument("--no-math-verify", action="store_true", help="grade with this verifier only")
+    parser.add_argument("--outputs", type=Path, default=OUTPUTS, help="real-output corpus (gzip JSONL)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     report = run(args.items, args.repeats)
     python = None if args.no_math_verify else args.math_verify_python
     report["comparison"] = compare(args.rounds, python)
-    report["machine_after"] = machine()
-    report["shared_machine_note"] = ("the machine was shared with other agents' vLLM engines and tests; compare "
-                                     "sides by the per-round ratios in comparison.speedup, not by absolute rates")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    if args.outputs.exists():
+        report["real_outputs"] = real_outputs(args.outputs, args.rounds, python)
+    report["machine_after"] = machine_now()
+    report["command"] = "heavy --alone .venv/bin/python benchmarks/bench_math_verifier.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_results(args.out, report)
     print_table(report)
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import socket
 import statistics
@@ -36,7 +35,8 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+from measure import RESULTS, arith_prompts, engine_env, write_results
+
 SAMPLES = 5
 """optillm's self-consistency draws 5 samples (not settable per request); reasoner is asked for the same."""
 
@@ -47,15 +47,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prompts(count: int) -> list[str]:
-    from reasoner.tasks import load_task
-
-    return [p.prompt for p in load_task("arith", "train", n=count, seed=1)]
-
-
 def env() -> dict[str, str]:
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
-            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OPENAI_API_KEY": "EMPTY"}
+    return engine_env(VLLM_CPU_KVCACHE_SPACE="1", OPENAI_API_KEY="EMPTY")
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 900.0) -> None:
@@ -197,13 +190,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight from the client")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/optillm_vs_service.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "optillm_vs_service.json")
     args = parser.parse_args()
 
     from reasoner.engine.models import resolve_model
 
     model = resolve_model(args.model)  # the vLLM server knows the model by its path
-    texts = prompts(args.requests)
+    texts = arith_prompts(args.requests, seed=1)
     processes = []
     with tempfile.TemporaryDirectory(prefix="bench-optillm-") as tmp:
         folder = Path(tmp)
@@ -240,7 +233,7 @@ def main() -> int:
               args.requests, "client_concurrency": args.concurrency, "rounds": args.rounds,
               "summary": summarise(rows), "rows": rows,
               "usage_as_returned": {side: reply.get("usage") for side, reply in sample.items()}}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     print(json.dumps(result["summary"], indent=2))
     return 0
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import psutil
-from measure import peak_rss_mb
+from measure import peak_rss_mb, write_results
 
 from reasoner.jobs import JobConfig, run_job
 from reasoner.jobs.pool import LocalPool, RayPool
@@ -160,7 +160,7 @@ def main() -> None:
     report["throughput"] = overhead_and_batching(args.model)
     report["driver_memory"] = driver_memory(args.model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print(json.dumps(report, indent=2))
 
 

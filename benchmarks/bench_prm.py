@@ -135,8 +135,9 @@ def main() -> None:
     if not args.prm:
         report["selection"] = selection(problems, None, orm_scores, votes)
     report["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    from measure import write_results
+
+    write_results(args.out, report)
     print(f"wrote {args.out}")
 
 

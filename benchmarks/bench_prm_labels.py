@@ -33,6 +33,8 @@ from pathlib import Path
 from reasoner.steps import StepFormat
 from reasoner.training.prm.data import Labelled, Rollout, exact_labels, first_wrong, read_jsonl, step_checker
 
+from measure import write_results
+
 
 def compare(rollouts: list[Rollout], mc: list[Labelled], fmt: StepFormat) -> dict:
     """Agreement counts overall and per level (see the module docstring)."""
@@ -100,7 +102,7 @@ def main() -> None:
               "load_average": os.getloadavg(),
               "agreement": compare(rollouts, read_jsonl(labels, Labelled), config.step_format())}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print(json.dumps(report["agreement"]["all"], indent=1))
 
 

@@ -55,9 +55,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 import router_report as report
+from measure import write_results, write_text_results
 
 RESULTS = report.RESULTS
 FIXED = "cot,self_consistency,best_of_n,adaptive_consistency,revision"
@@ -197,7 +196,7 @@ def run_model(args: argparse.Namespace, model: str) -> dict:
               "command": "python " + " ".join(sys.argv),
               "analysis": report.analyse(rows, json.loads(router_path.read_text()), set(search)), "rows": rows}
     report.add_paired(result["analysis"], report.per_problem(folders))
-    (RESULTS / f"router{suffix(model, args.tag)}.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_results(RESULTS / f"router{suffix(model, args.tag)}.json", result, indent=1)
     return result
 
 
@@ -208,9 +207,9 @@ def write_reports(tag: str) -> None:
     if "tiny" in results and "small" in results:
         results["tiny"]["small_vs_tiny_router"] = report.matched_per_level(results["tiny"]["rows"],
                                                                            results["small"]["rows"])
-        paths["tiny"].write_text(json.dumps(results["tiny"], indent=1) + "\n")
+        write_results(paths["tiny"], results["tiny"], indent=1)
     for model, result in results.items():
-        (RESULTS / f"router{suffix(model, tag)}.md").write_text(report.markdown(result))
+        write_text_results(RESULTS / f"router{suffix(model, tag)}.md", report.markdown(result))
         print(report.markdown(result))
     if results and not tag:
         print(report.plot_frontier(list(results.values())))

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import psutil
-from measure import peak_rss_mb
+from measure import peak_rss_mb, write_results
 
 RESULTS = Path(__file__).parent / "results" / "search.json"
 
@@ -136,7 +136,7 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown part {part!r}; choose from batching, walltime, memory")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_results(args.out, report)
         print(part, json.dumps(report[part])[:2000], flush=True)
     from reasoner.engine.backends.vllm import VLLMGenerator
     VLLMGenerator.close_all()

@@ -35,22 +35,13 @@ from pathlib import Path
 import httpx
 import psutil
 
+from measure import RESULTS, arith_prompts, engine_env, write_results
+
 N, MAX_TOKENS, STRATEGY = 4, 64, "self_consistency"
-REPO = Path(__file__).resolve().parents[1]
-
-
-def prompts(count: int) -> list[str]:
-    from reasoner.tasks import load_task
-
-    return [p.prompt for p in load_task("arith", "train", n=count, seed=0)]
 
 
 def env() -> dict[str, str]:
-    # 1 GiB of KV cache per engine is plenty for tiny (both sides get the same) and leaves memory to the
-    # other engines on a shared machine.
-    return {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ,
-            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "VLLM_LOGGING_LEVEL": "WARNING",
-            "VLLM_LOGGING_STREAM": "ext://sys.stderr"}  # the worker's stdout carries only its replies
+    return engine_env(VLLM_LOGGING_STREAM="ext://sys.stderr")  # the worker's stdout carries only its replies
 
 
 def reasoner_cmd(*args: str) -> list[str]:
@@ -145,7 +136,7 @@ def inproc_worker(model: str, count: int) -> None:
     from reasoner.engine.runtime import run_sync
     from reasoner.types import Problem
 
-    texts = prompts(count)
+    texts = arith_prompts(count)
     reasoner = Reasoner(model=model)
     reasoner.generator.engine()
 
@@ -173,7 +164,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--port", type=int, default=8791)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/service.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "service.json")
     parser.add_argument("--cold-s", type=float, default=None,
                         help="reuse a cold `reasoner solve` time measured earlier in this session instead of re-running it")
     parser.add_argument("--inproc-worker", action="store_true", help=argparse.SUPPRESS)
@@ -181,7 +172,7 @@ def main() -> None:
     if args.inproc_worker:
         return inproc_worker(args.model, args.requests)
     url = f"http://127.0.0.1:{args.port}"
-    texts = prompts(args.requests)
+    texts = arith_prompts(args.requests)
     out: dict = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                              "note": "shared with four other agents running vLLM engines and tests; figures are "
                                      "noisy, compare sides only within this run"},
@@ -190,7 +181,7 @@ def main() -> None:
     out["cold_reasoner_solve_one_problem_s"] = args.cold_s or round(cold_solve(args.model), 2)
     print("cold solve", out["cold_reasoner_solve_one_problem_s"], file=sys.stderr)
     checkpoint = args.out.with_suffix(".partial.json")
-    checkpoint.write_text(json.dumps(out, indent=1))
+    write_results(checkpoint, out, indent=1)
     log = (args.out.parent / "service_server.log").open("w")
     db = args.out.parent / "service_bench.db"
     db.unlink(missing_ok=True)
@@ -200,7 +191,7 @@ def main() -> None:
         out["serve_to_first_answer_s"] = round(first_answer, 2)
         out["warm_one_at_a_time"] = warm_latencies(url, args.model)
         print("warm", out["warm_one_at_a_time"], file=sys.stderr)
-        checkpoint.write_text(json.dumps(out, indent=1))
+        write_results(checkpoint, out, indent=1)
         worker = subprocess.Popen([sys.executable, __file__, "--inproc-worker", "--model", args.model,
                                    "--requests", str(args.requests)], env=env(), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=log, text=True)
@@ -219,7 +210,7 @@ def main() -> None:
             rounds["server"].append(asyncio.run(server_round(url, args.model, texts)))
             rounds["in_process"].append(inproc_round())
             print(repeat, rounds["server"][-1], rounds["in_process"][-1], file=sys.stderr)
-            checkpoint.write_text(json.dumps({**out, "rounds_so_far": rounds}, indent=1))
+            write_results(checkpoint, {**out, "rounds_so_far": rounds}, indent=1)
         out["concurrent"] = summarize(rounds)
     finally:
         os.killpg(server.pid, 15)
@@ -231,7 +222,7 @@ def main() -> None:
                 worker.kill()
         server.wait(timeout=120)
         db.unlink(missing_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_results(args.out, out, indent=1)
     checkpoint.unlink(missing_ok=True)
     print(json.dumps(out, indent=1))
 

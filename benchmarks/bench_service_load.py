@@ -33,22 +33,12 @@ from pathlib import Path
 import httpx
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
+from measure import RESULTS, arith_prompts, percentile, write_results
+
 MAX_TOKENS = 16
 KEYS = tuple(f"bench-key-{i}" for i in range(4))
 LIMITS = {"max_concurrent_requests": 8, "requests_per_minute": 100000, "tokens_per_minute": 10**9,
           "max_connections": 1024}
-
-
-def prompts(count: int) -> list[str]:
-    from reasoner.tasks import load_task
-
-    return [p.prompt for p in load_task("arith", "train", n=count, seed=0)]
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 4) if ordered else None
 
 
 def start_server(model: str, generator, folder: Path):
@@ -147,7 +137,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/service_load.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "service_load.json")
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     from reasoner.api import Reasoner
@@ -156,7 +146,7 @@ def main() -> None:
     load_before = os.getloadavg()
     reasoner = Reasoner(model=args.model)
     reasoner.generator.engine()
-    texts = prompts(args.requests)
+    texts = arith_prompts(args.requests)
     with tempfile.TemporaryDirectory() as folder:
         server, thread, url = start_server(args.model, reasoner.generator, Path(folder))
         try:
@@ -180,7 +170,7 @@ def main() -> None:
                         "prompts": "arith train split"},
            "rounds": rounds, "summary": summarize(rounds)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_results(args.out, out, indent=1)
     print(json.dumps(out["summary"], indent=1))
     reasoner.close()
 

@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import write_results
+
 
 def one_run(code_root: Path, model: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code_root.resolve())}
@@ -79,7 +81,7 @@ def write_report(args: argparse.Namespace, roots: dict[str, str], runs: dict[str
         report[label] = {"code_root": root, "runs": runs[label],
                          "median_first_answer_s": statistics.median(r["first_answer_s"] for r in runs[label]),
                          "median_exit_s": statistics.median(r["exit_s"] for r in runs[label])}
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import shutil
 import time
 from pathlib import Path
 
-RESULTS = Path("benchmarks/results")
+from measure import RESULTS, write_results
+
 BUDGETS = "1,2,4,8,16"
 
 
@@ -81,7 +82,7 @@ def main() -> None:
         rows = json.loads((args.out / "full" / "summary.json").read_text())["rows"]
         if len(full.models) > 1:
             matched = compute_matched(rows, full.models[0], full.models[1])
-            (RESULTS / "sweep_compute_matched.json").write_text(json.dumps(matched, indent=2) + "\n")
+            write_results(RESULTS / "sweep_compute_matched.json", matched)
             print(json.dumps(matched, indent=1))
 
     model = full.models[0]
@@ -106,7 +107,7 @@ def main() -> None:
     report = {"model": model, "problems": args.limit, "budgets": BUDGETS,
               "sweep_sc_bon_s": round(sweep_s, 1), "solve_sc_n16_s": round(solve_s, 1),
               "ratio": round(sweep_s / solve_s, 3)}
-    (RESULTS / "sweep_cost.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_results(RESULTS / "sweep_cost.json", report)
     print(json.dumps(report))
     run_sync(generator.close())
 

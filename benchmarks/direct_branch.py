@@ -20,6 +20,8 @@ import argparse
 import json
 from pathlib import Path
 
+from measure import write_results
+
 
 def branch_stats(model_path: str, limit: int) -> dict[str, dict[str, float]]:
     import torch
@@ -84,7 +86,7 @@ def main() -> None:
             print(f"level {level} samples: {row['bare_share']} bare; right: bare {row['bare_accuracy']}, "
                   f"worked {row['worked_accuracy']}")
     out = Path("benchmarks/results") / f"direct_branch_{Path(args.model).name}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(out, report)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ on the chosen split (default test). These are the figures MODEL.md quotes.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from reasoner.tasks.datasets import load_dataset
 from reasoner.engine.runtime import run_sync
 from reasoner.jobs import JobConfig, run_job
 from reasoner.jobs.pool import LocalPool
+
+from measure import write_results
 
 RUNS = [
     ("arith", "cot", {"max_tokens": 160}),
@@ -63,7 +64,7 @@ def main() -> None:
     report = {model: evaluate(model, args.limit, runs, model in sc_models, args.split)
               for model in args.models.split(",")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     for model, results in report.items():
         for name, summary in results.items():
             if isinstance(summary, dict):

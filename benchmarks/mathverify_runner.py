@@ -17,6 +17,7 @@ Set up (not a project dependency):
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -37,7 +38,9 @@ def grade_chunk(items: list) -> list[bool]:
     return [grade(item) for item in items]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                            epilog="The job comes on stdin and the answer goes to stdout.").parse_args(argv)
     job = json.load(sys.stdin)
     items, workers = job["items"], job.get("workers", 2)
     grade([r"\boxed{1}", "1"])

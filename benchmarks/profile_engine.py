@@ -28,6 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from measure import write_results
+
 # (part, pattern on a frame "function (file:line)"), tried from the innermost frame outwards.
 PARTS: list[tuple[str, str]] = [
     ("our layers", r"/(reasoner|strategies|verifiers)/"),
@@ -128,7 +130,7 @@ def record(out: Path, label: str, facts: dict, collapsed: Path) -> None:
     report[label] = {**facts, **summarize(collapsed)}
     report["note"] = ("py-spy --subprocesses at 200 Hz over the pool workload (64 arith test prompts x n=8 x 64 "
                       "tokens) on a 2-core machine shared with other agents; shares are of all samples.")
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(out, report)
     print(json.dumps(report[label], indent=2))
 
 

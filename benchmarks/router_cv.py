@@ -26,7 +26,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from measure import RESULTS, write_results
+
 SETTINGS = [(k, bins) for k in (2, 4) for bins in (2, 3, 4, 6)]
 BUDGETS = (2, 3, 4, 6, 8, 12, 16)
 
@@ -88,7 +89,7 @@ def main() -> None:
     best = max(score, key=score.get)
     out = {"split": "dev (cross-validated; no test problem read)", "folds": args.folds, "budgets_compared": common,
            "mean_held_out_accuracy": score, "chosen": best, "per_setting": results}
-    (RESULTS / "router_cv.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_results(RESULTS / "router_cv.json", out, indent=1)
     print(json.dumps({"chosen": best, "scores": score}, indent=1))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from measure import RESULTS
 ROUTERS = ("router", "oracle_router")
 FRONTIER_PNG = RESULTS / "router_frontier.png"
 

@@ -14,7 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-RESULTS = Path("benchmarks/results")
+from measure import RESULTS, write_results
+
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     run_sync(generator.close())
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"sc_temperature_{Path(args.model).name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_results(RESULTS / f"sc_temperature_{Path(args.model).name}.json", report)
 
 
 if __name__ == "__main__":

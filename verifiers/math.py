@@ -2,79 +2,127 @@
 
 What it is: answer extraction for model outputs and for references
 (`reasoner.verifiers._math_extract`: text after ``</think>``, boxes, ``#### n``,
-answer phrases, the last math span, a conservative last-number fallback),
-string normalisation, and an equivalence check that parses LaTeX (a fast
-parser for plain arithmetic, `reasoner.verifiers._latex_fast`, else
-``latex2sympy2_extended``) and compares with sympy inside killable, reused
-worker subprocesses (`reasoner.verifiers._math_workers`; the code they run is in
-`reasoner.verifiers._math_compare`). Scores follow the one rule in `reasoner.verifiers.base`:
-no answer, an unparseable answer or a comparison that runs out of time or
-size scores 0 (status ``unparseable`` / ``timeout``); only a reference that
-does not parse, or the verifier's own failure, scores None (status ``error``).
-What it is not: a proof checker, a grader of working, or a parser of
-free-form prose. Model text is never passed to ``eval``, ``sympify`` or
-``parse_expr``.
+answer phrases and the value their sentence states, the last math span, bare
+LaTeX, a conservative last-number fallback), string normalisation
+(`reasoner.verifiers._math_normalize`), a fast path that decides plain numbers,
+fractions, words and identical answers in the calling process without sympy
+(`reasoner.verifiers._math_fast`), and an equivalence check that parses LaTeX (a
+fast parser for plain arithmetic, `reasoner.verifiers._latex_fast`, else
+``latex2sympy2_extended``) and compares with sympy and mpmath inside killable,
+reused worker subprocesses (`reasoner.verifiers._math_workers`; the code they run
+is in `reasoner.verifiers._math_compare`). Scores follow the one rule in
+`reasoner.verifiers.base`: no answer, an unparseable answer or a comparison that
+runs out of time or size scores 0 (status ``unparseable`` / ``timeout``); only
+a reference that does not parse scores None (status ``error``). No prediction
+ever makes the verifier fail: when sympy gives up comparing two parsed
+answers, the verdict is ``incorrect`` ("not shown equal", with sympy's error
+in the detail). What it is not: a proof checker, a grader of working, or a
+parser of free-form prose. Model text is never passed to ``eval``,
+``sympify`` or ``parse_expr``.
 
 Equivalence rules, applied after normalisation:
 
-- Normalisation drops ``$``, ``\\left``/``\\right``, spacing commands,
+- Normalisation drops ``$``, ``\\left``/``\\right``, spacing commands
+  (``\\,``, ``\\!``, ``\\quad``, ``\\hspace{}``, ``\\phantom{}``),
   ``\\text{}``/``\\mathrm{}``/``\\textbf{}`` units (with a trailing ``^2``),
-  trailing plain unit words after a number (``5 cm``), degrees (``^\\circ``;
-  inside ``\\sin``/``\\cos``/... they become radians), ``\\$``, a trailing
-  period and a leading ``x \\in``. ``**`` becomes ``^``; ``\\dfrac``/
-  ``\\tfrac``/``\\cfrac`` become ``\\frac``; ``\\frac12`` and ``\\sqrt2``
-  get their braces; ``>=``/``\\geqslant`` become ``\\ge`` (and so on for
-  ``<=`` and ``!=``); ``.4`` becomes ``0.4``; ``A \\approx B`` keeps the
-  exact ``A``. An answer made only of text (``\\text{(A)}``,
-  ``\\text{Monday}``) keeps the text; word answers compare case-insensitively.
+  plain unit words after a number (``5 cm``, ``60 km/h``, ``42cm``, in each
+  item of a list), degree marks (``^\\circ``, ``°``, "degrees"; inside
+  ``\\sin``/``\\cos``/... they become radians), ``\\$``, a trailing period and
+  a leading ``x \\in`` (also ``\\theta \\in``). ``**`` becomes ``^`` (and
+  ``**5**`` is 5); ``\\dfrac``/``\\tfrac``/``\\cfrac`` and ``{a \\over b}``
+  become ``\\frac``; ``\\frac12`` and ``\\sqrt2`` get their braces;
+  ``>=``/``\\geqslant`` become ``\\ge`` (and so on for ``<=`` and ``!=``);
+  ``.4`` becomes ``0.4``; ``A \\approx B`` keeps the exact ``A``;
+  ``0.\\overline{3}`` and ``0.(3)`` are 1/3. An answer made only of text
+  (``\\text{(A)}``, ``\\text{Monday}``) keeps the text; word answers compare
+  case-insensitively; "all real numbers" is ``(-\\infty, \\infty)``.
 - Number formats: a whole answer (or the right side of ``x = ...``) like
-  ``1,000``, ``1 000``, ``22,\\!222`` or ``12,345,678.5`` is one number.
-  ``3,15`` and ``250,5`` (a comma not followed by exactly three digits) are
-  read both as a decimal with a comma separator and as a list; either may
-  match. Inside brackets commas always separate items, so ``(1,000)`` is the
-  pair (1, 0) and ``(1, 0)`` != ``1,000``.
+  ``1,000``, ``1 000``, ``45\\,210``, ``45{,}210``, ``22,\\!222`` or
+  ``12,345,678.5`` is one number. A comma after a lone leading zero is a
+  decimal comma (``0,375`` is 0.375). ``3,15`` and ``250,5`` (a comma not
+  followed by exactly three digits) are read both as a decimal with a comma
+  separator and as a list; either may match. Inside brackets commas always
+  separate items, so ``(1,000)`` is the pair (1, 0) and ``(1, 0)`` !=
+  ``1,000``; ``45, 210`` (a comma and a space) is a list. Mixed numbers
+  (``3\\frac12``) are 7/2; ``6.02 \\times 10^{23}``, ``6.02e23`` and
+  ``2.5E+3`` are scientific notation.
+- Chains: ``y = 2+3 = 5`` and ``x = 8/2 = 4 \\approx 4.0`` answer with their
+  last side, also when the sides disagree (``2+2 = 5`` is 5); so does an
+  equation of numbers (``6 \\cdot 4 = 24``).
 - Structure: ``\\{a, b\\}``, bare lists ``a, b`` (also joined by "and",
-  "or", ";") and several adjacent boxes compare as sets (order and repeats
-  ignored); ``(a, b, c)`` and ``[a, b, c]`` compare in order. A pair
+  "or", ";") and several boxes compare as sets (order and repeats ignored);
+  a set of one answer is that answer. Semicolons separate answers whose
+  parts are separated by commas (``a=3,b=1;a=5,b=1`` is the two pairs (3, 1)
+  and (5, 1)). ``(a, b, c)`` and ``[a, b, c]`` compare in order. A pair
   ``(a, b)``/``[a, b]``/``(a, b]`` is an interval or a tuple and must have the
-  same brackets. Unions split on ``\\cup``. An interval or union matches
-  inequalities in one variable (chained, or joined by "or") with the same
-  solution set; ``x \\ne 3`` matches its two-interval union. A column or
-  row vector matches a tuple of the same entries.
+  same brackets. Unions split on ``\\cup``; relations joined by "and" are an
+  intersection. An interval or union matches inequalities in one variable
+  (chained, reversed, joined by "and"/"or", with ``|x|``, or a set-builder
+  ``\\{t \\mid -3 \\le t \\le 5\\}``) with the same solution set; ``x \\ne
+  3`` matches its two-interval union. A column or row vector matches a tuple
+  of the same entries. Matrix arithmetic in an answer (``A + B``, ``2A``,
+  ``AI``, ``A^2``, ``\\det``) is carried out before comparing; so are written
+  integrals, sums and derivatives.
 - Equations: ``lhs = rhs`` equals another equation when ``(lhs - rhs)`` of one
   is a nonzero constant multiple of the other's; equations without a variable
   (``0 = 0``, ``1 = 2``) equal nothing as equations. ``name = value`` (a
   variable, ``f(x)``, or a product name like ``PQ``, not occurring in
   ``value``) equals a bare ``value``, so ``x = 3`` == ``3`` but ``x`` !=
-  ``x = x``; ``(a, b) = (4, 1)`` is the tuple ``(4, 1)``; a true numeric
-  equation ``6 \\cdot 4 = 24`` is its right side. Inequalities compare up to
-  a positive factor.
-- Percent: ``percent="both"`` reads ``50\\%`` as 0.5 or as 50; ``"strict"``
-  reads it only as its value 0.5. Two percentages compare as they are
-  written (``50\\%`` != ``0.5\\%``).
-- Tolerance applies only where the reference says it is rounded. An exact
-  reference (integer, fraction, radical, ``\\pi``) is matched exactly: a
-  decimal answer counts only when it is exactly that value (``2.5`` ==
-  ``\\frac52``; ``9999.857`` != ``10{,}000``; ``1.414`` != ``\\sqrt2``), unless
-  the caller states a precision with ``rel_tol``. A decimal reference is a
-  rounded value: an answer matches within relative ``rel_tol`` (default
-  1e-4) or, when the reference has two or more decimal places, when it lies
-  within half a unit of the reference's last place (``\\frac27`` == ``0.29``,
-  ``\\pi`` == ``3.14``); an answer written with fewer decimal places than the
-  reference must equal it exactly (``33.33`` != ``33.333``). Tolerances are
-  evaluated at 30 significant digits with unbounded exponents, so
-  ``1/2004!`` != ``1/2006!``. Simple numbers (integers, decimals, ``a/b``,
-  ``\\frac{a}{b}``, optionally ``x = ...``) are decided by the same rule in
-  the calling process, with exact fractions, without a worker.
-- Exact numbers are equal when ``simplify(a - b) == 0`` or, for algebraic
-  numbers simplify leaves apart (nested radicals), when the minimal
-  polynomial of ``a - b`` is ``t``. Expressions with symbols are equal when
-  ``a - b`` expands or simplifies to 0 after decimals become exact rationals.
-  Sample points are used only to reject (a clearly nonzero difference at an
-  exact rational point skips simplify); nothing is accepted without a proof.
-  Symbols carry no assumptions (complex), so ``\\sqrt{1/n}`` !=
-  ``1/\\sqrt{n}``. A lone ``i`` is the imaginary unit. Symbols are
-  case-sensitive.
+  ``x = x``; ``(a, b) = (4, 1)`` is the tuple ``(4, 1)``. Inequalities
+  compare up to a positive factor.
+- Labelled values: ``label = value`` where the label names a quantity
+  (``|PQ|``, ``AB:CD``, ``\\frac{PM}{MQ}``, ``m\\angle A``, ``f(3)``,
+  ``a_{10}``, ``P(A)``) and the value has no variable equals the bare value,
+  in either direction; two labelled values compare as values only under the
+  same label (``PQ = 6`` != ``QR = 6``). A ratio ``a:b`` is the fraction a/b
+  (``2:7`` == ``4:14`` == ``\\frac27``); ``a:b:c`` is the tuple (a, b, c).
+- Angles: a whole answer in degrees (``30^\\circ``, also labelled) is the
+  number 30 and also pi/6 radians, so it matches ``30`` and
+  ``\\frac{\\pi}{6}``; a bare ``\\frac{\\pi}{6}`` does not match a bare
+  ``30``.
+- Percent, the rule: ``p\\%`` (also ``p %``, ``p percent``, ``p\\text{\\%}``)
+  means p/100 and, with ``percent="both"`` (the default), also the number p as
+  written, because datasets store "what percent" answers both ways; either
+  reading may match the other side. So ``75\\%`` == ``0.75`` == ``\\frac34``
+  and ``75\\%`` == ``75``, in either direction. A number without a percent
+  sign is never read as a percentage (``0.75`` != ``75``). Two percentages
+  compare as they are written (``50\\%`` != ``0.5\\%``). ``percent="strict"``
+  reads ``p\\%`` only as p/100 (``75\\%`` != ``75``).
+- Decimals: tolerance applies only where one side says it is rounded. A
+  decimal *reference* is a rounded value: an answer matches within relative
+  ``rel_tol`` (default 1e-4) or, when the reference has two or more decimal
+  places, within half a unit of the reference's last place (``\\frac27`` ==
+  ``0.29``, ``\\pi`` == ``3.14``); an answer written with fewer decimal
+  places than the reference must equal it exactly (``33.33`` != ``33.333``).
+  A decimal *answer* with two or more decimal places matches an exact
+  reference (integer, fraction, radical, ``\\pi``) when it is that value
+  rounded to the answer's own number of places: ``0.33`` == ``\\frac13``,
+  ``0.14285714285714`` == ``\\frac17``, ``1.414`` == ``\\sqrt2``, entry by
+  entry in intervals, tuples and vectors (``(0.4, 1.6667]`` ==
+  ``(\\frac25, \\frac53]``); a truncation (``0.1428`` for 1/7), a one-place
+  decimal (``0.3`` for 1/3) or a wrong last digit does not, and an exact
+  integer reference stays exact (``9999.857`` != ``10{,}000``). A caller who
+  states ``rel_tol`` replaces this rounding rule with that relative tolerance
+  for decimal answers against exact references. Tolerances are evaluated at
+  30 significant digits with unbounded exponents, so ``1/2004!`` !=
+  ``1/2006!``.
+- Exact numbers are compared numerically first: their difference is
+  evaluated with mpmath at adaptive precision (up to 1,000 digits of working
+  precision, so cancellation is seen); 30 accurate nonzero digits mean
+  unequal at once (``10^{100}+1`` != ``10^{100}``). A difference that stays
+  zero is confirmed symbolically when it is algebraic (radicals only: its
+  minimal polynomial must be ``t``, an exact proof, so nested radicals like
+  ``\\sqrt{3+2\\sqrt2}`` == ``1+\\sqrt2`` are proved); any other difference
+  (``10^{\\frac{-3+\\sqrt7}{4}}`` against ``\\frac{10^{\\sqrt7/4}}{10^{3/4}}``,
+  logarithms, ``\\pi``, trigonometry) that is zero to 1,000 digits is
+  accepted without waiting for ``simplify``, which can outlast any time limit
+  on nested powers. An odd root of a negative number is the real root
+  (``\\sqrt[3]{-27}`` == -3). Expressions with symbols are equal when
+  ``a - b`` expands or simplifies to 0 after decimals become exact
+  rationals; sample points are used only to reject (a clearly nonzero
+  difference at an exact rational point skips simplify). Symbols carry no
+  assumptions (complex), so ``\\sqrt{1/n}`` != ``1/\\sqrt{n}``. A lone ``i``
+  is the imaginary unit. Symbols are case-sensitive.
 - Trivial forms are not accepted: an empty answer is unparseable (and
   `equivalent` returns None for it); ``0 = 0`` equals nothing, not even itself.
 
@@ -90,7 +138,6 @@ output is linear, so a megabyte output costs milliseconds.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import weakref
@@ -102,6 +149,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 from reasoner.errors import ConfigError
 from reasoner.verifiers._math_compare import Outcome, PercentRule, Rules
 from reasoner.verifiers._math_extract import find_prediction_answer, find_reference_answer, last_boxed
+from reasoner.verifiers._math_fast import DEFINITE, fast_outcome, is_words, pair_readings, quick_key, simple_number
 from reasoner.verifiers._math_normalize import normalize_answer
 from reasoner.verifiers._math_workers import WorkerDied, WorkerPool, WorkerTimeout
 from reasoner.verifiers.base import Status, Verdict, score_for
@@ -114,14 +162,19 @@ Fallback = Literal["last_number", "none"]
 def extract_answer(text: str, fallback: Fallback | None = "last_number") -> str | None:
     """The final answer of a model output, or None.
 
-    Looks after the last ``</think>``, then tries, in order: the last closed
-    ``\\boxed{...}``/``\\fbox{...}`` (adjacent boxes joined by commas or
-    "and" form one list), the last GSM8K ``#### n`` line, the last "final
-    answer is X" / "the answer is X" / "Answer: X", the last math span
-    (``$...$``, ``\\(...\\)``, ``\\[...\\]``), then `fallback`:
-    ``"last_number"`` takes the last number in the text only when it stands
-    alone (not glued to a word, not part of a larger expression);
-    ``"none"`` (or None) stops. An empty answer is None.
+    Looks after the last ``</think>`` (prices such as ``$18`` are not math
+    delimiters), then tries, in order: the last closed
+    ``\\boxed{...}``/``\\fbox{...}`` (boxes joined by commas, "and"/"or" or
+    a few words such as units form one list), the last GSM8K ``#### n`` line,
+    the last "final answer is X" / "the answer is X" / "Answer: X" (the value
+    its sentence states: "The smallest $k$ is 17" is 17), the last math span
+    (``$...$``, ``\\(...\\)``, ``\\[...\\]``; or the value the sentence
+    states after it), an output that is nothing but math without delimiters
+    (``\\frac{7}{4}``), then `fallback`: ``"last_number"`` takes the value the
+    last sentence states (``so x equals \\frac{3+\\sqrt7}{4}``), a last line
+    of bare math, or the last number in the text only when it stands alone
+    (not glued to a word, not part of a larger expression); ``"none"`` (or
+    None) stops. An empty answer is None.
     """
     _check_fallback(fallback)
     return find_prediction_answer(text, last_number=fallback == "last_number")
@@ -133,6 +186,13 @@ def boxed_answer(text: str) -> str | None:
     if found is None:
         return None
     return found.strip() or None
+
+
+def _key(answer: str | None) -> str:
+    """The normalised answer ("" for none): plain numbers and fractions skip normalisation."""
+    if answer is None:
+        return ""
+    return quick_key(answer) or normalize_answer(answer)
 
 
 def _check_fallback(fallback: object) -> None:
@@ -154,10 +214,6 @@ def _reference_answer(reference: Any) -> str | None:
 _STATUS = {"equal": Status.CORRECT, "unequal": Status.INCORRECT, "bad_answer": Status.UNPARSEABLE,
            "bad_reference": Status.ERROR, "limit": Status.TIMEOUT, "timeout": Status.TIMEOUT,
            "error": Status.ERROR}
-_PLAIN_NUMBER = re.compile(r"[-+]?\d{1,40}(?:\.\d{1,40})?")
-_WORDS = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]+)*")
-
-
 class CacheInfo(NamedTuple):
     hits: int
     misses: int
@@ -198,72 +254,6 @@ class _LRU:
             return CacheInfo(self.hits, self.misses, len(self._data), self.maxsize)
 
 
-def _fast_outcome(answer: str, reference: str, rules: Rules) -> Outcome | None:
-    """Decide cheaply in the parent when possible: identical strings, simple numbers, words.
-
-    Identical equations still go to sympy, so that `0=0` never equals itself.
-    """
-    if answer == reference and "=" not in answer:
-        return Outcome("equal", "identical after normalisation")
-    numbers = _simple_number(answer), _simple_number(reference)
-    if numbers[0] is not None and numbers[1] is not None and _same_name(numbers[0][2], numbers[1][2]):
-        same = _numbers_equal(numbers[0], numbers[1], rules)
-        return Outcome("equal", "equal numbers") if same else Outcome("unequal", "different numbers")
-    if _WORDS.fullmatch(answer) and _WORDS.fullmatch(reference) and answer.lower() == reference.lower():
-        return Outcome("equal", "same words")
-    return None
-
-
-_NAME_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w{1,3}\}?)?)=(?!=)")
-_FRACTION = re.compile(r"([-+]?)\\frac\{(\d{1,40})\}\{(\d{1,40})\}|([-+]?\d{1,40})/(\d{1,40})")
-
-SimpleNumber = tuple[Fraction, int | None, str | None]
-
-
-def _simple_number(text: str) -> SimpleNumber | None:
-    """(value, decimal places or None, assigned name or None) of `12`, `-0.5`, `\\frac{3}{4}`,
-    `3/4` or `x=...` of those; None for anything else."""
-    name = None
-    prefix = _NAME_PREFIX.match(text)
-    if prefix:
-        name, text = prefix.group(1), text[prefix.end():]
-    if _PLAIN_NUMBER.fullmatch(text):
-        places = len(text.split(".")[1]) if "." in text else None
-        return Fraction(text), places, name
-    fraction = _FRACTION.fullmatch(text)
-    if fraction is None:
-        return None
-    sign, top, bottom = (fraction.group(1), fraction.group(2), fraction.group(3)) if fraction.group(2) else (
-        "", fraction.group(4), fraction.group(5))
-    if int(bottom) == 0:
-        return None
-    return Fraction(int(sign + top if sign != "+" else top), int(bottom)), None, name
-
-
-def _same_name(a: str | None, b: str | None) -> bool:
-    """`x=5` and `5` may be compared as numbers; `x=5` and `y=5` are left to sympy."""
-    return a is None or b is None or a == b
-
-
-def _numbers_equal(answer: SimpleNumber, reference: SimpleNumber, rules: Rules) -> bool:
-    """The worker's number rule (see the module docstring), on exact fractions."""
-    a, answer_places, _ = answer
-    b, ref_places, _ = reference
-    if a == b:
-        return True
-    if ref_places is not None:
-        if answer_places is not None and answer_places < ref_places:
-            return False  # 33.33 is not 33.333: fewer digits than the reference gives
-        if ref_places >= 2 and abs(a - b) <= Fraction(1, 2 * 10**ref_places) * (1 + Fraction(1, 10**9)):
-            return True
-        tolerance = 1e-4 if rules.rel_tol is None else rules.rel_tol
-    elif answer_places is None or rules.rel_tol is None:
-        return False
-    else:
-        tolerance = rules.rel_tol
-    return abs(a - b) <= Fraction(tolerance) * max(abs(a), abs(b))
-
-
 class MathVerifier:
     """Grades math answers; see the module docstring for the equivalence rules.
 
@@ -274,13 +264,16 @@ class MathVerifier:
             (about 2 s), do not count against it.
         workers: Worker processes; None means min(4, CPU count). Workers start
             lazily on the first comparison that needs sympy and are reused.
-        percent: "both" reads `50\\%` as 0.5 or 50; "strict" only as 0.5.
+        percent: "both" reads `50\\%` as 0.5 or 50; "strict" only as 0.5
+            (see "Percent, the rule" in the module docstring).
         rel_tol: None (default): a decimal reference is matched within 1e-4
             relative (or, with two or more decimal places, within half a
             unit of its last place), and an exact reference (integer,
-            fraction, radical) only exactly, so `9999.857` != `10{,}000`.
-            A number: a stated precision, used against decimal references
-            and also for a decimal answer against an exact reference.
+            fraction, radical) by a decimal answer with two or more places
+            only when it is the reference rounded to those places (`0.33` ==
+            1/3, `9999.857` != `10{,}000`). A number: a stated precision,
+            used against decimal references and, instead of the rounding
+            rule, for a decimal answer against an exact reference.
         fallback: How `verify` finds an answer without a box, `####` or
             "The answer is": "last_number" in the text, or "none".
         cache_size: Answer pairs whose outcome is remembered (LRU); 0 disables.
@@ -365,7 +358,7 @@ class MathVerifier:
 
     def equivalent(self, a: str, b: str) -> bool | None:
         """Whether two extracted answers are equal; None when undecidable."""
-        pair = (normalize_answer(a), normalize_answer(b))
+        pair = (_key(a), _key(b))
         if not all(pair):
             return None  # an empty answer is never equal to anything, itself included
         return {"equal": True, "unequal": False}.get(self._decide_many([pair])[0].kind)
@@ -378,7 +371,7 @@ class MathVerifier:
         memoised) and joins the first it equals. Equivalence is not always
         transitive (`50\\%` ~ 0.5 and ~ 50), so labels depend on order.
         """
-        keys = [normalize_answer(a) if a is not None else "" for a in answers]
+        keys = [_key(a) for a in answers]
         labels: dict[str, int] = {}
         representatives: list[str] = []
         for key in dict.fromkeys(k for k in keys if k):
@@ -428,8 +421,8 @@ class MathVerifier:
 
     def _prepare_answer(self, extracted: str | None, reference: Any) -> tuple[str | None, Outcome | None, Any]:
         ref = _reference_answer(reference)
-        ref_key = normalize_answer(ref) if ref is not None else ""
-        answer_key = normalize_answer(extracted) if extracted is not None else ""
+        ref_key = _key(ref)
+        answer_key = _key(extracted)
         if not ref_key:
             return extracted, Outcome("bad_reference", f"reference has no answer: {reference!r:.200}"), None
         if not answer_key:
@@ -440,13 +433,14 @@ class MathVerifier:
     def _reference_outcome(self, ref_key: str) -> Outcome | None:
         """`bad_reference` when the reference does not parse (checked even when the answer
         is missing, so a dataset problem is never blamed on the model); else None."""
-        if _simple_number(ref_key) or _WORDS.fullmatch(ref_key):
+        if simple_number(ref_key) or is_words(ref_key):
             return None
         key = (ref_key, "\0reference")
         outcome = self._cache.get(key)
         if outcome is None:
             try:
-                outcome = self._worker_pool().call("reference_task", (ref_key,), self.timeout)
+                reading = pair_readings(ref_key, ref_key)[0][1]
+                outcome = self._worker_pool().call("reference_task", (reading,), self.timeout)
             except (WorkerTimeout, WorkerDied) as exc:
                 outcome = Outcome("error", f"reference check failed: {type(exc).__name__} {exc}")
             if outcome.kind != "error":
@@ -463,7 +457,7 @@ class MathVerifier:
         known: dict[tuple[str, str], Outcome] = {}
         todo: list[tuple[str, str]] = []
         for pair in dict.fromkeys(pairs):
-            found = _fast_outcome(*pair, self._rules) or self._cache.get(pair)
+            found = fast_outcome(*pair, self._rules) or self._cache.get(pair)
             if found is not None:
                 known[pair] = found
             else:
@@ -479,15 +473,15 @@ class MathVerifier:
         return [known[pair] for pair in pairs]
 
     def _decide_readings(self, pair: tuple[str, str]) -> Outcome:
-        """Equal when any reading of each side is equal (`3,15` is 3.15 or the list 3, 15)."""
+        """Equal when any reading of each side is equal (`3,15` is 3.15 or the list 3, 15);
+        otherwise the most definite outcome among the readings."""
         outcomes = []
-        for answer in _readings(pair[0]):
-            for reference in _readings(pair[1]):
-                outcome = _fast_outcome(answer, reference, self._rules) or self._compare(answer, reference)
-                if outcome.kind == "equal":
-                    return outcome
-                outcomes.append(outcome)
-        return outcomes[0]
+        for answer, reference in pair_readings(*pair):
+            outcome = fast_outcome(answer, reference, self._rules) or self._compare(answer, reference)
+            if outcome.kind == "equal":
+                return outcome
+            outcomes.append(outcome)
+        return min(outcomes, key=lambda o: DEFINITE.index(o.kind))
 
     def _compare(self, answer: str, reference: str) -> Outcome:
         try:
@@ -510,20 +504,3 @@ class MathVerifier:
                 self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="math-verifier")
                 weakref.finalize(self, self._threads.shutdown, wait=False)
             return self._threads
-
-
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,(?:\d{1,2}|\d{4,})")
-
-
-_LABELLED_CHOICE = re.compile(r"\(([A-Z])\)(.+)")
-
-
-def _readings(key: str) -> list[str]:
-    """Readings tried in turn: `3,15` and `250,5` are a decimal with a comma separator or a
-    list; a labelled choice `(B)12` is the letter or its content."""
-    if _DECIMAL_COMMA.fullmatch(key):
-        return [key.replace(",", "."), key]
-    choice = _LABELLED_CHOICE.fullmatch(key)
-    if choice:
-        return [choice.group(1), choice.group(2)]
-    return [key]

@@ -33,6 +33,7 @@ def verifier():
 @pytest.fixture(scope="module")
 def short_clock():
     with MathVerifier(timeout=TIMEOUT, workers=1) as v:
+        v.verify(r"\boxed{\sqrt{2}}", r"\sqrt{2}+0")  # start its worker: a loaded machine may take seconds
         yield v
 
 
@@ -59,6 +60,13 @@ EXTRACTION = [
     ("last number with separators", "we get 1,234 in total", "1,234"),
     ("no answer at all", "I do not know", None),
     ("empty box", r"\boxed{}", None),
+    ("prices are not math spans", "Ava earns $23 x 5 = 100 dollars a day.\n\nSo, Ava earns $55,000.", "55,000"),
+    ("a price before a math span", "It costs $5 and we get $x = 3$.", "x = 3"),
+    ("a typeset dollar stays", r"\boxed{\$2,500}", r"\$2,500"),
+    ("answer sentence after a span", "Final Answer: The smallest $k$ is 17.", "17"),
+    ("bare latex output", r"-\sqrt{3}/2", r"-\sqrt{3}/2"),
+    ("boxes joined across unit words", r"\boxed{4} apples and \boxed{6} pears", "4, 6"),
+    ("boxes not joined across a revision", r"\boxed{1} is wrong, so the answer is \boxed{2}", "2"),
 ]
 
 
@@ -351,23 +359,31 @@ def test_verify_batch_matches_verify(verifier):
 # --------------------------------------------------------------- time limits
 
 PATHOLOGICAL = [
-    r"2^{2^{2^{2^{2^{2^{2}}}}}}",
-    "100000!",
-    r"9^{9^{9^9}}",
-    r"(1+\sqrt{2})^{50000}",  # passes the size guard; only the kill stops it
+    (r"2^{2^{2^{2^{2^{2^{2}}}}}}", r"5+\sqrt{3}"),
+    ("100000!", r"5+\sqrt{3}"),
+    (r"9^{9^{9^9}}", r"5+\sqrt{3}"),
+    # equal, and pass the size guard: numerically zero, the exact confirmation never ends; only the kill stops it
+    (r"(1+\sqrt{2})^{50000}", r"(3+2\sqrt{2})^{25000}"),
+    (r"((x+1)^{2})^{3000}", r"(x^2+2x+1)^{3000}"),
 ]
 
 
-@pytest.mark.parametrize("answer", PATHOLOGICAL)
-def test_pathological_input_times_out(short_clock, answer):
+@pytest.mark.parametrize(("answer", "reference"), PATHOLOGICAL)
+def test_pathological_input_times_out(short_clock, answer, reference):
     started = time.monotonic()
-    verdict = short_clock.verify(rf"\boxed{{{answer}}}", r"5+\sqrt{3}")
+    verdict = short_clock.verify(rf"\boxed{{{answer}}}", reference)
     assert verdict.status is Status.TIMEOUT and verdict.score == 0.0
     assert time.monotonic() - started < TIMEOUT + 5
 
 
+def test_huge_unequal_powers_are_rejected_numerically(verifier):
+    """v2 could only time out here (even with a generous limit); the numeric check decides."""
+    verdict = verifier.verify(r"\boxed{(1+\sqrt{2})^{50000}}", r"5+\sqrt{3}")
+    assert (verdict.status, verdict.score) == (Status.INCORRECT, 0.0)
+
+
 def test_verifier_works_after_a_timeout(short_clock):
-    assert short_clock.verify(r"\boxed{(1+\sqrt{2})^{40000}}", r"5+\sqrt{3}").status is Status.TIMEOUT
+    assert short_clock.verify(r"\boxed{((x+1)^{2})^{3000}}", r"(x^2+2x+1)^{3000}").status is Status.TIMEOUT
     assert short_clock.verify(r"\boxed{\sqrt{4}}", "2").status is Status.CORRECT
 
 

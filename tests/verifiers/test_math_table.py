@@ -29,6 +29,7 @@ def test_case(verifier, index):
     case = CASES[index]
     verdict = verifier.verify(case.output, case.reference)
     assert verdict.score == (1.0 if case.correct else 0.0), (verdict.extracted, verdict.detail)
+    assert "sympy failed" not in verdict.detail  # a comparison that crashed is a bug even when the score is right
 
 
 def test_table_is_large_and_balanced():
