@@ -29,26 +29,12 @@ import json
 import os
 import statistics
 import time
-from collections import defaultdict
 from pathlib import Path
 
-from reasoner.steps import StepFormat
-from reasoner.training.prm.data import Rollout, exact_labels, first_wrong, read_jsonl, step_checker
-from reasoner.types import Candidate, FinishReason
-from reasoner.strategies.base import samples_of
-from reasoner.strategies.self_consistency import tally
-from reasoner.verifiers.prm import AGGREGATIONS, aggregate
+from reasoner.training.prm.data import Rollout, read_jsonl
+from reasoner.training.prm.evaluate import group_by_problem, selection, step_level
+from reasoner.verifiers.prm import AGGREGATIONS
 from reasoner.verifiers.prm.local import PRMVerifier
-
-BUDGETS = (1, 2, 4, 8, 16)
-
-
-def group_by_problem(rollouts: list[Rollout], limit: int | None) -> list[list[Rollout]]:
-    groups: dict[str, list[Rollout]] = {}
-    for rollout in rollouts:
-        groups.setdefault(rollout.problem_id, []).append(rollout)
-    problems = list(groups.values())
-    return problems[:limit] if limit else problems
 
 
 def step_scores(verifier: PRMVerifier, problems: list[list[Rollout]], cache: Path) -> list[list[list[float]]]:
@@ -68,93 +54,6 @@ def step_scores(verifier: PRMVerifier, problems: list[list[Rollout]], cache: Pat
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
     return out
-
-
-def step_level(problems: list[list[Rollout]], scores: list[list[list[float]]], fmt: StepFormat) -> dict:
-    """Precision, recall and F1 of the first wrong step, overall and per level."""
-    check = step_checker("arith")
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for group, group_scores in zip(problems, scores):
-        for rollout, row in zip(group, group_scores):
-            truth = first_wrong(exact_labels(rollout, fmt, check))
-            guess = first_wrong(row)
-            for key in ("all", f"level {rollout.level}"):
-                block = counts[key]
-                block["samples"] += 1
-                block["with_error"] += truth is not None
-                block["flagged"] += guess is not None
-                block["hit"] += truth is not None and guess == truth
-                block["clean_kept"] += truth is None and guess is None
-    return {key: _prf(block) for key, block in sorted(counts.items())}
-
-
-def _prf(block: dict[str, int]) -> dict:
-    precision = block["hit"] / block["flagged"] if block["flagged"] else 0.0
-    recall = block["hit"] / block["with_error"] if block["with_error"] else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    clean = block["samples"] - block["with_error"]
-    return {**block, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "clean_kept_rate": round(block["clean_kept"] / clean, 4) if clean else None}
-
-
-def _candidate(rollout: Rollout) -> Candidate:
-    mean = rollout.mean_logprob
-    return Candidate(text=rollout.text, num_tokens=rollout.num_tokens, finish_reason=FinishReason.STOP,
-                     cumulative_logprob=None if mean is None else mean * rollout.num_tokens)
-
-
-def _answer_label(rollout: Rollout) -> int | None:
-    from reasoner.verifiers.math import extract_answer
-
-    found = extract_answer(rollout.text)
-    try:
-        return int(found) if found is not None else None
-    except ValueError:
-        return None
-
-
-def _pick_best(block: list[Rollout], values: list[float]) -> bool:
-    return block[max(range(len(block)), key=lambda i: values[i])].correct
-
-
-def _pick_vote(block: list[Rollout], weights: list[float] | None) -> bool:
-    samples = samples_of([_candidate(r) for r in block], [_answer_label(r) for r in block], weights)
-    vote = tally(samples, by_score=weights is not None)
-    return vote.winner is not None and block[vote.winner].correct
-
-
-def selection(problems: list[list[Rollout]], prm: list | None, orm: list | None, vote_aggregation: str) -> dict:
-    """Accuracy per method per budget (mean over problems and disjoint sample blocks)."""
-    table: dict[str, dict[int, float]] = defaultdict(dict)
-    for budget in BUDGETS:
-        hits: dict[str, list[float]] = defaultdict(list)
-        for index, group in enumerate(problems):
-            per_block: dict[str, list[bool]] = defaultdict(list)
-            for start in range(0, len(group) - budget + 1, budget):
-                block = group[start:start + budget]
-                picks = _methods(block, start, budget, prm and prm[index], orm and orm[index], vote_aggregation)
-                for name, hit in picks.items():
-                    per_block[name].append(hit)
-            for name, values in per_block.items():
-                hits[name].append(sum(values) / len(values))
-        for name, values in hits.items():
-            table[name][budget] = round(sum(values) / len(values), 4)
-    return dict(table)
-
-
-def _methods(block, start, budget, prm_rows, orm_rows, vote_aggregation) -> dict[str, bool]:
-    picks = {"pass@k": any(r.correct for r in block),
-             "majority": _pick_vote(block, None),
-             "logprob_bon": _pick_best(block, [r.mean_logprob if r.mean_logprob is not None else -1e9 for r in block])}
-    if prm_rows is not None:
-        rows = prm_rows[start:start + budget]
-        for how in AGGREGATIONS:
-            picks[f"prm_bon_{how}"] = _pick_best(block, [aggregate(row, how) for row in rows])
-        picks[f"prm_vote_{vote_aggregation}"] = _pick_vote(block, [aggregate(row, vote_aggregation) for row in rows])
-    if orm_rows is not None:
-        rows = orm_rows[start:start + budget]
-        picks["orm_bon"] = _pick_best(block, [aggregate(row, "last") for row in rows])
-    return picks
 
 
 def throughput(verifier: PRMVerifier, problems: list[list[Rollout]], repeats: int) -> dict:
@@ -177,13 +76,24 @@ def throughput(verifier: PRMVerifier, problems: list[list[Rollout]], repeats: in
             "ratio_max": round(max(ratios), 3)}
 
 
+def _cache_name(split: str, folder: Path, samples: Path) -> str:
+    """The score cache of one PRM folder on one sample file: named by the folder and a digest of its
+    path and weights' time, so two runs' `snapshots/step-01000` never share a cache."""
+    import hashlib
+
+    weights = folder / "model.safetensors"
+    stamp = f"{folder.resolve()}:{weights.stat().st_mtime_ns if weights.is_file() else 0}"
+    return f"{split}-{folder.name}-{hashlib.sha256(stamp.encode()).hexdigest()[:8]}-{samples.stem}.json"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=Path, required=True, help="Rollout JSONL, 16 per problem")
+    parser.add_argument("--samples", type=Path, required=True, help="Rollout JSONL, the same number of samples per problem (16 in the reported runs)")
     parser.add_argument("--split", required=True, help="which split the samples are from (recorded)")
     parser.add_argument("--prm", type=Path, action="append", default=[], help="PRM folder (repeatable)")
     parser.add_argument("--orm", type=Path, default=None, help="ORM folder")
-    parser.add_argument("--vote-aggregation", default="min", help="aggregation for the PRM-weighted vote")
+    parser.add_argument("--vote-aggregation", default=None,
+                        help="aggregation for the PRM-weighted vote (default: each one, reported side by side)")
     parser.add_argument("--limit", type=int, default=None, help="first K problems")
     parser.add_argument("--throughput-problems", type=int, default=0, help="problems in the throughput check")
     parser.add_argument("--repeats", type=int, default=3)
@@ -195,6 +105,7 @@ def main() -> None:
 
     import torch
 
+    votes = tuple(AGGREGATIONS) if args.vote_aggregation is None else (args.vote_aggregation,)
     torch.set_num_threads(1)  # the machine is shared; one thread measured far faster than two under load
     problems = group_by_problem(read_jsonl(args.samples, Rollout), args.limit)
     cache_dir = args.out.parent / "prm_scores"
@@ -204,24 +115,25 @@ def main() -> None:
     orm_scores = None
     if args.orm is not None:
         orm = PRMVerifier(args.orm)
-        orm_scores = step_scores(orm, problems, cache_dir / f"{args.split}-{args.orm.name}-{args.samples.stem}.json")
+        orm_scores = step_scores(orm, problems, cache_dir / _cache_name(args.split, args.orm, args.samples))
     for folder in args.prm:
         verifier = PRMVerifier(folder)
         if args.policy is not None:
             verifier.check_policy(args.policy)
-        scores = step_scores(verifier, problems, cache_dir / f"{args.split}-{folder.name}-{args.samples.stem}.json")
+        scores = step_scores(verifier, problems, cache_dir / _cache_name(args.split, folder, args.samples))
         entry = {"info": verifier.info, "step_level": step_level(problems, scores, verifier.step_format),
-                 "selection": selection(problems, scores, orm_scores, args.vote_aggregation)}
+                 "selection": selection(problems, scores, orm_scores, votes)}
         if args.throughput_problems:
             entry["throughput"] = throughput(verifier, problems[: args.throughput_problems], args.repeats)
         report["models"][folder.name] = entry
+        full = report["samples_per_problem"]
         print(json.dumps({folder.name: {"step_level_all": entry["step_level"]["all"],
-                                        "selection_16": {k: v[16] for k, v in entry["selection"].items()}}}),
+                                        f"selection_{full}": {k: v.get(full) for k, v in entry["selection"].items()}}}),
               flush=True)
     if args.orm is not None:
         report["orm"] = {"info": orm.info, "step_level": step_level(problems, orm_scores, orm.step_format)}
     if not args.prm:
-        report["selection"] = selection(problems, None, orm_scores, args.vote_aggregation)
+        report["selection"] = selection(problems, None, orm_scores, votes)
     report["load_average_at_end"] = os.getloadavg()
     from measure import write_results
 

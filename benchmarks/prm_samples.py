@@ -6,13 +6,18 @@ mean log-prob, correctness), drawn by the same `sample_rollouts` call that
 seeded from `--seed` and its id. A file already holding the samples is kept.
 
 Splits: `test` is the task's fixed test split (scored once, for the reported
-figures); `dev` is the PRM development split carved from the training stream
-(`reasoner.training.prm.data.dev_problems`), where settings are chosen.
+figures); `dev` is the task's fixed dev split (level-balanced like test; where
+issue #29's PRM was chosen, `benchmarks/prm_selection_rule.md`); `prm-dev` is the
+PRM development split carved from the training stream
+(`reasoner.training.prm.data.dev_problems`), where round 2's PRM settings were
+chosen (its commands in MODEL.md said `--split dev` before the task's dev split
+took that name). Training draws exclude all three.
 
 Run (the samples behind benchmarks/results/prm_*.json):
     python benchmarks/prm_samples.py --policy tiny --split test --out runs/prm/samples/tiny-test.jsonl
-    python benchmarks/prm_samples.py --policy tiny --split dev --problems 200 --out runs/prm/samples/tiny-dev.jsonl
     python benchmarks/prm_samples.py --policy small --split test --out runs/prm/samples/small-test.jsonl
+    python benchmarks/prm_samples.py --policy tiny --split dev --problems 200 --out runs/prm/samples/tiny-dev200.jsonl
+    python benchmarks/prm_samples.py --policy tiny --split prm-dev --problems 200 --out runs/prm/samples/tiny-dev.jsonl
 """
 
 from __future__ import annotations
@@ -25,20 +30,20 @@ from pathlib import Path
 
 
 def split_problems(task: str, split: str, limit: int | None) -> list:
-    """The first `limit` problems of the test split or of the PRM dev split."""
+    """The first `limit` problems of the test split, the task's dev split or the PRM dev split."""
     from reasoner.tasks import load_task
     from reasoner.training.prm.data import DEV_SIZE, dev_problems
 
-    if split == "dev":
+    if split == "prm-dev":
         return dev_problems(task, limit if limit is not None else DEV_SIZE)
-    return load_task(task, "test", limit)
+    return load_task(task, split, limit)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", default="tiny", help="bundled model name or folder")
     parser.add_argument("--task", default="arith")
-    parser.add_argument("--split", choices=["test", "dev"], required=True)
+    parser.add_argument("--split", choices=["test", "dev", "prm-dev"], required=True)
     parser.add_argument("--problems", type=int, default=None, help="first K problems (default: the whole split)")
     parser.add_argument("--samples", type=int, default=16, help="samples per problem")
     parser.add_argument("--seed", type=int, default=1)

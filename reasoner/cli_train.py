@@ -84,22 +84,37 @@ def add_train(commands) -> None:
 
 def _add_train_prm(kinds) -> None:
     r = kinds.add_parser("prm", help="train a process (or outcome) reward model on a policy's labelled samples")
-    r.add_argument("--policy", default="tiny", help="model whose samples are labelled (default tiny)")
+    r.add_argument("--policy", default="tiny", help="model whose samples are labelled, without --source (default tiny)")
+    r.add_argument("--source", action="append", default=None, metavar="POLICY:TEMPERATURE:SAMPLES",
+                   help="sharded data: samples per problem from this policy at this temperature, e.g. tiny:0.8:4 "
+                        "(repeatable; exact labels, deduplicated and balanced per problem)")
     r.add_argument("--labels", choices=["exact", "mc", "outcome"], default="exact",
                    help="exact: step checker; mc: Monte Carlo completions; outcome: final answer only (an ORM)")
     r.add_argument("--task", default="arith", help="task family (default arith)")
     r.add_argument("--problems", type=int, default=None, help="training-stream problems to sample (default 1500)")
-    r.add_argument("--samples", type=int, default=None, help="policy samples per problem (default 4)")
+    r.add_argument("--samples", type=int, default=None, help="policy samples per problem without --source (default 4)")
+    r.add_argument("--shard-problems", type=int, default=None, help="problems per data shard (default 1000)")
+    r.add_argument("--keep", type=int, default=None, help="right and wrong solutions kept per problem, each (default 4)")
+    r.add_argument("--keep-one-sided", type=int, default=None,
+                   help="solutions kept from a problem whose samples are all right or all wrong (default 2)")
+    r.add_argument("--data-dir", default=None, help="folder of the sharded data, shareable between runs (default OUT/data)")
+    r.add_argument("--data-shards", type=int, default=None, help="train on the first K shards only (default all)")
+    r.add_argument("--data-only", action="store_true", help="draw (or resume) the sharded data, then stop")
     r.add_argument("--mc-k", type=int, default=None, help="completions per step prefix for --labels mc (default 4)")
     r.add_argument("--mc-policy", default=None, help="model that completes prefixes (default: --policy)")
     r.add_argument("--mc-target", choices=["soft", "hard"], default=None, help="Monte Carlo label (default soft)")
     r.add_argument("--delimiter", default=None, help="step delimiter, e.g. '\\n\\n' (default: the task's)")
     r.add_argument("--init-from", default=None, help="checkpoint to start from (default: the policy)")
     r.add_argument("--steps", type=int, default=None, help="optimizer steps (default 600)")
-    r.add_argument("--batch-size", type=int, default=None, help="solutions per step (default 32)")
+    r.add_argument("--batch-size", type=int, default=None, help="solutions per step, whole problems (default 32)")
     r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3)")
+    r.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (default 30)")
     r.add_argument("--rank-weight", type=float, default=None,
-                   help="weight of a within-problem ranking loss, right against wrong solutions (default 0: off)")
+                   help="weight of the in-problem ranking term, right against wrong solutions (default 0: off)")
+    r.add_argument("--dev-samples", type=Path, action="append", default=None,
+                   help="dev-split samples (prm_samples.py JSONL) scored every --eval-every steps (repeatable)")
+    r.add_argument("--eval-every", type=int, default=None, help="steps between dev evaluations and snapshots (default 500)")
+    r.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 100)")
     r.add_argument("--seed", type=int, default=None, help="seed for problems, sampling and training (default 0)")
     r.add_argument("--threads", type=int, default=None, help="torch threads")
     r.add_argument("--stop-at", type=int, default=None, help="pause after this step; re-run to go on")
@@ -109,30 +124,59 @@ def _add_train_prm(kinds) -> None:
 
 
 def run_train_prm(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from reasoner.errors import ConfigError
-    from reasoner.training.prm.data import MCSettings, SampleSettings
     from reasoner.training.prm.model import export_prm
-    from reasoner.training.prm.train import PRMConfig, train_prm
+    from reasoner.training.prm.train import train_prm
 
-    seed = args.seed if args.seed is not None else 0
-    try:
-        rollouts = SampleSettings(**_given(policy=args.policy, samples=args.samples, seed=seed))
-        mc = MCSettings(**_given(k=args.mc_k, policy=args.mc_policy or args.policy, target=args.mc_target,
-                                 seed=seed))
-        config = PRMConfig(**_given(task=args.task, labels=args.labels, problems=args.problems, rollouts=rollouts,
-                                    mc=mc, delimiter=_unescape(args.delimiter), init_from=args.init_from,
-                                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                                    rank_weight=args.rank_weight,
-                                    threads=args.threads))
-    except ValidationError as exc:
-        raise ConfigError(f"bad training options: {exc}") from exc
+    config = _prm_config(args)
     config.step_format()  # an unknown task or empty delimiter fails before any sampling
+    if args.data_only:
+        return _prm_data_only(config, args.out)
     stats = train_prm(config, args.out, stop_at=args.stop_at)
     print(json.dumps({"out": str(args.out), **stats}))
     if args.export is not None:
         print(f"exported to {export_prm(args.out, args.export)}")
+    return 0
+
+
+def _prm_config(args: argparse.Namespace):
+    from pydantic import ValidationError
+
+    from reasoner.errors import ConfigError
+    from reasoner.training.prm.data import MCSettings, SampleSettings
+    from reasoner.training.prm.pipeline import Source
+    from reasoner.training.prm.train import PRMConfig
+
+    seed = args.seed if args.seed is not None else 0
+    sources = tuple(Source.parse(text) for text in args.source or ())
+    try:
+        rollouts = SampleSettings(**_given(policy=args.policy, samples=args.samples, seed=seed))
+        mc = MCSettings(**_given(k=args.mc_k, policy=args.mc_policy or args.policy, target=args.mc_target,
+                                 seed=seed))
+        config = PRMConfig(**_given(
+            task=args.task, labels=args.labels, problems=args.problems, rollouts=rollouts, mc=mc,
+            sources=sources or None, shard_problems=args.shard_problems, keep=args.keep,
+            keep_one_sided=args.keep_one_sided, data_dir=None if args.data_dir is None else str(args.data_dir),
+            data_shards=args.data_shards, delimiter=_unescape(args.delimiter), init_from=args.init_from,
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, seed=seed,
+            rank_weight=args.rank_weight, threads=args.threads, eval_every=args.eval_every,
+            checkpoint_every=args.checkpoint_every,
+            dev_samples=None if args.dev_samples is None else tuple(str(p) for p in args.dev_samples)))
+        if sources:
+            config.data_config  # noqa: B018 - validates shard sizes and sources before any sampling
+    except ValidationError as exc:
+        raise ConfigError(f"bad training options: {exc}") from exc
+    return config
+
+
+def _prm_data_only(config, out: Path) -> int:
+    from reasoner.training.prm.pipeline import build_data, close_engines, shard_summary
+
+    if not config.sources:
+        raise OptionError("--data-only draws the sharded data; give --source POLICY:TEMPERATURE:SAMPLES")
+    folder = Path(config.data_dir) if config.data_dir else out / "data"
+    build_data(config.data_config, folder)
+    close_engines()
+    print(json.dumps({"data": str(folder), **shard_summary(folder)}))
     return 0
 
 

@@ -9,7 +9,8 @@ are drawn again from the population by those weights (`multinomial` or
 `systematic` resampling), so promising paths multiply and poor ones die,
 while sampling keeps some diversity that greedy pruning (beam search) loses.
 Finished particles stay in the population and are not extended. Particles
-that share a path are extended by one request for all of them.
+that share a path are extended by one request for all of them; children that
+spell the same step are one node standing for as many particles as spelled it.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ class ParticleFilter(SearchOptions):
         kept = [node for node in particles if node.id not in counts]
         grown = await asyncio.gather(*(search.expand(search.tree.nodes[i], k) for i, k in counts.items()))
         for (index, k), children in zip(counts.items(), grown):
-            # A particle the budget would not extend stays as it is: it is a final path now.
-            kept += children or ([] if index == 0 else [search.tree.nodes[index]] * k)
+            # A merged child stands for each sample that spelled it; a particle the budget would not extend
+            # stays as it is: it is a final path now.
+            kept += [c for c in children for _ in range(c.copies)] or ([] if index == 0 else [search.tree.nodes[index]] * k)
         return kept
 
     def _resample(self, search: Search, particles: list[Node], rng: random.Random) -> list[Node]:

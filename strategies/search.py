@@ -5,7 +5,12 @@ aggregation, step cap, step length, sampling). A `Search` runs one problem:
 `expand` continues a node by one step in token space (the node's token ids
 go back as `prefix_ids`; generation stops at the step delimiter, which stays
 in the text), classifies each new step (`StepEnd`), and scores the new
-prefixes with the value source (`reasoner.strategies.values`); `finish` turns the
+prefixes with the value source (`reasoner.strategies.values`). Children of
+one node that spell the same step are merged before scoring (one node, its
+`copies` kept: they weigh in a vote), and when copies were merged the
+expansion asks again for the missing distinct children (`distinct_retries`,
+only when the problem's budget has no cap, so a top-up never ends a search
+early); `ExpansionStats` counts both. `finish` turns the
 leaves into a `Result`, choosing the answer by aggregated score or a
 score-weighted vote, and records the tree (`reasoner.strategies.search_tree`).
 
@@ -66,6 +71,11 @@ class SearchOptions(BaseModel):
     """The text that ends a step; None takes the PRM's step format, else a newline."""
     final_marker: str = "\\boxed{"
     """A step containing this has given the final answer, so its solution is finished."""
+    merge_copies: bool = True
+    """Merge children of one node that spell the same step before scoring (one node, its count kept for voting)."""
+    distinct_retries: int = Field(1, ge=0)
+    """After merging copies, ask this many times more for the missing distinct children (only under a budget
+    with no cap: a refused top-up would end the search)."""
 
     @field_validator("aggregation")
     @classmethod
@@ -119,6 +129,23 @@ class WidthOptions(SearchOptions):
         return None if budget % width else self.model_copy(update={"n": budget, "width": width})
 
 
+class ExpansionStats(BaseModel):
+    """How many step samples one search drew and how many of them were copies of a sibling."""
+
+    expansions: int = 0
+    """Calls to `expand`."""
+    first_samples: int = 0
+    """Samples of the first request of each expansion."""
+    first_copies: int = 0
+    """Of those, samples that spelled a step an earlier sibling in the same request had spelled."""
+    top_up_samples: int = 0
+    """Samples drawn by the extra requests for distinct children."""
+    children: int = 0
+    """Children made (and scored): one per distinct step when copies are merged, else one per sample."""
+    scored_copies: int = 0
+    """Children scored although a sibling spelled the same step (0 when copies are merged)."""
+
+
 class Search:
     """One problem's search: its tree, its value source and its step calls."""
 
@@ -137,14 +164,40 @@ class Search:
         self.root_expansions = 0
         self.real_visits = False
         """MCTS counts visits by backups; other searches count a generated node as visited once."""
+        self.stats = ExpansionStats()
 
     async def expand(self, node: Node, width: int) -> list[Node]:
-        """Up to `width` scored children of `node`, one step each; [] when the budget refuses."""
-        sampling = self._sampling(self.options.step_tokens, stop=(self.delimiter,))
+        """Up to `width` scored children of `node`, one step each (copies merged); [] when the budget refuses."""
         if node.parent is None:
             self.root_expansions += 1
-        children = [self.tree.add(node, c, self.classify(c)) for c in await self._generate(node, width, sampling)]
-        return await self.score(children)
+        drawn = await self._generate(node, width, self._step_sampling())
+        groups = _spellings(drawn)
+        self.stats.expansions += 1
+        self.stats.first_samples += len(drawn)
+        self.stats.first_copies += len(drawn) - len(groups)
+        for _ in range(self._top_ups() if drawn else 0):
+            if len(groups) >= width:
+                break
+            more = await self._generate(node, width - len(groups), self._step_sampling())
+            self.stats.top_up_samples += len(more)
+            drawn += more
+            groups = _spellings(drawn)
+        if self.options.merge_copies:
+            made = [self.tree.add(node, group[0], self.classify(group[0]), copies=len(group)) for group in groups]
+        else:
+            made = [self.tree.add(node, c, self.classify(c)) for c in drawn]
+            self.stats.scored_copies += len(drawn) - len(groups)
+        self.stats.children += len(made)
+        return await self.score(made)
+
+    def _top_ups(self) -> int:
+        """Extra requests an expansion may make for distinct children: none without merging, or under a cap."""
+        budget = self.ctx.meter.budget
+        capped = budget.samples is not None or budget.generated_tokens is not None or budget.flops is not None
+        return 0 if capped or not self.options.merge_copies else self.options.distinct_retries
+
+    def _step_sampling(self) -> SamplingConfig:
+        return self._sampling(self.options.step_tokens, stop=(self.delimiter,))
 
     async def rollout(self, node: Node, max_tokens: int) -> Node | None:
         """A real simulation from `node` to the end of the solution, scored; None when the budget refuses."""
@@ -208,7 +261,8 @@ class Search:
             chosen = leaves[await self._choose(leaves, candidates, answers)]
         index = None if chosen is None else next((i for i, node in enumerate(leaves) if node is chosen), None)
         self.ctx.meter.record(TREE_EVENT, **self.tree.trace_data(
-            self.value.name, self.delimiter, chosen, root_visits=self._root_visits()))
+            self.value.name, self.delimiter, chosen, root_visits=self._root_visits()),
+            expansion=self.stats.model_dump())
         return Result(problem_id=self.problem.id, strategy=name, answer=None if index is None else answers[index],
                       chosen=index, candidates=candidates, cost=self.ctx.meter.finish(), trace=self.ctx.meter.trace,
                       stop_reason=self.stop_reason())
@@ -226,7 +280,7 @@ class Search:
     async def _choose(self, leaves: list[Node], candidates: list[Candidate], answers: list[str | None]) -> int:
         from reasoner.strategies.self_consistency import vote_answers
 
-        scores = [self.path_score(node) for node in leaves]
+        scores = [self.path_score(node) * node.copies for node in leaves]
         best = max(range(len(leaves)), key=lambda i: self.rank(leaves[i]))
         if self.options.answer == "score":
             return best
@@ -258,3 +312,10 @@ class Search:
         root = self.tree.root
         return root.visits if root.backups else self.root_expansions
 
+
+def _spellings(candidates: list[Candidate]) -> list[list[Candidate]]:
+    """Candidates grouped by their text, in first-seen order."""
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        groups.setdefault(candidate.text, []).append(candidate)
+    return list(groups.values())

@@ -60,6 +60,8 @@ class Node:
     """A simulation to the end of the solution (MCTS), not a single step."""
     prior: float = 1.0
     """The policy's prior among its siblings (MCTS)."""
+    copies: int = 1
+    """Samples that spelled this step: siblings with the same text are merged into one node, their count kept."""
 
     @property
     def finished(self) -> bool:
@@ -87,13 +89,13 @@ class Tree:
     def root(self) -> Node:
         return self.nodes[0]
 
-    def add(self, parent: Node, candidate: Candidate, end: StepEnd, rollout: bool = False) -> Node:
-        """A child of `parent` holding one generated step."""
+    def add(self, parent: Node, candidate: Candidate, end: StepEnd, rollout: bool = False, copies: int = 1) -> Node:
+        """A child of `parent` holding one generated step (spelled by `copies` samples)."""
         if candidate.num_tokens and not candidate.token_ids:
             self.text_only = True
         node = Node(id=len(self.nodes), parent=parent.id, depth=parent.depth + 1, text=candidate.text,
                     token_ids=tuple(candidate.token_ids), num_tokens=candidate.num_tokens,
-                    logprob=candidate.cumulative_logprob, end=end, rollout=rollout)
+                    logprob=candidate.cumulative_logprob, end=end, rollout=rollout, copies=copies)
         self.nodes.append(node)
         parent.children.append(node.id)
         return node
@@ -147,4 +149,4 @@ def _node_data(node: Node) -> dict[str, Any]:
     return {"id": node.id, "parent": node.parent, "depth": node.depth, "text": node.text, "score": node.score,
             "visits": node.visits, "value": node.value, "children": list(node.children),
             "finished": node.finished, "pruned": node.pruned, "rollout": node.rollout,
-            "tokens": node.num_tokens, "end": node.end.value}
+            "tokens": node.num_tokens, "end": node.end.value, "copies": node.copies}

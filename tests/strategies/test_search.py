@@ -224,3 +224,55 @@ def test_an_interrupted_search_job_resumes_every_problem_exactly_once(engine, ve
     assert sorted(ids) == sorted(p.id for p in PROBLEMS) and ids[:len(partial)] == partial
     assert summary.problems == len(PROBLEMS)
     assert all(json.loads(line) for line in out.read_text().splitlines())
+
+
+GREEDY = {"temperature": 1.0, "top_p": 1e-6}
+"""Greedy steps with n > 1 (vLLM refuses n > 1 at temperature 0): the nucleus keeps only the top token."""
+
+
+def _children(tree: dict, node_id: int) -> list[dict]:
+    return [tree["nodes"][i] for i in tree["nodes"][node_id]["children"] if not tree["nodes"][i]["rollout"]]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_children_that_spell_the_same_step_are_one_node_scored_once(name, engine, verifiers, checkpoint_prm):
+    # greedy steps: every sample of one node spells the same step, so each expansion draws only copies
+    merged = tree_of(solve(search(name, checkpoint_prm, **GREEDY, distinct_retries=0), engine, verifiers))
+    plain = tree_of(solve(search(name, checkpoint_prm, **GREEDY, merge_copies=False), engine, verifiers))
+    for tree in (merged, plain):
+        assert tree["expansion"]["first_copies"] > 0
+    for node in merged["nodes"]:
+        texts = [child["text"] for child in _children(merged, node["id"])]
+        assert len(texts) == len(set(texts))
+    root_children = _children(merged, 0)
+    assert len(root_children) == 1 and root_children[0]["copies"] == CASES[name].get("width", CASES[name]["n"])
+    assert merged["expansion"]["scored_copies"] == 0 and plain["expansion"]["scored_copies"] > 0
+    assert merged["expansion"]["children"] < plain["expansion"]["children"]
+    assert len({child["text"] for child in _children(plain, 0)}) == 1 < len(_children(plain, 0))
+
+
+def test_an_expansion_asks_again_for_the_distinct_children_it_lacks(engine, verifiers, checkpoint_prm):
+    strategy = search("beam_search", checkpoint_prm, **GREEDY, distinct_retries=1, max_steps=1)
+    tree = tree_of(solve(strategy, engine, verifiers))
+    (child,) = _children(tree, 0)
+    assert tree["expansion"]["top_up_samples"] == CASES["beam_search"]["n"] - 1  # the greedy step came back again
+    assert child["copies"] == 2 * CASES["beam_search"]["n"] - 1
+
+
+def test_no_top_up_is_asked_under_a_capped_budget(engine, verifiers, checkpoint_prm):
+    strategy = search("beam_search", checkpoint_prm, **GREEDY, distinct_retries=1)
+    result = solve(strategy, engine, verifiers, budget=Budget(generated_tokens=1000))
+    assert tree_of(result)["expansion"]["top_up_samples"] == 0
+
+
+def test_merged_copies_count_in_the_weighted_vote(verifiers):
+    from reasoner.strategies.beam_search import BeamSearch
+    from tests.scripted import ScriptedGenerator
+
+    problem = Problem(id="v", prompt="1 + 1?", answer="2")
+    # one request of 3: "1" once, then "2" twice; equal log-probs, so value=logprob scores them alike and,
+    # counted once each, the tie would go to the first seen ("1")
+    generator = ScriptedGenerator(["The answer is \\boxed{1}.", "The answer is \\boxed{2}.", "The answer is \\boxed{2}."])
+    result = asyncio.run(solve_problem(problem, BeamSearch(n=3, width=3, value="logprob", distinct_retries=0),
+                                       generator, verifiers))
+    assert len(result.candidates) == 2 and result.answer == "2"

@@ -55,6 +55,8 @@ class Rollout(BaseModel):
     """Mean token log-probability under the policy, for log-prob best-of-n."""
     correct: bool
     """Whether its final answer equals the reference."""
+    source: str | None = None
+    """Which policy and temperature wrote it (`reasoner.training.prm.pipeline.Source.key`), when known."""
 
 
 class Labelled(BaseModel):
@@ -67,6 +69,13 @@ class Labelled(BaseModel):
     text: str
     labels: list[float | None]
     """Per step: 1.0 right, 0.0 wrong, in between for soft Monte Carlo labels."""
+    level: int | None = None
+    correct: bool | None = None
+    """Whether the final answer is right, when known."""
+    copies: int = Field(1, ge=1)
+    """How many samples of the problem spelled this solution (the data pipeline keeps one)."""
+    sources: list[str] = []
+    """Which sources wrote it (`reasoner.training.prm.pipeline.Source.key`), when known."""
 
 
 class SampleSettings(BaseModel):
@@ -156,16 +165,18 @@ async def _sample_all(generator, problems: list[Problem], settings: SampleSettin
         generation = await generator.generate(GenerationRequest(prompt=problem.prompt, n=settings.samples,
                                                                 sampling=sampling))
         bar(1)
-        return [_rollout(problem, c.text, c.num_tokens, c.mean_logprob) for c in generation.candidates]
+        return [rollout_of(problem, c.text, c.num_tokens, c.mean_logprob) for c in generation.candidates]
 
     groups = await asyncio.gather(*(one(p) for p in problems))
     return [r for group in groups for r in group]
 
 
-def _rollout(problem: Problem, text: str, num_tokens: int, mean_logprob: float | None) -> Rollout:
+def rollout_of(problem: Problem, text: str, num_tokens: int, mean_logprob: float | None,
+               source: str | None = None) -> Rollout:
+    """A sample of `problem`, graded against its reference answer."""
     answer = problem.answer or ""
     return Rollout(problem_id=problem.id, prompt=problem.prompt, answer=answer, level=problem.level, text=text,
-                   num_tokens=num_tokens, mean_logprob=mean_logprob, correct=is_correct(text, answer))
+                   num_tokens=num_tokens, mean_logprob=mean_logprob, correct=is_correct(text, answer), source=source)
 
 
 StepChecker = Callable[[str], "bool | None"]

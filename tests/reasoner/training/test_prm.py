@@ -182,21 +182,99 @@ def _two_per_problem(count: int) -> list[Labelled]:
     return out
 
 
-def test_ranking_batches_hold_whole_problems_and_rank_only_within_one(tmp_path):
-    import torch
+def _trainer(tmp_path, examples, **options):
     from transformers import AutoTokenizer
 
     from reasoner.training.prm.train import PRMTrainer
 
+    trainer = PRMTrainer(PRMConfig(init_from=str(BUNDLED_DIR / "tiny"), **options), tmp_path, examples)
+    trainer._prepare(AutoTokenizer.from_pretrained(BUNDLED_DIR / "tiny"), progress=False)
+    return trainer
+
+
+def test_batches_hold_whole_problems_and_each_epoch_visits_every_problem_once(tmp_path):
     examples = _two_per_problem(12)
-    config = PRMConfig(init_from=str(BUNDLED_DIR / "tiny"), batch_size=6, rank_weight=1.0)
-    trainer = PRMTrainer(config, tmp_path, examples)
-    rows = trainer._encode(AutoTokenizer.from_pretrained(BUNDLED_DIR / "tiny"))
-    picked = trainer._batch(len(rows), step=0)
-    problems = [examples[i].problem_id for i in picked]
-    assert len(picked) == 6 and all(problems.count(p) == 2 for p in problems)
+    trainer = _trainer(tmp_path, examples, batch_size=6)
+    schedule = trainer.schedule
+    assert schedule.steps_per_epoch == 4
+    for epoch in (0, 1):
+        batches = schedule.epoch(epoch)
+        assert sorted(g for batch in batches for g in batch) == list(range(12))
+        assert all(sum(len(trainer.groups[g]) for g in batch) >= 6 for batch in batches)
+    assert schedule.epoch(0) != schedule.epoch(1)
+    assert schedule.batch(5) == (1, schedule.epoch(1)[1])
+    assert _trainer(tmp_path / "again", examples, batch_size=6).schedule.batch(5) == schedule.batch(5)
+
+
+def test_the_ranking_term_pairs_right_with_wrong_solutions_of_one_problem_only(tmp_path):
+    import torch
+
+    trainer = _trainer(tmp_path, _two_per_problem(2), batch_size=4, rank_weight=1.0)
     # rows 0/1 are problem A's right and wrong solutions, rows 2/3 problem B's: only (0, 1) and (2, 3) pair up
+    assert trainer.right[:4] == [True, False, True, False]
     logits = [torch.tensor([2.0, 3.0]), torch.tensor([-1.0, 5.0]), torch.tensor([0.0]), torch.tensor([0.0])]
-    batch = [rows[i] for i in (0, 1, 2, 3)]
     expected = -(torch.nn.functional.logsigmoid(torch.tensor(3.0)) + torch.nn.functional.logsigmoid(torch.tensor(0.0))) / 2
-    assert float(trainer._rank_loss(logits, batch, [0, 1, 2, 3])) == pytest.approx(float(expected), abs=1e-6)
+    assert float(trainer._rank_loss(logits, [0, 1, 2, 3])) == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_packed_problems_score_each_solution_as_if_it_were_alone():
+    import torch
+    from transformers import AutoTokenizer
+
+    from reasoner.training.prm.encoded import encode_examples, packed_step_logits
+    from reasoner.training.prm.model import build
+    from reasoner.verifiers.prm.encoding import encode, step_logits
+
+    examples = _two_per_problem(4)
+    model, tokenizer = build(str(BUNDLED_DIR / "tiny"))
+    data = encode_examples(tokenizer, LINES, examples, 384)
+    problems = [(g, list(rows)) for g, rows in enumerate(data.rows_of())]
+    with torch.no_grad():
+        packed = packed_step_logits(model.eval(), data, problems, tokenizer.pad_token_id)
+        alone = step_logits(model, [encode(tokenizer, LINES, e.prompt, e.text, 384) for e in examples],
+                            tokenizer.pad_token_id)
+    assert len(packed) == len(alone) == 8
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(packed, alone))
+    assert data.prompt_ids.size < sum(len(encode(tokenizer, LINES, e.prompt, "", 384)[0]) for e in examples)
+
+
+def test_an_encoded_set_survives_a_round_trip_and_joins_with_others(tmp_path):
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from reasoner.training.prm.encoded import EncodedSet, encode_examples
+
+    tokenizer = AutoTokenizer.from_pretrained(BUNDLED_DIR / "tiny")
+    first = encode_examples(tokenizer, LINES, _two_per_problem(3), 384)
+    second = encode_examples(tokenizer, LINES, _two_per_problem(5)[6:], 384)
+    first.save(tmp_path / "a.npz")
+    loaded = EncodedSet.load(tmp_path / "a.npz")
+    assert all(np.array_equal(getattr(first, f), getattr(loaded, f)) for f in ("sol_ids", "steps", "labels", "group"))
+    joined = EncodedSet.concat([loaded, second])
+    assert joined.problems == 5 and joined.solutions == 10
+    assert [len(rows) for rows in joined.rows_of()] == [2] * 5
+    assert np.array_equal(joined.step_labels(8), second.step_labels(2))
+
+
+def test_the_dev_curve_records_figures_and_a_loadable_snapshot(tmp_path):
+    import json
+
+    from reasoner.training.prm.data import write_jsonl
+    from reasoner.verifiers.prm.local import PRMVerifier
+
+    dev = []
+    for problem in dev_problems("arith", 6):
+        for text in (problem.metadata["solution"], arith.wrong_attempt(problem, random.Random(1))[0]):
+            dev.append(Rollout(problem_id=problem.id, prompt=problem.prompt, answer=problem.answer, text=text,
+                               num_tokens=5, level=problem.level, correct=arith.boxed_answer(text) == problem.answer))
+    write_jsonl(tmp_path / "dev.jsonl", dev)
+    config = PRMConfig(init_from=str(BUNDLED_DIR / "tiny"), steps=4, batch_size=8, warmup_steps=1, threads=1,
+                       dev_samples=(str(tmp_path / "dev.jsonl"),), eval_every=2)
+    fit_prm(_two_per_problem(8), config, tmp_path / "run", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "dev_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    figures = records[-1]["sets"]["dev"]
+    assert figures["budget"] == 2 and figures["pass@k"] == 1.0 and 0.0 <= figures["f1"] <= 1.0
+    assert {"prm_bon_min", "prm_bon_last", "prm_vote_mean", "majority"} <= set(figures)
+    snapshot = PRMVerifier(tmp_path / "run" / "snapshots" / "step-00004")
+    assert snapshot.info["steps"] == 4 and len(snapshot.score([(dev[0].prompt, dev[0].text)]).steps[0]) >= 2
