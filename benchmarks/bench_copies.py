@@ -23,6 +23,8 @@ import os
 import time
 from pathlib import Path
 
+from measure import write_results
+
 SETTINGS = {"before": {"merge_copies": False}, "merged": {"distinct_retries": 0},
             "merged+top-up": {"distinct_retries": 1}}
 STRATEGIES = {"beam_search@4": ("beam_search", {"n": 4, "width": 4}),
@@ -85,7 +87,7 @@ def main() -> None:
                                                                  "top_up_samples", "generated_tokens",
                                                                  "prm_tokens")}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2) + "\n")
+            write_results(args.out, report)
     VLLMGenerator.close_all()
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+from measure import write_results
 
 SHARD = 1000
 SAMPLES = 8
@@ -83,11 +83,11 @@ def child(folder: Path, shards: int) -> None:
         batch = [(g, list(rows[g])) for g in range(step * 6, step * 6 + 6)]
         logits = packed_step_logits(model, joined, batch, tokenizer.pad_token_id)
         torch.cat(logits).sum().backward()
-    (folder.parent / f"child-{shards}.json").write_text(json.dumps({"solutions": joined.solutions, "problems": joined.problems, "tokens": int(joined.sol_ids.size
+    write_results(folder.parent / f"child-{shards}.json", {"solutions": joined.solutions, "problems": joined.problems, "tokens": int(joined.sol_ids.size
                       + joined.prompt_ids.size), "encoded_mb": round(sum(getattr(joined, f).nbytes for f in
                       ("prompt_ids", "prompt_off", "sol_ids", "sol_off", "group", "steps", "step_off", "labels",
                        "origin")) / 2**20, 1),
-                      "select_seconds": round(selected - started, 1), "encode_seconds": round(encoded - selected, 1)}))
+                      "select_seconds": round(selected - started, 1), "encode_seconds": round(encoded - selected, 1)})
 
 
 def main() -> None:
@@ -122,7 +122,7 @@ def main() -> None:
     report["rss_ratio_largest_to_smallest"] = round(rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"], 3)
     report["solutions_ratio"] = round(rows[-1]["solutions"] / rows[0]["solutions"], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
+from measure import write_results
+
 ORDER = ("min", "last", "mean", "prod")
 SCORE_TIE = 0.01
 F1_TIE = 0.005
@@ -110,7 +112,7 @@ def main() -> None:
     for row in report["comparisons"]:
         print(f"{row['a']} vs {row['b']}: {row['winner']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
 
 
 if __name__ == "__main__":
