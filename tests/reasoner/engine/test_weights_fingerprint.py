@@ -124,8 +124,10 @@ def test_a_job_with_a_retrained_prm_does_not_resume_the_old_prms_records(tmp_pat
     assert job(prm=str(folder)).hash == before
     flip_byte(weights, weights.stat().st_size // 2)
     assert job(prm=str(folder)).hash != before
-    # A job without a PRM keeps the digest it had before PRM weights were hashed.
+    # A job without a PRM (and without engine options) keeps the digest it had before PRM weights and engine
+    # options were hashed.
     plain = JobConfig(dataset="arith", strategy="cot", model="tiny")
     from reasoner.jobs.runner import config_digest
 
-    assert plain.hash == config_digest({**plain.model_dump(mode="json"), "weights": weights_fingerprint("tiny")})
+    before_fields = plain.model_dump(mode="json", exclude={"engine_options"})
+    assert plain.hash == config_digest({**before_fields, "weights": weights_fingerprint("tiny")})
