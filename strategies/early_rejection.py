@@ -23,14 +23,14 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from reasoner.types import Candidate, FinishReason, Problem, Result
 from reasoner.strategies.base import Sampling, SolveContext, make_result
-from reasoner.strategies.scorers import PRMScorer
+from reasoner.strategies.scorers import PRMChoice, PRMScorer
 
 
-class EarlyRejection(Sampling):
+class EarlyRejection(Sampling, PRMChoice):
     """Best-of-n by a PRM that rejects most candidates after their first steps."""
 
     name: ClassVar[str] = "early_rejection"
@@ -41,26 +41,6 @@ class EarlyRejection(Sampling):
     """Share of the candidates finished after the early scoring (at least one)."""
     steps: int = Field(1, ge=1, le=64)
     """Steps each candidate writes before the early scoring (k)."""
-    prm: str = "tiny-prm"
-    """Bundled PRM name or PRM folder."""
-    aggregation: str = "min"
-    """How step scores become one: last, min, prod or mean."""
-    check_tokenizer: bool = True
-    """Refuse a policy whose tokenizer differs from the PRM's."""
-
-    @field_validator("aggregation")
-    @classmethod
-    def _known_aggregation(cls, value: str) -> str:
-        from reasoner.verifiers.prm import check_aggregation
-
-        return check_aggregation(value)
-
-    @field_validator("prm")
-    @classmethod
-    def _prm_folder(cls, value: str) -> str:
-        from reasoner.verifiers.prm import check_prm
-
-        return check_prm(value)  # a missing folder or step format fails here, before anything runs
 
     def prms(self) -> frozenset[str]:
         """The PRM that scores the candidates."""

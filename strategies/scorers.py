@@ -73,11 +73,11 @@ class PublicTestsScorer(BaseModel):
         return [(v.score or 0.0) * 1000.0 + _bounded(_mean_logprob(c)) for v, c in zip(verdicts, candidates)]
 
 
-class PRMScorer(BaseModel):
-    """A process reward model's aggregated step scores (probability-like, in [0, 1])."""
+class PRMChoice(BaseModel):
+    """Which PRM scores, how its step scores become one, and whether the policy's tokenizer is checked: the
+    options of every strategy or scorer that reads one PRM (`PRMScorer`, early rejection)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: ClassVar[str] = "prm"
 
     prm: str = "tiny-prm"
     """Bundled PRM name or PRM folder."""
@@ -95,6 +95,12 @@ class PRMScorer(BaseModel):
     @classmethod
     def _prm_folder(cls, value: str) -> str:
         return check_prm(value)  # a missing folder or step format fails here, before anything runs
+
+
+class PRMScorer(PRMChoice):
+    """A process reward model's aggregated step scores (probability-like, in [0, 1])."""
+
+    name: ClassVar[str] = "prm"
 
     async def score(self, problem: Problem, candidates: list[Candidate], ctx: SolveContext) -> list[float]:
         steps = await self.step_scores(problem, candidates, ctx)
