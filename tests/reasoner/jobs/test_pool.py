@@ -54,6 +54,48 @@ def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_check
     assert restarts == 1
 
 
+def test_a_replacement_ray_cannot_place_yet_holds_up_nothing_and_joins_when_room_appears(ray_runtime, tiny_checkpoint,
+                                                                                       tmp_path):
+    config = JobConfig(dataset="t", strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint),
+                       strategy_options={"delay_s": 0.3, "max_tokens": 8})
+    out = tmp_path / "r.jsonl"
+    items = problems(12)
+
+    @ray_runtime.remote(num_cpus=2)
+    class Squatter:
+        """Holds the session runtime's two CPUs the pool's actors leave free."""
+
+        def ready(self) -> bool:
+            return True
+
+    async def scenario():
+        pool = await RayPool(config.model, workers=2, per_worker=2).start()
+        squatter = Squatter.remote()
+        await squatter.ready.remote()
+        try:
+            job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
+            while not out.exists() or len(read_records(out)) < 2:
+                await asyncio.sleep(0.1)
+            ray_runtime.kill(pool.actors[0])
+            # The replacement waits for a CPU; a pool that awaits it holding its dispatch lock never ends the job.
+            summary = await asyncio.wait_for(job, timeout=180)
+            during = len(pool.actors), pool.restarts
+            ray_runtime.kill(squatter)  # room again: the replacement is placed and joins
+            while len(pool.actors) < 2:
+                await asyncio.sleep(0.5)
+            return summary, during, pool.shrunk
+        finally:
+            ray_runtime.kill(squatter)
+            await pool.close()
+
+    summary, (actors_during, restarts), shrunk = run_sync(scenario())
+    ids = [r["problem_id"] for r in read_records(out)]
+    assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
+    assert summary.errors == 0
+    assert (actors_during, restarts) == (1, 1)  # the job finished on the live actor while the replacement waited
+    assert shrunk == 0  # the node still had room for it: it waited for resources, not for a lost node
+
+
 def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_checkpoint, tmp_path):
     config = JobConfig(dataset="t", strategy="tests.slow_strategy:KillOn", model=str(tiny_checkpoint))
     items = problems(3) + [Problem(id="poison", prompt="boom", answer="0")]
