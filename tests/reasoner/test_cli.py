@@ -237,6 +237,17 @@ def test_prm_gpu_share_reaches_the_prm_and_its_ray_actor_when_it_fits_beside_the
     assert settings.prms[args.prm].gpu_memory_utilization == 0.45  # its vLLM engine's share
 
 
+def test_prm_gpu_share_reaches_the_services_prm_settings(tmp_path):
+    from reasoner.cli import build_parser
+    from reasoner.cli_serve import serve_config
+    from reasoner.engine.models import BUNDLED_DIR
+
+    folder = str(BUNDLED_DIR / "tiny-prm")
+    args = build_parser().parse_args(["serve", "--db", str(tmp_path / "s.db"), "--prm", folder,
+                                      "--engine-arg", "gpu_memory_utilization=0.6", PRM_GPU, "0.3"])
+    assert serve_config(args).prm_settings[folder].gpu_memory_utilization == 0.3
+
+
 @pytest.mark.parametrize("kind", ["math", "code"])
 def test_verify_timeout_must_be_positive(kind, capsys):
     args = ["--pred", "1", "--ref", "1"] if kind == "math" else ["--program", "p.py", "--tests", "t.json"]
