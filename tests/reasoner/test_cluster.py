@@ -141,9 +141,9 @@ def records_so_far(path: Path) -> list[dict]:
 
 
 def test_a_node_lost_mid_job_leaves_its_problems_to_the_node_that_remains(two_nodes, tiny_checkpoint, tmp_path):
-    # Problem qNN waits NN x 0.3 s, so they finish one after another over about 5 s; dispatch alternates
-    # between the two actors, so when the worker node goes, the odd ones still running are on it.
-    problems = [{"id": f"q{i:02d}", "prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(16)]
+    # Problem qNN waits NN x 0.3 s, so they finish one after another over about 6 s. All 20 are dispatched at
+    # once, alternately to the two actors, so each node holds the problems of one parity of NN.
+    problems = [{"id": f"q{i:02d}", "prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(20)]
     dataset = tmp_path / "data.jsonl"
     dataset.write_text("".join(json.dumps(p) + "\n" for p in problems))
     out, log = tmp_path / "out.jsonl", tmp_path / "solve.log"
@@ -154,11 +154,10 @@ def test_a_node_lost_mid_job_leaves_its_problems_to_the_node_that_remains(two_no
                            stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         deadline = time.monotonic() + 600  # two engines starting on a shared machine
-        while len(records_so_far(out)) < 4 and job.poll() is None:
-            assert time.monotonic() < deadline, "the job never got going"
-            time.sleep(0.2)
+        while len({r["stop_reason"] for r in records_so_far(out)}) < 2 and job.poll() is None:
+            assert time.monotonic() < deadline, "the job never got going on both nodes"
+            time.sleep(0.1)
         kill_raylet(two_nodes.temp_dirs[1])
-        lost_at = len(records_so_far(out))
         # Left alone, the job ends within a minute of the loss; a pool that waits for a replacement
         # Ray cannot place never does.
         job.wait(timeout=240)
@@ -169,6 +168,7 @@ def test_a_node_lost_mid_job_leaves_its_problems_to_the_node_that_remains(two_no
     records = read_records(out)
     assert sorted(r["problem_id"] for r in records) == [p["id"] for p in problems]  # each recorded once
     assert all(r["error"] is None for r in records)
-    assert lost_at <= len(problems) - 6  # the node was lost with problems in flight on it
-    assert len({r["stop_reason"] for r in records[:lost_at]}) == 2  # both nodes solved before the loss
-    assert len({r["stop_reason"] for r in records[-5:]}) == 1  # the last ones, only the node that remains
+    remaining = records[-1]["stop_reason"]
+    assert len({r["stop_reason"] for r in records[-3:]}) == 1  # the last ones, only the node that remains
+    # It also solved problems first sent to the lost node (the other parity): they were in flight there.
+    assert {int(r["problem_id"][1:]) % 2 for r in records if r["stop_reason"] == remaining} == {0, 1}
