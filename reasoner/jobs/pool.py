@@ -484,7 +484,8 @@ class RayPool:
 
     def _shrink(self, why: str) -> None:
         self.shrunk += 1
-        log.warning("a Ray worker died and %s; going on with %d workers", why, len(self._actors))
+        live = len(self._actors)
+        log.warning("a Ray worker died and %s; going on with %d worker%s", why, live, "" if live == 1 else "s")
 
     def _room_for(self, actors: int) -> bool:
         """Whether the cluster's live nodes hold `actors` engine actors side by side."""
