@@ -478,7 +478,7 @@ class RayPool:
                 self.shrunk -= 1  # placed after all, or failed (which `_replacement` counts itself)
             placed.result()
             if waiting:
-                log.warning("a replacement Ray worker was placed after all; the pool has its size back")
+                log.warning("a replacement Ray worker was placed after all; it joins once its engine is up")
         finally:
             placed.cancel()
 
