@@ -61,31 +61,33 @@ def test_a_replacement_ray_cannot_place_yet_holds_up_nothing_and_joins_when_room
     out = tmp_path / "r.jsonl"
     items = problems(12)
 
-    @ray_runtime.remote(num_cpus=2)
+    @ray_runtime.remote(num_cpus=1)
     class Squatter:
-        """Holds the session runtime's two CPUs the pool's actors leave free."""
+        """Holds a CPU of the session runtime (four logical CPUs), so that a replacement has none."""
 
         def ready(self) -> bool:
             return True
 
     async def scenario():
         pool = await RayPool(config.model, workers=2, per_worker=2).start()
-        squatter = Squatter.remote()
-        await squatter.ready.remote()
+        squatters = [Squatter.remote() for _ in range(3)]  # two take the free CPUs; one waits for the victim's
         try:
+            await asyncio.wait_for(asyncio.gather(*(s.ready.remote() for s in squatters[:2])), timeout=120)
             job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
             while not out.exists() or len(read_records(out)) < 2:
                 await asyncio.sleep(0.1)
             ray_runtime.kill(pool.actors[0])
+            await asyncio.wait_for(squatters[2].ready.remote(), timeout=60)  # it, not the replacement, got the CPU
             # The replacement waits for a CPU; a pool that awaits it holding its dispatch lock never ends the job.
             summary = await asyncio.wait_for(job, timeout=180)
             during = len(pool.actors), pool.restarts
-            ray_runtime.kill(squatter)  # room again: the replacement is placed and joins
+            ray_runtime.kill(squatters[0])  # room again: the replacement is placed and joins
             while len(pool.actors) < 2:
                 await asyncio.sleep(0.5)
             return summary, during, pool.shrunk
         finally:
-            ray_runtime.kill(squatter)
+            for squatter in squatters:
+                ray_runtime.kill(squatter)
             await pool.close()
 
     summary, (actors_during, restarts), shrunk = run_sync(scenario())
