@@ -255,7 +255,9 @@ class RayPool:
         if self.prm_actor is not None:
             from reasoner.verifiers.prm.actor import start_prm_actor
 
-            settings = self.prm_settings.get(self.prm_actor, PRMSettings())
+            # The actor's engine takes the GPU share the actor asked Ray for, not the PRM's own default.
+            settings = self.prm_settings.get(self.prm_actor, PRMSettings()).model_copy(
+                update={"gpu_memory_utilization": self.prm_gpu_memory})
             self._prm_handle, self.shared_prm = await start_prm_actor(self.prm_actor, settings,
                                                                       placement.prm.options())
         await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
@@ -531,7 +533,8 @@ class PoolSettings(BaseModel):
     """How each PRM named here runs (runner, format, server URL); any other opens with the defaults."""
     prm_gpu_memory_utilization: float = Field(0.1, gt=0, lt=1)
     """On a Ray cluster with GPUs: the share of a GPU's memory the shared PRM actor may take (it may share
-    the GPU of a policy engine, whose `gpu_memory_utilization` it must leave room for)."""
+    the GPU of a policy engine, whose `gpu_memory_utilization` it must leave room for); its vLLM engine
+    takes this share too, whatever the PRM's own settings say."""
 
     @field_validator("workers", "ray_address")
     @classmethod

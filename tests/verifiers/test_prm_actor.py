@@ -41,11 +41,13 @@ def test_two_generator_actors_score_through_one_prm_actor_as_in_process(ray_runt
             workers = set(await asyncio.gather(*(actor.ready.remote() for actor in pool.actors)))
             results = await asyncio.gather(*(pool.solve(problem, spec) for problem in PROBLEMS))
             stats = await ray_runtime.get_actor(pool.shared_prm.actor).stats.remote()
+            share = pool.shared_prm.settings.gpu_memory_utilization
         finally:
             await pool.close()
-        return workers, results, stats
+        return workers, results, stats, share
 
-    workers, results, stats = run_sync(scenario())
+    workers, results, stats, share = run_sync(scenario())
+    assert share == 0.1 != TORCH.gpu_memory_utilization  # the actor's engine takes the share the actor asked for
     assert len(workers) == 2 and all(r.error is None for r in results)
     assert set(stats["calls_by_process"]) == workers  # both workers sent their scoring to the one PRM actor
     assert sum(stats["calls_by_process"].values()) == len(PROBLEMS)
