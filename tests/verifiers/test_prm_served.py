@@ -181,5 +181,5 @@ def wait_until_up(url: str, process, log, timeout: float = 300.0) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     raise RuntimeError(f"vllm serve did not come up in {timeout:.0f} s: {log.read_text()[-3000:]}")

@@ -63,9 +63,9 @@ def test_sigkilled_job_resumes_to_the_same_result(engine, verifiers, tiny_checkp
 
 @pytest.fixture(scope="module")
 def ray_pool(ray_runtime, tiny_checkpoint):
-    """Two engine actors shared by this module's fault tests: each engine start is half a minute, and each test
-    kills actors of its own, so a pool that has replaced actors before is what every test after the first gets
-    (each checks its own replacements by difference)."""
+    """Two engine actors shared by this module's fault tests (an engine start is half a minute). Each test kills
+    actors of its own, which the pool replaces, so a later test gets a pool that has replaced actors before:
+    replacements are counted by difference."""
     pool = run_sync(RayPool(str(tiny_checkpoint), workers=2, per_worker=2, max_attempts=2).start())
     yield pool
     run_sync(pool.close())
@@ -91,7 +91,6 @@ def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, ray_pool, 
     assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
     assert summary.errors == 0
     assert ray_pool.restarts - restarts_before == 1
-    assert len(ray_pool.actors) == 2
 
 
 def test_poison_problem_is_an_error_after_bounded_attempts(ray_pool, tiny_checkpoint, tmp_path):

@@ -62,7 +62,7 @@ def _wait_healthy(base: str, process: subprocess.Popen, timeout_s: float) -> Non
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     raise TimeoutError("vllm serve did not become healthy")
 
 
