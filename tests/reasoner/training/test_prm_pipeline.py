@@ -1,12 +1,9 @@
 """The sharded PRM data pipeline on a small real draw: shards, a kill mid-run, balance, exact labels.
 
 One `reasoner train prm --data-only` subprocess draws bundled `tiny`'s samples
-(two temperatures) for 40 training-stream problems in 4 shards of 10. It is
+(two temperatures) for 40 training-stream problems in 8 shards of 5. It is
 killed (SIGKILL, its whole process group) once two shards are finished, then
-run again to the end. Every test below reads the folder that leaves. A shard's
-samples are drawn as one batch, and a batch of 10 problems takes about as long
-as one of 5 on the tiny model: fewer, larger shards draw the same 40 problems
-in half the batches.
+run again to the end. Every test below reads the folder that leaves.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from reasoner.training.prm.data import Labelled, Rollout, dev_problems, exact_la
 from reasoner.training.prm.pipeline import DataConfig, DataFolder, Source, select_solutions, shard_problems
 
 SOURCES = ("tiny:0.8:4", "tiny:1.2:4")
-PROBLEMS, SHARD, KEEP, ONE_SIDED = 40, 10, 2, 1
+PROBLEMS, SHARD, KEEP, ONE_SIDED = 40, 5, 2, 1
 LINES = StepFormat(delimiter="\n")
 
 
