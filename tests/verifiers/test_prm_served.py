@@ -18,7 +18,6 @@ from reasoner.engine.runtime import run_sync
 from reasoner.errors import ConfigError, PRMServerError
 from reasoner.verifiers.prm import PRMSettings, open_prm
 from tests.scripted import ScriptedGenerator
-from tests.vllm_serve import single_process_args
 
 PROMPT = "Ann has 47 pens. Ann buys 4 times as many more. Then Ann gives away 15. How many pens does Ann have now?"
 STEPS = ["4 * 47 = 188", "47 + 188 = 235", "235 - 15 = 220", "The answer is \\boxed{220}."]
@@ -156,7 +155,7 @@ def vllm_server(tmp_path_factory):
     command = [sys.executable, "-m", "vllm.entrypoints.launchers.api_server.entry", "--model", TINY_PRM,
                "--runner", "pooling",
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--block-size", "32",
-               "--max-num-batched-tokens", "4096", "--no-enable-chunked-prefill", *single_process_args()]
+               "--max-num-batched-tokens", "4096", "--no-enable-chunked-prefill"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -181,5 +180,5 @@ def wait_until_up(url: str, process, log, timeout: float = 300.0) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.25)
+        time.sleep(1)
     raise RuntimeError(f"vllm serve did not come up in {timeout:.0f} s: {log.read_text()[-3000:]}")
