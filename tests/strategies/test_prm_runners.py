@@ -24,16 +24,6 @@ VLLM_TOLERANCE = 1e-3
 were computed in another batch shape, which moves a probability by up to about 2e-4 on CPU."""
 
 
-@pytest.fixture(scope="module")
-def tiny_engine():
-    from reasoner.engine.backends.vllm import VLLMGenerator
-
-    generator = VLLMGenerator.shared("tiny")
-    generator.engine()
-    yield generator
-    run_sync(generator.close())
-
-
 def solve_all(runner: str, engine, verifiers) -> list:
     strategy = make_strategy("beam_search", n=4, m=2, prm="tiny-prm")
     prms = PRMSet(default=PRMSettings(runner=runner))

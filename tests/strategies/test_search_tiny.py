@@ -1,11 +1,10 @@
 """Step-level search on bundled `tiny` (real arithmetic steps): token-space continuation and the oracle's gain.
 
-One extra engine for this module, closed at its end; every test here takes seconds once it runs.
+On the strategy tests' shared `tiny` engine (tests/strategies/conftest.py); every test here takes seconds once it
+runs.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from reasoner.budget import Meter
 from reasoner.engine.generation import GenerationRequest
@@ -19,16 +18,6 @@ from reasoner.strategies.search_tree import StepEnd
 
 LONG = next(p for p in load_task("arith", "train", n=40, seed=7) if p.id == "arith-train-s7-000004")
 """A level-5 train problem that `tiny` answers greedily in five computation lines (73 tokens)."""
-
-
-@pytest.fixture(scope="module")
-def tiny_engine():
-    from reasoner.engine.backends.vllm import VLLMGenerator
-
-    generator = VLLMGenerator.shared("tiny")
-    generator.engine()
-    yield generator
-    run_sync(generator.close())
 
 
 def ten_greedy_steps(engine, verifiers, delimiter: str, step_tokens: int):

@@ -3,8 +3,8 @@ online), adaptive self-consistency with `cancel`, early rejection by `tiny-prm`.
 
 For each: the budget is never exceeded, aborted candidates leave the engine (vLLM's count of unfinished
 requests, read as each aborted candidate's end is recorded, is never above the call's own running traces),
-their tokens are booked as spent, and the trace says why each one stopped. One extra engine for the
-module, closed at its end.
+their tokens are booked as spent, and the trace says why each one stopped. On the strategy tests' shared
+`tiny` engine (tests/strategies/conftest.py).
 """
 
 from __future__ import annotations
@@ -27,16 +27,6 @@ PRMS = PRMSet()
 PROBLEMS = load_task("arith", "dev", n=12)
 HARD = [p for p in PROBLEMS if (p.level or 0) >= 3][:3]
 EASY = [p for p in PROBLEMS if p.level == 1][:2]
-
-
-@pytest.fixture(scope="module")
-def tiny_engine():
-    from reasoner.engine.backends.vllm import VLLMGenerator
-
-    generator = VLLMGenerator.shared("tiny")
-    generator.engine()
-    yield generator
-    run_sync(generator.close())
 
 
 class Watch:

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
+from reasoner.cli import main
 from reasoner.jobs import JobConfig, read_records, run_job
 from reasoner.jobs.pool import LocalPool, RayPool
 from reasoner.engine.runtime import run_sync
@@ -29,29 +31,34 @@ def write_dataset(path: Path, items: list[Problem]) -> Path:
     return path
 
 
-def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_checkpoint, tmp_path):
-    config = JobConfig(dataset="t", strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint),
-                       strategy_options={"delay_s": 0.3, "max_tokens": 8})
-    out = tmp_path / "r.jsonl"
-    items = problems(40)
-
-    async def scenario():
-        pool = await RayPool(config.model, workers=2, per_worker=2).start()
-        job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
-        while not out.exists() or len(read_records(out)) < 4:
-            await asyncio.sleep(0.1)
-        victim = pool.actors[0]
-        ray_runtime.kill(victim)
-        summary = await job
-        restarts = pool.restarts
-        await pool.close()
-        return summary, restarts
-
-    summary, restarts = run_sync(scenario())
+def test_sigkilled_job_resumes_to_the_same_result(engine, verifiers, tiny_checkpoint, tmp_path, capsys):
+    dataset = write_dataset(tmp_path / "data.jsonl", problems(12))
+    out = tmp_path / "killed.jsonl"
+    argv = ["solve", "--dataset", str(dataset), "--strategy", "tests.slow_strategy:Slow", "--model",
+            str(tiny_checkpoint), "--concurrency", "2", "--out", str(out), "--json"]
+    # Its own session, so the kill takes the job's engine process down with it, as a crash of the
+    # machine or the OOM killer would; a lone SIGKILL of the parent leaves vLLM's engine core orphaned.
+    job = subprocess.Popen([sys.executable, "-m", "reasoner.cli", *argv], cwd=REPO, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while (not out.exists() or len(read_records(out)) < 5) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    partial = len(read_records(out))
+    assert 5 <= partial < 12
+    # The same command resumes it, here in this process on the session's engine (a second engine start-up
+    # in a new process would resume from the same file the same way).
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     ids = [r["problem_id"] for r in read_records(out)]
-    assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
-    assert summary.errors == 0
-    assert restarts == 1
+    assert len(ids) == 12 == len(set(ids))
+    config = JobConfig(dataset=str(dataset), strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint))
+    run_sync(run_job(config, problems(12), LocalPool(engine, verifiers, concurrency=2),
+                     out=tmp_path / "fresh.jsonl", progress=False))
+    assert summary["problems"] == 12
+    # Greedy decoding from the same weights: the killed-and-resumed job wrote the same records as a clean run.
+    assert outcomes(out) == outcomes(tmp_path / "fresh.jsonl")
 
 
 def test_a_replacement_ray_cannot_place_yet_holds_up_nothing_and_joins_when_room_appears(ray_runtime, tiny_checkpoint,
@@ -98,53 +105,49 @@ def test_a_replacement_ray_cannot_place_yet_holds_up_nothing_and_joins_when_room
     assert shrunk == 0  # the node still had room for it: it waited for resources, not for a lost node
 
 
-def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_checkpoint, tmp_path):
+# The tests above start no pool of this module's: the replacement test needs the runtime's free CPUs to itself.
+@pytest.fixture(scope="module")
+def ray_pool(ray_runtime, tiny_checkpoint):
+    """Two engine actors shared by this module's fault tests (an engine start is half a minute). Each test kills
+    actors of its own, which the pool replaces, so a later test gets a pool that has replaced actors before:
+    replacements are counted by difference."""
+    pool = run_sync(RayPool(str(tiny_checkpoint), workers=2, per_worker=2, max_attempts=2).start())
+    yield pool
+    run_sync(pool.close())
+
+
+def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, ray_pool, tiny_checkpoint, tmp_path):
+    config = JobConfig(dataset="t", strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint),
+                       strategy_options={"delay_s": 0.3, "max_tokens": 8})
+    out = tmp_path / "r.jsonl"
+    items = problems(12)  # both actors busy (2 problems each) when one is killed, and work left after it
+    restarts_before = ray_pool.restarts
+
+    async def scenario():
+        job = asyncio.ensure_future(run_job(config, items, ray_pool, out=out, progress=False))
+        while not out.exists() or len(read_records(out)) < 4:
+            await asyncio.sleep(0.1)
+        victim = ray_pool.actors[0]
+        ray_runtime.kill(victim)
+        return await job
+
+    summary = run_sync(scenario())
+    ids = [r["problem_id"] for r in read_records(out)]
+    assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
+    assert summary.errors == 0
+    assert ray_pool.restarts - restarts_before == 1
+
+
+def test_poison_problem_is_an_error_after_bounded_attempts(ray_pool, tiny_checkpoint, tmp_path):
     config = JobConfig(dataset="t", strategy="tests.slow_strategy:KillOn", model=str(tiny_checkpoint))
     items = problems(3) + [Problem(id="poison", prompt="boom", answer="0")]
     out = tmp_path / "r.jsonl"
 
-    async def scenario():
-        pool = await RayPool(config.model, workers=1, per_worker=4, max_attempts=2).start()
-        try:
-            return await run_job(config, items, pool, out=out, progress=False)
-        finally:
-            await pool.close()
-
-    summary = run_sync(scenario())
+    summary = run_sync(run_job(config, items, ray_pool, out=out, progress=False))
     records = {r["problem_id"]: r for r in read_records(out)}
     assert set(records) == {p.id for p in items}
-    assert "worker died on this problem 2 times" in records["poison"]["error"]
+    assert "worker died on this problem 2 times" in records["poison"]["error"]  # the pool's max_attempts=2
     assert summary.errors == 1
-
-
-def test_sigkilled_job_resumes_to_the_same_result(engine, verifiers, tiny_checkpoint, tmp_path):
-    dataset = write_dataset(tmp_path / "data.jsonl", problems(30))
-    out = tmp_path / "killed.jsonl"
-    command = [sys.executable, "-m", "reasoner.cli", "solve", "--dataset", str(dataset),
-               "--strategy", "tests.slow_strategy:Slow", "--model", str(tiny_checkpoint),
-               "--concurrency", "2", "--out", str(out), "--json"]
-    # Its own session, so the kill takes the job's engine process down with it, as a crash of the
-    # machine or the OOM killer would; a lone SIGKILL of the parent leaves vLLM's engine core orphaned.
-    job = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
-    deadline = time.monotonic() + 240
-    while (not out.exists() or len(read_records(out)) < 5) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-    partial = len(read_records(out))
-    assert 5 <= partial < 30
-    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
-    ids = [r["problem_id"] for r in read_records(out)]
-    assert len(ids) == 30 == len(set(ids))
-    config = JobConfig(dataset=str(dataset), strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint))
-    run_sync(run_job(config, problems(30), LocalPool(engine, verifiers, concurrency=2),
-                     out=tmp_path / "fresh.jsonl", progress=False))
-    assert summary["problems"] == 30
-    # Greedy decoding from the same weights: the killed-and-resumed job wrote the same records as a clean run.
-    assert outcomes(out) == outcomes(tmp_path / "fresh.jsonl")
 
 
 def outcomes(path: Path) -> dict[str, dict]:

@@ -1,4 +1,6 @@
-"""`kill -9` a real `reasoner serve` process mid-job, start it again: the job resumes, each problem once.
+"""`kill -9` a real `reasoner serve` process with a solve job and a sweep job running, start it again: each job
+resumes, each problem (each sweep run) recorded once. One server pair serves both jobs: a server start-up is
+most of this test's time.
 
 Each server is started with `--port 0`: it binds a free port before its engine starts, holds it, and
 prints its URL, which the test reads from that server's own log. A port chosen by the test and bound by
@@ -89,60 +91,51 @@ def kill(server: subprocess.Popen) -> None:
     server.wait()
 
 
-def test_killed_server_resumes_its_job_and_records_each_problem_once(tiny_checkpoint, tmp_path):
-    db = tmp_path / "jobs.db"
-    server = start_server(tiny_checkpoint, db, tmp_path / "first.log")
-    try:
-        url = wait_serving(server, tiny_checkpoint, tmp_path / "first.log")
-        job = httpx.post(f"{url}/v1/jobs", timeout=120, json={
-            "dataset": "arith", "limit": PROBLEMS, "strategy": "self_consistency",
-            "options": {"n": 2, "max_tokens": 48}}).json()
-        before = poll(url, job["id"], lambda j: j["progress"]["done"] >= 2)
-        kill(server)
-        at_kill = stored_records(db, job["id"])
-        assert before["status"] == "running" and 2 <= at_kill < PROBLEMS  # the restart has work left to do
-        server = start_server(tiny_checkpoint, db, tmp_path / "second.log")
-        url = wait_serving(server, tiny_checkpoint, tmp_path / "second.log")
-        done = poll(url, job["id"], lambda j: j["status"] != "running")
-        assert done["status"] == "succeeded", done
-        records = [json.loads(line) for line in
-                   httpx.get(f"{url}/v1/jobs/{job['id']}/results", timeout=120).text.splitlines()]
-    finally:
-        kill(server)
-    ids = [r["problem_id"] for r in records]
-    assert len(ids) == PROBLEMS and len(set(ids)) == PROBLEMS
-    assert done["progress"] == {"done": PROBLEMS, "total": PROBLEMS}
-    assert done["summary"]["problems"] == PROBLEMS
-
-
 def results_lines(path: Path) -> int:
     return sum(1 for line in path.read_bytes().splitlines(keepends=True) if line.endswith(b"\n")) \
         if path.is_file() else 0
 
 
-def test_killed_server_resumes_its_sweep_job_and_records_each_run_once(tiny_checkpoint, tmp_path):
+def job_records(url: str, job_id: str) -> list[dict]:
+    response = httpx.get(f"{url}/v1/jobs/{job_id}/results", timeout=120)
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def test_killed_server_resumes_its_solve_and_sweep_jobs_and_records_each_problem_and_run_once(
+        tiny_checkpoint, tmp_path):
+    """One kill with a solve job and a sweep job both running: each resumes from its own store (the solve
+    job's SQLite records, the sweep's results file), and neither writes a record twice."""
     db = tmp_path / "jobs.db"
     server = start_server(tiny_checkpoint, db, tmp_path / "first.log")
     try:
         url = wait_serving(server, tiny_checkpoint, tmp_path / "first.log")
-        job = httpx.post(f"{url}/v1/jobs", timeout=120, json={
+        solve = httpx.post(f"{url}/v1/jobs", timeout=120, json={
+            "dataset": "arith", "limit": PROBLEMS, "strategy": "self_consistency",
+            "options": {"n": 2, "max_tokens": 48}}).json()
+        sweep = httpx.post(f"{url}/v1/jobs", timeout=120, json={
             "dataset": "arith", "limit": PROBLEMS,
             "sweep": {"strategies": ["cot", "self_consistency"], "budgets": [1, 2], "max_tokens": 48,
                       "concurrency": 2}}).json()
-        assert job["kind"] == "sweep", job
-        results = tmp_path / "jobs-artifacts" / job["id"] / "results.jsonl"
-        before = poll(url, job["id"], lambda j: j["progress"]["done"] >= 2)
+        assert sweep["kind"] == "sweep", sweep
+        results = tmp_path / "jobs-artifacts" / sweep["id"] / "results.jsonl"
+        before = {job["id"]: poll(url, job["id"], lambda j: j["progress"]["done"] >= 2) for job in (solve, sweep)}
         kill(server)
-        at_kill = results_lines(results)
-        assert before["status"] == "running" and 2 <= at_kill < before["progress"]["total"]
+        solved_at_kill, swept_at_kill = stored_records(db, solve["id"]), results_lines(results)
+        # Both jobs were cut off with work left to do, so the restart has something to resume in each.
+        assert before[solve["id"]]["status"] == "running" and 2 <= solved_at_kill < PROBLEMS
+        assert before[sweep["id"]]["status"] == "running"
+        assert 2 <= swept_at_kill < before[sweep["id"]]["progress"]["total"]
         server = start_server(tiny_checkpoint, db, tmp_path / "second.log")
         url = wait_serving(server, tiny_checkpoint, tmp_path / "second.log")
-        done = poll(url, job["id"], lambda j: j["status"] != "running")
-        assert done["status"] == "succeeded", done
-        records = [json.loads(line) for line in
-                   httpx.get(f"{url}/v1/jobs/{job['id']}/results", timeout=120).text.splitlines()]
+        done = {job["id"]: poll(url, job["id"], lambda j: j["status"] != "running") for job in (solve, sweep)}
+        assert [view["status"] for view in done.values()] == ["succeeded", "succeeded"], done
+        solved, swept = job_records(url, solve["id"]), job_records(url, sweep["id"])
     finally:
         kill(server)
-    keys = [(r["model"], r["run"], r["problem_id"]) for r in records]
-    assert len(keys) == len(set(keys)) == done["progress"]["total"]
-    assert len({r["problem_id"] for r in records}) == PROBLEMS
+    ids = [r["problem_id"] for r in solved]
+    assert len(ids) == PROBLEMS and len(set(ids)) == PROBLEMS
+    assert done[solve["id"]]["progress"] == {"done": PROBLEMS, "total": PROBLEMS}
+    assert done[solve["id"]]["summary"]["problems"] == PROBLEMS
+    keys = [(r["model"], r["run"], r["problem_id"]) for r in swept]
+    assert len(keys) == len(set(keys)) == done[sweep["id"]]["progress"]["total"]
+    assert len({r["problem_id"] for r in swept}) == PROBLEMS

@@ -17,6 +17,7 @@ from reasoner.errors import EngineError
 from reasoner.engine.generation import GenerationRequest
 from reasoner.engine.runtime import run_sync
 from reasoner.types import FinishReason, SamplingConfig
+from tests.vllm_serve import single_process_args
 
 PROMPT = "Ann has 3 pens and buys 4 more. How many pens does she have?"
 
@@ -36,7 +37,7 @@ def server(tiny_checkpoint: Path, tmp_path_factory):
     # server module itself works with either package.
     process = subprocess.Popen(
         [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_checkpoint), "--host", "127.0.0.1", "--port", str(port),
-         "--enforce-eager", "--max-num-batched-tokens", "16384", "--max-model-len", "512"],
+         "--enforce-eager", "--max-num-batched-tokens", "16384", "--max-model-len", "512", *single_process_args()],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +62,7 @@ def _wait_healthy(base: str, process: subprocess.Popen, timeout_s: float) -> Non
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     raise TimeoutError("vllm serve did not become healthy")
 
 
