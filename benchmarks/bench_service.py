@@ -64,7 +64,12 @@ def chat_body(model: str, prompt: str, seed: int, **extra) -> dict:
 def start_server(model: str, port: int, db: Path, log) -> tuple[subprocess.Popen, float]:
     """Launch `reasoner serve`; returns it and the seconds from launch to the first answered request."""
     started = time.perf_counter()
-    server = subprocess.Popen(reasoner_cmd("serve", "--model", model, "--port", str(port), "--db", str(db)),
+    # The service's per-key limits (16 requests in flight, 600 a minute) would refuse most of the burst with
+    # 429s; this benchmark measures throughput, so they are raised above what it sends
+    # (bench_service_load.py measures the service with its limits on).
+    raised = ["--limit", "max_concurrent_requests=4096", "--limit", "requests_per_minute=1000000",
+              "--limit", "tokens_per_minute=1000000000", "--limit", "max_connections=4096"]
+    server = subprocess.Popen(reasoner_cmd("serve", "--model", model, "--port", str(port), "--db", str(db), *raised),
                               env=env(), stdout=log, stderr=log, start_new_session=True)
     body = chat_body(model, "What is 2 + 3?", 0)
     while True:
@@ -174,8 +179,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{args.port}"
     texts = arith_prompts(args.requests)
     out: dict = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                             "note": "shared with four other agents running vLLM engines and tests; figures are "
-                                     "noisy, compare sides only within this run"},
+                             "note": "the benchmark's HTTP client shares the server's CPUs; load average in provenance"},
                  "settings": {"model": args.model, "strategy": STRATEGY, "n": N, "max_tokens": MAX_TOKENS,
                               "requests": args.requests, "repeats": args.repeats, "prompts": "arith train split"}}
     out["cold_reasoner_solve_one_problem_s"] = args.cold_s or round(cold_solve(args.model), 2)
@@ -212,6 +216,11 @@ def main() -> None:
             print(repeat, rounds["server"][-1], rounds["in_process"][-1], file=sys.stderr)
             write_results(checkpoint, {**out, "rounds_so_far": rounds}, indent=1)
         out["concurrent"] = summarize(rounds)
+        failed = sum(r["errors"] for side in rounds.values() for r in side)
+        if failed:
+            write_results(checkpoint, out, indent=1)
+            raise SystemExit(f"{failed} requests failed (examples in {checkpoint}): a throughput with errors is not "
+                             f"a figure, so {args.out} is left as it was")
     finally:
         os.killpg(server.pid, 15)
         if worker is not None:
@@ -221,7 +230,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 worker.kill()
         server.wait(timeout=120)
-        db.unlink(missing_ok=True)
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            path.unlink(missing_ok=True)
     write_results(args.out, out, indent=1)
     checkpoint.unlink(missing_ok=True)
     print(json.dumps(out, indent=1))
