@@ -37,8 +37,9 @@ class EarlyRejection(Sampling, PRMChoice):
 
     n: int = Field(16, ge=1)
     """Candidates started."""
-    keep: float = Field(0.25, gt=0.0, le=1.0)
-    """Share of the candidates finished after the early scoring (at least one)."""
+    keep: float = Field(0.125, gt=0.0, le=1.0)
+    """Share of the candidates finished after the early scoring (at least one). 0.125 with `steps` 1 was chosen
+    on the dev split (benchmarks/results/early_rejection_dev.json, rule 4 of confidence_selection_rules.md)."""
     steps: int = Field(1, ge=1, le=64)
     """Steps each candidate writes before the early scoring (k)."""
 
