@@ -131,5 +131,5 @@ def event_data(event: TraceEvent) -> dict[str, Any]:
     if event.kind != NODES_EVENT:
         return brief(event.data)
     nodes = json.loads(json.dumps(event.data.get("nodes") or [], default=str))
-    return {"nodes": [{**{key: node.get(key) for key in LIVE_FIELDS}, "text": str(node.get("text") or "")[:LIVE_TEXT_CHARS]}
-                      for node in nodes]}
+    return {"nodes": [{**{key: node.get(key) for key in LIVE_FIELDS},
+                       "text": str(node.get("text") or "")[:LIVE_TEXT_CHARS]} for node in nodes]}

@@ -275,7 +275,8 @@ def test_a_search_streams_its_tree_as_it_grows(service, name):
     options = {"strategy": name, "value": "logprob", "max_steps": 2, "step_tokens": 8, "detail": True, **SEARCHES[name]}
     chunks = stream(service, seed=5, extra_body={"reasoner": options})
     finish_at = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
-    progress = [c.model_extra["reasoner"] for c in chunks[:finish_at] if "done" in (c.model_extra.get("reasoner") or {})]
+    progress = [c.model_extra["reasoner"] for c in chunks[:finish_at]
+                if "done" in (c.model_extra.get("reasoner") or {})]
     kinds = [p["event"] for p in progress]
     assert "nodes" in kinds and kinds.index("nodes") < kinds.index("tree")
     live = [node for p in progress if p["event"] == "nodes" for node in p["data"]["nodes"]]

@@ -462,3 +462,55 @@ def test_the_playground_grows_a_search_tree_live(page, console):
     assert page.find_elements(By.CSS_SELECTOR, "#tree circle.node.chosen")  # the chosen path, marked at the end
     assert "tree" in page.find_element(By.ID, "events").text  # the search's tree event came through the stream
     shot(page, "playground-search")
+
+
+def test_the_static_sweep_page_draws_its_curves_from_disk(browser, tmp_path):
+    from selenium.webdriver import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from reasoner.cli import main
+    from tests.reasoner.eval.synthetic_sweep import SWEEP
+
+    assert main(["report", str(SWEEP), "--html", str(tmp_path / "site")]) == 0
+    rows = json.loads((SWEEP / "summary.json").read_text())["rows"]
+    browser.get_log("browser")
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+    wait(browser, found("#curves svg.chart"))
+    for field in ("mean_generated_tokens", "mean_flops"):
+        chart = browser.find_element(By.CSS_SELECTOR, f"#curves svg[data-field={field}][data-level=all]")
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.pt")) == len([r for r in rows if r[field] > 0])
+        assert chart.find_elements(By.CSS_SELECTOR, "path.frontier")
+        assert {line.get_attribute("data-series").split()[-1] for line in chart.find_elements(
+            By.CSS_SELECTOR, "polyline.series")} == {r["strategy"] for r in rows if r[field] > 0}
+    point = browser.find_element(By.CSS_SELECTOR, "#curves svg[data-field=mean_flops][data-level=all] circle.pt")
+    ActionChains(browser).move_to_element(point).perform()
+    tip = wait(browser, lambda d: d.find_element(By.ID, "tip").is_displayed() and d.find_element(By.ID, "tip"))
+    assert "accuracy" in tip.text
+    shot(browser, "report-sweep")
+    assert browser.execute_script("return performance.getEntriesByType('resource').every("
+                                  "(e) => e.name.startsWith('file:'))")  # offline: nothing fetched from elsewhere
+    assert_no_console_errors(browser)
+
+
+def test_the_static_compare_page_shows_where_two_runs_differ_from_disk(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from reasoner.cli import main
+    from tests.reasoner.service.test_report_html import compare_files
+
+    first, second = compare_files(tmp_path)
+    assert main(["report", str(first), "--compare", str(second), "--html", str(tmp_path / "site")]) == 0
+    browser.get_log("browser")
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+    rows = wait(browser, found("#compare tbody tr"))
+    assert len(rows) == 1 and rows[0].text.startswith("arith-test-00001")  # the one problem where they differ
+    levels = [words(row.text) for row in browser.find_elements(By.CSS_SELECTOR, "#comparelevels tbody tr")]
+    assert levels == ["2 1 0 0 1", "– 1 0 0 0"], levels
+    rows[0].find_element(By.TAG_NAME, "button").click()
+    cards = wait(browser, found("#side .candidate", 6))
+    assert XSS in cards[0].find_element(By.CLASS_NAME, "text").text
+    assert browser.execute_script("return window.__pwned === undefined")
+    shot(browser, "report-compare")
+    browser.find_element(By.CSS_SELECTOR, "select[aria-label='which problems']").send_keys("every")
+    wait(browser, found("#compare tbody tr", 2))
+    assert_no_console_errors(browser)

@@ -105,7 +105,9 @@ def test_a_sweep_folder_becomes_the_consoles_sweep_page(tmp_path):
     page = (site / "index.html").read_text()
     assert '<script src="data.js" defer></script><script src="app.js" defer></script>' in page
     assert "<script>" not in page and "http" not in page.replace('http-equiv', '')  # nothing inline, no CDN
-    assert (site / "app.js").read_bytes() == (Path(__file__).parents[3] / "reasoner/service/ui/static/app.js").read_bytes()
+    from reasoner.service.ui import STATIC
+
+    assert (site / "app.js").read_bytes() == (STATIC / "app.js").read_bytes()  # the console's own script
 
 
 def test_two_results_files_become_the_compare_page(tmp_path, capsys):
