@@ -513,10 +513,11 @@ class LiveTree {
       placed = false;
       for (const node of [...this.waiting]) {
         const parent = this.nodes.get(node.parent);
-        if (!parent || this.nodes.has(node.id)) continue;
+        if (!parent) continue;
+        this.waiting.splice(this.waiting.indexOf(node), 1);
+        if (this.nodes.has(node.id)) continue;  // sent twice: drawn once
         this.nodes.set(node.id, {...node, children: []});
         parent.children.push(node.id);
-        this.waiting.splice(this.waiting.indexOf(node), 1);
         placed = true;
       }
     }
