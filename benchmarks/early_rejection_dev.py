@@ -91,9 +91,11 @@ def main() -> None:
     from reasoner.engine.models import resolve_model
     from reasoner.tasks import load_task
     from reasoner.engine.models import count_parameters
-    from reasoner.verifiers.prm import open_prm
+    from reasoner.verifiers.prm import PRMSettings, open_prm
 
-    prm = open_prm("tiny-prm")
+    # The driver-side runner scores synchronously and reads every prefix in full: its token counts are the
+    # uncached PRM reads the FLOPs formula above charges (the vLLM runner's scores agree within 1e-4).
+    prm = open_prm("tiny-prm", PRMSettings(runner="torch"))
     prompts = {p.id: p.prompt for p in load_task("arith", "dev")}
     cells, base = {}, {}
     for path in args.runs:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.cli_options import (ENGINE_ARG_HELP, dataset_options, default_models_dir, key_value, model_path,
-                                  models_dir_option, positive_float, positive_int, prm_options, stage, submit,
+                                  models_dir_option, positive_float, positive_int, prm_gpu_option, prm_options, stage,
+                                  submit,
                                   unescape)
 from reasoner.errors import ConfigError, OptionError, ReasonerError
 
@@ -98,6 +99,7 @@ def _add_solve(commands) -> None:
                                                 "search strategy (beam_search, dvts, mcts, particle_filter) or of "
                                                 "--scorer prm")
     prm_options(p)
+    prm_gpu_option(p)
     p.add_argument("--aggregation", default=None, help="how the PRM's step scores become one: last, min, prod or mean")
     p.add_argument("--router", default=None, help="with --strategy router: the router file `reasoner router fit` wrote")
     p.add_argument("--compute-budget", type=positive_float, default=None,

@@ -52,6 +52,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1 (a share of a GPU's memory)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from exc
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (exclusive), got {text}")
+    return value
+
+
 def key_value(text: str) -> Pair:
     """argparse type of `--option KEY=VALUE`: VALUE as JSON when it parses, else as the string."""
     key, sep, raw = text.partition("=")
@@ -274,6 +285,52 @@ def prm_options(p: argparse.ArgumentParser) -> None:
                         "torch: in this process, for comparison")
 
 
+PRM_GPU_FLAG = "--prm-gpu-memory-utilization"
+
+
+def prm_gpu_option(p: argparse.ArgumentParser) -> None:
+    """--prm-gpu-memory-utilization: the share of a GPU the PRM named with --prm takes."""
+    p.add_argument(PRM_GPU_FLAG, type=fraction, default=None, metavar="FRACTION",
+                   help="share of a GPU's memory the --prm PRM's vLLM engine takes (default 0.4), and with "
+                        "--prm-actor the GPU share its Ray actor asks for (default 0.1); it shares a GPU with the "
+                        "policy, so with the policy's gpu_memory_utilization (--engine-arg, default 0.85) it must "
+                        "sum below 1 (checked before anything starts, on CPU too)")
+
+
+def with_prm_gpu_share(args: argparse.Namespace, prms: dict[str, Any],
+                       policies: Mapping[str, Mapping[str, Any]], shared_actor: bool = False) -> dict[str, Any]:
+    """`prms` (of `prm_settings`) with the share `--prm-gpu-memory-utilization` gives, checked against the
+    `gpu_memory_utilization` of each policy (engine options by model) it may share a GPU with: an OptionError
+    naming the flag. A `shared_actor` beside a policy spanning several GPUs takes a GPU of its own (no check)."""
+    share = args.prm_gpu_memory_utilization
+    if share is None:
+        return prms
+    if not prms:
+        raise OptionError(f"{PRM_GPU_FLAG}: says how the PRM given with --prm runs; give --prm NAME_OR_FOLDER")
+    (prm, settings), = prms.items()
+    if settings.url is not None:
+        raise OptionError(f"{PRM_GPU_FLAG}: the PRM at --prm-url {settings.url} runs on its server, whose own "
+                          f"settings give its GPU share")
+    for model, options in policies.items():
+        _check_prm_gpu_share(model, options, share, shared_actor)
+    return {prm: settings.model_copy(update={"gpu_memory_utilization": share})}
+
+
+def _check_prm_gpu_share(model: str, options: Mapping[str, Any], share: float, shared_actor: bool) -> None:
+    from reasoner.engine.backends.vllm import EngineConfig
+    from reasoner.engine.backends.vllm_args import world_size
+    from reasoner.jobs.placement import check_shared_gpu
+
+    config = EngineConfig.of(model, **options)
+    if shared_actor and world_size(config.engine_args) > 1:
+        return
+    try:
+        check_shared_gpu(config.gpu_memory_utilization, share)
+    except ConfigError as exc:
+        raise OptionError(f"{PRM_GPU_FLAG}: {exc} (lower it, or the policy's with --engine-arg "
+                          f"gpu_memory_utilization=...)") from exc
+
+
 def prm_settings(args: argparse.Namespace, prm: str | None) -> dict[str, Any]:
     """The `PRMSettings` of `--prm-url`/`--prm-format`/`--prm-runner` for the PRM `prm` (by name), its format
     checked now (a folder of no known format, a tokenizer without the format's tag): an OptionError naming the flag."""
@@ -327,10 +384,14 @@ def pool_settings(args: argparse.Namespace, model: str, strategy: Any, env_addre
         raise OptionError(f"--engine-arg: configures vLLM engines; --backend {args.backend} serves from its own server")
     check_engine_options(model, given)
     backend_options.update(given)
+    policies = {model: given} if args.backend == "vllm" else {}  # a server's policy shares no GPU with the PRM
+    prms = with_prm_gpu_share(args, prms or {}, policies, shared_actor=prm_actor is not None)
     return build(PoolSettings, {"model": model, "backend": args.backend, "backend_options": backend_options,
                                 "concurrency": args.concurrency, "workers": args.workers, "ray_address": address,
-                                "prm_actor": prm_actor, "prms": prms or None},
-                 flags={"prm_actor": "--prm-actor", "ray_address": "--ray-address"})
+                                "prm_actor": prm_actor, "prms": prms or None,
+                                "prm_gpu_memory_utilization": args.prm_gpu_memory_utilization},
+                 flags={"prm_actor": "--prm-actor", "ray_address": "--ray-address",
+                        "prm_gpu_memory_utilization": PRM_GPU_FLAG})
 
 
 def default_models_dir() -> Path:

@@ -14,7 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
-from reasoner.cli_options import key_value, prm_options, prm_settings
+from reasoner.cli_options import key_value, prm_gpu_option, prm_options, prm_settings, with_prm_gpu_share
 from reasoner.errors import ConfigError, OptionError
 
 
@@ -44,6 +44,7 @@ def add_serve(commands) -> None:
     p.add_argument("--prm", action="append", default=[], metavar="NAME_OR_FOLDER",
                    help="a PRM clients may name besides the bundled ones (repeatable)")
     prm_options(p)
+    prm_gpu_option(p)
     p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                    help="a Host name a key-less server answers besides loopback ones (repeatable)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
@@ -81,19 +82,22 @@ def serve_config(args: argparse.Namespace):
                          ray_address=args.ray_address or os.environ.get("RAY_ADDRESS"), keys_file=args.keys,
                          db=args.db, job_concurrency=args.job_concurrency, limits=limits,
                          plugins=tuple(args.plugin), routers=routers, prms=tuple(args.prm),
-                         prm_settings=serve_prm_settings(args),
+                         prm_settings=serve_prm_settings(args, engines if args.backend == "vllm" else {}),
                          allowed_hosts=tuple(args.allowed_host), cors_origins=tuple(args.cors_origin),
                          allow_unsandboxed_code=args.allow_unsandboxed_code)
 
 
-def serve_prm_settings(args: argparse.Namespace) -> dict:
-    """How the operator's PRM runs: `--prm-url`/`--prm-format`/`--prm-runner` apply to the one `--prm` given
-    (with several, each would need its own server or format, so the flags are refused)."""
-    if all(value is None for value in (args.prm_url, args.prm_format, args.prm_runner)):
+def serve_prm_settings(args: argparse.Namespace, engines: dict[str, dict]) -> dict:
+    """How the operator's PRM runs: `--prm-url`/`--prm-format`/`--prm-runner`/`--prm-gpu-memory-utilization`
+    apply to the one `--prm` given (with several, each would need its own server or format, so the flags are
+    refused); its GPU share is checked against each served model's (`engines`: engine options by model)."""
+    given = (args.prm_url, args.prm_format, args.prm_runner, args.prm_gpu_memory_utilization)
+    if all(value is None for value in given):
         return {}
     if len(args.prm) > 1:
-        raise OptionError("--prm-url/--prm-format/--prm-runner: say how one PRM runs; give a single --prm with them")
-    return prm_settings(args, args.prm[0] if args.prm else None)
+        raise OptionError("--prm-url/--prm-format/--prm-runner/--prm-gpu-memory-utilization: say how one PRM runs; "
+                          "give a single --prm with them")
+    return with_prm_gpu_share(args, prm_settings(args, args.prm[0] if args.prm else None), engines)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from reasoner.cli_options import (ENGINE_ARG_HELP, comma_list, dataset_options, key_value, positive_int, prm_options,
-                                  submit)
+from reasoner.cli_options import (ENGINE_ARG_HELP, comma_list, dataset_options, key_value, positive_int,
+                                  prm_gpu_option, prm_options, submit)
 
 
 def add_sweep(commands) -> None:
@@ -37,34 +37,38 @@ def add_sweep(commands) -> None:
                    help="bundled or imported PRM name, or PRM folder: the PRM of every swept strategy that takes a "
                         "`prm` option and is not given one with --option, run as --prm-url/--prm-format/--prm-runner say")
     prm_options(p)
+    prm_gpu_option(p)
     p.set_defaults(run=run_sweep)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     from reasoner.cli_options import (build, check_engine_options, check_swept, engine_options, model_path,
-                                      prm_settings, sweep_strategy_options)
+                                      prm_settings, sweep_strategy_options, with_prm_gpu_share)
     from reasoner.engine.backends import open_generator
     from reasoner.engine.runtime import engine_loop
-    from reasoner.eval.sweep import arun_sweep, make_config
+    from reasoner.eval.sweep import SweepConfig, arun_sweep, make_config
     from reasoner.verifiers import VerifierSet
     from reasoner.verifiers.prm import PRMSet
 
     prm = None if args.prm is None else model_path(args.prm, None)
     prms = prm_settings(args, prm)
     strategy_options = sweep_strategy_options(args.option)
+    swept = strategy_options
+    if prm is not None:  # before the strategies are built: a search valued by its PRM checks that it has one
+        names = (comma_list(args.strategies, str.strip, "--strategies", "names")
+                 or SweepConfig.model_fields["strategies"].default)
+        swept = with_prm(names, strategy_options, prm)
     options = {"dataset": args.dataset, "format": args.format, "split": args.split, "strategies": args.strategies,
                "budgets": args.budgets, "models": args.models, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-               "strategy_options": strategy_options or None,  # None until a --option is given
+               "strategy_options": swept or None,  # None until a --option (or --prm) is given
                "engine_options": engine_options(args.engine_arg) or None}
-    config = build(make_config, options, flags={"strategy_options": "--option", "engine_options": "--engine-arg"})
+    config = build(make_config, options,
+                   flags={"strategy_options": "--option", "prm": "--prm", "engine_options": "--engine-arg"})
     check_swept(strategy_options, config.strategies)
-    if prm is not None:
-        options["strategy_options"] = with_prm(config.strategies, strategy_options, prm)
-        config = build(make_config, options,
-                       flags={"strategy_options": "--option", "prm": "--prm", "engine_options": "--engine-arg"})
     for model in config.models:
         check_engine_options(model, config.engine_options)
+    prms = with_prm_gpu_share(args, prms, {model: config.engine_options for model in config.models})
     verifiers = VerifierSet()
     future = submit(arun_sweep(config, args.out, lambda model: open_generator("vllm", model, **config.engine_options),
                                verifiers, prms=PRMSet(settings=prms), close_finished_models=True), engine_loop())

@@ -110,13 +110,15 @@ def plan_placement(engine_args: Mapping[str, Any], gpu_memory_utilization: float
                           f"node of this Ray cluster has {most_gpus} (models spanning nodes are not supported)",
                           field="tensor_parallel_size")
     if span == 1 and prm_gpu_memory is not None:
-        _check_shared_gpu(gpu_memory_utilization, prm_gpu_memory)
+        check_shared_gpu(gpu_memory_utilization, prm_gpu_memory)
     worker_gpus = float(span) if span > 1 else gpu_memory_utilization
     return Placement(worker=ActorResources(num_cpus=1, num_gpus=worker_gpus),
                      prm=ActorResources(num_cpus=0, num_gpus=prm_gpu_memory or 0.0), gpus_per_worker=span)
 
 
-def _check_shared_gpu(policy: float, prm: float) -> None:
+def check_shared_gpu(policy: float, prm: float) -> None:
+    """A `ConfigError` naming both shares unless a policy engine's and a PRM's shares of one GPU sum below 1
+    (also the CLI's check of `--prm-gpu-memory-utilization`)."""
     if policy + prm >= 1:
         raise ConfigError(f"the policy engine's gpu_memory_utilization={policy} and the shared PRM's "
                           f"prm_gpu_memory_utilization={prm} sum to {policy + prm:.2f}; they may share one GPU, "

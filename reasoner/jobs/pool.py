@@ -9,10 +9,14 @@ serves problems solved with different strategies at once.
   actor runs many problems' strategies concurrently on its event loop, so its
   engine batches tokens across problems. Problems go to the least-busy live
   actor as slots free up (a queue, not a static split). If an actor dies, its
-  in-flight problems are retried on a replacement, each alone on an actor,
-  so that the problem that kills workers is told apart from its bystanders;
-  one that has killed `max_attempts` workers is recorded as an error and the
-  job goes on.
+  in-flight problems are retried, each alone on an idle actor, so that the
+  problem that kills workers is told apart from its bystanders; one that has
+  killed `max_attempts` workers is recorded as an error and the job goes on.
+  A dead actor's replacement starts in the background and joins when its
+  engine is up; the live actors go on meanwhile. When the live nodes have no
+  room for it (its node was lost), the pool goes on smaller, and a
+  replacement Ray cannot place yet stays pending and joins if room appears
+  (an autoscaler's new node, the node back).
 
 Both pools also serve raw `GenerationRequest`s (`generate`, e.g. GRPO's
 rollouts and the service's chat requests) under the same dispatch and retry
@@ -47,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -60,6 +65,12 @@ from reasoner.jobs.placement import (Placement, default_workers, live_node_resou
 from reasoner.jobs.solve import solve_problem
 from reasoner.types import Problem, Result
 from reasoner.verifiers.prm import PRMSet, PRMSettings
+
+log = logging.getLogger("reasoner.jobs")
+
+PLACEMENT_CHECK_S = 2.0
+"""How often a replacement actor that Ray has not placed yet checks whether the live nodes still have room for
+it (Ray marks a lost node dead some seconds after its actors are reported dead)."""
 
 
 @runtime_checkable
@@ -216,9 +227,15 @@ class RayPool:
         """The shared PRM actor's `SharedPRM` once started."""
         self._prm_handle: Any = None
         self.restarts = 0
+        """Replacements started for dead actors."""
         self.shrunk = 0
-        """Dead actors not replaced because the live nodes had no room (a lost node)."""
+        """Dead actors the pool goes on without because the live nodes have no room for a replacement (a lost
+        node): none was started, or it waits for Ray to place it. One that is placed later no longer counts."""
         self._actors: dict[int, Any] = {}
+        self._starting: dict[int, tuple[Any, asyncio.Future]] = {}
+        """Replacements being started in the background, by the key they will have: (actor, task)."""
+        self._start_error: Exception | None = None
+        """Why the last replacement failed to start, if it did."""
         self._load: dict[int, int] = {}
         self._reserved: set[int] = set()
         self._ids = itertools.count()
@@ -354,7 +371,7 @@ class RayPool:
         try:
             await actor.load_weights.remote(*weights)
         except (RayActorError, ActorDiedError, ActorUnavailableError):
-            await self._replace(key)  # the replacement catches up in `_spawn`
+            await self._replace(key)  # the replacement catches up before it joins
 
     async def _catch_up(self, actor: Any) -> None:
         """Load the pool's current weights into a new actor before it is handed work."""
@@ -365,11 +382,15 @@ class RayPool:
                 await actor.load_weights.remote(*loaded)
 
     async def _acquire(self, alone: bool) -> int:
-        """A live actor for one problem: the least busy, or (`alone`) an idle one reserved for it."""
+        """A live actor for one problem: the least busy, or (`alone`) an idle one reserved for it.
+
+        Raises `EngineError` when no actor is alive, none is starting, and the last replacement failed."""
         async with self._changed:
             while True:
-                if not self._actors:
-                    await self._spawn()
+                if not self._actors and not self._starting:
+                    if self._start_error is not None:
+                        raise EngineError(f"could not restart a Ray worker: {self._start_error}")
+                    self._start_replacement()
                 open_keys = [k for k in self._actors if k not in self._reserved]
                 if alone:
                     idle = [k for k in open_keys if self._load[k] == 0]
@@ -391,36 +412,94 @@ class RayPool:
             self._changed.notify_all()
 
     async def _replace(self, key: int) -> None:
-        """Drop a dead actor and start a replacement (once, however many problems saw it die).
+        """Drop a dead actor (once, however many problems saw it die) and start its replacement in the background.
 
         When the live nodes have no room for one more actor (its node was lost and the others are full),
-        the pool goes on with the actors it has rather than wait for room (`shrunk` counts these)."""
+        the pool goes on with the actors it has (`shrunk` counts these); with none left, it starts one anyway
+        and waits for room."""
+        import ray
+
         async with self._changed:
-            if key not in self._actors:
+            actor = self._actors.pop(key, None)
+            if actor is None:
                 return
-            del self._actors[key]
             self._load.pop(key, None)
             self._reserved.discard(key)
-            if self._actors and not self._room_for_one_more():
-                self.shrunk += 1
-                self._changed.notify_all()
-                return
-            self.restarts += 1
-            try:
-                await self._spawn()
-            except Exception as exc:
-                raise EngineError(f"could not restart a Ray worker: {exc}") from exc
+            ray.kill(actor)  # an actor only unreachable (ActorUnavailableError) must not hold its resources
+            if self._actors and not self._room_for(len(self._actors) + len(self._starting) + 1):
+                self._shrink("the live nodes have no room for its replacement")
+            else:
+                self._start_replacement()
             self._changed.notify_all()
 
-    def _room_for_one_more(self) -> bool:
-        """Whether the cluster's live nodes hold one more engine actor than the pool has."""
+    def _start_replacement(self) -> None:
+        """Start a new actor in the background; it joins the pool once its engine is up (`_replacement`)."""
+        key, actor = next(self._ids), self.new_actor()
+        self.restarts += 1
+        self._starting[key] = (actor, asyncio.ensure_future(self._replacement(key, actor)))
+
+    async def _replacement(self, key: int, actor: Any) -> None:
+        """Wait for `actor` to be placed and its engine up, without the dispatch lock; then it takes work.
+
+        A replacement that fails to start is dropped (the pool goes on smaller, and `_acquire` raises when
+        nothing is left)."""
+        import ray
+        from ray.exceptions import RayError
+
+        try:
+            await self._placed(actor)
+            await actor.ready.remote()
+            await self._catch_up(actor)
+        except RayError as exc:  # its engine failed to start, or its node was lost in turn
+            ray.kill(actor)
+            async with self._changed:
+                self._starting.pop(key, None)
+                self._start_error = exc
+                self._shrink(f"its replacement failed to start: {exc}")
+                self._changed.notify_all()
+            return
+        async with self._changed:
+            if self._starting.pop(key, None) is None:  # the pool was closed meanwhile
+                ray.kill(actor)
+                return
+            self._actors[key], self._load[key] = actor, 0
+            self._changed.notify_all()
+
+    async def _placed(self, actor: Any) -> None:
+        """Wait until Ray has placed `actor`; while the live nodes have no room for it, count it in `shrunk`."""
+        placed = asyncio.ensure_future(actor.where.remote())
+        waiting = False
+        try:
+            while not (await asyncio.wait({placed}, timeout=PLACEMENT_CHECK_S))[0]:
+                if not waiting and not self._room_for(len(self._actors) + len(self._starting)):
+                    waiting = True
+                    self._shrink("Ray cannot place its replacement on the live nodes; it joins if room appears")
+            if waiting:
+                self.shrunk -= 1  # placed after all, or failed (which `_replacement` counts itself)
+            placed.result()
+            if waiting:
+                log.warning("a replacement Ray worker was placed after all; it joins once its engine is up")
+        finally:
+            placed.cancel()
+
+    def _shrink(self, why: str) -> None:
+        self.shrunk += 1
+        live = len(self._actors)
+        log.warning("a Ray worker died and %s; going on with %d worker%s", why, live, "" if live == 1 else "s")
+
+    def _room_for(self, actors: int) -> bool:
+        """Whether the cluster's live nodes hold `actors` engine actors side by side."""
         if self.placement is None:
             return True
-        return worker_slots(self.placement, live_node_resources()) > len(self._actors)
+        return worker_slots(self.placement, live_node_resources()) >= actors
 
     async def close(self) -> None:
         import ray
 
+        for actor, task in self._starting.values():
+            task.cancel()
+            ray.kill(actor)
+        self._starting.clear()
         for actor in self._actors.values():
             ray.kill(actor)
         self._actors.clear()

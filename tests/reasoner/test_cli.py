@@ -189,6 +189,65 @@ def test_bad_serve_engine_arg_is_a_usage_error_before_anything_starts(extra, wor
     assert not db.exists()
 
 
+PRM_GPU = "--prm-gpu-memory-utilization"
+
+
+@pytest.mark.parametrize("command", ["solve", "sweep", "serve"])
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([PRM_GPU, "1"], f"argument {PRM_GPU}: must be a fraction between 0 and 1 (exclusive), got 1"),
+        ([PRM_GPU, "0"], f"argument {PRM_GPU}: must be a fraction between 0 and 1 (exclusive), got 0"),
+        ([PRM_GPU, "half"], f"argument {PRM_GPU}: must be a number, got 'half'"),
+        ([PRM_GPU, "0.3"], f"{PRM_GPU}: says how the PRM given with --prm runs"),
+        (["--prm", "tiny-prm", PRM_GPU, "0.2"], f"{PRM_GPU}: the policy engine's gpu_memory_utilization=0.85 and "
+                                                f"the shared PRM's prm_gpu_memory_utilization=0.2 sum to 1.05"),
+        (["--prm", "tiny-prm", "--engine-arg", "gpu_memory_utilization=0.7", PRM_GPU, "0.3"],
+         f"{PRM_GPU}: the policy engine's gpu_memory_utilization=0.7 and the shared PRM's "
+         f"prm_gpu_memory_utilization=0.3 sum to 1.00"),
+        (["--prm", "tiny-prm", "--prm-url", "http://127.0.0.1:9", PRM_GPU, "0.1"],
+         f"{PRM_GPU}: the PRM at --prm-url http://127.0.0.1:9 runs on its server"),
+    ],
+)
+def test_bad_prm_gpu_share_is_a_usage_error_before_anything_starts(command, extra, words, tmp_path, capsys):
+    out = tmp_path / "out"
+    model = ["--models" if command == "sweep" else "--model", "tiny"]
+    where = ["--port", "0", "--db", str(out)] if command == "serve" else ["--dataset", "arith", "--out", str(out)]
+    if command == "solve":
+        where += ["--strategy", "best_of_n", "--scorer", "prm"]
+    elif command == "sweep":  # a search valued by the PRM, which without --prm would be refused first
+        where += ["--strategies", "beam_search" if "--prm" in extra else "cot"]
+    assert exit_status([command, *model, *where, *extra]) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_prm_gpu_share_reaches_the_prm_and_its_ray_actor_when_it_fits_beside_the_policy():
+    from reasoner.cli import build_parser
+    from reasoner.cli_options import pool_settings, prm_settings, solve_strategy
+    from reasoner.engine.models import resolve_model
+
+    args = build_parser().parse_args(["solve", "--dataset", "arith", "--strategy", "best_of_n", "--scorer", "prm",
+                                      "--prm", "tiny-prm", "--workers", "2", "--prm-actor",
+                                      "--engine-arg", "gpu_memory_utilization=0.5", PRM_GPU, "0.45"])
+    args.prm = str(resolve_model(args.prm))
+    strategy, _ = solve_strategy("best_of_n", [], {"scorer": ("--scorer", "prm"), "prm": ("--prm", args.prm)})
+    settings = pool_settings(args, str(resolve_model("tiny")), strategy, None, prm_settings(args, args.prm))
+    assert settings.prm_gpu_memory_utilization == 0.45  # the Ray GPU share of the shared PRM actor
+    assert settings.prms[args.prm].gpu_memory_utilization == 0.45  # its vLLM engine's share
+
+
+def test_prm_gpu_share_reaches_the_services_prm_settings(tmp_path):
+    from reasoner.cli import build_parser
+    from reasoner.cli_serve import serve_config
+    from reasoner.engine.models import BUNDLED_DIR
+
+    folder = str(BUNDLED_DIR / "tiny-prm")
+    args = build_parser().parse_args(["serve", "--db", str(tmp_path / "s.db"), "--prm", folder,
+                                      "--engine-arg", "gpu_memory_utilization=0.6", PRM_GPU, "0.3"])
+    assert serve_config(args).prm_settings[folder].gpu_memory_utilization == 0.3
+
+
 @pytest.mark.parametrize("kind", ["math", "code"])
 def test_verify_timeout_must_be_positive(kind, capsys):
     args = ["--pred", "1", "--ref", "1"] if kind == "math" else ["--program", "p.py", "--tests", "t.json"]
@@ -264,6 +323,6 @@ def test_prm_actor_shares_the_prm_the_strategy_scores_with(name, options, shared
 
     strategy = build_strategy(name, options)
     flags = dict(workers=2, engine_arg=[], ray_address=None, base_url=None, verbose=False, backend="vllm",
-                 concurrency=8, strategy=name)
+                 concurrency=8, strategy=name, prm_gpu_memory_utilization=None)
     assert pool_settings(argparse.Namespace(prm_actor=True, **flags), "tiny", strategy, None).prm_actor == shared
     assert pool_settings(argparse.Namespace(prm_actor=False, **flags), "tiny", strategy, None).prm_actor is None

@@ -54,6 +54,50 @@ def test_killed_worker_problems_are_retried_exactly_once(ray_runtime, tiny_check
     assert restarts == 1
 
 
+def test_a_replacement_ray_cannot_place_yet_holds_up_nothing_and_joins_when_room_appears(ray_runtime, tiny_checkpoint,
+                                                                                       tmp_path):
+    config = JobConfig(dataset="t", strategy="tests.slow_strategy:Slow", model=str(tiny_checkpoint),
+                       strategy_options={"delay_s": 0.3, "max_tokens": 8})
+    out = tmp_path / "r.jsonl"
+    items = problems(12)
+
+    @ray_runtime.remote(num_cpus=1)
+    class Squatter:
+        """Holds a CPU of the session runtime (four logical CPUs), so that a replacement has none."""
+
+        def ready(self) -> bool:
+            return True
+
+    async def scenario():
+        pool = await RayPool(config.model, workers=2, per_worker=2).start()
+        squatters = [Squatter.remote() for _ in range(3)]  # two take the free CPUs; one waits for the victim's
+        try:
+            await asyncio.wait_for(asyncio.gather(*(s.ready.remote() for s in squatters[:2])), timeout=120)
+            job = asyncio.ensure_future(run_job(config, items, pool, out=out, progress=False))
+            while not out.exists() or len(read_records(out)) < 2:
+                await asyncio.sleep(0.1)
+            ray_runtime.kill(pool.actors[0])
+            await asyncio.wait_for(squatters[2].ready.remote(), timeout=60)  # it, not the replacement, got the CPU
+            # The replacement waits for a CPU; a pool that awaits it holding its dispatch lock never ends the job.
+            summary = await asyncio.wait_for(job, timeout=180)
+            during = len(pool.actors), pool.restarts
+            ray_runtime.kill(squatters[0])  # room again: the replacement is placed and joins
+            while len(pool.actors) < 2:
+                await asyncio.sleep(0.5)
+            return summary, during, pool.shrunk
+        finally:
+            for squatter in squatters:
+                ray_runtime.kill(squatter)
+            await pool.close()
+
+    summary, (actors_during, restarts), shrunk = run_sync(scenario())
+    ids = [r["problem_id"] for r in read_records(out)]
+    assert sorted(ids) == sorted(p.id for p in items) and len(ids) == len(set(ids))
+    assert summary.errors == 0
+    assert (actors_during, restarts) == (1, 1)  # the job finished on the live actor while the replacement waited
+    assert shrunk == 0  # the node still had room for it: it waited for resources, not for a lost node
+
+
 def test_poison_problem_is_an_error_after_bounded_attempts(ray_runtime, tiny_checkpoint, tmp_path):
     config = JobConfig(dataset="t", strategy="tests.slow_strategy:KillOn", model=str(tiny_checkpoint))
     items = problems(3) + [Problem(id="poison", prompt="boom", answer="0")]
