@@ -189,7 +189,11 @@ def _add_report(commands) -> None:
     p.add_argument("--plots", action="store_true",
                    help="sweep folders: draw curve.png and by_level.png again from summary.json")
     p.add_argument("--html", type=Path, metavar="OUT",
-                   help="also write the web console's job and problem views as a static folder OUT/")
+                   help="also write the web console's pages as a static folder OUT/: a results file's job and "
+                        "problem views, a sweep folder's curves, or with --compare the two files' differences")
+    p.add_argument("--compare", type=Path, metavar="B.jsonl",
+                   help="with --html: compare RESULTS with this results file of the same problems (the page shows "
+                        "where they differ, per level, with the candidates side by side)")
     p.set_defaults(run=run_report)
 
 
@@ -198,12 +202,23 @@ def run_report(args: argparse.Namespace) -> int:
     from reasoner.jobs import iter_records
     from reasoner.jobs.summary import summarize
 
-    if args.results.is_dir():
-        from reasoner.cli_sweep import report_sweep
-
-        return report_sweep(args.results, plots=args.plots, as_json=args.json)
     if args.html is not None and args.html.is_file():
         raise OptionError(f"--html: {args.html} is a file, not a folder")
+    if args.compare is not None:
+        return _compare_report(args)
+    if args.results.is_dir():
+        from reasoner.cli_sweep import report_sweep
+        from reasoner.eval.sweep import load_summary
+
+        load_summary(args.results)  # checked before anything is printed or written
+        code = report_sweep(args.results, plots=args.plots, as_json=args.json)
+        if args.html is not None:
+            from reasoner.service.ui.report import write_console_page
+
+            summary = json.loads((args.results / "summary.json").read_text(encoding="utf-8"))  # as the service sends it
+            index = write_console_page(args.html, f"Sweep {args.results.name}", {"page": "sweep", "summary": summary})
+            print(f"wrote {index}", file=sys.stderr)
+        return code
     if args.plots:
         raise OptionError(f"--plots: redraws a sweep folder's figures; {args.results} is not a folder")
     if not args.results.is_file():
@@ -224,6 +239,50 @@ def run_report(args: argparse.Namespace) -> int:
     if args.html is not None:
         _write_html_report(args.results, args.html)
     return 0
+
+
+def _compare_report(args: argparse.Namespace) -> int:
+    """`report A.jsonl --compare B.jsonl --html OUT/`: both files read and checked, then the compare page."""
+    from reasoner.service.ui.report import comparison, write_console_page
+    from reasoner.verifiers import VerifierSet
+
+    if args.html is None:
+        raise OptionError("--compare: writes a compare page, so it needs --html OUT/")
+    if args.plots or args.results.is_dir():
+        raise OptionError(f"--compare: compares two results files; {args.results} is a sweep folder"
+                          if args.results.is_dir() else "--compare: cannot be used with --plots")
+    first, second = _records_of(args.results), _records_of(args.compare)
+    _same_problems(args.results, first, args.compare, second)
+    with VerifierSet() as verifiers:
+        report = comparison(first, second, (args.results.name, args.compare.name), verifiers)
+    index = write_console_page(args.html, f"{args.results.name} against {args.compare.name}", report)
+    differ = sum(row["a"]["correct"] != row["b"]["correct"] for row in report["rows"])
+    print(f"{len(report['rows'])} shared problems, {differ} where the two differ; wrote {index}", file=sys.stderr)
+    return 0
+
+
+def _records_of(path: Path) -> list[dict[str, Any]]:
+    from reasoner.errors import JobError
+    from reasoner.jobs import iter_records
+
+    if not path.is_file():
+        raise JobError(f"no results file at {path}")
+    records = list(iter_records(path))
+    if not records:
+        raise JobError(f"{path} holds no records")
+    return records
+
+
+def _same_problems(a: Path, first: list[dict[str, Any]], b: Path, second: list[dict[str, Any]]) -> None:
+    """Two results files to compare must hold the same problems; else the error names the file with extras."""
+    from reasoner.errors import JobError
+
+    ids_a, ids_b = ({str(r["problem_id"]) for r in records} for records in (first, second))
+    for path, other, extra in ((b, a, ids_b - ids_a), (a, b, ids_a - ids_b)):
+        if extra:
+            shown = ", ".join(sorted(extra)[:3]) + (", ..." if len(extra) > 3 else "")
+            raise JobError(f"--compare: {path} holds {len(extra)} problem(s) that {other} does not ({shown}); "
+                           f"compare two runs on the same problems")
 
 
 def _write_html_report(results: Path, out: Path) -> None:

@@ -13,6 +13,9 @@ only when the problem's budget has no cap, so a top-up never ends a search
 early); `ExpansionStats` counts both. `finish` turns the
 leaves into a `Result`, choosing the answer by aggregated score or a
 score-weighted vote, and records the tree (`reasoner.strategies.search_tree`).
+Every node is scored through `score`, which also tells the meter's listener
+(the service's progress stream) of the new nodes in a `nodes` event, so every
+search's tree can be drawn as it grows; that event is not kept in the trace.
 
 Budget: every call goes through the meter, which shrinks or refuses it; a
 refused call ends the search with the meter's reason. `max_steps` caps the
@@ -38,9 +41,9 @@ from pydantic import (
 )
 
 from reasoner.engine.generation import GenerationRequest
-from reasoner.types import Candidate, FinishReason, Problem, Result, SamplingConfig
+from reasoner.types import Candidate, FinishReason, Problem, Result, SamplingConfig, TraceEvent
 from reasoner.strategies.base import SolveContext
-from reasoner.strategies.search_tree import TREE_EVENT, Node, StepEnd, Tree
+from reasoner.strategies.search_tree import NODES_EVENT, TREE_EVENT, Node, StepEnd, Tree, live_node
 from reasoner.strategies.values import ValueSource, check_value_source, make_value_source
 
 
@@ -224,12 +227,20 @@ class Search:
             self.refused = True
             for node in nodes:
                 node.pruned = True
+            self._tell(nodes)
             return []
         for node, score in zip(nodes, scores):
             node.score = score if score is not None else self._parent_score(node)
             if not self.real_visits:
                 node.visits = max(node.visits, 1)
+        self._tell(nodes)
         return nodes
+
+    def _tell(self, nodes: list[Node]) -> None:
+        """Send the newly scored `nodes` to the meter's listener, if any (not to the trace)."""
+        listener = self.ctx.meter.listener
+        if listener is not None:
+            listener(TraceEvent(kind=NODES_EVENT, data={"nodes": [live_node(node) for node in nodes]}))
 
     def open(self, node: Node) -> bool:
         """Whether `node`'s solution may go on: not finished and under the step cap (which it notes)."""

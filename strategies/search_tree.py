@@ -19,6 +19,11 @@ from reasoner.types import Candidate, FinishReason
 
 TREE_EVENT = "tree"
 """Kind of the one trace event a search result records last, holding its tree."""
+NODES_EVENT = "nodes"
+"""Kind of the progress event a search sends as it scores new nodes (to the meter's listener only: the trace
+keeps the tree once, in its `tree` event), so a live view can grow the tree."""
+LIVE_TEXT_CHARS = 400
+"""Most characters of a step's text a `nodes` event carries (the `tree` event has it whole)."""
 
 
 class StepEnd(str, Enum):
@@ -150,3 +155,10 @@ def _node_data(node: Node) -> dict[str, Any]:
             "visits": node.visits, "value": node.value, "children": list(node.children),
             "finished": node.finished, "pruned": node.pruned, "rollout": node.rollout,
             "tokens": node.num_tokens, "end": node.end.value, "copies": node.copies}
+
+
+def live_node(node: Node) -> dict[str, Any]:
+    """What a `nodes` progress event says of a newly scored node: its place, its step text (capped) and score."""
+    return {"id": node.id, "parent": node.parent, "depth": node.depth, "text": node.text[:LIVE_TEXT_CHARS],
+            "cut": len(node.text) > LIVE_TEXT_CHARS, "score": node.score, "visits": node.visits,
+            "finished": node.finished, "pruned": node.pruned, "rollout": node.rollout, "copies": node.copies}

@@ -125,7 +125,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(_openai_routes(state, metrics, limiter, caller))
     app.include_router(job_routes(state.db, jobs, limiter, caller))
     app.include_router(read_routes(state.db, jobs, caller, state.verifiers))
-    app.include_router(ui_routes())
+    app.include_router(ui_routes(keys_required=state.keys.enabled))
     publish_schema(app)
     return app
 

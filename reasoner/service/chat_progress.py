@@ -5,7 +5,9 @@ vote, a search step, the final search tree) becomes one progress chunk that
 carries the run's running totals (`RunProgress`), so a client sees candidates
 and search steps complete without knowing each strategy's event kinds. A
 large event (a search tree holds every node's text) is summarised rather than
-copied into the stream.
+copied into the stream. The step-level searches also send a `nodes` event
+as they score new nodes (never kept in the trace): it is streamed with each
+node's place, score and step text (capped), so a client can grow the tree.
 
 It is not the trace: the full trace stays in the strategy's `Result`. Within
 one plain model call nothing is reported: the engine hands back a call's n
@@ -23,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from reasoner.strategies.search_tree import LIVE_TEXT_CHARS, NODES_EVENT
 from reasoner.types import TraceEvent
 
 MAX_DATA_CHARS = 2048
@@ -56,6 +59,8 @@ class RunProgress(BaseModel):
     """Of those, the candidates the strategy aborted while they were generated."""
     aborted_tokens: int = 0
     """Tokens the aborted candidates had generated (computed, and counted in the usage)."""
+    nodes: int = 0
+    """Search tree nodes scored so far (`nodes` events)."""
 
     def update(self, event: TraceEvent) -> RunProgress:
         """Count `event` in; returns self."""
@@ -97,8 +102,13 @@ def _tree(progress: RunProgress, data: dict[str, Any]) -> None:
     progress.steps = max(progress.steps, depth)
 
 
+def _nodes(progress: RunProgress, data: dict[str, Any]) -> None:
+    progress.nodes += len(data.get("nodes") or ())
+
+
 _COUNTERS: dict[str, Callable[[RunProgress, dict[str, Any]], None]] = {
-    "generate": _generated, "score": _scored, "prm": _prm, STEP_EVENT: _step, "tree": _tree, "trace": _trace}
+    "generate": _generated, "score": _scored, "prm": _prm, STEP_EVENT: _step, "tree": _tree, "trace": _trace,
+    NODES_EVENT: _nodes}
 """How each known event kind moves the totals; any other kind counts as an event only."""
 
 
@@ -110,3 +120,16 @@ def brief(data: dict[str, Any]) -> dict[str, Any]:
     kept = {key: value for key, value in safe.items()
             if isinstance(value, (bool, int, float, type(None))) or (isinstance(value, str) and len(value) <= 200)}
     return {**kept, "omitted": sorted(set(safe) - set(kept))}
+
+
+LIVE_FIELDS = ("id", "parent", "depth", "text", "cut", "score", "visits", "finished", "pruned", "rollout", "copies")
+"""What a streamed `nodes` event keeps of each node."""
+
+
+def event_data(event: TraceEvent) -> dict[str, Any]:
+    """What a progress chunk carries of `event`: a `nodes` event's nodes (known fields, text capped), else `brief`."""
+    if event.kind != NODES_EVENT:
+        return brief(event.data)
+    nodes = json.loads(json.dumps(event.data.get("nodes") or [], default=str))
+    return {"nodes": [{**{key: node.get(key) for key in LIVE_FIELDS},
+                       "text": str(node.get("text") or "")[:LIVE_TEXT_CHARS]} for node in nodes]}

@@ -21,7 +21,7 @@ from typing import Any
 from reasoner.errors import ConfigError, EngineError, RequestError
 from reasoner.service.http_errors import error_body, incident
 from reasoner.service.chat import ChatPlan, chosen_texts, total_cost, usage
-from reasoner.service.chat_progress import RunProgress, brief
+from reasoner.service.chat_progress import RunProgress, event_data
 from reasoner.types import Result, TraceEvent
 
 WORDS_PER_DELTA = 4
@@ -94,7 +94,7 @@ def _progress(plan: ChatPlan, index: int, event: TraceEvent, done: RunProgress) 
     choice = min(index, plan.choices - 1)  # plain sampling is one run whatever n is
     return chunk(plan, [{"index": choice, "delta": {}, "finish_reason": None}],
                  reasoner={"event": event.kind, "run": index, "done": done.update(event).model_dump(),
-                           "data": brief(event.data)})
+                           "data": event_data(event)})
 
 
 def _answer_chunks(plan: ChatPlan, results: list[Result]) -> list[dict[str, Any]]:

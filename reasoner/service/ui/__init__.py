@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -36,9 +36,11 @@ def static_files() -> dict[str, tuple[bytes, str]]:
             if path.suffix in TYPES}
 
 
-def ui_routes() -> APIRouter:
+def ui_routes(keys_required: bool) -> APIRouter:
+    """The console's page, its static files, and `/ui/access` (whether the API wants a key: nothing else)."""
     router = APIRouter()
     files = static_files()
+    access = {"keys": keys_required}
 
     def send(name: str) -> Response:
         if name not in files:
@@ -53,6 +55,10 @@ def ui_routes() -> APIRouter:
     @router.get("/ui/", include_in_schema=False)
     async def slash() -> Response:
         return RedirectResponse("/ui", status_code=308)
+
+    @router.get("/ui/access", include_in_schema=False)
+    async def needs_key() -> JSONResponse:
+        return JSONResponse(access, headers=HEADERS)
 
     @router.get("/ui/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:

@@ -7,12 +7,21 @@ search strategies a link to the tree page `reasoner tree --out` draws), and the 
 Every value from the results file is HTML-escaped; the pages carry the console's Content-Security-Policy
 (no inline script), so they open from disk or any static host.
 
-Not here: the service (these pages need no server) or sweeps (`reasoner report FOLDER --plots`).
+The sweep page (`reasoner report SWEEP/ --html OUT/`) and the compare page (`reasoner report A.jsonl
+--compare B.jsonl --html OUT/`) are drawn by the console's own script (`app.js`, copied beside them) from
+the data the service's endpoints would give it (a sweep's `summary.json`; the comparison's shape of
+`GET /v1/jobs/{a}/compare/{b}` with every shared problem's view for the side-by-side), written as
+`data.js` (`window.REPORT = ...`), since a page opened from disk may not fetch a file: one renderer for the
+console and the folder, and the model text in it is put into the page as text only.
+
+Not here: the service (these pages need no server), or checking the inputs (`reasoner.cli` reads and checks
+them all before anything is written).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -187,3 +196,56 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, indent=1, default=str)
+
+
+def write_console_page(out: Path, title: str, report: dict[str, Any]) -> Path:
+    """`out/index.html` drawn by the console's script from `report` ({"page": "sweep"|"compare", ...})."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("app.css", "app.js"):
+        shutil.copyfile(STATIC / name, out / name)
+    data = json.dumps(report, default=str, ensure_ascii=True)  # ASCII: U+2028 and friends cannot end a line
+    (out / "data.js").write_text(f"// {e(title)}: the page's data (reasoner report)\nwindow.REPORT = {data};\n",
+                                 encoding="utf-8")
+    (out / "index.html").write_text(
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{REPORT_CSP}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
+        f'<link rel="icon" href="data:,"><link rel="stylesheet" href="app.css">'
+        f'<script src="data.js" defer></script><script src="app.js" defer></script></head>'
+        f'<body><header class="top"><span class="brand">reasoner report</span></header>'
+        f'<main id="main" tabindex="-1"><p class="muted">Loading…</p></main></body></html>\n', encoding="utf-8")
+    return out / "index.html"
+
+
+def comparison(first: list[dict[str, Any]], second: list[dict[str, Any]], names: tuple[str, str],
+               verifiers) -> dict[str, Any]:
+    """Two result files on the same problems in the shape of the service's comparison, with every problem's
+    view (candidates graded) for the side-by-side. The caller has checked that the problems are the same."""
+    by_id = {str(r["problem_id"]): r for r in second}
+    rows, levels, views = [], {}, {}
+    for a in first:
+        pid = str(a["problem_id"])
+        b = by_id[pid]
+        rows.append({"problem_id": pid, "level": a.get("level"), "reference": a.get("reference"),
+                     "a": _side(a), "b": _side(b)})
+        block = levels.setdefault(a.get("level"), {"level": a.get("level"), "problems": 0, "both": 0,
+                                                   "only_a": 0, "only_b": 0})
+        right = (bool(a.get("correct")), bool(b.get("correct")))
+        block["problems"] += 1
+        if any(right):
+            block["both" if all(right) else "only_a" if right[0] else "only_b"] += 1
+        views[pid] = [problem_view(a, verifiers), problem_view(b, verifiers)]
+    return {"page": "compare", "a": _job(names[0], first), "b": _job(names[1], second), "rows": rows,
+            "by_level": sorted(levels.values(), key=lambda b: (b["level"] is None, str(b["level"]))),
+            "problems": views}
+
+
+def _side(record: dict[str, Any]) -> dict[str, Any]:
+    return {"correct": bool(record.get("correct")), "answer": record.get("answer"),
+            "generated_tokens": (record.get("cost") or {}).get("generated_tokens")}
+
+
+def _job(name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    strategies = sorted({str(r.get("strategy")) for r in records})
+    return {"id": name, "status": f"{len(records)} records", "config": {"strategy": ", ".join(strategies),
+                                                                      "strategy_options": {}}}

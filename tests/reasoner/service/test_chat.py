@@ -260,3 +260,34 @@ def _wait_until(condition, message: str, timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(message)
         time.sleep(0.05)
+
+
+SEARCHES = {"beam_search": {"n": 4, "width": 2}, "dvts": {"n": 4, "width": 2}, "mcts": {"n": 3, "width": 2, "depth": 2,
+            "rollout_tokens": 8}, "particle_filter": {"n": 3}}
+
+
+@pytest.mark.parametrize("name", list(SEARCHES))
+def test_a_search_streams_its_tree_as_it_grows(service, name):
+    """Every node of the final tree was streamed in a `nodes` event before the answer, under its parent, with its
+    step text (capped) and, where the search never revisits a score, that score; the events stay out of the trace."""
+    from reasoner.strategies.search_tree import LIVE_TEXT_CHARS
+
+    options = {"strategy": name, "value": "logprob", "max_steps": 2, "step_tokens": 8, "detail": True, **SEARCHES[name]}
+    chunks = stream(service, seed=5, extra_body={"reasoner": options})
+    finish_at = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
+    progress = [c.model_extra["reasoner"] for c in chunks[:finish_at]
+                if "done" in (c.model_extra.get("reasoner") or {})]
+    kinds = [p["event"] for p in progress]
+    assert "nodes" in kinds and kinds.index("nodes") < kinds.index("tree")
+    live = [node for p in progress if p["event"] == "nodes" for node in p["data"]["nodes"]]
+    detail = chunks[finish_at].model_extra["reasoner"]["detail"]
+    final = {node["id"]: node for node in detail["tree"]["nodes"]}
+    ids = [node["id"] for node in live]
+    assert sorted(ids) == sorted(set(final) - {0}) and len(ids) == len(set(ids))  # each node once
+    for node in live:
+        assert node["parent"] == final[node["id"]]["parent"] and node["depth"] == final[node["id"]]["depth"]
+        assert node["text"] == final[node["id"]]["text"][:LIVE_TEXT_CHARS]
+        if name != "mcts":  # MCTS backs values up; the others score a node once
+            assert node["score"] == final[node["id"]]["score"]
+    assert progress[-1]["done"]["nodes"] == len(live)
+    assert all(event["kind"] != "nodes" for event in detail["trace"])

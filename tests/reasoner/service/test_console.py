@@ -69,15 +69,20 @@ def browser(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, console):
-    """The browser on the console with KEY_A entered in the key box; afterwards, no console errors."""
+    """The browser on the console with KEY_A entered in the key box; from before the key to the end of the
+    test, no console errors."""
     browser.get(f"{console.url}/ui/static/app.css")  # the console's origin, without its script running
     browser.execute_script("sessionStorage.clear()")
+    browser.get_log("browser")  # what earlier tests left (a test that expects a 404 reads it itself)
     browser.get(f"{console.url}/ui#/jobs")
-    wait(browser, found("[role=alert]"))  # without a key, the page asks for one (the API answered 401)
+    wait(browser, found("#needkey[role=alert]"))  # without a key, the page asks for one, calling no API
     enter_key(browser, KEY_A)
     wait(browser, found("#jobform"))
-    browser.get_log("browser")  # start each test with an empty log: the 401s before the key was entered
     yield browser
+    assert_no_console_errors(browser)
+
+
+def assert_no_console_errors(browser) -> None:
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
 
@@ -128,6 +133,36 @@ def api_job(console, body: dict, key: str = KEY_A) -> dict:
         created = http.post("/v1/jobs", json=body)
         assert created.status_code == 201, created.text
         return wait_for(http, created.json()["id"], {"succeeded", "failed", "cancelled"}, timeout_s=300)
+
+
+def test_no_page_logs_a_console_error_before_or_after_the_key(browser, console):
+    """On a keyed server, every page opened before a key is entered shows the key form and makes no failing
+    request (the page asks `/ui/access` first); after the key, every page loads its data without an error."""
+    from selenium.webdriver.common.by import By
+
+    job = api_job(console, {"dataset": "arith", "limit": 1, "strategy": "self_consistency",
+                            "options": {"n": 2, "max_tokens": 8}})
+    with console.http() as http:
+        problem_id = http.get(f"/v1/jobs/{job['id']}/problems").json()["data"][0]["problem_id"]
+    pages = {"#/jobs": "#jobform", "#/playground": "#strategy", f"#/job/{job['id']}": "#accuracy tbody tr",
+             f"#/job/{job['id']}/problem/{problem_id}": "#candidates .candidate",
+             f"#/compare/{job['id']}/{job['id']}": "#comparelevels tbody tr"}
+    browser.get(f"{console.url}/ui/static/app.css")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get_log("browser")
+    for where in pages:
+        browser.get(f"{console.url}/ui{where}")
+        wait(browser, found("#needkey[role=alert]"))
+        assert browser.execute_script(
+            "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/')).length") == 0
+    shot(browser, "needs-key")
+    assert_no_console_errors(browser)
+    enter_key(browser, KEY_A)
+    for where, shows in pages.items():
+        browser.get(f"{console.url}/ui{where}")
+        wait(browser, found(shows))
+        assert not browser.find_elements(By.ID, "needkey")
+    assert_no_console_errors(browser)
 
 
 def test_the_key_stays_in_session_storage_never_in_the_url(page, console):
@@ -385,7 +420,21 @@ def test_the_static_report_opens_from_disk_without_errors(browser, tmp_path):
     assert not errors, errors
 
 
-def test_the_playground_draws_a_search_tree(page, console):
+WATCH_TREE = """
+window.__treeSeen = [];
+new MutationObserver(() => {
+  const tree = document.getElementById('tree'), answer = document.getElementById('answer');
+  if (!tree) return;
+  const circles = [...tree.querySelectorAll('circle.node')];
+  window.__treeSeen.push({nodes: circles.length, state: tree.dataset.state, answered: !!(answer && answer.childElementCount),
+    edges: Object.fromEntries(circles.map((c) => [c.dataset.node, c.dataset.parent]))});
+}).observe(document.getElementById('output'), {childList: true, subtree: true});
+"""
+"""Records, on every change to the playground's output, the tree's node count and edges, its state (growing or
+final) and whether the answer had arrived."""
+
+
+def test_the_playground_grows_a_search_tree_live(page, console):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -397,8 +446,71 @@ def test_the_playground_draws_a_search_tree(page, console):
         box.clear()
         box.send_keys(value)
     assert page.find_element(By.CSS_SELECTOR, "[data-option=value]").get_attribute("value") == "logprob"
+    page.execute_script(WATCH_TREE)
     page.find_element(By.ID, "run").click()
-    nodes = wait(page, found("#tree circle.node", 2))
-    assert page.find_elements(By.CSS_SELECTOR, "#tree circle.node.chosen") and len(nodes) >= 2
+    wait(page, found("#tree[data-state=final] circle.node", 2))
+    seen = page.execute_script("return window.__treeSeen")
+    growing = [s for s in seen if s["state"] == "growing" and not s["answered"]]
+    counts = [s["nodes"] for s in growing]
+    assert counts and max(counts) >= 2, seen  # the tree was drawn before the answer came
+    assert len(set(counts)) >= 2 and counts == sorted(counts), counts  # and it grew, never shrank
+    final = {c.get_attribute("data-node"): c.get_attribute("data-parent")
+             for c in page.find_elements(By.CSS_SELECTOR, "#tree circle.node")}
+    assert set(growing[-1]["edges"].items()) <= set(final.items())  # the live tree is the final one, unfinished
+    streamed = int(page.find_element(By.ID, "live").text.split(" tree nodes")[0].split()[-1])
+    assert streamed + 1 == len(final)  # every node but the root came through the stream
+    assert page.find_elements(By.CSS_SELECTOR, "#tree circle.node.chosen")  # the chosen path, marked at the end
     assert "tree" in page.find_element(By.ID, "events").text  # the search's tree event came through the stream
     shot(page, "playground-search")
+
+
+def test_the_static_sweep_page_draws_its_curves_from_disk(browser, tmp_path):
+    from selenium.webdriver import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from reasoner.cli import main
+    from tests.reasoner.eval.synthetic_sweep import SWEEP
+
+    assert main(["report", str(SWEEP), "--html", str(tmp_path / "site")]) == 0
+    rows = json.loads((SWEEP / "summary.json").read_text())["rows"]
+    browser.get_log("browser")
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+    wait(browser, found("#curves svg.chart"))
+    for field in ("mean_generated_tokens", "mean_flops"):
+        chart = browser.find_element(By.CSS_SELECTOR, f"#curves svg[data-field={field}][data-level=all]")
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.pt")) == len([r for r in rows if r[field] > 0])
+        assert chart.find_elements(By.CSS_SELECTOR, "path.frontier")
+        assert {line.get_attribute("data-series").split()[-1] for line in chart.find_elements(
+            By.CSS_SELECTOR, "polyline.series")} == {r["strategy"] for r in rows if r[field] > 0}
+    point = browser.find_element(By.CSS_SELECTOR, "#curves svg[data-field=mean_flops][data-level=all] circle.pt")
+    ActionChains(browser).move_to_element(point).perform()
+    tip = wait(browser, lambda d: d.find_element(By.ID, "tip").is_displayed() and d.find_element(By.ID, "tip"))
+    assert "accuracy" in tip.text
+    shot(browser, "report-sweep")
+    assert browser.execute_script("return performance.getEntriesByType('resource').every("
+                                  "(e) => e.name.startsWith('file:'))")  # offline: nothing fetched from elsewhere
+    assert_no_console_errors(browser)
+
+
+def test_the_static_compare_page_shows_where_two_runs_differ_from_disk(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from reasoner.cli import main
+    from tests.reasoner.service.test_report_html import compare_files
+
+    first, second = compare_files(tmp_path)
+    assert main(["report", str(first), "--compare", str(second), "--html", str(tmp_path / "site")]) == 0
+    browser.get_log("browser")
+    browser.get((tmp_path / "site" / "index.html").as_uri())
+    rows = wait(browser, found("#compare tbody tr"))
+    assert len(rows) == 1 and rows[0].text.startswith("arith-test-00001")  # the one problem where they differ
+    levels = [words(row.text) for row in browser.find_elements(By.CSS_SELECTOR, "#comparelevels tbody tr")]
+    assert levels == ["2 1 0 0 1", "– 1 0 0 0"], levels
+    rows[0].find_element(By.TAG_NAME, "button").click()
+    cards = wait(browser, found("#side .candidate", 6))
+    assert XSS in cards[0].find_element(By.CLASS_NAME, "text").text
+    assert browser.execute_script("return window.__pwned === undefined")
+    shot(browser, "report-compare")
+    browser.find_element(By.CSS_SELECTOR, "select[aria-label='which problems']").send_keys("every")
+    wait(browser, found("#compare tbody tr", 2))
+    assert_no_console_errors(browser)

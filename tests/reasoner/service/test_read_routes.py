@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reasoner.service.conftest import KEY_ADMIN, KEY_B
+from tests.reasoner.service.conftest import KEY_A, KEY_ADMIN, KEY_B
 from tests.reasoner.service.test_jobs import wait_for
 
 
@@ -137,3 +137,27 @@ def test_chat_detail_brings_candidates_and_is_checked(service):
     detail = answer.json()["choices"][0]["reasoner"]["detail"]
     assert len(detail["candidates"]) == 3 and {"text", "extracted", "num_tokens"} <= set(detail["candidates"][0])
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "reasoner.detail"
+
+
+def test_ui_access_says_only_whether_keys_are_on_the_same_to_everyone(service, make_server):
+    """`/ui/access` needs no key and reads nothing from the request: every caller, whatever it sends, gets the
+    same one-field answer, which names no key, owner or job."""
+    answers = []
+    with service.http(key=None) as http:
+        for headers in ({}, {"Authorization": f"Bearer {KEY_A}"}, {"Authorization": f"Bearer {KEY_ADMIN}"},
+                        {"Authorization": "Bearer not-a-key"}, {"Authorization": "Bearer " + "x" * 4000},
+                        {"Authorization": "Basic Zm9vOmJhcg=="}):
+            answers.append(http.get("/ui/access", headers=headers))
+        query = http.get("/ui/access?keys=false&path=../../keys.txt&owner=" + "y" * 2000)
+        posted = http.post("/ui/access", json={"keys": False})
+        for path in ("/ui/access.json", "/ui/access/keys", "/ui/accessx"):
+            assert http.get(path).status_code == 404, path
+    for response in (*answers, query):
+        assert response.status_code == 200 and response.content == answers[0].content
+        assert response.json() == {"keys": True}
+        assert "nosniff" == response.headers["x-content-type-options"] and "default-src 'none'" in \
+            response.headers["content-security-policy"]
+        assert all(secret not in response.text for secret in (KEY_A, KEY_B, KEY_ADMIN))
+    assert posted.status_code == 405
+    with make_server(name="keyless-access") as keyless, keyless.http(key=None) as http:
+        assert http.get("/ui/access").json() == {"keys": False}

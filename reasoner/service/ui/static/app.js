@@ -116,6 +116,7 @@ async function route() {
   const main = document.getElementById('main');
   put(main, el('p', {class: 'muted', text: 'Loading…'}));
   document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('current', hash.startsWith('#/' + a.dataset.page)));
+  if (!await mayCallApi(main)) return;
   for (const [pattern, view] of ROUTES) {
     const match = hash.match(pattern);
     if (match) {
@@ -124,6 +125,21 @@ async function route() {
     }
   }
   put(main, el('p', {text: 'No such page. '}, el('a', {href: '#/jobs', text: 'Jobs'})));
+}
+
+let access = null;
+
+// Whether the API may be called now: a keyed server with no key in this tab gets the key form instead of a
+// request that would fail with 401 (and log it in the console). `/ui/access` says only whether keys are on.
+async function mayCallApi(main) {
+  if (!access) {
+    try { access = await api('/ui/access'); } catch (e) { showError(main, e); return false; }
+  }
+  if (!access.keys || sessionStorage.getItem(KEY)) return true;
+  put(main, el('p', {class: 'error', role: 'alert', id: 'needkey',
+    text: 'This server needs an API key: enter it in the key box above (it is kept for this tab only).'}));
+  document.getElementById('key').focus();
+  return false;
 }
 
 function keyForm() {
@@ -468,14 +484,45 @@ function treeView(tree) {
     const show = () => { detail.textContent = label + '\n\n' + n.text; };
     const circle = svg('circle', {class: 'node' + (chosen.has(n.id) ? ' chosen' : '') + (n.pruned ? ' pruned' : '') +
       (firstWrong.has(n.id) ? ' firstwrong' : ''), cx: x(n.id), cy: y(n), r: 8, fill: scoreColour(n.score), tabindex: 0,
-      role: 'button', 'aria-label': label, 'data-node': n.id, on: {click: show, focus: show, keydown: (e) => { if (e.key === 'Enter') show(); }}},
+      role: 'button', 'aria-label': label, 'data-node': n.id, 'data-parent': n.parent === null ? '' : n.parent, on: {click: show, focus: show, keydown: (e) => { if (e.key === 'Enter') show(); }}},
       svg('title', {text: label + '\n' + n.text.slice(0, 300)}));
     nodes.push(circle, svg('text', {x: x(n.id) + 10, y: y(n) + 3, text: n.score === null ? '' : fmt(n.score, 2) + (tree.nodes.some((m) => m.visits > 1) ? ` ·${n.visits}` : '')}));
   }
-  const legend = el('p', {class: 'muted', text: `value source ${tree.value_source}; ${tree.nodes.length} nodes; blue ring: chosen path` +
-    (tree.checked ? `; red ring: first wrong step (${firstWrong.size})` : '; this task has no exact step checker') +
-    '; fill: score (red low, green high); faded: pruned.'});
-  return el('div', {}, legend, el('div', {class: 'tree'}, svg('svg', {width, height, id: 'tree', role: 'group', 'aria-label': 'search tree'}, edges, nodes)), detail);
+  const legend = el('p', {class: 'muted', id: 'treelegend', text: tree.live
+    ? `growing: ${tree.nodes.length} nodes so far (the chosen path is marked when the search ends); fill: score (red low, green high).`
+    : `value source ${tree.value_source}; ${tree.nodes.length} nodes; blue ring: chosen path` +
+      (tree.checked ? `; red ring: first wrong step (${firstWrong.size})` : '; this task has no exact step checker') +
+      '; fill: score (red low, green high); faded: pruned.'});
+  return el('div', {}, legend, el('div', {class: 'tree'}, svg('svg', {width, height, id: 'tree', role: 'group', 'aria-label': 'search tree',
+    'data-state': tree.live ? 'growing' : 'final'}, edges, nodes)), detail);
+}
+
+// A search tree as the playground's progress stream reveals it: the `nodes` events (new nodes with their
+// parent, step text and score) hung under the root, redrawn with `treeView` as they come.
+class LiveTree {
+  constructor(box) {
+    this.box = box;
+    this.nodes = new Map([[0, {id: 0, parent: null, depth: 0, text: '', score: null, visits: 0, children: []}]]);
+    this.waiting = [];  // nodes whose parent has not come yet (the events keep order, so this stays empty)
+  }
+
+  add(nodes) {
+    this.waiting.push(...nodes);
+    let placed = true;
+    while (placed) {
+      placed = false;
+      for (const node of [...this.waiting]) {
+        const parent = this.nodes.get(node.parent);
+        if (!parent) continue;
+        this.waiting.splice(this.waiting.indexOf(node), 1);
+        if (this.nodes.has(node.id)) continue;  // sent twice: drawn once
+        this.nodes.set(node.id, {...node, children: []});
+        parent.children.push(node.id);
+        placed = true;
+      }
+    }
+    put(this.box, el('h2', {text: 'Search tree'}), treeView({live: true, nodes: [...this.nodes.values()], chosen_path: []}));
+  }
 }
 
 function scoreColour(score) {
@@ -642,6 +689,27 @@ function hideTip() { if (tip) tip.hidden = true; }
 // ---------- compare ----------
 
 async function comparePage(main, a, b) {
+  const path = (id) => encodeURIComponent(id);
+  return compareView(main, {
+    load: (query) => api(`/v1/jobs/${path(a)}/compare/${path(b)}?${query}`),
+    problems: (pid) => Promise.all([a, b].map((id) => api(`/v1/jobs/${path(id)}/problems/${encodeURIComponent(pid)}`))),
+  });
+}
+
+// The comparison a static report folder carries whole (`reasoner report A --compare B --html`), served in the
+// API's shape: the same pages of rows, and each shared problem's two views for the side-by-side.
+function staticComparison(report) {
+  return {
+    load: async (query) => {
+      const only = query.get('only'), offset = Number(query.get('offset')), limit = Number(query.get('limit'));
+      const rows = report.rows.filter((r) => only === 'all' || r.a.correct !== r.b.correct);
+      return {a: report.a, b: report.b, by_level: report.by_level, total: rows.length, offset, data: rows.slice(offset, offset + limit)};
+    },
+    problems: async (pid) => report.problems[pid],
+  };
+}
+
+async function compareView(main, source) {
   const only = el('select', {'aria-label': 'which problems'}, el('option', {value: 'differ', text: 'where they differ'}), el('option', {value: 'all', text: 'every shared problem'}));
   const prev = el('button', {type: 'button', text: '← previous'}), next = el('button', {type: 'button', text: 'next →'});
   const where = el('span', {class: 'muted', role: 'status'});
@@ -652,7 +720,7 @@ async function comparePage(main, a, b) {
   let offset = 0;
   async function load() {
     const query = new URLSearchParams({only: only.value, offset: String(offset), limit: String(PAGE)});
-    const c = await api(`/v1/jobs/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}?${query}`);
+    const c = await source.load(query);
     const desc = (j) => `${j.id}: ${j.config.strategy} ${JSON.stringify(j.config.strategy_options || {})} (${j.status})`;
     put(head, el('p', {text: 'A = ' + desc(c.a)}), el('p', {text: 'B = ' + desc(c.b)}),
       el('table', {id: 'comparelevels'}, el('thead', {}, el('tr', {}, ['Level', 'Shared problems', 'Both right', 'Only A right', 'Only B right']
@@ -664,7 +732,7 @@ async function comparePage(main, a, b) {
     next.disabled = offset + c.data.length >= c.total;
     put(body, ...c.data.map((r) => {
       const open = el('button', {type: 'button', text: 'side by side'});
-      open.addEventListener('click', () => sideBySide(side, a, b, r.problem_id));
+      open.addEventListener('click', () => sideBySide(side, source, r.problem_id));
       return el('tr', {}, el('td', {text: r.problem_id}), el('td', {text: r.level === null ? '–' : r.level}), el('td', {text: r.reference === null ? '–' : r.reference}),
         el('td', {}, verdictBadge(r.a.correct ? 'correct' : 'wrong', r.a.correct)), el('td', {text: r.a.answer === null ? '–' : r.a.answer}),
         el('td', {}, verdictBadge(r.b.correct ? 'correct' : 'wrong', r.b.correct)), el('td', {text: r.b.answer === null ? '–' : r.b.answer}), el('td', {}, open));
@@ -676,8 +744,8 @@ async function comparePage(main, a, b) {
   await load();
 }
 
-async function sideBySide(side, a, b, pid) {
-  const [pa, pb] = await Promise.all([a, b].map((id) => api(`/v1/jobs/${encodeURIComponent(id)}/problems/${encodeURIComponent(pid)}`)));
+async function sideBySide(side, source, pid) {
+  const [pa, pb] = await source.problems(pid);
   put(side, el('h2', {text: 'Problem ' + pid}), el('pre', {text: pa.prompt || ''}),
     el('div', {class: 'side'}, ...[['A', pa], ['B', pb]].map(([name, p]) => el('div', {}, el('h2', {}, `${name}: `, verdictBadge(p.status, p.correct),
       ` answer ${p.answer === null ? '–' : p.answer}`), candidateCards(p.candidates, p.chosen)))));
@@ -750,7 +818,9 @@ async function streamRun(body, out, signal) {
   const counters = el('p', {id: 'live', role: 'status', text: 'starting…'});
   const log = el('div', {class: 'log', id: 'events'});
   const answer = el('div', {id: 'answer'});
-  put(out, el('h2', {text: 'Live'}), counters, log, answer);
+  const treeBox = el('div', {id: 'treebox'});
+  const live = new LiveTree(treeBox);
+  put(out, el('h2', {text: 'Live'}), counters, log, treeBox, answer);
   const response = await fetch('/v1/chat/completions', {method: 'POST', headers: headers(true), body: JSON.stringify(body), signal});
   if (!response.ok) {
     const data = await response.json().catch(() => null);
@@ -778,7 +848,9 @@ async function streamRun(body, out, signal) {
       if (chunk.reasoner && chunk.reasoner.done) {
         const d = chunk.reasoner.done;
         counters.textContent = `${((performance.now() - started) / 1000).toFixed(1)} s · ${d.model_calls} model calls · ` +
-          `${d.candidates} candidates · ${d.generated_tokens} tokens · ${d.scored} scored · ${d.prm_calls} PRM calls · ${d.steps} search steps`;
+          `${d.candidates} candidates · ${d.generated_tokens} tokens · ${d.scored} scored · ${d.prm_calls} PRM calls · ${d.steps} search steps` +
+          (d.nodes ? ` · ${d.nodes} tree nodes` : '');
+        if (chunk.reasoner.event === 'nodes') live.add(chunk.reasoner.data.nodes || []);
         log.append(el('div', {class: 'event', text: `${chunk.reasoner.event} ${JSON.stringify(chunk.reasoner.data).slice(0, 200)}`}));
         log.scrollTop = log.scrollHeight;
       }
@@ -798,11 +870,28 @@ async function streamRun(body, out, signal) {
       usage ? el('dt', {text: 'usage'}) : null, usage ? el('dd', {text: `${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens`}) : null),
     el('h2', {text: 'Chosen text'}), el('pre', {class: 'text', text: content}),
     traceView(detail.trace, detail.candidates),
-    detail.tree ? el('div', {}, el('h2', {text: 'Search tree'}), treeView(detail.tree)) : null,
     el('h2', {text: `Candidates (${detail.candidates.length})`}), candidateCards(detail.candidates, detail.chosen));
+  // the grown tree gives way to the finished one (pruning, visits, the chosen path), drawn as the Problem view draws it
+  if (detail.tree) put(treeBox, el('h2', {text: 'Search tree'}), treeView(detail.tree));
 }
 
 // ---------- start ----------
 
-window.addEventListener('hashchange', route);
-document.addEventListener('DOMContentLoaded', () => { keyForm(); route(); });
+// A static report folder (`reasoner report ... --html`) sets window.REPORT in its data.js: the same views,
+// drawn from that data, with no server to call.
+async function staticReport(main, report) {
+  try {
+    if (report.page === 'sweep') {
+      put(main, el('h1', {text: 'Sweep'}), sweepView(report.summary));
+    } else if (report.page === 'compare') {
+      await compareView(main, staticComparison(report));
+    } else throw new Error('this report page is of an unknown kind: ' + report.page);
+  } catch (e) { showError(main, e); }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  if (window.REPORT) { staticReport(document.getElementById('main'), window.REPORT); return; }
+  window.addEventListener('hashchange', route);
+  keyForm();
+  route();
+});
